@@ -1,0 +1,30 @@
+# fleetstrap: the two commands a newcomer needs (`make demo`, `make test`) and the benchmarks (`make bench`).
+SWIFT ?= swift
+SWIFT_BUILD_FLAGS ?=
+
+.PHONY: deps build release demo test bench clean
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	$(SWIFT) build $(SWIFT_BUILD_FLAGS)
+
+release: deps
+	$(SWIFT) build -c release $(SWIFT_BUILD_FLAGS)
+
+## The main job: build, then validate the example fleets (later: start the lab, bootstrap, report).
+demo: build
+	@scripts/demo.sh
+
+## Everything CI checks: install what is missing, build, run the whole test suite.
+test: deps
+	$(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS)
+	$(SWIFT) test --skip-build $(SWIFT_BUILD_FLAGS)
+
+## Benchmarks in release builds; results printed and written as JSON to reports/bench/.
+bench: release
+	@scripts/bench.sh
+
+clean:
+	$(SWIFT) package clean

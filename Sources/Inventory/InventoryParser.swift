@@ -1,0 +1,530 @@
+// One inventory file's node tree → draft values. Checks what a single value can be checked for (types, shapes,
+// ranges); references between entries are the resolver's job.
+import FleetSupport
+import Yams
+
+struct InventoryParser {
+    let source: SourceFile
+    let isRoot: Bool
+
+    static let rootKeys = [
+        "apiVersion", "kind", "metadata", "include", "defaults", "accounts", "repositories", "identities", "clusters",
+    ]
+    static let accountKeys = ["name", "id", "roleArn", "externalId", "sessionName", "durationSeconds", "region"]
+    static let repositoryKeys = [
+        "name", "account", "region", "codecommit", "url", "endpoint", "branch", "transport", "identity", "username",
+        "password",
+    ]
+    static let identityKeys = ["name", "account", "iamUser", "keyAlgorithm", "keyBits", "passphrase", "maxKeyAge"]
+    static let clusterKeys = [
+        "name", "account", "region", "eksCluster", "kubeconfig", "repository", "path", "labels", "flux",
+    ]
+    static let defaultsKeys = ["account", "region", "repository", "labels", "flux", "rollout"]
+    static let fluxKeys = [
+        "version", "components", "componentsExtra", "manifests", "registry", "imagePullSecret", "networkPolicy",
+        "clusterDomain", "tolerationKeys", "serviceAccountRoles", "sops", "patches",
+    ]
+    static let rolloutKeys = ["parallelism", "waves", "maxFailures", "clusterTimeout"]
+    static let serviceAccountRoleKeys = [
+        "sourceController": "source-controller",
+        "kustomizeController": "kustomize-controller",
+        "imageReflectorController": "image-reflector-controller",
+    ]
+
+    /// Reads the root mapping into `draft`; returns the include paths as written (relative to this file).
+    func parse(_ root: Node, into draft: inout InventoryDraft) -> [Located<String>] {
+        guard let fields = YAMLFields(root, path: "inventory", known: Self.rootKeys, source: source) else { return [] }
+        fields.reportUnknownKeys()
+
+        if let apiVersion = fields.string("apiVersion", required: isRoot), apiVersion.value != Inventory.apiVersion {
+            source.collector.error(
+                "api-version", at: apiVersion.location,
+                "unsupported apiVersion '\(apiVersion.value)'; this fleetstrap reads '\(Inventory.apiVersion)'")
+        }
+        if let kind = fields.string("kind", required: isRoot), kind.value != Inventory.kind {
+            source.collector.error(
+                "kind", at: kind.location, "kind must be '\(Inventory.kind)', found '\(kind.value)'")
+        }
+        if let metadata = fields.fields("metadata", known: ["name"]) {
+            metadata.reportUnknownKeys()
+            if isRoot { draft.name = metadata.string("name") }
+        }
+        if let defaults = fields.fields("defaults", known: Self.defaultsKeys) {
+            if isRoot {
+                draft.defaults = parseDefaults(defaults)
+            } else {
+                source.error(
+                    "include-defaults", at: fields.keyMark("defaults"),
+                    "defaults belong in the root inventory, not in an included file",
+                    hint: "move this block to the file passed to -f")
+            }
+        }
+        for (i, node) in (fields.sequence("accounts") ?? []).enumerated() {
+            if let a = parseAccount(node, path: "accounts[\(i)]") { draft.accounts.append(a) }
+        }
+        for (i, node) in (fields.sequence("repositories") ?? []).enumerated() {
+            if let r = parseRepository(node, path: "repositories[\(i)]") { draft.repositories.append(r) }
+        }
+        for (i, node) in (fields.sequence("identities") ?? []).enumerated() {
+            if let id = parseIdentity(node, path: "identities[\(i)]") { draft.identities.append(id) }
+        }
+        for (i, node) in (fields.sequence("clusters") ?? []).enumerated() {
+            if let c = parseCluster(node, path: "clusters[\(i)]") { draft.clusters.append(c) }
+        }
+        return fields.strings("include") ?? []
+    }
+
+    // MARK: Sections
+
+    private func parseDefaults(_ f: YAMLFields) -> DefaultsDraft {
+        f.reportUnknownKeys()
+        var d = DefaultsDraft()
+        d.account = f.string("account")
+        d.region = region(f, "region")
+        d.repository = f.string("repository")
+        d.labels = labels(f)
+        d.flux = f.fields("flux", known: Self.fluxKeys).map(parseFlux)
+        d.rollout = f.fields("rollout", known: Self.rolloutKeys).map(parseRollout)
+        return d
+    }
+
+    private func entry(_ node: Node, path: String, known: [String]) -> (YAMLFields, Located<String>)? {
+        guard let f = YAMLFields(node, path: path, known: known, source: source) else { return nil }
+        f.reportUnknownKeys()
+        guard let name = f.string("name", required: true) else { return nil }
+        guard !name.value.isEmpty else {
+            source.collector.error("required", at: name.location, "\(path).name must not be empty")
+            return nil
+        }
+        return (f, name)
+    }
+
+    private func parseAccount(_ node: Node, path: String) -> AccountDraft? {
+        guard let (f, name) = entry(node, path: path, known: Self.accountKeys) else { return nil }
+        let what = "account '\(name.value)'"
+        var a = AccountDraft(location: f.location, name: name)
+        a.id = f.string("id", required: true)
+        if let id = a.id, !AWSNames.isAccountID(id.value) {
+            source.collector.error(
+                "account-id", at: id.location, "\(what): id '\(id.value)' is not a 12-digit AWS account id",
+                hint: "write it quoted, with any leading zeros, e.g. id: \"012345678901\"")
+        }
+        a.roleARN = f.string("roleArn")
+        if let arn = a.roleARN {
+            if let arnAccount = AWSNames.roleARNAccount(arn.value) {
+                if let id = a.id?.value, AWSNames.isAccountID(id), arnAccount != id {
+                    source.collector.error(
+                        "role-arn-account", at: arn.location,
+                        "\(what): roleArn is in account \(arnAccount), but the account's id is \(id)",
+                        hint: "fleetstrap assumes a role in each account itself; use the role in \(id)")
+                }
+            } else {
+                source.collector.error(
+                    "role-arn", at: arn.location, "\(what): roleArn '\(arn.value)' is not an IAM role ARN",
+                    hint: "expected arn:aws:iam::<12-digit account id>:role/<name>")
+            }
+        }
+        if let external = f.string("externalId") {
+            if AWSNames.isExternalID(external.value) {
+                a.externalID = external.value
+            } else {
+                source.collector.error(
+                    "external-id", at: external.location,
+                    "\(what): externalId must be 2 to 1224 characters of letters, digits and +=,.@:/-")
+            }
+        }
+        if let session = f.string("sessionName") {
+            if AWSNames.isRoleSessionName(session.value) {
+                a.sessionName = session.value
+            } else {
+                source.collector.error(
+                    "session-name", at: session.location,
+                    "\(what): sessionName must be 2 to 64 characters of letters, digits and +=,.@_-")
+            }
+        }
+        a.durationSeconds = f.int("durationSeconds", in: 900...43_200)?.value
+        a.region = region(f, "region")
+        return a
+    }
+
+    private func parseRepository(_ node: Node, path: String) -> RepositoryDraft? {
+        guard let (f, name) = entry(node, path: path, known: Self.repositoryKeys) else { return nil }
+        var r = RepositoryDraft(location: f.location, name: name)
+        r.account = f.string("account")
+        r.region = region(f, "region")
+        r.codecommit = f.string("codecommit")
+        if let cc = r.codecommit, !AWSNames.isCodeCommitRepositoryName(cc.value) {
+            source.collector.error(
+                "codecommit-name", at: cc.location,
+                "repository '\(name.value)': '\(cc.value)' is not a CodeCommit repository name",
+                hint: "1 to 100 letters, digits, '.', '_' or '-', not ending in .git; or give the full clone URL as url:")
+        }
+        r.url = f.string("url")
+        r.endpoint = f.string("endpoint")
+        r.branch = f.string("branch")?.value
+        if let branch = r.branch, !isBranchName(branch) {
+            source.error(
+                "branch", at: f.value("branch")?.mark,
+                "repository '\(name.value)': '\(branch)' is not a valid Git branch name")
+        }
+        if let transport = f.string("transport") {
+            if let t = GitTransport(rawValue: transport.value) {
+                r.transport = Located(value: t, location: transport.location)
+            } else {
+                let known = GitTransport.allCases.map(\.rawValue)
+                source.collector.error(
+                    "transport", at: transport.location,
+                    "repository '\(name.value)': unknown transport '\(transport.value)'"
+                        + (Suggestion.closest(to: transport.value, in: known).map { "; did you mean '\($0)'?" } ?? ""),
+                    hint: "one of: ssh (IAM SSH keys), https (IAM credentials, Flux 2.9+), https-token (IAM HTTPS Git credentials)")
+            }
+        }
+        r.identity = f.string("identity")
+        r.username = f.string("username")
+        if let node = f.value("password") {
+            r.password = secretReference(node, what: "repository '\(name.value)': password")
+            r.passwordLocation = source.location(node.mark)
+        }
+        return r
+    }
+
+    private func parseIdentity(_ node: Node, path: String) -> IdentityDraft? {
+        guard let (f, name) = entry(node, path: path, known: Self.identityKeys) else { return nil }
+        let what = "identity '\(name.value)'"
+        var id = IdentityDraft(location: f.location, name: name)
+        id.account = f.string("account", required: true)
+        id.iamUser = f.string("iamUser")
+        if let user = id.iamUser, !AWSNames.isIAMUserName(user.value) {
+            source.collector.error(
+                "iam-user", at: user.location, "\(what): '\(user.value)' is not an IAM user name",
+                hint: "up to 64 letters, digits and +=,.@_-")
+        }
+        if let algorithm = f.string("keyAlgorithm"), algorithm.value.lowercased() != "rsa" {
+            source.collector.error(
+                "key-algorithm", at: algorithm.location,
+                "\(what): keyAlgorithm '\(algorithm.value)' cannot be used with CodeCommit",
+                hint: "IAM accepts only RSA SSH keys for CodeCommit (ECDSA and Ed25519 are refused); use keyAlgorithm: rsa")
+        }
+        if let bits = f.int("keyBits") {
+            if bits.value < 2048 || bits.value > 16384 {
+                source.collector.error(
+                    "key-bits", at: bits.location,
+                    "\(what): keyBits must be from 2048 (IAM's minimum) to 16384, found \(bits.value)",
+                    hint: "4096 is the default and what Flux's CodeCommit guide recommends")
+            } else {
+                id.keyBits = bits.value
+            }
+        }
+        if let node = f.value("passphrase") {
+            id.passphrase = secretReference(node, what: "\(what): passphrase")
+        } else {
+            f.missing("passphrase")
+        }
+        if let age = f.string("maxKeyAge") { id.maxKeyAge = duration(age, what: "\(what): maxKeyAge") }
+        return id
+    }
+
+    private func parseCluster(_ node: Node, path: String) -> ClusterDraft? {
+        guard let (f, name) = entry(node, path: path, known: Self.clusterKeys) else { return nil }
+        var c = ClusterDraft(location: f.location, name: name)
+        c.account = f.string("account")
+        c.region = region(f, "region")
+        c.eksCluster = f.string("eksCluster")
+        if let kube = f.fields("kubeconfig", known: ["context", "path"]) {
+            kube.reportUnknownKeys()
+            if let context = kube.string("context", required: true) {
+                c.kubeconfig = (context.value, kube.string("path")?.value)
+                c.kubeconfigLocation = kube.location
+            }
+        }
+        c.repository = f.string("repository")
+        c.path = f.string("path")
+        c.labels = labels(f)
+        c.flux = f.fields("flux", known: Self.fluxKeys).map(parseFlux)
+        return c
+    }
+
+    private func parseFlux(_ f: YAMLFields) -> FluxDraft {
+        f.reportUnknownKeys()
+        var flux = FluxDraft()
+        if let v = f.string("version") {
+            if let version = SemanticVersion(v.value) {
+                flux.version = Located(value: version, location: v.location)
+            } else {
+                source.collector.error(
+                    "flux-version", at: v.location, "\(f.path).version '\(v.value)' is not a Flux release version",
+                    hint: "write MAJOR.MINOR.PATCH, e.g. 2.4.0")
+            }
+        }
+        for key in ["components", "componentsExtra"] {
+            guard let list = f.strings(key) else { continue }
+            let known = key == "components" ? FluxSettings.defaultComponents + FluxSettings.extraComponents
+                : FluxSettings.extraComponents
+            var names: [String] = []
+            for item in list {
+                if known.contains(item.value) {
+                    names.append(item.value)
+                } else {
+                    source.collector.error(
+                        "flux-component", at: item.location, "unknown Flux component '\(item.value)' in \(f.path).\(key)"
+                            + (Suggestion.closest(to: item.value, in: known).map { "; did you mean '\($0)'?" } ?? ""),
+                        hint: "known here: \(known.joined(separator: ", "))")
+                }
+            }
+            let located = Located(value: names, location: f.source.location(f.value(key)?.mark))
+            if key == "components" { flux.components = located } else { flux.componentsExtra = located }
+        }
+        if let components = flux.components {
+            for required in FluxSettings.requiredComponents where !components.value.contains(required) {
+                source.collector.error(
+                    "flux-required-component", at: components.location,
+                    "\(f.path).components must include \(required)",
+                    hint: "Flux cannot sync a cluster without source-controller and kustomize-controller")
+            }
+        }
+        if let m = f.fields("manifests", known: ["url", "path", "sha256"]) {
+            m.reportUnknownKeys()
+            let sha = m.string("sha256")
+            if let sha, sha.value.wholeMatch(of: /[0-9a-fA-F]{64}/) == nil {
+                source.collector.error(
+                    "sha256", at: sha.location, "\(m.path).sha256 must be 64 hexadecimal digits",
+                    hint: "compute it with: sha256sum install.yaml")
+            }
+            let url = m.string("url"), path = m.string("path")
+            switch (url, path) {
+            case (let u?, nil):
+                if !(u.value.hasPrefix("https://") || u.value.hasPrefix("http://")) {
+                    source.collector.error(
+                        "manifests-url", at: u.location, "\(m.path).url must be an http(s) URL, found '\(u.value)'")
+                }
+                flux.manifests = .url(u.value, sha256: sha?.value.lowercased())
+            case (nil, let p?):
+                flux.manifests = .path(p.value, sha256: sha?.value.lowercased())
+            default:
+                source.error(
+                    "manifests-source", at: m.mark, "\(m.path) needs exactly one of url or path",
+                    hint: "url: a release's install.yaml (or a mirror); path: a local file or directory")
+            }
+        }
+        if let registry = f.string("registry") {
+            if registry.value.contains("://") || registry.value.hasSuffix("/") || registry.value.isEmpty {
+                source.collector.error(
+                    "registry", at: registry.location,
+                    "\(f.path).registry '\(registry.value)' must be a registry host and path, without scheme or trailing slash",
+                    hint: "e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/fluxcd")
+            } else {
+                flux.registry = registry.value
+            }
+        }
+        if let secret = f.string("imagePullSecret") {
+            if KubernetesNames.isDNSLabel(secret.value) { flux.imagePullSecret = secret.value } else {
+                source.collector.error(
+                    "kubernetes-name", at: secret.location,
+                    "\(f.path).imagePullSecret '\(secret.value)' is not a valid Secret name")
+            }
+        }
+        flux.networkPolicy = f.bool("networkPolicy")?.value
+        if let domain = f.string("clusterDomain") {
+            if AWSNames.isHost(domain.value) { flux.clusterDomain = domain.value } else {
+                source.collector.error(
+                    "cluster-domain", at: domain.location, "\(f.path).clusterDomain '\(domain.value)' is not a DNS domain")
+            }
+        }
+        flux.tolerationKeys = f.strings("tolerationKeys")?.map(\.value)
+        if let roles = f.fields("serviceAccountRoles", known: Array(Self.serviceAccountRoleKeys.keys).sorted()) {
+            roles.reportUnknownKeys()
+            var map: [String: String] = [:]
+            for (key, controller) in Self.serviceAccountRoleKeys {
+                guard let arn = roles.string(key) else { continue }
+                if AWSNames.roleARNAccount(arn.value) != nil { map[controller] = arn.value } else {
+                    source.collector.error(
+                        "role-arn", at: arn.location, "\(roles.path).\(key) '\(arn.value)' is not an IAM role ARN",
+                        hint: "expected arn:aws:iam::<12-digit account id>:role/<name>")
+                }
+            }
+            flux.serviceAccountRoles = map
+        }
+        if let sops = f.fields("sops", known: ["kmsKeyArn"]) {
+            sops.reportUnknownKeys()
+            if let arn = sops.string("kmsKeyArn", required: true) {
+                if AWSNames.isKMSKeyARN(arn.value) { flux.sopsKMSKeyARN = arn.value } else {
+                    source.collector.error(
+                        "kms-arn", at: arn.location, "\(sops.path).kmsKeyArn '\(arn.value)' is not a KMS key ARN",
+                        hint: "expected arn:aws:kms:<region>:<account>:key/<id> or :alias/<name>")
+                }
+            }
+        }
+        if let patches = f.sequence("patches") {
+            var out: [FluxSettings.Patch] = []
+            for (i, node) in patches.enumerated() {
+                guard let p = YAMLFields(node, path: "\(f.path).patches[\(i)]", known: ["patch", "target"], source: source)
+                else { continue }
+                p.reportUnknownKeys()
+                guard let text = p.string("patch", required: true) else { continue }
+                var target: [String: String] = [:]
+                let targetKeys = ["group", "version", "kind", "name", "namespace", "labelSelector", "annotationSelector"]
+                if let t = p.fields("target", known: targetKeys) {
+                    t.reportUnknownKeys()
+                    for key in targetKeys { if let v = t.string(key) { target[key] = v.value } }
+                }
+                if (try? Yams.compose(yaml: text.value)) == nil {
+                    source.collector.error(
+                        "patch", at: text.location, "\(p.path).patch is not valid YAML",
+                        hint: "write the patch as a block scalar (patch: |) holding a strategic merge or JSON 6902 patch")
+                }
+                out.append(FluxSettings.Patch(patch: text.value, target: target))
+            }
+            flux.patches = out
+        }
+        return flux
+    }
+
+    private func parseRollout(_ f: YAMLFields) -> Rollout {
+        f.reportUnknownKeys()
+        var r = Rollout.default
+        if let p = f.int("parallelism", in: 1...10_000) { r.parallelism = p.value }
+        if let waves = f.sequence("waves") {
+            var sizes: [Rollout.Size] = []
+            var lastCovered: (count: Int?, percent: Double?) = (nil, nil)
+            for (i, node) in waves.enumerated() {
+                let text: String
+                if case .scalar(let s) = node { text = s.string } else { text = "" }
+                guard let size = rolloutSize(text) else {
+                    source.error(
+                        "wave", at: node.mark, "\(f.path).waves[\(i)] must be a cluster count or a percentage, found \(node.valueDescription)",
+                        hint: "e.g. waves: [1, 10%, 100%] (cumulative: one cluster, then up to 10%, then all)")
+                    continue
+                }
+                switch size {
+                case .count(let n):
+                    if n < 1 || (lastCovered.count.map { n <= $0 } ?? false) {
+                        source.error(
+                            "wave", at: node.mark, "\(f.path).waves[\(i)] must be larger than the wave before it",
+                            hint: "wave sizes are cumulative and must grow: [1, 10%, 100%]")
+                    }
+                    lastCovered.count = n
+                case .percent(let p):
+                    if p <= 0 || p > 100 || (lastCovered.percent.map { p <= $0 } ?? false) {
+                        source.error(
+                            "wave", at: node.mark,
+                            "\(f.path).waves[\(i)] must be above 0% and at most 100%, and larger than the wave before it",
+                            hint: "wave sizes are cumulative and must grow: [1, 10%, 100%]")
+                    }
+                    lastCovered.percent = p
+                }
+                sizes.append(size)
+            }
+            if !sizes.isEmpty {
+                if sizes.last != .percent(100) { sizes.append(.percent(100)) }
+                r.waves = sizes
+            }
+        }
+        if let node = f.value("maxFailures") {
+            let text: String
+            if case .scalar(let s) = node { text = s.string } else { text = "" }
+            if let size = rolloutSize(text), size.isValidBudget {
+                r.maxFailures = size
+            } else {
+                source.error(
+                    "max-failures", at: node.mark,
+                    "\(f.path).maxFailures must be a count (0 or more) or a percentage up to 100%, found \(node.valueDescription)")
+            }
+        }
+        if let timeout = f.string("clusterTimeout"), let d = duration(timeout, what: "\(f.path).clusterTimeout") {
+            r.clusterTimeout = d
+        }
+        return r
+    }
+
+    // MARK: Values
+
+    private func rolloutSize(_ text: String) -> Rollout.Size? {
+        if text.hasSuffix("%") {
+            return Double(text.dropLast()).flatMap { $0.isFinite ? .percent($0) : nil }
+        }
+        return Int(text).map { .count($0) }
+    }
+
+    private func region(_ f: YAMLFields, _ key: String) -> Located<String>? {
+        guard let r = f.string(key) else { return nil }
+        guard AWSNames.isRegion(r.value) else {
+            source.collector.error(
+                "region", at: r.location, "\(f.path).\(key) '\(r.value)' is not an AWS region",
+                hint: "regions look like eu-west-1, us-east-2, ap-southeast-1")
+            return nil
+        }
+        return r
+    }
+
+    private func labels(_ f: YAMLFields) -> [String: String] {
+        var out: [String: String] = [:]
+        for (key, value) in f.stringMap("labels") ?? [:] {
+            if !KubernetesNames.isLabelKey(key) {
+                source.collector.error(
+                    "label", at: value.location, "\(f.path).labels: '\(key)' is not a valid label key",
+                    hint: "an optional DNS prefix and '/', then up to 63 letters, digits, '-', '_' or '.'")
+            } else if !KubernetesNames.isLabelValue(value.value) {
+                source.collector.error(
+                    "label", at: value.location,
+                    "\(f.path).labels.\(key): '\(value.value)' is not a valid label value",
+                    hint: "up to 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit")
+            } else {
+                out[key] = value.value
+            }
+        }
+        return out
+    }
+
+    private func duration(_ text: Located<String>, what: String) -> Duration? {
+        guard let d = DurationText.parse(text.value), d > .zero else {
+            source.collector.error(
+                "duration", at: text.location, "\(what) '\(text.value)' is not a duration",
+                hint: "write e.g. 90s, 10m, 1h30m or 90d")
+            return nil
+        }
+        return d
+    }
+
+    /// `{env: NAME}` or `{file: PATH}`; an inline string is refused without echoing it.
+    private func secretReference(_ node: Node, what: String) -> SecretReference? {
+        guard case .mapping = node else {
+            source.error(
+                "inline-secret", at: node.mark, "\(what) must not be written in the inventory",
+                hint: "name where it comes from instead: {env: VARIABLE} or {file: /path/to/file}")
+            return nil
+        }
+        guard let f = YAMLFields(node, path: what, known: ["env", "file"], source: source) else { return nil }
+        f.reportUnknownKeys()
+        switch (f.string("env"), f.string("file")) {
+        case (let env?, nil):
+            guard env.value.wholeMatch(of: /[A-Za-z_][A-Za-z0-9_]*/) != nil else {
+                source.collector.error(
+                    "secret-reference", at: env.location, "\(what): '\(env.value)' is not an environment variable name")
+                return nil
+            }
+            return .environment(env.value)
+        case (nil, let file?):
+            guard !file.value.isEmpty else { return nil }
+            return .file(file.value)
+        default:
+            source.error("secret-reference", at: node.mark, "\(what) needs exactly one of env or file")
+            return nil
+        }
+    }
+
+    /// Git's check-ref-format rules for a branch name, in short.
+    private func isBranchName(_ s: String) -> Bool {
+        !s.isEmpty && !s.hasPrefix("-") && !s.hasPrefix("/") && !s.hasSuffix("/") && !s.hasSuffix(".lock")
+            && !s.hasSuffix(".") && !s.contains("..") && !s.contains("//") && !s.contains("@{")
+            && s.unicodeScalars.allSatisfy { $0.value > 32 && $0.value != 127 && !" ~^:?*[\\".unicodeScalars.contains($0) }
+    }
+}
+
+extension Rollout.Size {
+    var isValidBudget: Bool {
+        switch self {
+        case .count(let n): n >= 0
+        case .percent(let p): p >= 0 && p <= 100
+        }
+    }
+}

@@ -1,0 +1,20 @@
+// The fleetstrap executable: parses the command line and hands over to the libraries.
+import ArgumentParser
+
+@main
+struct Fleetstrap: AsyncParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "fleetstrap",
+        abstract: "Bootstrap, rotate and audit Flux across fleets of EKS clusters backed by AWS CodeCommit.",
+        discussion: """
+            fleetstrap reads an inventory of accounts, CodeCommit repositories, SSH identities and clusters
+            (apiVersion: fleetstrap.io/v1) and works on the whole fleet at once.
+
+            Exit codes: 0 success, 1 some clusters failed or findings at --fail-on, 2 invalid input,
+            3 could not start (credentials, ledger), 130 interrupted.
+            """,
+        version: version,
+        subcommands: [ValidateCommand.self])
+}

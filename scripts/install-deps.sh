@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what fleetstrap needs to build and test on Debian, and only what is missing. Idempotent, never prompts.
+# Used by `make test`, `make demo` and `make bench`; CI runs it on a fresh machine as root.
+set -euo pipefail
+
+APT_PACKAGES=(
+  libcurl4-openssl-dev libssl-dev libgit2-dev libsqlite3-dev   # the C libraries fleetstrap links
+  git openssh-server libnss-wrapper                            # the lab's Git over HTTPS and SSH
+)
+# Python test peers: moto (an independent AWS stand-in), botocore/boto3 (reference SigV4 and AWS clients),
+# jsonschema (report schema checks).
+PIP_PACKAGES=("moto[server]" botocore boto3 jsonschema)
+PIP_MODULES=(moto botocore boto3 jsonschema)
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "==> installing Debian packages: ${missing[*]}"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+python=${PYTHON:-python3}
+need_pip=0
+for m in "${PIP_MODULES[@]}"; do
+  "$python" -c "import $m" 2>/dev/null || need_pip=1
+done
+if ! command -v moto_server >/dev/null 2>&1; then need_pip=1; fi
+if [ $need_pip -eq 1 ]; then
+  echo "==> installing Python packages: ${PIP_PACKAGES[*]}"
+  "$python" -m pip install --quiet --disable-pip-version-check "${PIP_PACKAGES[@]}"
+fi
