@@ -10,7 +10,7 @@ let strict: [SwiftSetting] = [
 
 let package = Package(
     name: "fleetstrap",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "fleetstrap", targets: ["fleetstrap"]),
     ],
@@ -40,6 +40,16 @@ let package = Package(
             dependencies: ["COpenSSL", "FleetSupport"],
             swiftSettings: strict),
 
+        // MARK: - Protocols
+        .target(
+            name: "HTTP",
+            dependencies: ["CCurl", "FleetSupport"],
+            swiftSettings: strict),
+        .target(
+            name: "AWS",
+            dependencies: ["FleetSupport", "FleetCrypto", "HTTP"],
+            swiftSettings: strict),
+
         // MARK: - Domain
         .target(
             name: "Inventory",
@@ -50,7 +60,7 @@ let package = Package(
         .executableTarget(
             name: "fleetstrap",
             dependencies: [
-                "Inventory", "FleetSupport",
+                "Inventory", "AWS", "HTTP", "FleetSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -64,6 +74,14 @@ let package = Package(
         .testTarget(
             name: "FleetSupportTests",
             dependencies: ["FleetSupport"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "AWSTests",
+            dependencies: ["AWS", "HTTP", "FleetSupport", "FleetCrypto"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "HTTPTests",
+            dependencies: ["HTTP", "FleetSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "InventoryTests",
