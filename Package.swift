@@ -67,6 +67,11 @@ let package = Package(
             swiftSettings: strict),
 
         // MARK: - Tests
+        .target(
+            name: "TestSupport",
+            path: "Tests/TestSupport",
+            exclude: ["peer_server.py"],
+            swiftSettings: strict),
         .testTarget(
             name: "CLibraryTests",
             dependencies: ["CCurl", "COpenSSL", "CGit2", "FleetCrypto", "FleetSupport"],
@@ -77,11 +82,12 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "AWSTests",
-            dependencies: ["AWS", "HTTP", "FleetSupport", "FleetCrypto"],
+            dependencies: ["AWS", "HTTP", "FleetSupport", "FleetCrypto", "TestSupport"],
+            exclude: ["botocore_sign.py"],
             swiftSettings: strict),
         .testTarget(
             name: "HTTPTests",
-            dependencies: ["HTTP", "FleetSupport"],
+            dependencies: ["HTTP", "FleetSupport", "TestSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "InventoryTests",

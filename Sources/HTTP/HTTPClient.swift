@@ -1,0 +1,158 @@
+// An async HTTP client on one libcurl multi handle, driven by one dedicated thread: no thread per request, the
+// cooperative pool never blocks, connections (and HTTP/2 streams) are reused, thousands of requests can be in
+// flight. Cancelling the awaiting task aborts the transfer.
+import CCurl
+import FleetSupport
+import Foundation
+import Synchronization
+
+/// `@unchecked Sendable`: the multi handle is used only by the loop thread, except `curl_multi_wakeup` (which libcurl
+/// allows from any thread) and the cleanup after that thread has ended; everything else shared is behind the mutex.
+public final class HTTPClient: @unchecked Sendable {
+    public struct Configuration: Sendable {
+        public var userAgent = "fleetstrap/0.1.0"
+        /// Connections kept open for reuse.
+        public var connectionCache = 256
+        /// Parallel connections per host; more requests queue (HTTP/2 multiplexes over one).
+        public var connectionsPerHost = 64
+        public var totalConnections = 1024
+
+        public init() {}
+    }
+
+    private struct State {
+        var pending: [CurlTransfer] = []
+        var cancelled: Set<ObjectIdentifier> = []
+        var stopping = false
+        var stopped = false
+    }
+
+    private let multi: UnsafeMutableRawPointer
+    private let state = Mutex(State())
+    private let configuration: Configuration
+    private let done = DispatchSemaphore(value: 0)
+
+    /// A client for the whole process; it is never shut down.
+    public static let shared = HTTPClient()
+
+    public init(configuration: Configuration = Configuration()) {
+        _ = Self.globalInit
+        self.configuration = configuration
+        guard let multi = curl_multi_init() else { fatalError("curl_multi_init failed: libcurl is unusable") }
+        self.multi = multi
+        _ = fs_curl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, configuration.connectionCache)
+        _ = fs_curl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, configuration.connectionsPerHost)
+        _ = fs_curl_multi_setopt_long(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, configuration.totalConnections)
+        let thread = Thread { [self] in self.run() }
+        thread.name = "fleetstrap-http"
+        thread.start()
+    }
+
+    private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
+
+    /// Stops the loop; transfers still in flight fail with a shutdown error. Waits for the thread to finish.
+    public func shutdown() {
+        let first = state.withLock { s -> Bool in
+            defer { s.stopping = true }
+            return !s.stopping
+        }
+        guard first else { return }
+        curl_multi_wakeup(multi)
+        done.wait()
+        curl_multi_cleanup(multi)
+    }
+
+    /// Sends the request and returns the response (any status). Throws `HTTPClientError` for transport failures
+    /// and `CancellationError` when the task is cancelled.
+    public func execute(_ request: HTTPRequest) async throws -> HTTPResponse {
+        try Task.checkCancellation()
+        guard let transfer = CurlTransfer(request: request) else {
+            throw HTTPClientError.invalid(url: request.redactedURL, "curl_easy_init failed")
+        }
+        if let error = transfer.configure(userAgent: configuration.userAgent) { throw error }
+        let id = ObjectIdentifier(transfer)
+        do {
+            return try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { continuation in
+                    transfer.attach(continuation)
+                    let accepted = state.withLock { s -> Bool in
+                        guard !s.stopping else { return false }
+                        s.pending.append(transfer)
+                        return true
+                    }
+                    if accepted {
+                        curl_multi_wakeup(multi)
+                    } else {
+                        transfer.finish(.failure(.shutdown(url: request.redactedURL)))
+                    }
+                }
+            } onCancel: {
+                state.withLock { _ = $0.cancelled.insert(id) }
+                curl_multi_wakeup(multi)
+            }
+        } catch let error as HTTPClientError where error.isCancellation {
+            throw CancellationError()
+        }
+    }
+
+    // MARK: The loop (its own thread)
+
+    private func run() {
+        var active: [UnsafeMutableRawPointer: CurlTransfer] = [:]
+        while true {
+            let (incoming, cancelled, stopping) = state.withLock { s in
+                defer {
+                    s.pending.removeAll()
+                    s.cancelled.removeAll()
+                }
+                return (s.pending, s.cancelled, s.stopping)
+            }
+            for transfer in incoming {
+                if cancelled.contains(ObjectIdentifier(transfer)) {
+                    transfer.finish(.failure(.cancelled(url: transfer.request.redactedURL)))
+                    continue
+                }
+                let code = curl_multi_add_handle(multi, transfer.handle)
+                if code != CURLM_OK {
+                    transfer.finish(.failure(.transport(
+                        Int32(code.rawValue), url: transfer.request.redactedURL,
+                        detail: String(cString: curl_multi_strerror(code)))))
+                    continue
+                }
+                active[transfer.handle] = transfer
+            }
+            if !cancelled.isEmpty {
+                for (handle, transfer) in active where cancelled.contains(ObjectIdentifier(transfer)) {
+                    curl_multi_remove_handle(multi, handle)
+                    active[handle] = nil
+                    transfer.finish(.failure(.cancelled(url: transfer.request.redactedURL)))
+                }
+            }
+            if stopping {
+                for (handle, transfer) in active {
+                    curl_multi_remove_handle(multi, handle)
+                    transfer.finish(.failure(.shutdown(url: transfer.request.redactedURL)))
+                }
+                state.withLock { s in
+                    for t in s.pending { t.finish(.failure(.shutdown(url: t.request.redactedURL))) }
+                    s.pending.removeAll()
+                    s.stopped = true
+                }
+                done.signal()
+                return
+            }
+
+            var running: Int32 = 0
+            curl_multi_perform(multi, &running)
+            var left: Int32 = 0
+            while let message = curl_multi_info_read(multi, &left) {
+                guard message.pointee.msg == CURLMSG_DONE, let handle = message.pointee.easy_handle else { continue }
+                let result = message.pointee.data.result
+                curl_multi_remove_handle(multi, handle)
+                if let transfer = active.removeValue(forKey: handle) { transfer.complete(result) }
+            }
+            // Sleep until a socket is ready, a timer is due, or a submission wakes us.
+            curl_multi_poll(multi, nil, 0, 1000, nil)
+        }
+    }
+}

@@ -1,0 +1,124 @@
+// The libcurl client against a local peer: methods, headers, bodies, TLS with an in-memory CA, timeouts,
+// cancellation, many requests in flight.
+import Foundation
+import HTTP
+import TestSupport
+import Testing
+
+@Suite("HTTP client", .serialized)
+struct HTTPClientTests {
+    let client = HTTPClient.shared
+
+    func echo(_ response: HTTPResponse) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])
+    }
+
+    @Test func methodsHeadersAndBodies() async throws {
+        let server = try PeerServer(arguments: ["--max-requests", "20"], lifetime: 60)
+        defer { server.stop() }
+        let base = "http://127.0.0.1:\(server.port)"
+        let get = try await client.execute(HTTPRequest(url: "\(base)/echo?a=1", headers: [("X-Custom", "v  w")]))
+        #expect(get.status == 200)
+        let g = try echo(get)
+        #expect(g["method"] as? String == "GET")
+        #expect(g["query"] as? String == "a=1")
+        let headers = (g["headers"] as? [[String]]) ?? []
+        #expect(headers.contains(["X-Custom", "v  w"]))
+        #expect(!headers.contains { $0[0].lowercased() == "expect" })
+
+        let body = Array("Action=GetCallerIdentity&Version=2011-06-15".utf8)
+        let post = try await client.execute(HTTPRequest(
+            method: "POST", url: "\(base)/echo", headers: [("Content-Type", "application/x-www-form-urlencoded")], body: body))
+        let p = try echo(post)
+        #expect(p["method"] as? String == "POST")
+        #expect(Data(base64Encoded: p["body"] as? String ?? "") == Data(body))
+
+        for method in ["PUT", "DELETE", "PATCH"] {
+            let r = try await client.execute(HTTPRequest(method: method, url: "\(base)/echo", body: method == "DELETE" ? [] : [1, 2, 3]))
+            #expect(try echo(r)["method"] as? String == method)
+        }
+        let notFound = try await client.execute(HTTPRequest(url: "\(base)/status/503"))
+        #expect(notFound.status == 503)
+        #expect(notFound.header("content-type") == "text/plain")
+    }
+
+    @Test func tlsTrustsOnlyTheGivenCA() async throws {
+        let server = try PeerServer(tls: true, arguments: ["--max-requests", "10"], lifetime: 60)
+        defer { server.stop() }
+        for host in ["127.0.0.1", "localhost"] {
+            let ok = try await client.execute(HTTPRequest(url: "https://\(host):\(server.port)/status/200", trust: .pem(server.certificatePEM)))
+            #expect(ok.status == 200)
+        }
+        await #expect {
+            _ = try await client.execute(HTTPRequest(url: "https://127.0.0.1:\(server.port)/status/200"))
+        } throws: { error in
+            (error as? HTTPClientError)?.isCertificateProblem == true
+        }
+        let other = try PeerServer(tls: true, arguments: ["--max-requests", "1"], lifetime: 30)
+        defer { other.stop() }
+        await #expect {
+            _ = try await client.execute(HTTPRequest(url: "https://127.0.0.1:\(server.port)/status/200", trust: .pem(other.certificatePEM)))
+        } throws: { error in
+            (error as? HTTPClientError)?.isCertificateProblem == true
+        }
+    }
+
+    @Test func timeoutsAndConnectionErrorsAreTypedAndRedacted() async throws {
+        let server = try PeerServer(arguments: ["--max-requests", "5"], lifetime: 60)
+        defer { server.stop() }
+        await #expect {
+            _ = try await client.execute(HTTPRequest(url: "http://127.0.0.1:\(server.port)/slow?seconds=3&X-Amz-Security-Token=secret", timeout: .milliseconds(300)))
+        } throws: { error in
+            guard let e = error as? HTTPClientError else { return false }
+            return e.isTimeout && e.isRetryable && !e.description.contains("secret")
+                && e.description.hasPrefix("http://127.0.0.1:\(server.port)/slow:")
+        }
+        // A port nobody listens on: the server's own port after it stopped.
+        let closed = try PeerServer(arguments: ["--max-requests", "1"], lifetime: 1)
+        let port = closed.port
+        closed.stop()
+        await #expect {
+            _ = try await client.execute(HTTPRequest(url: "http://127.0.0.1:\(port)/", connectTimeout: .seconds(2)))
+        } throws: { error in
+            (error as? HTTPClientError)?.isRetryable == true
+        }
+    }
+
+    @Test func cancellationAbortsTheTransfer() async throws {
+        let server = try PeerServer(arguments: ["--max-requests", "5"], lifetime: 60)
+        defer { server.stop() }
+        let started = ContinuousClock.now
+        let task = Task {
+            try await client.execute(HTTPRequest(url: "http://127.0.0.1:\(server.port)/slow?seconds=10", timeout: .seconds(30)))
+        }
+        try await Task.sleep(for: .milliseconds(200))
+        task.cancel()
+        await #expect(throws: CancellationError.self) { _ = try await task.value }
+        // Functional, not a timing assertion: it ended long before the server's 10 s answer.
+        #expect(ContinuousClock.now - started < .seconds(9))
+    }
+
+    @Test func manyConcurrentRequestsShareOneLoop() async throws {
+        let server = try PeerServer(arguments: ["--max-requests", "600"], lifetime: 120)
+        defer { server.stop() }
+        let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+            for i in 0..<500 {
+                group.addTask {
+                    try await client.execute(HTTPRequest(url: "http://127.0.0.1:\(server.port)/big?bytes=\(i)")).body.count
+                }
+            }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        #expect(statuses.sorted() == Array(0..<500))
+    }
+
+    @Test func shutdownFailsPendingWork() async throws {
+        let own = HTTPClient()
+        own.shutdown()
+        await #expect {
+            _ = try await own.execute(HTTPRequest(url: "http://127.0.0.1:9/"))
+        } throws: { error in
+            (error as? HTTPClientError)?.errorClass == "http.shutdown"
+        }
+    }
+}
