@@ -1,0 +1,101 @@
+// IAM's SSH public key API: the keys CodeCommit accepts for SSH, at most five per user.
+import Foundation
+
+public struct IAMClient: Sendable {
+    public let client: AWSClient
+    /// Any region of the partition; IAM is signed in its home region.
+    public let region: String
+    static let version = "2010-05-08"
+
+    public init(client: AWSClient, region: String = "us-east-1") {
+        self.client = client
+        self.region = region
+    }
+
+    public struct SSHPublicKey: Sendable, Hashable {
+        public enum Status: String, Sendable { case active = "Active", inactive = "Inactive" }
+        public let userName: String
+        public let keyID: String
+        public let status: Status
+        public let uploadDate: Date?
+        /// MD5, colon-separated (from Upload and Get; List does not return it).
+        public let fingerprint: String?
+        public let body: String?
+    }
+
+    public func uploadSSHPublicKey(userName: String, publicKey: String, credentials: any CredentialProvider, account: String = "default")
+        async throws -> SSHPublicKey
+    {
+        let xml = try await send(
+            "UploadSSHPublicKey", [("UserName", userName), ("SSHPublicKeyBody", publicKey)], credentials, account)
+        guard let key = xml.find("SSHPublicKey").flatMap(Self.key) else { throw malformed("UploadSSHPublicKey") }
+        return key
+    }
+
+    /// All of a user's keys, following `Marker` through every page.
+    public func listSSHPublicKeys(userName: String, credentials: any CredentialProvider, account: String = "default", pageSize: Int? = nil)
+        async throws -> [SSHPublicKey]
+    {
+        var keys: [SSHPublicKey] = []
+        var marker: String?
+        repeat {
+            var parameters = [("UserName", userName)]
+            if let marker { parameters.append(("Marker", marker)) }
+            if let pageSize { parameters.append(("MaxItems", String(pageSize))) }
+            let xml = try await send("ListSSHPublicKeys", parameters, credentials, account)
+            guard let result = xml.find("ListSSHPublicKeysResult") else { throw malformed("ListSSHPublicKeys") }
+            keys += (result["SSHPublicKeys"]?.all("member") ?? []).compactMap { Self.key($0, user: userName) }
+            marker = result["IsTruncated"]?.text == "true" ? result["Marker"]?.text : nil
+        } while marker != nil
+        return keys
+    }
+
+    public func getSSHPublicKey(userName: String, keyID: String, credentials: any CredentialProvider, account: String = "default")
+        async throws -> SSHPublicKey
+    {
+        let xml = try await send(
+            "GetSSHPublicKey", [("UserName", userName), ("SSHPublicKeyId", keyID), ("Encoding", "SSH")], credentials, account)
+        guard let key = xml.find("SSHPublicKey").flatMap({ Self.key($0) }) else { throw malformed("GetSSHPublicKey") }
+        return key
+    }
+
+    public func updateSSHPublicKey(
+        userName: String, keyID: String, status: SSHPublicKey.Status, credentials: any CredentialProvider, account: String = "default"
+    ) async throws {
+        _ = try await send(
+            "UpdateSSHPublicKey", [("UserName", userName), ("SSHPublicKeyId", keyID), ("Status", status.rawValue)],
+            credentials, account)
+    }
+
+    public func deleteSSHPublicKey(userName: String, keyID: String, credentials: any CredentialProvider, account: String = "default")
+        async throws
+    {
+        _ = try await send("DeleteSSHPublicKey", [("UserName", userName), ("SSHPublicKeyId", keyID)], credentials, account)
+    }
+
+    private func send(_ action: String, _ parameters: [(String, String)], _ credentials: any CredentialProvider, _ account: String)
+        async throws -> XMLNode
+    {
+        let call = AWSCall.query(.iam, action, version: Self.version, region: region, account: account, parameters: parameters)
+        let response = try await client.send(call, credentials: credentials)
+        guard let xml = XMLNode.parse(response.body) else { throw malformed(action) }
+        return xml
+    }
+
+    static func key(_ node: XMLNode) -> SSHPublicKey? { key(node, user: nil) }
+
+    static func key(_ node: XMLNode, user: String?) -> SSHPublicKey? {
+        guard let id = node["SSHPublicKeyId"]?.text, let statusText = node["Status"]?.text,
+            let status = SSHPublicKey.Status(rawValue: statusText), let userName = node["UserName"]?.text ?? user
+        else { return nil }
+        return SSHPublicKey(
+            userName: userName, keyID: id, status: status,
+            uploadDate: node["UploadDate"].flatMap { AWSTimestamp.parseISO8601($0.text) },
+            fingerprint: node["Fingerprint"]?.text, body: node["SSHPublicKeyBody"]?.text)
+    }
+
+    func malformed(_ operation: String) -> AWSError {
+        AWSError(service: "iam", operation: operation, code: "MalformedResponse",
+            message: "the response is not the XML IAM sends", status: 200, requestID: nil)
+    }
+}
