@@ -1,0 +1,178 @@
+// The standard retry mode: decisions as pure values, then end to end against a local server that throttles.
+import FleetSupport
+import Foundation
+import HTTP
+import TestSupport
+import Testing
+
+@testable import AWS
+
+@Suite("Retries and rate limits")
+struct RetryTests {
+    let strategy = RetryStrategy()
+
+    // MARK: Decisions
+
+    @Test func fullJitterBackoffStaysWithinItsCap() {
+        let quota = RetryQuota()
+        for (attempt, cap) in [(1, 1.0), (2, 2.0)] {
+            for r in [0.0, 0.25, 0.999] {
+                guard case .retry(let delay, let cost) = strategy.decide(
+                    attempt: attempt, failure: .retryable(isTimeout: false, retryAfter: nil), quota: quota, random: r)
+                else { Issue.record("expected a retry"); continue }
+                #expect(delay.seconds >= 0 && delay.seconds <= cap)
+                #expect(abs(delay.seconds - r * cap) < 0.001)
+                #expect(cost == 5)
+            }
+        }
+        var long = RetryStrategy()
+        long.maxAttempts = 10
+        guard case .retry(let delay, _) = long.decide(attempt: 8, failure: .retryable(isTimeout: false, retryAfter: nil), quota: quota, random: 0.999)
+        else { Issue.record("expected a retry"); return }
+        #expect(delay.seconds <= 20, "capped at 20 s")
+    }
+
+    @Test func threeAttemptsAtMostAndOnlyForRetryableFailures() {
+        let quota = RetryQuota()
+        #expect(strategy.decide(attempt: 3, failure: .retryable(isTimeout: false, retryAfter: nil), quota: quota, random: 0)
+            == .giveUp(reason: "3 attempts made"))
+        #expect(strategy.decide(attempt: 1, failure: .permanent, quota: quota, random: 0) == .giveUp(reason: "not retryable"))
+    }
+
+    @Test func retryAfterIsHonouredAndBounded() {
+        let quota = RetryQuota()
+        #expect(strategy.decide(attempt: 1, failure: .retryable(isTimeout: false, retryAfter: .seconds(3)), quota: quota, random: 0.1)
+            == .retry(after: .seconds(3), cost: 5))
+        #expect(strategy.decide(attempt: 1, failure: .retryable(isTimeout: false, retryAfter: .seconds(600)), quota: quota, random: 0)
+            == .retry(after: .seconds(20), cost: 5))
+    }
+
+    @Test func quotaChargesTimeoutsMoreAndRunsOut() {
+        let quota = RetryQuota()
+        #expect(strategy.decide(attempt: 1, failure: .retryable(isTimeout: true, retryAfter: nil), quota: quota, random: 0)
+            == .retry(after: .zero, cost: 10))
+        #expect(quota.remaining == 490)
+        quota.recordSuccess(lastRetryCost: 10)
+        #expect(quota.remaining == 500)
+        while quota.acquire(5) {}
+        #expect(strategy.decide(attempt: 1, failure: .retryable(isTimeout: false, retryAfter: nil), quota: quota, random: 0)
+            == .giveUp(reason: "retry quota exhausted"))
+        quota.recordSuccess(lastRetryCost: 0)
+        #expect(quota.remaining == 1)
+    }
+
+    // MARK: Error shapes
+
+    @Test func errorsParseFromEveryProtocol() {
+        let query = AWSError.parse(HTTPResponseView(status: 400, headers: [], body: Array("""
+            <ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>r-1</RequestId></ErrorResponse>
+            """.utf8)), service: "sts", operation: "AssumeRole")
+        #expect(query.code == "Throttling" && query.message == "Rate exceeded" && query.requestID == "r-1" && query.isThrottling)
+        let json = AWSError.parse(HTTPResponseView(status: 400, headers: [], body: Array(#"{"__type":"com.amazonaws.codecommit#RepositoryDoesNotExistException","message":"x does not exist"}"#.utf8)), service: "codecommit", operation: "GetRepository")
+        #expect(json.code == "RepositoryDoesNotExistException" && !json.isRetryable)
+        let rest = AWSError.parse(HTTPResponseView(status: 404, headers: [("x-amzn-ErrorType", "ResourceNotFoundException:http://internal.amazon.com/"), ("x-amzn-RequestId", "r-2")], body: Array(#"{"message":"No cluster found"}"#.utf8)), service: "eks", operation: "DescribeCluster")
+        #expect(rest.code == "ResourceNotFoundException" && rest.message == "No cluster found" && rest.requestID == "r-2")
+        let bare = AWSError.parse(HTTPResponseView(status: 503, headers: [], body: Array("<html>oops".utf8)), service: "eks", operation: "DescribeCluster")
+        #expect(bare.code == "ServiceUnavailable" && bare.isRetryable)
+        let tooMany = AWSError.parse(HTTPResponseView(status: 429, headers: [], body: []), service: "eks", operation: "DescribeCluster")
+        #expect(tooMany.isThrottling)
+    }
+
+    @Test func malformedBodiesNeverCrashTheParser() {
+        var rng = SeededGenerator(state: 7)
+        let seeds = ["<ErrorResponse><Error><Code>", "{\"__type\":", "<<<>>>", "{\"message\": [1,2,{", "<a><b><c>", String(repeating: "<x>", count: 500)]
+        for _ in 0..<500 {
+            var body = Array(seeds.randomElement(using: &rng)!.utf8)
+            for _ in 0..<Int.random(in: 0...20, using: &rng) { body.append(UInt8.random(in: 0...255, using: &rng)) }
+            let e = AWSError.parse(HTTPResponseView(status: Int.random(in: 400...599, using: &rng), headers: [], body: body), service: "sts", operation: "X")
+            #expect(!e.code.isEmpty)
+        }
+    }
+
+    // MARK: End to end
+
+    func client(_ server: PeerServer, name: String) -> (AWSClient, AWSCall) {
+        var config = AWSClient.Configuration(endpoints: AWSEndpoints(environment: ["AWS_ENDPOINT_URL_STS": "http://127.0.0.1:\(server.port)/sequence/\(name)"]))
+        config.random = { 0 }  // no jitter: the test checks decisions, not the clock
+        let client = AWSClient(configuration: config)
+        return (client, .query(.sts, "GetCallerIdentity", version: "2011-06-15", region: "us-east-1", account: "a", parameters: []))
+    }
+
+    let credentials = StaticCredentialProvider(AWSCredentials(accessKeyID: "AKID", secretAccessKey: "secret"))
+
+    func served(_ server: PeerServer, _ name: String) async throws -> Int {
+        Int(try await HTTPClient.shared.execute(HTTPRequest(url: "http://127.0.0.1:\(server.port)/count/\(name)")).bodyText) ?? -1
+    }
+
+    @Test func throttlingAndServerErrorsAreRetriedUntilSuccess() async throws {
+        let server = try PeerServer(arguments: ["--sequence", "ok=400:Throttling,500,200", "--sequence", "down=400:Throttling,503,400:Throttling,200", "--sequence", "denied=403:AccessDenied", "--max-requests", "50"], lifetime: 60)
+        defer { server.stop() }
+        let (okClient, okCall) = client(server, name: "ok")
+        let response = try await okClient.send(okCall, credentials: credentials)
+        #expect(response.status == 200)
+        #expect(try await served(server, "ok") == 3)
+
+        let (downClient, downCall) = client(server, name: "down")
+        await #expect {
+            _ = try await downClient.send(downCall, credentials: credentials)
+        } throws: { error in
+            (error as? AWSError)?.code == "Throttling"
+        }
+        #expect(try await served(server, "down") == 3, "three attempts, then the last error")
+
+        let (deniedClient, deniedCall) = client(server, name: "denied")
+        await #expect(throws: AWSError.self) { _ = try await deniedClient.send(deniedCall, credentials: credentials) }
+        #expect(try await served(server, "denied") == 1, "AccessDenied is not retried")
+    }
+
+    @Test func retryAfterFrom429IsUsed() async throws {
+        let server = try PeerServer(arguments: ["--sequence", "busy=429,200", "--max-requests", "10"], lifetime: 60)
+        defer { server.stop() }
+        let (c, call) = client(server, name: "busy")
+        let started = ContinuousClock.now
+        _ = try await c.send(call, credentials: credentials)
+        #expect(try await served(server, "busy") == 2)
+        // The server asked for 1 s and jitter is 0 here: the wait can only come from Retry-After.
+        #expect(ContinuousClock.now - started >= .seconds(1))
+    }
+
+    @Test func theQuotaRunsOutUnderSustainedFailure() async throws {
+        let server = try PeerServer(arguments: ["--sequence", "broken=500", "--max-requests", "400"], lifetime: 60)
+        defer { server.stop() }
+        let (c, call) = client(server, name: "broken")
+        for _ in 0..<60 {
+            await #expect(throws: AWSError.self) { _ = try await c.send(call, credentials: credentials) }
+        }
+        // 50 calls spend the 500-token quota on 2 retries each; the last 10 get one attempt only.
+        #expect(try await served(server, "broken") == 50 * 3 + 10)
+        #expect(c.attemptCounts()["sts:GetCallerIdentity"] == 160)
+    }
+
+    @Test func connectionErrorsAreRetried() async throws {
+        let closed = try PeerServer(arguments: ["--max-requests", "1"], lifetime: 1)
+        let port = closed.port
+        closed.stop()
+        var config = AWSClient.Configuration(endpoints: AWSEndpoints(environment: ["AWS_ENDPOINT_URL": "http://127.0.0.1:\(port)"]))
+        config.random = { 0 }
+        let c = AWSClient(configuration: config)
+        await #expect(throws: HTTPClientError.self) {
+            _ = try await c.send(.query(.sts, "GetCallerIdentity", version: "2011-06-15", region: "us-east-1", account: "a", parameters: []), credentials: credentials)
+        }
+        #expect(c.attemptCounts()["sts:GetCallerIdentity"] == 3)
+    }
+
+    // MARK: Token buckets
+
+    @Test func tokenBucketReservesAndRefundsOnCancellation() async throws {
+        let bucket = TokenBucket(rate: 1, burst: 2)
+        try await bucket.acquire()
+        try await bucket.acquire()
+        #expect(await bucket.available() < 1)
+        let waiter = Task { try await bucket.acquire() }
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(await bucket.available() < 0, "the waiter holds a reservation")
+        waiter.cancel()
+        await #expect(throws: CancellationError.self) { try await waiter.value }
+        #expect(await bucket.available() >= 0, "a cancelled waiter gives its token back")
+    }
+}
