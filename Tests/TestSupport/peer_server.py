@@ -11,6 +11,8 @@ Routes:
   /sequence/NAME   answers from the list given with --sequence NAME=400:Throttling,500,200 in turn
                    (a code with ':Code' sends an AWS Query error body with that code; 429 adds Retry-After: 1)
   /count/NAME      how many requests /sequence/NAME received, as text
+  /latest/...      IMDSv2 (token, role list, role credentials)
+  /container-credentials   container credentials for 'Authorization: Bearer container-token'
 """
 import argparse
 import base64
@@ -91,6 +93,23 @@ class Handler(BaseHTTPRequestHandler):
                 self.send(int(code), payload, "text/xml", headers)
             else:
                 self.send(int(code), f"<Ok>{i}</Ok>".encode(), "text/xml", headers)
+        elif url.path == "/latest/api/token" and self.command == "PUT":
+            ok = self.headers.get("x-aws-ec2-metadata-token-ttl-seconds")
+            self.send(200 if ok else 400, b"IMDS-TOKEN")
+        elif url.path.startswith("/latest/meta-data/iam/security-credentials/"):
+            if self.headers.get("x-aws-ec2-metadata-token") != "IMDS-TOKEN":
+                self.send(401, b"")
+            elif parts[-1] == "security-credentials":
+                self.send(200, b"instance-role")
+            else:
+                self.send(200, json.dumps({"Code": "Success", "AccessKeyId": "ASIAIMDS", "SecretAccessKey": "imds-secret",
+                                           "Token": "imds-token", "Expiration": "2099-01-01T00:00:00Z"}).encode())
+        elif parts[0] == "container-credentials":
+            if self.headers.get("Authorization") != "Bearer container-token":
+                self.send(401, b"")
+            else:
+                self.send(200, json.dumps({"AccessKeyId": "ASIACONTAINER", "SecretAccessKey": "container-secret",
+                                           "Token": "container-session", "Expiration": "2099-01-01T00:00:00Z"}).encode())
         elif parts[0] == "count":
             self.send(200, str(counts.get(parts[1], 0)).encode())
         else:
