@@ -1,5 +1,6 @@
 // The fleetstrap executable: parses the command line and hands over to the libraries.
 import ArgumentParser
+import Foundation
 
 @main
 struct Fleetstrap: AsyncParsableCommand {
@@ -16,5 +17,25 @@ struct Fleetstrap: AsyncParsableCommand {
             3 could not start (credentials, ledger), 130 interrupted.
             """,
         version: version,
-        subcommands: [ValidateCommand.self])
+        subcommands: [ValidateCommand.self, EKSTokenCommand.self, GitCredentialCommand.self])
+}
+
+extension Fleetstrap {
+    /// Prints a CommandFailure as `error: …` and exits with its code; everything else as argument-parser does.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var async = command as? any AsyncParsableCommand {
+                try await async.run()
+            } else {
+                try command.run()
+            }
+        } catch let failure as CommandFailure {
+            var stderr = StandardError()
+            print("error: \(failure.description)", to: &stderr)
+            exit(withError: failure.exitCode)
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
