@@ -66,6 +66,11 @@ let package = Package(
             ],
             swiftSettings: strict),
 
+        .executableTarget(
+            name: "fleetstrap-bench",
+            dependencies: ["AWS", "FleetSupport"],
+            swiftSettings: strict),
+
         // MARK: - Tests
         .target(
             name: "TestSupport",
@@ -92,6 +97,7 @@ let package = Package(
         .testTarget(
             name: "InventoryTests",
             dependencies: ["Inventory", "FleetSupport"],
+            exclude: ["Corpus"],
             swiftSettings: strict),
         .testTarget(
             name: "CommandTests",

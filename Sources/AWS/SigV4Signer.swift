@@ -170,21 +170,40 @@ public struct SigV4Signer: Sendable {
     /// Step 1, canonical headers: lowercase names, values trimmed with inner whitespace collapsed, repeated headers
     /// joined with `,` in the order they came, sorted by name; and the signed header list.
     func canonicalize(headers: [(String, String)]) -> (canonical: String, signed: String) {
-        var values: [String: [String]] = [:]
+        var values: [String: String] = [:]
+        values.reserveCapacity(headers.count)
         for (name, value) in headers {
-            let lower = name.lowercased().trimmingCharacters(in: .whitespaces)
+            let lower = Self.trimAll(name.lowercased())
             guard !Self.unsignedHeaders.contains(lower) else { continue }
-            values[lower, default: []].append(Self.trimAll(value))
+            let trimmed = Self.trimAll(value)
+            if let existing = values[lower] { values[lower] = existing + "," + trimmed } else { values[lower] = trimmed }
         }
         let names = values.keys.sorted()
-        let canonical = names.map { "\($0):\(values[$0]!.joined(separator: ","))\n" }.joined()
+        var canonical = ""
+        for name in names {
+            canonical += name
+            canonical += ":"
+            canonical += values[name]!
+            canonical += "\n"
+        }
         return (canonical, names.joined(separator: ";"))
     }
 
     /// Trims and collapses runs of ASCII whitespace (including folded line breaks) to one space.
     static func trimAll(_ value: String) -> String {
-        value.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" || $0 == "\u{0B}" || $0 == "\u{0C}" })
-            .joined(separator: " ")
+        var out = [UInt8]()
+        out.reserveCapacity(value.utf8.count)
+        var pendingSpace = false
+        for c in value.utf8 {
+            switch c {
+            case 0x20, 0x09, 0x0A, 0x0B, 0x0C, 0x0D:
+                pendingSpace = !out.isEmpty
+            default:
+                if pendingSpace { out.append(0x20); pendingSpace = false }
+                out.append(c)
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Steps 2 to 4: string to sign, signing key (cached), signature.

@@ -1,0 +1,24 @@
+// fleetstrap's benchmarks, run by `make bench` in a release build. Each prints its figures and writes JSON to
+// the directory given (reports/bench/ by default). Ratios are measured side by side in one run.
+import Foundation
+
+let arguments = CommandLine.arguments.dropFirst()
+let output = arguments.first { $0.hasPrefix("--out=") }.map { String($0.dropFirst("--out=".count)) } ?? "reports/bench"
+let seconds = arguments.first { $0.hasPrefix("--seconds=") }.flatMap { Double($0.dropFirst("--seconds=".count)) } ?? 3
+try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+
+let encoder = JSONEncoder()
+encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+
+func write<T: Encodable>(_ value: T, to name: String) throws {
+    let path = (output as NSString).appendingPathComponent(name)
+    try encoder.encode(value).write(to: URL(fileURLWithPath: path))
+    print("  written to \(path)")
+}
+
+print("SigV4 signing, \(Int(seconds)) s each, same 2,000 requests:")
+let sigv4 = try SigV4Benchmark(seconds: seconds).run()
+print(String(format: "  fleetstrap  %10.0f signatures/s (cold signing keys: %.0f/s)", sigv4.fleetstrapSignaturesPerSecond, sigv4.fleetstrapColdKeySignaturesPerSecond))
+print(String(format: "  botocore    %10.0f signatures/s", sigv4.botocoreSignaturesPerSecond))
+print(String(format: "  ratio       %10.1fx", sigv4.ratio))
+try write(sigv4, to: "sigv4.json")
