@@ -101,7 +101,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "CommandTests",
-            dependencies: ["FleetSupport", "AWS"],
+            dependencies: ["FleetSupport", "AWS", "TestSupport"],
             exclude: ["awscli_at.py"],
             swiftSettings: strict),
     ]

@@ -143,7 +143,12 @@ public struct Rollout: Sendable, Hashable {
     /// How many failures a run tolerates before it stops starting waves.
     public var maxFailures: Size
     public var clusterTimeout: Duration
+    /// Requests a second fleetstrap allows itself per (service, account, region), by AWS signing name
+    /// (`sts`, `iam`, `eks`, `codecommit`); unset services keep their defaults.
+    public var rateLimits: [String: Double] = [:]
 
     public static let `default` = Rollout(
         parallelism: 10, waves: [.percent(100)], maxFailures: .count(0), clusterTimeout: .seconds(600))
+
+    public static let rateLimitedServices = ["sts", "iam", "eks", "codecommit"]
 }

@@ -24,7 +24,7 @@ struct InventoryParser {
         "version", "components", "componentsExtra", "manifests", "registry", "imagePullSecret", "networkPolicy",
         "clusterDomain", "tolerationKeys", "serviceAccountRoles", "sops", "patches",
     ]
-    static let rolloutKeys = ["parallelism", "waves", "maxFailures", "clusterTimeout"]
+    static let rolloutKeys = ["parallelism", "waves", "maxFailures", "clusterTimeout", "rateLimits"]
     static let serviceAccountRoleKeys = [
         "sourceController": "source-controller",
         "kustomizeController": "kustomize-controller",
@@ -432,6 +432,19 @@ struct InventoryParser {
         }
         if let timeout = f.string("clusterTimeout"), let d = duration(timeout, what: "\(f.path).clusterTimeout") {
             r.clusterTimeout = d
+        }
+        if let limits = f.fields("rateLimits", known: Rollout.rateLimitedServices) {
+            limits.reportUnknownKeys()
+            for service in Rollout.rateLimitedServices {
+                guard let node = limits.value(service) else { continue }
+                if case .scalar(let s) = node, let rate = Double(s.string), rate > 0, rate <= 10_000 {
+                    r.rateLimits[service] = rate
+                } else {
+                    source.error(
+                        "rate-limit", at: node.mark,
+                        "\(limits.path).\(service) must be a number of requests a second above 0, found \(node.valueDescription)")
+                }
+            }
         }
         return r
     }

@@ -1,6 +1,7 @@
 // `eks-token` and `git-credential` against the AWS CLI: the same bytes for the same credentials and instant.
 import FleetSupport
 import Foundation
+import TestSupport
 import Testing
 
 @testable import AWS
@@ -115,5 +116,29 @@ struct AWSCommandTests {
         #expect(noPath.stdout.isEmpty && noPath.stderr.contains("UseHttpPath"))
         let store = try Binary.run(["git-credential", "store"], environment: baseEnvironment, input: "protocol=https\nhost=x\nusername=u\npassword=p\n\n")
         #expect(store.status == 0 && store.stdout.isEmpty)
+    }
+}
+
+@Suite("Proxies from the environment (binary)")
+struct ProxyTests {
+    @Test func httpProxyIsUsedAndNoProxyBypassesIt() throws {
+        let proxy = try PeerServer(arguments: ["--max-requests", "10"], lifetime: 60)
+        defer { proxy.stop() }
+        var environment: [String: String] = [
+            "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": "/nonexistent",
+            "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret",
+            // A host that cannot resolve: only a proxy can have answered.
+            "AWS_ENDPOINT_URL_STS": "http://sts.fleetstrap.invalid/sequence/viaproxy",
+            "http_proxy": "http://127.0.0.1:\(proxy.port)",
+        ]
+        let arguments = ["eks-token", "--cluster-name", "x", "--region", "eu-west-1", "--role-arn", "arn:aws:iam::123456789012:role/r"]
+        let proxied = try Binary.run(arguments, environment: environment)
+        // The proxy's canned answer is not an AssumeRole response: the request got there, which is the point.
+        #expect(proxied.stderr.contains("MalformedResponse"), "\(proxied.stderr)")
+        environment["no_proxy"] = "fleetstrap.invalid"
+        let direct = try Binary.run(arguments, environment: environment)
+        #expect(direct.status == 3)
+        #expect(direct.stderr.contains("sts.fleetstrap.invalid"))
     }
 }

@@ -520,6 +520,18 @@ struct InventoryRuleTests {
             "8:26: inventory.defaults.rollout.parallelism must be between 1 and 10000, found 0", rule: "range")
     }
 
+    @Test func rateLimits() throws {
+        let ok = Fixture.validate(replacing: [7: "    version: 2.4.0\n  rollout: {rateLimits: {sts: 20, iam: 2.5}}"])
+        #expect(ok.inventory?.rollout.rateLimits == ["sts": 20, "iam": 2.5])
+        expectSingleError(
+            Fixture.validate(replacing: [7: "    version: 2.4.0\n  rollout: {rateLimits: {eks: -1}}"]),
+            "8:31: inventory.defaults.rollout.rateLimits.eks must be a number of requests a second above 0, found '-1'",
+            rule: "rate-limit")
+        expectSingleError(
+            Fixture.validate(replacing: [7: "    version: 2.4.0\n  rollout: {rateLimits: {s3: 1}}"]),
+            "8:26: unknown key 's3' in inventory.defaults.rollout.rateLimits", rule: "unknown-key")
+    }
+
     @Test func waveSizesCountClusters() {
         #expect(Rollout.Size.percent(10).count(of: 30) == 3)
         #expect(Rollout.Size.percent(1).count(of: 10) == 1)
