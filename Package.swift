@@ -47,7 +47,7 @@ let package = Package(
             swiftSettings: strict),
         .target(
             name: "AWS",
-            dependencies: ["FleetSupport", "FleetCrypto", "HTTP"],
+            dependencies: ["FleetSupport", "FleetCrypto", "HTTP", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
 
         // MARK: - Domain
@@ -62,7 +62,6 @@ let package = Package(
             dependencies: [
                 "Inventory", "AWS", "HTTP", "FleetSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
 
@@ -87,7 +86,10 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "AWSTests",
-            dependencies: ["AWS", "HTTP", "FleetSupport", "FleetCrypto", "TestSupport"],
+            dependencies: [
+                "AWS", "HTTP", "FleetSupport", "FleetCrypto", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             exclude: ["botocore_sign.py"],
             swiftSettings: strict),
         .testTarget(

@@ -3,6 +3,7 @@
 import FleetSupport
 import Foundation
 import HTTP
+import Logging
 import Synchronization
 
 /// One AWS API call, before signing.
@@ -49,6 +50,8 @@ public final class AWSClient: Sendable {
         public var timeout: Duration = .seconds(30)
         public var now: @Sendable () -> Date = Date.init
         public var random: @Sendable () -> Double = { Double.random(in: 0..<1) }
+        /// Retries and give-ups are logged here (static messages, details in metadata, never credentials).
+        public var logger = Logger(label: "fleetstrap.aws")
 
         public init(endpoints: AWSEndpoints, trust: TLSTrust = .system) {
             self.endpoints = endpoints
@@ -117,11 +120,20 @@ public final class AWSClient: Sendable {
                 error = transport
                 failure = transport.isRetryable ? .retryable(isTimeout: transport.isTimeout, retryAfter: nil) : .permanent
             }
+            let metadata: Logger.Metadata = [
+                "service": "\(call.service.signingName)", "operation": "\(call.operation)", "region": "\(call.region)",
+                "account": "\(call.account)", "attempt": "\(attempt)",
+                "error": "\((error as? any FleetError)?.errorClass ?? "\(type(of: error))")",
+            ]
             switch configuration.retry.decide(attempt: attempt, failure: failure, quota: quota, random: configuration.random()) {
             case .retry(let delay, let cost):
+                configuration.logger.debug("retrying AWS call", metadata: metadata.merging(["delay": "\(delay)"]) { $1 })
                 lastRetryCost = cost
                 try await Task.sleep(for: delay)
-            case .giveUp:
+            case .giveUp(let reason):
+                if attempt > 1 {
+                    configuration.logger.notice("AWS call failed after retries", metadata: metadata.merging(["reason": "\(reason)"]) { $1 })
+                }
                 throw error
             }
         }

@@ -2,6 +2,8 @@
 import FleetSupport
 import Foundation
 import HTTP
+import Logging
+import Synchronization
 import TestSupport
 import Testing
 
@@ -123,6 +125,39 @@ struct RetryTests {
         let (deniedClient, deniedCall) = client(server, name: "denied")
         await #expect(throws: AWSError.self) { _ = try await deniedClient.send(deniedCall, credentials: credentials) }
         #expect(try await served(server, "denied") == 1, "AccessDenied is not retried")
+    }
+
+    /// Keeps what was logged, to check what a log shows (and that it shows no secret).
+    final class CapturingLog: LogHandler, @unchecked Sendable {
+        let lines = Mutex<[String]>([])
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) {
+            let meta = (event.metadata ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            lines.withLock { $0.append("\(event.level) \(event.message) \(meta)") }
+        }
+    }
+
+    @Test func retriesAreLoggedWithoutSecrets() async throws {
+        let server = try PeerServer(arguments: ["--sequence", "logged=400:Throttling,400:Throttling,400:Throttling", "--max-requests", "10"], lifetime: 60)
+        defer { server.stop() }
+        let capture = CapturingLog()
+        var config = AWSClient.Configuration(endpoints: AWSEndpoints(environment: ["AWS_ENDPOINT_URL_STS": "http://127.0.0.1:\(server.port)/sequence/logged"]))
+        config.random = { 0 }
+        config.logger = Logger(label: "test") { _ in capture }
+        let c = AWSClient(configuration: config)
+        let secret = StaticCredentialProvider(AWSCredentials(accessKeyID: "AKID", secretAccessKey: "very-secret-key", sessionToken: "session-token-value"))
+        await #expect(throws: AWSError.self) {
+            _ = try await c.send(.query(.sts, "GetCallerIdentity", version: "2011-06-15", region: "us-east-1", account: "prod", parameters: []), credentials: secret)
+        }
+        let lines = capture.lines.withLock { $0 }
+        #expect(lines.filter { $0.hasPrefix("debug retrying AWS call") }.count == 2)
+        #expect(lines.last?.hasPrefix("notice AWS call failed after retries account=prod attempt=3 error=aws.Throttling") == true, "\(lines)")
+        #expect(!lines.joined().contains("very-secret-key") && !lines.joined().contains("session-token-value"))
     }
 
     @Test func retryAfterFrom429IsUsed() async throws {
