@@ -47,13 +47,7 @@ public final class MotoServer: @unchecked Sendable {
         guard process.terminationStatus == 0 else { throw PeerServer.PeerError.noPort("moto admin \(path) failed") }
     }
 
-    public func stop() {
-        if process.isRunning { process.terminate() }
-        let deadline = Date().addingTimeInterval(2)
-        while process.isRunning, Date() < deadline { usleep(20_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-    }
+    public func stop() { PeerServer.stop(process) }
 
     deinit { stop() }
 }

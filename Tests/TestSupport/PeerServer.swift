@@ -84,14 +84,18 @@ public final class PeerServer: @unchecked Sendable {
         openssl.waitUntilExit()
     }
 
-    /// SIGTERM, then SIGKILL if it is still there after two seconds.
     public func stop() {
+        Self.stop(process)
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// SIGTERM to a process this test started, then SIGKILL if it is still there after two seconds.
+    public static func stop(_ process: Process) {
         if process.isRunning { process.terminate() }
         let deadline = Date().addingTimeInterval(2)
         while process.isRunning, Date() < deadline { usleep(20_000) }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
-        try? FileManager.default.removeItem(at: directory)
     }
 
     deinit { stop() }
