@@ -18,6 +18,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        // The lab only (never linked into fleetstrap): HTTPS server, its certificates.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // MARK: - System libraries (module map + shim.h of typed wrappers)
@@ -65,6 +71,26 @@ let package = Package(
             ],
             swiftSettings: strict),
 
+        // MARK: - The lab (a local AWS, CodeCommit and EKS; never linked into fleetstrap)
+        .target(
+            name: "FleetLab",
+            dependencies: [
+                "AWS", "FleetSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "fleetstrap-lab",
+            dependencies: ["FleetLab", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict),
         .executableTarget(
             name: "fleetstrap-bench",
             dependencies: ["AWS", "FleetSupport"],
@@ -91,6 +117,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["botocore_sign.py"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "FleetLabTests",
+            dependencies: ["FleetLab", "AWS", "HTTP", "FleetSupport", "TestSupport"],
+            exclude: ["lab_clients.py"],
             swiftSettings: strict),
         .testTarget(
             name: "HTTPTests",

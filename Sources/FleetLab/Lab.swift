@@ -1,0 +1,235 @@
+// The lab: one HTTPS listener on 127.0.0.1 for STS, IAM, EKS, CodeCommit and CodeCommit's Git over HTTPS, sshd
+// for Git over SSH, and the state file a client needs. Services are told apart the way AWS tells them apart: by
+// the SigV4 credential scope's service name, so one endpoint URL serves them all (AWS_ENDPOINT_URL).
+import AWS
+import FleetSupport
+import Foundation
+import Hummingbird
+import HTTPTypes
+import HummingbirdTLS
+import Logging
+import NIOCore
+import NIOSSL
+import Synchronization
+
+public final class Lab: Sendable {
+    public struct Options: Sendable {
+        public var stateDirectory: String
+        public var config: LabConfig
+        /// Loopback only; 0 picks a free port.
+        public var port = 0
+        public var ssh = true
+        /// The lab's clock (tests move it to expire sessions and signatures).
+        public var now: @Sendable () -> Date = Date.init
+
+        public init(stateDirectory: String, config: LabConfig) {
+            self.stateDirectory = stateDirectory
+            self.config = config
+        }
+    }
+
+    /// What a client needs, also written to `<state>/lab.json` and `<state>/lab.env`.
+    public struct Info: Codable, Sendable {
+        public var endpoint: String
+        public var caBundle: String
+        public var region: String
+        public var accessKeyId: String
+        public var secretAccessKey: String
+        public var sshPort: Int?
+        public var sshKnownHosts: String?
+        public var sshUnavailable: String?
+        public var repositoriesRoot: String
+        public var accounts: [String: String]
+    }
+
+    public let state: LabState
+    public let info: Info
+    let options: Options
+    private let server: Task<Void, any Error>
+    private let ssh: LabSSHServer?
+    private let clusterCAs: Mutex<[String: LabCertificateAuthority]>
+
+    /// Starts the lab and returns once it listens.
+    public static func start(_ options: Options) async throws -> Lab {
+        let fm = FileManager.default
+        let dir = URL(fileURLWithPath: options.stateDirectory).standardizedFileURL.path
+        try fm.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try options.config.check()
+        let state = LabState(config: options.config, now: options.now)
+
+        // Repositories: bare, under the state folder, one folder per account.
+        let reposRoot = "\(dir)/repos"
+        for repo in options.config.repositories {
+            let accountID = state.accountID(named: repo.account)!
+            let path = "\(reposRoot)/\(accountID)/\(repo.name).git"
+            if !fm.fileExists(atPath: path) {
+                try fm.createDirectory(atPath: "\(reposRoot)/\(accountID)", withIntermediateDirectories: true)
+                let r = try await LabProcess.run("/usr/bin/git", ["init", "-q", "--bare", "-b", "main", path])
+                guard r.status == 0 else { throw LabFailure("git init failed: \(r.stderr)") }
+                _ = try await LabProcess.run("/usr/bin/git", ["-C", path, "config", "http.receivepack", "true"])
+            }
+        }
+
+        // TLS: the lab's CA and a certificate for 127.0.0.1 and localhost.
+        let ca = try LabCertificateAuthority(name: "fleetstrap lab CA")
+        let (certPEM, keyPEM) = try ca.issueServerCertificate(hosts: ["127.0.0.1", "localhost"])
+        let caPath = "\(dir)/ca.pem"
+        try ca.certificatePEM.write(toFile: caPath, atomically: true, encoding: .utf8)
+        var tls = TLSConfiguration.makeServerConfiguration(
+            certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(certPEM.utf8)).map { .certificate($0) },
+            privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(keyPEM.utf8), format: .pem)))
+        tls.applicationProtocols = ["http/1.1"]
+
+        // SSH.
+        var ssh: LabSSHServer?
+        var sshUnavailable: String?
+        if options.ssh {
+            if let reason = LabSSHServer.unavailableReason() {
+                sshUnavailable = reason
+            } else {
+                let server = LabSSHServer(directory: "\(dir)/ssh", repositoriesRoot: reposRoot, state: state)
+                try await server.start()
+                ssh = server
+            }
+        } else {
+            sshUnavailable = "disabled by the lab's options"
+        }
+
+        // HTTPS.
+        let box = Mutex<Lab?>(nil)
+        let portReady = AsyncStream<Int>.makeStream()
+        let responder = CallbackResponder<BasicRequestContext> { request, _ in
+            let body = try await request.body.collect(upTo: 256 << 20)
+            // HTTP/1.1's Host header lives in the authority of swift-http-types' request head; SigV4 signs it.
+            var headers: [(String, String)] = request.head.authority.map { [("Host", $0)] } ?? []
+            for field in request.headers { headers.append((field.name.rawName, field.value)) }
+            let labRequest = LabRequest(
+                method: request.method.rawValue, target: request.head.path ?? "/", headers: headers,
+                body: Array(body.readableBytesView))
+            guard let lab = box.withLock({ $0 }) else { return Response(status: .serviceUnavailable) }
+            let answer = await lab.handle(labRequest)
+            var response = Response(status: .init(code: answer.status), body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))
+            for (name, value) in answer.headers {
+                if let field = HTTPField.Name(name) { response.headers.append(HTTPField(name: field, value: value)) }
+            }
+            return response
+        }
+        var logger = Logger(label: "fleetstrap-lab")
+        logger.logLevel = .critical  // cancellation at shutdown is logged as an error by the server; it is the normal way out
+        let app = Application(
+            responder: responder, server: try .tls(.http1(), tlsConfiguration: tls),
+            configuration: .init(address: .hostname("127.0.0.1", port: options.port), serverName: "fleetstrap-lab"),
+            onServerRunning: { channel in portReady.continuation.yield(channel.localAddress?.port ?? 0) },
+            logger: logger)
+        let task = Task { try await app.run() }
+        var port = 0
+        for await p in portReady.stream { port = p; break }
+        guard port > 0 else {
+            task.cancel()
+            ssh?.stop()
+            throw LabFailure("the HTTPS listener did not start")
+        }
+
+        let base = state.userCredentials().first!
+        let info = Info(
+            endpoint: "https://127.0.0.1:\(port)", caBundle: caPath,
+            region: options.config.repositories.first?.region ?? options.config.clusters.first?.region ?? "us-east-1",
+            accessKeyId: base.accessKeyID, secretAccessKey: base.secret, sshPort: ssh?.port,
+            sshKnownHosts: ssh?.hostKeyLine, sshUnavailable: sshUnavailable, repositoriesRoot: reposRoot,
+            accounts: Dictionary(uniqueKeysWithValues: options.config.accounts.map { ($0.name, $0.id) }))
+        let lab = Lab(options: options, state: state, info: info, server: task, ssh: ssh)
+        box.withLock { $0 = lab }
+        try lab.writeStateFiles(directory: dir)
+        return lab
+    }
+
+    private init(options: Options, state: LabState, info: Info, server: Task<Void, any Error>, ssh: LabSSHServer?) {
+        self.options = options
+        self.state = state
+        self.info = info
+        self.server = server
+        self.ssh = ssh
+        self.clusterCAs = Mutex([:])
+    }
+
+    public func stop() async {
+        server.cancel()
+        _ = try? await server.value
+        ssh?.stop()
+    }
+
+    /// The environment a client (fleetstrap, awscli, boto3) uses to reach the lab.
+    public var environment: [String: String] {
+        [
+            "AWS_ENDPOINT_URL": info.endpoint, "AWS_CA_BUNDLE": info.caBundle, "AWS_ACCESS_KEY_ID": info.accessKeyId,
+            "AWS_SECRET_ACCESS_KEY": info.secretAccessKey, "AWS_REGION": info.region, "AWS_DEFAULT_REGION": info.region,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        ]
+    }
+
+    private func writeStateFiles(directory: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let json = "\(directory)/lab.json"
+        try encoder.encode(info).write(to: URL(fileURLWithPath: json))
+        let env = environment.sorted { $0.key < $1.key }.map { "export \($0.key)='\($0.value)'" }.joined(separator: "\n") + "\n"
+        try env.write(toFile: "\(directory)/lab.env", atomically: true, encoding: .utf8)
+        for file in [json, "\(directory)/lab.env"] {
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
+        }
+    }
+
+    // MARK: Dispatch
+
+    func handle(_ request: LabRequest) async -> LabResponse {
+        if request.path.hasPrefix("/v1/repos/") {
+            return await GitHTTPService(state: state, repositoriesRoot: info.repositoriesRoot).handle(request)
+        }
+        let isForm = request.header("Content-Type")?.hasPrefix("application/x-www-form-urlencoded") == true
+        var parameters = isForm ? request.form : [:]
+        for (k, v) in request.query where !k.hasPrefix("X-Amz-") { parameters[k] = v }
+        guard let scope = LabSigV4Verifier.scope(of: request) else {
+            if parameters["Action"] == "AssumeRoleWithWebIdentity" {
+                return STSService(state: state).handle(parameters, caller: nil)
+            }
+            state.count("unauthenticated")
+            return LabError.from(.missing, json: false).response(protocol: .query(namespace: STSService.namespace))
+        }
+        let json = scope.service == "eks" || scope.service == "codecommit"
+        let caller: LabSigV4Verifier.Caller
+        switch LabSigV4Verifier(state: state).verify(request) {
+        case .success(let c): caller = c
+        case .failure(let failure):
+            state.count("denied:\(scope.service)")
+            let kind: LabProtocol = scope.service == "eks" ? .restJSON : json ? .json
+                : .query(namespace: scope.service == "iam" ? IAMService.namespace : STSService.namespace)
+            return LabError.from(failure, json: json).response(protocol: kind)
+        }
+        switch scope.service {
+        case "sts":
+            return STSService(state: state).handle(parameters, caller: caller)
+        case "iam":
+            return IAMService(state: state, keysChanged: { [ssh] in ssh?.syncKeys() }).handle(parameters, caller: caller)
+        case "eks":
+            return EKSService(state: state, cluster: { [self] in clusterEndpoint($0) }).handle(request, caller: caller)
+        case "codecommit":
+            return CodeCommitService(state: state, httpBase: info.endpoint, sshBase: { [info] in info.sshPort.map { "ssh://127.0.0.1:\($0)" } })
+                .handle(request, caller: caller)
+        default:
+            return LabError(code: "UnknownService", message: "the lab does not serve \(scope.service)", status: 400)
+                .response(protocol: .json)
+        }
+    }
+
+    /// Each cluster's own CA, made on first use. Its API server is part 2 of the lab; until then the endpoint
+    /// names an address in `.invalid`, which resolves nowhere, so nothing can mistake it for a served cluster.
+    func clusterEndpoint(_ cluster: LabConfig.Cluster) -> (endpoint: String, caPEM: String) {
+        let ca = clusterCAs.withLock { cas in
+            if let ca = cas[cluster.name] { return ca }
+            let ca = try! LabCertificateAuthority(name: "\(cluster.name) cluster CA")
+            cas[cluster.name] = ca
+            return ca
+        }
+        return ("https://\(cluster.name).eks.fleetstrap-lab.invalid", ca.certificatePEM)
+    }
+}

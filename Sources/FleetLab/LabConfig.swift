@@ -1,0 +1,104 @@
+// What the lab simulates: accounts, IAM users and roles, CodeCommit repositories, EKS clusters.
+import Foundation
+import Yams
+
+public struct LabConfig: Codable, Sendable {
+    public struct Account: Codable, Sendable { public var name: String; public var id: String }
+    public struct User: Codable, Sendable {
+        public var name: String
+        public var account: String
+        /// Issue long-term access keys for this user (the lab's base credentials).
+        public var accessKey: Bool?
+    }
+    public struct Role: Codable, Sendable {
+        public var name: String
+        public var account: String
+        /// Principal ARNs or account ids allowed to assume the role; empty: any lab user or session.
+        public var trust: [String]?
+        public var externalId: String?
+        /// Allows AssumeRoleWithWebIdentity (IRSA).
+        public var webIdentity: Bool?
+    }
+    public struct Repository: Codable, Sendable {
+        public var name: String
+        public var account: String
+        public var region: String
+    }
+    public struct Cluster: Codable, Sendable {
+        public var name: String
+        public var account: String
+        public var region: String
+        /// Role ARNs with cluster-admin (an EKS access entry list); empty: the account's `fleetstrap` role.
+        public var admins: [String]?
+        public var version: String?
+    }
+
+    public var accounts: [Account]
+    public var users: [User]
+    public var roles: [Role]
+    public var repositories: [Repository]
+    public var clusters: [Cluster]
+    /// Lifetime of AssumeRole sessions, in seconds (default 3600).
+    public var sessionSeconds: Int?
+
+    public init(accounts: [Account], users: [User], roles: [Role], repositories: [Repository], clusters: [Cluster]) {
+        self.accounts = accounts
+        self.users = users
+        self.roles = roles
+        self.repositories = repositories
+        self.clusters = clusters
+    }
+
+    public static func load(path: String) throws -> LabConfig {
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let config = try YAMLDecoder().decode(LabConfig.self, from: text)
+        try config.check()
+        return config
+    }
+
+    public struct Invalid: Error, CustomStringConvertible { public let description: String }
+
+    func check() throws {
+        let accountNames = Set(accounts.map(\.name))
+        for a in accounts where a.id.count != 12 || !a.id.allSatisfy(\.isNumber) {
+            throw Invalid(description: "account \(a.name): id must be 12 digits")
+        }
+        for name in users.map(\.account) + roles.map(\.account) + repositories.map(\.account) + clusters.map(\.account)
+        where !accountNames.contains(name) {
+            throw Invalid(description: "unknown account '\(name)'")
+        }
+        var seen = Set<String>()
+        for r in repositories where !seen.insert("\(r.account)/\(r.name)").inserted {
+            throw Invalid(description: "repository \(r.name) appears twice in account \(r.account)")
+        }
+    }
+
+    /// A fleet of `clusters` clusters over `accounts` accounts and `regions`, with one repository and one SSH
+    /// machine user per account, a `fleetstrap` role in each account trusted by the `operator` user.
+    public static func generated(accounts: Int, clusters: Int, regions: [String], repositoriesPerAccount: Int = 1) -> LabConfig {
+        var config = LabConfig(
+            accounts: [Account(name: "operator", id: "000000000000")],
+            users: [User(name: "operator", account: "operator", accessKey: true)], roles: [], repositories: [], clusters: [])
+        let names = ["prod", "staging", "dev", "sandbox", "shared", "edge", "data", "ml"]
+        for i in 0..<accounts {
+            let name = i < names.count ? names[i] : "account\(i + 1)"
+            let id = String(repeating: String((i + 1) % 10), count: 12)
+            config.accounts.append(Account(name: name, id: id))
+            config.users.append(User(name: "flux-\(name)", account: name))
+            config.roles.append(Role(
+                name: "fleetstrap", account: name, trust: ["arn:aws:iam::000000000000:user/operator"], externalId: nil))
+            for r in 0..<repositoriesPerAccount {
+                config.repositories.append(Repository(
+                    name: repositoriesPerAccount == 1 ? "fleet-\(name)" : "fleet-\(name)-\(r + 1)", account: name,
+                    region: regions[i % regions.count]))
+            }
+        }
+        for c in 0..<clusters {
+            let account = config.accounts[1 + c % accounts]
+            config.clusters.append(Cluster(
+                name: "\(account.name)-\(String(format: "%04d", c + 1))", account: account.name,
+                region: regions[(c / accounts) % regions.count]))
+        }
+        return config
+    }
+}

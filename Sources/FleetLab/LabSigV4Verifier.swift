@@ -1,0 +1,122 @@
+// Verifies AWS Signature Version 4 the way AWS does: find the credentials by access key id, recompute the
+// signature over what was received, compare; check the session token, expiry and clock skew.
+import AWS
+import FleetSupport
+import Foundation
+
+public struct LabSigV4Verifier: Sendable {
+    let state: LabState
+    /// AWS accepts requests dated within 15 minutes of its clock.
+    static let skew: TimeInterval = 15 * 60
+
+    public struct Caller: Sendable {
+        public let identity: LabState.Identity
+        public let region: String
+        public let service: String
+    }
+
+    public enum Failure: Error, Equatable {
+        case missing
+        case unknownKey
+        case signatureMismatch
+        case expiredToken
+        case requestExpired(String)
+        case malformed(String)
+    }
+
+    /// The signing service named in the request (from the Authorization header or X-Amz-Credential), if any.
+    static func scope(of request: LabRequest) -> (accessKey: String, day: String, region: String, service: String)? {
+        let credential: String?
+        if let auth = request.header("Authorization"), auth.hasPrefix("AWS4-HMAC-SHA256 ") {
+            credential = auth.firstMatch(of: /Credential=([^,\s]+)/).map { String($0.1) }
+        } else {
+            credential = request.query.first { $0.0 == "X-Amz-Credential" }?.1
+        }
+        guard let parts = credential?.split(separator: "/"), parts.count == 5, parts[4] == "aws4_request" else { return nil }
+        return (String(parts[0]), String(parts[1]), String(parts[2]), String(parts[3]))
+    }
+
+    public func verify(_ request: LabRequest) -> Result<Caller, Failure> {
+        if let auth = request.header("Authorization"), auth.hasPrefix("AWS4-HMAC-SHA256 ") {
+            return verifyHeader(request, authorization: auth)
+        }
+        if request.query.contains(where: { $0.0 == "X-Amz-Signature" }) { return verifyPresigned(request) }
+        return .failure(.missing)
+    }
+
+    private func lookUp(_ accessKey: String, token: String?) -> Result<LabState.Identity, Failure> {
+        guard let identity = state.identity(accessKeyID: accessKey) else { return .failure(.unknownKey) }
+        if let expected = identity.sessionToken {
+            guard token == expected else { return .failure(.unknownKey) }
+            if let expiration = identity.expiration, expiration < state.now() { return .failure(.expiredToken) }
+        }
+        return .success(identity)
+    }
+
+    private func verifyHeader(_ request: LabRequest, authorization: String) -> Result<Caller, Failure> {
+        guard let scope = Self.scope(of: request),
+            let signed = authorization.firstMatch(of: /SignedHeaders=([^,\s]+)/).map({ String($0.1) }),
+            let signature = authorization.firstMatch(of: /Signature=([0-9a-f]{64})/).map({ String($0.1) }),
+            let amzDate = request.header("X-Amz-Date"), let date = Self.parse(amzDate)
+        else { return .failure(.malformed("the Authorization header is not a SigV4 header")) }
+        let identity: LabState.Identity
+        switch lookUp(scope.accessKey, token: request.header("X-Amz-Security-Token")) {
+        case .failure(let f): return .failure(f)
+        case .success(let i): identity = i
+        }
+        guard abs(date.timeIntervalSince(state.now())) <= Self.skew else {
+            return .failure(.requestExpired("Signature expired: \(amzDate) is now earlier or later than 15 minutes from the server's time"))
+        }
+        guard amzDate.hasPrefix(scope.day) else { return .failure(.signatureMismatch) }
+        let names = Set(signed.split(separator: ";").map(String.init))
+        let headers = request.headers.filter { names.contains($0.0.lowercased()) }
+        let sigRequest = SigV4Request(
+            method: request.method, host: request.header("Host") ?? "", path: request.path, query: request.query,
+            headers: headers, body: request.body)
+        var signer = SigV4Signer(service: scope.service, region: scope.region)
+        signer.omitSessionToken = !names.contains("x-amz-security-token")
+        let credentials = AWSCredentials(
+            accessKeyID: identity.accessKeyID, secretAccessKey: identity.secret, sessionToken: identity.sessionToken)
+        let expected = signer.sign(sigRequest, credentials: credentials, date: date)
+        guard expected.signature == signature else { return .failure(.signatureMismatch) }
+        return .success(Caller(identity: identity, region: scope.region, service: scope.service))
+    }
+
+    private func verifyPresigned(_ request: LabRequest) -> Result<Caller, Failure> {
+        let query = request.query
+        func value(_ name: String) -> String? { query.first { $0.0 == name }?.1 }
+        guard let scope = Self.scope(of: request), value("X-Amz-Algorithm") == "AWS4-HMAC-SHA256",
+            let amzDate = value("X-Amz-Date"), let date = Self.parse(amzDate),
+            let expiresText = value("X-Amz-Expires"), let expires = Int(expiresText),
+            let signed = value("X-Amz-SignedHeaders"), let signature = value("X-Amz-Signature")
+        else { return .failure(.malformed("the query is not a SigV4 presigned query")) }
+        let identity: LabState.Identity
+        switch lookUp(scope.accessKey, token: value("X-Amz-Security-Token")) {
+        case .failure(let f): return .failure(f)
+        case .success(let i): identity = i
+        }
+        guard date.addingTimeInterval(Double(expires)) >= state.now(), date <= state.now().addingTimeInterval(Self.skew) else {
+            return .failure(.requestExpired("Request has expired"))
+        }
+        let names = Set(signed.split(separator: ";").map(String.init))
+        let authParameters: Set<String> = [
+            "X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires", "X-Amz-SignedHeaders",
+            "X-Amz-Security-Token", "X-Amz-Signature",
+        ]
+        let sigRequest = SigV4Request(
+            method: request.method, host: request.header("Host") ?? "", path: request.path,
+            query: query.filter { !authParameters.contains($0.0) },
+            headers: request.headers.filter { names.contains($0.0.lowercased()) }, body: [])
+        let credentials = AWSCredentials(
+            accessKeyID: identity.accessKeyID, secretAccessKey: identity.secret, sessionToken: identity.sessionToken)
+        let expected = SigV4Signer(service: scope.service, region: scope.region)
+            .presign(sigRequest, credentials: credentials, date: date, expires: expires)
+        guard expected.signature == signature else { return .failure(.signatureMismatch) }
+        return .success(Caller(identity: identity, region: scope.region, service: scope.service))
+    }
+
+    static func parse(_ amzDate: String) -> Date? {
+        guard let m = amzDate.wholeMatch(of: /(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z/) else { return nil }
+        return ISO8601DateFormatter().date(from: "\(m.1)-\(m.2)-\(m.3)T\(m.4):\(m.5):\(m.6)Z")
+    }
+}

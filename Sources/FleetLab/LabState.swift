@@ -1,0 +1,177 @@
+// Everything the lab knows at a moment: identities and their secrets, roles, sessions, SSH keys, repositories,
+// clusters, and counters of what it served. One lock; every operation on it is short.
+import Foundation
+import Synchronization
+
+public final class LabState: Sendable {
+    public struct Identity: Sendable {
+        public var accessKeyID: String
+        public var secret: String
+        public var sessionToken: String?
+        public var expiration: Date?
+        /// `arn:aws:iam::<id>:user/<name>` or `arn:aws:sts::<id>:assumed-role/<role>/<session>`.
+        public var arn: String
+        public var accountID: String
+        public var userID: String
+        /// The role ARN (`arn:aws:iam::<id>:role/<name>`) for sessions.
+        public var roleARN: String?
+    }
+
+    public struct SSHKey: Sendable {
+        public var id: String
+        public var userName: String
+        public var accountID: String
+        public var body: String
+        public var fingerprint: String
+        public var active: Bool
+        public var uploaded: Date
+    }
+
+    struct Data_: Sendable {
+        var accounts: [String: String] = [:]  // name → id
+        var identities: [String: Identity] = [:]  // access key id → identity
+        var users: Set<String> = []  // "<account id>/<user name>"
+        var roles: [String: LabConfig.Role] = [:]  // role ARN → role
+        var keys: [String: SSHKey] = [:]  // key id → key
+        var keyOrder: [String] = []
+        var repositories: [LabConfig.Repository] = []
+        var clusters: [LabConfig.Cluster] = []
+        var counters: [String: Int] = [:]
+    }
+
+    private let data = Mutex(Data_())
+    public let sessionSeconds: Int
+    public let now: @Sendable () -> Date
+
+    public init(config: LabConfig, now: @escaping @Sendable () -> Date = Date.init) {
+        self.sessionSeconds = config.sessionSeconds ?? 3600
+        self.now = now
+        data.withLock { d in
+            for a in config.accounts { d.accounts[a.name] = a.id }
+            for u in config.users {
+                let id = d.accounts[u.account]!
+                d.users.insert("\(id)/\(u.name)")
+                if u.accessKey == true {
+                    let akid = Self.deterministicKeyID(prefix: "AKIA", seed: "\(id)/\(u.name)")
+                    d.identities[akid] = Identity(
+                        accessKeyID: akid, secret: Self.randomSecret(), arn: "arn:aws:iam::\(id):user/\(u.name)",
+                        accountID: id, userID: Self.deterministicKeyID(prefix: "AIDA", seed: u.name))
+                }
+            }
+            for r in config.roles { d.roles["arn:aws:iam::\(d.accounts[r.account]!):role/\(r.name)"] = r }
+            d.repositories = config.repositories
+            d.clusters = config.clusters
+        }
+    }
+
+    // MARK: Identities
+
+    public func identity(accessKeyID: String) -> Identity? { data.withLock { $0.identities[accessKeyID] } }
+
+    /// The base (long-term) credentials of users with access keys.
+    public func userCredentials() -> [Identity] {
+        data.withLock { Array($0.identities.values.filter { $0.sessionToken == nil }) }.sorted { $0.arn < $1.arn }
+    }
+
+    public func accountID(named name: String) -> String? { data.withLock { $0.accounts[name] } }
+    public func accountName(id: String) -> String? { data.withLock { d in d.accounts.first { $0.value == id }?.key } }
+    public func role(arn: String) -> LabConfig.Role? { data.withLock { $0.roles[arn] } }
+    public func userExists(accountID: String, name: String) -> Bool { data.withLock { $0.users.contains("\(accountID)/\(name)") } }
+
+    /// A new role session: ASIA… credentials remembered until they expire.
+    public func issueSession(roleARN: String, sessionName: String, duration: Int) -> Identity {
+        let accountID = String(roleARN.split(separator: ":", omittingEmptySubsequences: false)[4])
+        let roleName = String(roleARN.split(separator: "/").last!)
+        let identity = Identity(
+            accessKeyID: Self.randomKeyID(prefix: "ASIA"), secret: Self.randomSecret(),
+            sessionToken: Self.randomSecret(length: 120), expiration: now().addingTimeInterval(Double(duration)),
+            arn: "arn:aws:sts::\(accountID):assumed-role/\(roleName)/\(sessionName)", accountID: accountID,
+            userID: "\(Self.deterministicKeyID(prefix: "AROA", seed: roleARN)):\(sessionName)", roleARN: roleARN)
+        data.withLock { $0.identities[identity.accessKeyID] = identity }
+        return identity
+    }
+
+    // MARK: SSH keys (IAM rules: five per user, duplicates refused)
+
+    public enum KeyError: Error, Equatable { case noSuchUser, limitExceeded, duplicate, noSuchKey }
+
+    public func uploadKey(accountID: String, userName: String, body: String, fingerprint: String) throws(KeyError) -> SSHKey {
+        try data.withLock { d throws(KeyError) -> SSHKey in
+            guard d.users.contains("\(accountID)/\(userName)") else { throw .noSuchUser }
+            let mine = d.keyOrder.compactMap { d.keys[$0] }.filter { $0.accountID == accountID && $0.userName == userName }
+            guard mine.count < 5 else { throw .limitExceeded }
+            guard !mine.contains(where: { $0.fingerprint == fingerprint }) else { throw .duplicate }
+            let key = SSHKey(
+                id: Self.randomKeyID(prefix: "APKA"), userName: userName, accountID: accountID, body: body,
+                fingerprint: fingerprint, active: true, uploaded: now())
+            d.keys[key.id] = key
+            d.keyOrder.append(key.id)
+            return key
+        }
+    }
+
+    public func keys(accountID: String, userName: String) throws(KeyError) -> [SSHKey] {
+        try data.withLock { d throws(KeyError) -> [SSHKey] in
+            guard d.users.contains("\(accountID)/\(userName)") else { throw .noSuchUser }
+            return d.keyOrder.compactMap { d.keys[$0] }.filter { $0.accountID == accountID && $0.userName == userName }
+        }
+    }
+
+    public func key(id: String) -> SSHKey? { data.withLock { $0.keys[id] } }
+
+    public func setKey(accountID: String, userName: String, id: String, active: Bool) throws(KeyError) {
+        try data.withLock { d throws(KeyError) in
+            guard d.users.contains("\(accountID)/\(userName)") else { throw .noSuchUser }
+            guard let key = d.keys[id], key.accountID == accountID, key.userName == userName else { throw .noSuchKey }
+            d.keys[id]?.active = active
+        }
+    }
+
+    public func deleteKey(accountID: String, userName: String, id: String) throws(KeyError) {
+        try data.withLock { d throws(KeyError) in
+            guard d.users.contains("\(accountID)/\(userName)") else { throw .noSuchUser }
+            guard let key = d.keys[id], key.accountID == accountID, key.userName == userName else { throw .noSuchKey }
+            d.keys[id] = nil
+            d.keyOrder.removeAll { $0 == id }
+        }
+    }
+
+    public func activeKeys() -> [SSHKey] { data.withLock { d in d.keyOrder.compactMap { d.keys[$0] }.filter(\.active) } }
+
+    // MARK: Repositories and clusters
+
+    public var repositories: [LabConfig.Repository] { data.withLock { $0.repositories } }
+    public var clusters: [LabConfig.Cluster] { data.withLock { $0.clusters } }
+
+    public func repositories(accountID: String, named name: String) -> [LabConfig.Repository] {
+        data.withLock { d in d.repositories.filter { $0.name == name && d.accounts[$0.account] == accountID } }
+    }
+
+    // MARK: Counters
+
+    public func count(_ key: String) { data.withLock { $0.counters[key, default: 0] += 1 } }
+    public func counters() -> [String: Int] { data.withLock { $0.counters } }
+
+    // MARK: Random names
+
+    static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+
+    static func randomKeyID(prefix: String) -> String {
+        prefix + String((0..<16).map { _ in alphabet.randomElement()! })
+    }
+
+    static func deterministicKeyID(prefix: String, seed: String) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        var out = prefix
+        for i in 0..<16 {
+            for b in (seed + String(i)).utf8 { hash = (hash ^ UInt64(b)) &* 0x100_0000_01b3 }
+            out.append(alphabet[Int(hash % 32)])
+        }
+        return out
+    }
+
+    static func randomSecret(length: Int = 40) -> String {
+        let chars = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+        return String((0..<length).map { _ in chars.randomElement()! })
+    }
+}
