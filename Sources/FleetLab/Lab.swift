@@ -117,7 +117,9 @@ public final class Lab: Sendable {
         var logger = Logger(label: "fleetstrap-lab")
         logger.logLevel = .critical  // cancellation at shutdown is logged as an error by the server; it is the normal way out
         let app = Application(
-            responder: responder, server: try .tls(.http1(), tlsConfiguration: tls),
+            responder: responder,
+            // Idle keep-alive connections close after a second, so a stopping lab does not wait on them.
+            server: try .tls(.http1(configuration: .init(idleTimeout: .seconds(1))), tlsConfiguration: tls),
             configuration: .init(address: .hostname("127.0.0.1", port: options.port), serverName: "fleetstrap-lab"),
             onServerRunning: { channel in portReady.continuation.yield(channel.localAddress?.port ?? 0) },
             logger: logger)

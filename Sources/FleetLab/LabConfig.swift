@@ -3,12 +3,19 @@ import Foundation
 import Yams
 
 public struct LabConfig: Codable, Sendable {
-    public struct Account: Codable, Sendable { public var name: String; public var id: String }
+    public struct Account: Codable, Sendable {
+        public var name: String
+        public var id: String
+        public init(name: String, id: String) { (self.name, self.id) = (name, id) }
+    }
     public struct User: Codable, Sendable {
         public var name: String
         public var account: String
         /// Issue long-term access keys for this user (the lab's base credentials).
         public var accessKey: Bool?
+        public init(name: String, account: String, accessKey: Bool? = nil) {
+            (self.name, self.account, self.accessKey) = (name, account, accessKey)
+        }
     }
     public struct Role: Codable, Sendable {
         public var name: String
@@ -18,11 +25,15 @@ public struct LabConfig: Codable, Sendable {
         public var externalId: String?
         /// Allows AssumeRoleWithWebIdentity (IRSA).
         public var webIdentity: Bool?
+        public init(name: String, account: String, trust: [String]? = nil, externalId: String? = nil, webIdentity: Bool? = nil) {
+            (self.name, self.account, self.trust, self.externalId, self.webIdentity) = (name, account, trust, externalId, webIdentity)
+        }
     }
     public struct Repository: Codable, Sendable {
         public var name: String
         public var account: String
         public var region: String
+        public init(name: String, account: String, region: String) { (self.name, self.account, self.region) = (name, account, region) }
     }
     public struct Cluster: Codable, Sendable {
         public var name: String
@@ -31,6 +42,9 @@ public struct LabConfig: Codable, Sendable {
         /// Role ARNs with cluster-admin (an EKS access entry list); empty: the account's `fleetstrap` role.
         public var admins: [String]?
         public var version: String?
+        public init(name: String, account: String, region: String, admins: [String]? = nil, version: String? = nil) {
+            (self.name, self.account, self.region, self.admins, self.version) = (name, account, region, admins, version)
+        }
     }
 
     public var accounts: [Account]
