@@ -85,6 +85,7 @@ struct STSService {
               <AssumedRoleId>\(s.userID)</AssumedRoleId>
               <Arn>\(s.arn)</Arn>
             </AssumedRoleUser>
+            <PackedPolicySize>0</PackedPolicySize>
             """)
     }
 

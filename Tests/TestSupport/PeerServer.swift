@@ -100,3 +100,38 @@ public final class PeerServer: @unchecked Sendable {
 
     deinit { stop() }
 }
+
+/// Runs a command to completion on a thread of its own, so that waiting for it never holds one of the few
+/// threads of Swift's cooperative pool (a lab served from the same process needs them to answer it).
+public func runCommand(_ arguments: [String], environment: [String: String]? = nil) async throws
+    -> (status: Int32, stdout: Data, stderr: String)
+{
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = arguments
+            if let environment { process.environment = environment }
+            let out = Pipe(), err = Pipe()
+            process.standardOutput = out
+            process.standardError = err
+            process.standardInput = FileHandle.nullDevice
+            do {
+                try process.run()
+            } catch {
+                continuation.resume(throwing: error)
+                return
+            }
+            nonisolated(unsafe) var errData = Data()
+            let done = DispatchSemaphore(value: 0)
+            Thread.detachNewThread {
+                errData = err.fileHandleForReading.readDataToEndOfFile()
+                done.signal()
+            }
+            let outData = out.fileHandleForReading.readDataToEndOfFile()
+            done.wait()
+            process.waitUntilExit()
+            continuation.resume(returning: (process.terminationStatus, outData, String(decoding: errData, as: UTF8.self)))
+        }
+    }
+}

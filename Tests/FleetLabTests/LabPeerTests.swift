@@ -1,0 +1,51 @@
+// Keeping the lab honest: boto3, the AWS CLI, git with the AWS CLI's credential helper and OpenSSH, pointed at it;
+// the same calls against moto give the same shapes.
+import FleetLab
+import Foundation
+import TestSupport
+import Testing
+
+@Suite("Lab: independent clients", .serialized, .tags(.integration))
+struct LabPeerTests {
+    static var botoAvailable: Bool {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["python3", "-c", "import boto3, awscli"]
+        p.standardError = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { return false }
+        p.waitUntilExit()
+        return p.terminationStatus == 0
+    }
+
+    @Test(.enabled(if: botoAvailable, "boto3 and the AWS CLI (pip) are not installed"))
+    func realClientsWorkAgainstTheLab() async throws {
+        let sshExpected = getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/sbin/sshd")
+        let fixture = try await LabFixture(ssh: true)
+        let moto = MotoServer.available ? try MotoServer(lifetime: 300) : nil
+        let work = fixture.directory.appendingPathComponent("clients")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("lab_clients.py")
+        let (status, data, stderr) = try await runCommand(
+            ["python3", script.path, fixture.directory.appendingPathComponent("lab.json").path, work.path]
+                + (moto.map { [$0.endpoint] } ?? []))
+        moto?.stop()
+        await fixture.stop()
+        try #require(status == 0, "lab_clients.py failed: \(stderr.suffix(4000))")
+        let checks = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
+        for check in checks {
+            #expect(check["ok"] as? Bool == true, "\(check["name"] ?? "?"): \(check["detail"] ?? "")")
+        }
+        let names = Set(checks.compactMap { $0["name"] as? String })
+        #expect(names.contains("git push over HTTPS"))
+        if sshExpected {
+            #expect(names.contains("SSH refuses an Inactive key at once"))
+        }
+        if moto != nil { #expect(names.contains("same shape as moto: AssumeRole")) }
+        #expect(checks.count >= 14)
+    }
+}
+
+extension Tag {
+    /// Slow end-to-end tests with real peers.
+    @Tag static var integration: Self
+}
