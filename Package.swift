@@ -120,7 +120,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "FleetLabTests",
-            dependencies: ["FleetLab", "AWS", "HTTP", "FleetSupport", "TestSupport"],
+            dependencies: ["FleetLab", "AWS", "HTTP", "FleetSupport", "TestSupport", .product(name: "Yams", package: "Yams")],
             exclude: ["lab_clients.py"],
             swiftSettings: strict),
         .testTarget(

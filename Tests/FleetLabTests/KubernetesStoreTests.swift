@@ -1,0 +1,164 @@
+// The simulated API server's rules, driven directly: resource versions, generations, server-side apply with
+// managers and conflicts, CRDs, Status errors; and the real Flux v2.4.0 components applied twice.
+import FleetLab
+import Foundation
+import Testing
+import Yams
+
+@Suite("Lab: Kubernetes object store")
+struct KubernetesStoreTests {
+    static func yaml(_ text: String) -> JSONValue { JSONValue(any: try! Yams.load(yaml: text)) }
+
+    let namespace = yaml("apiVersion: v1\nkind: Namespace\nmetadata: {name: flux-system}")
+    func deployment(replicas: Int, image: String = "ghcr.io/fluxcd/source-controller:v1.4.1", extraLabel: Bool = true) -> JSONValue {
+        Self.yaml("""
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata:
+              name: source-controller
+              namespace: flux-system
+              labels: {app.kubernetes.io/part-of: flux\(extraLabel ? ", app.kubernetes.io/component: source-controller" : "")}
+            spec:
+              replicas: \(replicas)
+              selector: {matchLabels: {app: source-controller}}
+              template:
+                metadata: {labels: {app: source-controller}}
+                spec: {containers: [{name: manager, image: "\(image)"}]}
+            """)
+    }
+
+    var store: KubernetesStore {
+        var s = KubernetesStore()
+        let ns = s.type(apiVersion: "v1", kind: "Namespace")!
+        _ = try! s.apply(namespace, type: ns, namespace: nil, name: "flux-system", manager: "flux", force: true)
+        return s
+    }
+
+    let deployments = ResourceType.builtIn.first { $0.kind == "Deployment" }!
+
+    @Test func applyCreatesThenReapplyIsANoOp() throws {
+        var s = store
+        let (created, isNew) = try s.apply(deployment(replicas: 1), type: deployments, namespace: "flux-system", name: "source-controller", manager: "flux", force: true)
+        #expect(isNew)
+        #expect(created[path: "metadata.generation"] == .number(1))
+        let rv = created[path: "metadata.resourceVersion"]
+        let managed = created[path: "metadata.managedFields"]?.array?.first
+        #expect(managed?["manager"] == .string("flux") && managed?["operation"] == .string("Apply"))
+        #expect(managed?["fieldsV1"]?["f:spec"]?["f:replicas"] == .object([:]))
+        let (again, _) = try s.apply(deployment(replicas: 1), type: deployments, namespace: "flux-system", name: "source-controller", manager: "flux", force: true)
+        #expect(again[path: "metadata.resourceVersion"] == rv, "an unchanged apply changes nothing")
+        let (scaled, _) = try s.apply(deployment(replicas: 2), type: deployments, namespace: "flux-system", name: "source-controller", manager: "flux", force: true)
+        #expect(scaled[path: "metadata.generation"] == .number(2))
+        #expect(scaled[path: "metadata.resourceVersion"] != rv)
+    }
+
+    @Test func anotherManagersFieldsConflictUnlessForced() throws {
+        var s = store
+        _ = try s.apply(deployment(replicas: 1), type: deployments, namespace: "flux-system", name: "source-controller", manager: "flux", force: true)
+        #expect(throws: KubernetesError(code: 409, reason: "Conflict", message: "Apply failed with 1 conflict: conflict with \"flux\": .spec.replicas")) {
+            try s.apply(self.deployment(replicas: 3), type: self.deployments, namespace: "flux-system", name: "source-controller", manager: "kubectl", force: false)
+        }
+        // The same value is no conflict: both own it.
+        _ = try s.apply(deployment(replicas: 1), type: deployments, namespace: "flux-system", name: "source-controller", manager: "kubectl", force: false)
+        let (forced, _) = try s.apply(deployment(replicas: 3), type: deployments, namespace: "flux-system", name: "source-controller", manager: "kubectl", force: true)
+        #expect(forced[path: "spec.replicas"] == .number(3))
+        let flux = forced[path: "metadata.managedFields"]?.array?.first { $0["manager"] == .string("flux") }
+        #expect(flux?["fieldsV1"]?["f:spec"]?["f:replicas"] == nil, "forcing takes the field from flux")
+    }
+
+    @Test func fieldsAManagerStopsSettingAreRemoved() throws {
+        var s = store
+        _ = try s.apply(deployment(replicas: 1), type: deployments, namespace: "flux-system", name: "source-controller", manager: "flux", force: true)
+        let (after, _) = try s.apply(deployment(replicas: 1, extraLabel: false), type: deployments, namespace: "flux-system", name: "source-controller", manager: "flux", force: true)
+        #expect(after[path: "metadata.labels"]?["app.kubernetes.io/component"] == nil)
+        #expect(after[path: "metadata.labels"]?["app.kubernetes.io/part-of"] == .string("flux"))
+    }
+
+    @Test func errorsAreStatusObjects() throws {
+        var s = store
+        let secrets = ResourceType.builtIn.first { $0.kind == "Secret" }!
+        let secret = Self.yaml("apiVersion: v1\nkind: Secret\nmetadata: {name: flux-system, namespace: nowhere}\ndata: {identity: aGk=}")
+        #expect(throws: KubernetesError(code: 404, reason: "NotFound", message: "namespaces \"nowhere\" not found")) {
+            try s.create(secret, type: secrets, namespace: "nowhere", manager: "flux")
+        }
+        let good = Self.yaml("apiVersion: v1\nkind: Secret\nmetadata: {name: flux-system, namespace: flux-system}\ndata: {identity: aGk=}")
+        let created = try s.create(good, type: secrets, namespace: "flux-system", manager: "flux")
+        #expect(throws: KubernetesError.self) { try s.create(good, type: secrets, namespace: "flux-system", manager: "flux") }
+        var stale = good
+        stale["metadata"]?["resourceVersion"] = .string("1")
+        do {
+            _ = try s.update(stale, type: secrets, namespace: "flux-system", manager: "flux")
+            Issue.record("a stale update was accepted")
+        } catch {
+            #expect(error.code == 409 && error.reason == "Conflict")
+            #expect(error.status["kind"] == .string("Status") && error.status["code"] == .number(409))
+        }
+        var fresh = good
+        fresh["metadata"]?["resourceVersion"] = created[path: "metadata.resourceVersion"]
+        fresh["data"] = .object(["identity": .string("aGVsbG8=")])
+        #expect(try s.update(fresh, type: secrets, namespace: "flux-system", manager: "flux")[path: "data.identity"] == .string("aGVsbG8="))
+        #expect(throws: KubernetesError(code: 404, reason: "NotFound", message: "secrets \"missing\" not found")) {
+            try s.get(secrets, namespace: "flux-system", name: "missing")
+        }
+        _ = try s.delete(secrets, namespace: "flux-system", name: "flux-system")
+        #expect(s.list(secrets, namespace: "flux-system")["items"] == .array([]))
+    }
+
+    @Test func crdsDefineTypesAndBecomeEstablished() throws {
+        var s = store
+        let crdType = ResourceType.builtIn.first { $0.kind == "CustomResourceDefinition" }!
+        let crd = Self.yaml("""
+            apiVersion: apiextensions.k8s.io/v1
+            kind: CustomResourceDefinition
+            metadata: {name: gitrepositories.source.toolkit.fluxcd.io}
+            spec:
+              group: source.toolkit.fluxcd.io
+              names: {kind: GitRepository, plural: gitrepositories, listKind: GitRepositoryList, singular: gitrepository}
+              scope: Namespaced
+              versions: [{name: v1, served: true, storage: true}, {name: v1beta2, served: true, storage: false}]
+            """)
+        #expect(s.type(apiVersion: "source.toolkit.fluxcd.io/v1", kind: "GitRepository") == nil)
+        let (applied, _) = try s.apply(crd, type: crdType, namespace: nil, name: "gitrepositories.source.toolkit.fluxcd.io", manager: "flux", force: true)
+        let conditions = applied[path: "status.conditions"]?.array ?? []
+        #expect(conditions.contains { $0["type"] == .string("Established") && $0["status"] == .string("True") })
+        let gitRepository = try #require(s.type(apiVersion: "source.toolkit.fluxcd.io/v1", kind: "GitRepository"))
+        #expect(s.type(apiVersion: "source.toolkit.fluxcd.io/v1beta2", kind: "GitRepository") != nil)
+        let repo = Self.yaml("""
+            apiVersion: source.toolkit.fluxcd.io/v1
+            kind: GitRepository
+            metadata: {name: flux-system, namespace: flux-system}
+            spec: {interval: 1m0s, ref: {branch: main}, secretRef: {name: flux-system}, url: "ssh://APKAEXAMPLE@127.0.0.1:2222/v1/repos/fleet"}
+            """)
+        _ = try s.apply(repo, type: gitRepository, namespace: "flux-system", name: "flux-system", manager: "flux", force: true)
+        try s.setStatus(gitRepository, namespace: "flux-system", name: "flux-system", .object(["observedGeneration": .number(1)]))
+        #expect(try s.get(gitRepository, namespace: "flux-system", name: "flux-system")[path: "status.observedGeneration"] == .number(1))
+        _ = try s.delete(crdType, namespace: nil, name: "gitrepositories.source.toolkit.fluxcd.io")
+        #expect(s.type(apiVersion: "source.toolkit.fluxcd.io/v1", kind: "GitRepository") == nil)
+    }
+
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: Self.fluxComponents), "../shared/testdata/flux is not beside this clone (CI has it)"))
+    func realFluxComponentsApplyOnceAndThenChangeNothing() throws {
+        let text = try String(contentsOfFile: Self.fluxComponents, encoding: .utf8)
+        let documents = try Yams.load_all(yaml: text).map { JSONValue(any: $0) }.filter { $0.object != nil }
+        #expect(documents.count == 31)
+        var s = KubernetesStore()
+        // Flux's order: CRDs and Namespaces first, then the rest.
+        let first = documents.filter { ["CustomResourceDefinition", "Namespace"].contains($0["kind"]?.string) }
+        let rest = documents.filter { !["CustomResourceDefinition", "Namespace"].contains($0["kind"]?.string) }
+        func applyAll(_ list: [JSONValue]) throws {
+            for object in list {
+                let type = try #require(s.type(apiVersion: object["apiVersion"]!.string!, kind: object["kind"]!.string!), "\(object["kind"]!)")
+                _ = try s.apply(object, type: type, namespace: object[path: "metadata.namespace"]?.string,
+                    name: object[path: "metadata.name"]!.string!, manager: "flux", force: true)
+            }
+        }
+        try applyAll(first + rest)
+        #expect(s.count == 31)
+        let version = s.resourceVersion
+        try applyAll(first + rest)
+        #expect(s.resourceVersion == version, "a second bootstrap applies nothing")
+    }
+
+    static let fluxComponents = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/testdata/flux/v2.4.0/gotk-components.yaml").path
+}
