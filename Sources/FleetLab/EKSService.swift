@@ -4,9 +4,9 @@ import Foundation
 struct EKSService {
     let state: LabState
     /// The endpoint and CA PEM of a cluster, by name.
-    let cluster: @Sendable (LabConfig.Cluster) -> (endpoint: String, caPEM: String)
+    let cluster: @Sendable (LabConfig.Cluster) async throws -> (endpoint: String, caPEM: String)
 
-    func handle(_ request: LabRequest, caller: LabSigV4Verifier.Caller) -> LabResponse {
+    func handle(_ request: LabRequest, caller: LabSigV4Verifier.Caller) async -> LabResponse {
         state.count("eks:DescribeCluster")
         let parts = request.path.split(separator: "/")
         guard request.method == "GET", parts.count == 2, parts[0] == "clusters" else {
@@ -20,7 +20,10 @@ struct EKSService {
             return LabError(code: "ResourceNotFoundException", message: "No cluster found for name: \(name).", status: 404)
                 .response(protocol: .restJSON)
         }
-        let (endpoint, ca) = cluster(c)
+        guard let (endpoint, ca) = try? await cluster(c) else {
+            return LabError(code: "ServerException", message: "the lab could not start the cluster's API server", status: 500)
+                .response(protocol: .restJSON)
+        }
         let accountID = caller.identity.accountID
         return .json([
             "cluster": [

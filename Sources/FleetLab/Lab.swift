@@ -45,9 +45,9 @@ public final class Lab: Sendable {
     public let state: LabState
     public let info: Info
     let options: Options
-    private let server: Task<Void, any Error>
+    private let servers: [Task<Void, any Error>]
     private let ssh: LabSSHServer?
-    private let clusterCAs: Mutex<[String: LabCertificateAuthority]>
+    let kubernetes: LabKubernetes
 
     /// Starts the lab and returns once it listens.
     public static func start(_ options: Options) async throws -> Lab {
@@ -132,6 +132,9 @@ public final class Lab: Sendable {
             throw LabFailure("the HTTPS listener did not start")
         }
 
+        // Kubernetes API servers of the simulated clusters, each started when first described.
+        let kubernetes = LabKubernetes(state: state, labSTSHost: "127.0.0.1:\(port)")
+
         let base = state.userCredentials().first!
         let info = Info(
             endpoint: "https://127.0.0.1:\(port)", caBundle: caPath,
@@ -139,24 +142,28 @@ public final class Lab: Sendable {
             accessKeyId: base.accessKeyID, secretAccessKey: base.secret, sshPort: ssh?.port,
             sshKnownHosts: ssh?.hostKeyLine, sshUnavailable: sshUnavailable, repositoriesRoot: reposRoot,
             accounts: Dictionary(uniqueKeysWithValues: options.config.accounts.map { ($0.name, $0.id) }))
-        let lab = Lab(options: options, state: state, info: info, server: task, ssh: ssh)
+        let lab = Lab(options: options, state: state, info: info, servers: [task], ssh: ssh, kubernetes: kubernetes)
         box.withLock { $0 = lab }
         try lab.writeStateFiles(directory: dir)
         return lab
     }
 
-    private init(options: Options, state: LabState, info: Info, server: Task<Void, any Error>, ssh: LabSSHServer?) {
+    private init(
+        options: Options, state: LabState, info: Info, servers: [Task<Void, any Error>], ssh: LabSSHServer?,
+        kubernetes: LabKubernetes
+    ) {
         self.options = options
         self.state = state
         self.info = info
-        self.server = server
+        self.servers = servers
         self.ssh = ssh
-        self.clusterCAs = Mutex([:])
+        self.kubernetes = kubernetes
     }
 
     public func stop() async {
-        server.cancel()
-        _ = try? await server.value
+        for server in servers { server.cancel() }
+        for server in servers { _ = try? await server.value }
+        await kubernetes.stop()
         ssh?.stop()
     }
 
@@ -213,7 +220,7 @@ public final class Lab: Sendable {
         case "iam":
             return IAMService(state: state, keysChanged: { [ssh] in ssh?.syncKeys() }).handle(parameters, caller: caller)
         case "eks":
-            return EKSService(state: state, cluster: { [self] in clusterEndpoint($0) }).handle(request, caller: caller)
+            return await EKSService(state: state, cluster: { [self] in try await clusterEndpoint($0) }).handle(request, caller: caller)
         case "codecommit":
             return CodeCommitService(state: state, httpBase: info.endpoint, sshBase: { [info] in info.sshPort.map { "ssh://127.0.0.1:\($0)" } })
                 .handle(request, caller: caller)
@@ -223,15 +230,9 @@ public final class Lab: Sendable {
         }
     }
 
-    /// Each cluster's own CA, made on first use. Its API server is part 2 of the lab; until then the endpoint
-    /// names an address in `.invalid`, which resolves nowhere, so nothing can mistake it for a served cluster.
-    func clusterEndpoint(_ cluster: LabConfig.Cluster) -> (endpoint: String, caPEM: String) {
-        let ca = clusterCAs.withLock { cas in
-            if let ca = cas[cluster.name] { return ca }
-            let ca = try! LabCertificateAuthority(name: "\(cluster.name) cluster CA")
-            cas[cluster.name] = ca
-            return ca
-        }
-        return ("https://\(cluster.name).eks.fleetstrap-lab.invalid", ca.certificatePEM)
+    /// Each cluster's endpoint (its own API server) and its own CA.
+    func clusterEndpoint(_ cluster: LabConfig.Cluster) async throws -> (endpoint: String, caPEM: String) {
+        try await kubernetes.endpoint(for: cluster)
     }
+
 }

@@ -42,8 +42,14 @@ public struct LabConfig: Codable, Sendable {
         /// Role ARNs with cluster-admin (an EKS access entry list); empty: the account's `fleetstrap` role.
         public var admins: [String]?
         public var version: String?
-        public init(name: String, account: String, region: String, admins: [String]? = nil, version: String? = nil) {
+        /// A bearer token with cluster-admin, besides EKS tokens (for kubectl in tests).
+        public var staticToken: String?
+        public init(
+            name: String, account: String, region: String, admins: [String]? = nil, version: String? = nil,
+            staticToken: String? = nil
+        ) {
             (self.name, self.account, self.region, self.admins, self.version) = (name, account, region, admins, version)
+            self.staticToken = staticToken
         }
     }
 

@@ -9,24 +9,29 @@ public struct ResourceType: Sendable, Hashable {
     public var kind: String
     public var plural: String
     public var namespaced: Bool
+    public var shortNames: [String] = []
+
+    public init(group: String, version: String, kind: String, plural: String, namespaced: Bool, shortNames: [String] = []) {
+        (self.group, self.version, self.kind, self.plural, self.namespaced, self.shortNames) = (group, version, kind, plural, namespaced, shortNames)
+    }
 
     public var apiVersion: String { group.isEmpty ? version : "\(group)/\(version)" }
     var groupResource: String { group.isEmpty ? plural : "\(plural).\(group)" }
 
     public static let builtIn: [ResourceType] = [
-        .init(group: "", version: "v1", kind: "Namespace", plural: "namespaces", namespaced: false),
+        .init(group: "", version: "v1", kind: "Namespace", plural: "namespaces", namespaced: false, shortNames: ["ns"]),
         .init(group: "", version: "v1", kind: "Secret", plural: "secrets", namespaced: true),
-        .init(group: "", version: "v1", kind: "ServiceAccount", plural: "serviceaccounts", namespaced: true),
-        .init(group: "", version: "v1", kind: "Service", plural: "services", namespaced: true),
-        .init(group: "", version: "v1", kind: "ConfigMap", plural: "configmaps", namespaced: true),
-        .init(group: "", version: "v1", kind: "ResourceQuota", plural: "resourcequotas", namespaced: true),
-        .init(group: "apps", version: "v1", kind: "Deployment", plural: "deployments", namespaced: true),
-        .init(group: "networking.k8s.io", version: "v1", kind: "NetworkPolicy", plural: "networkpolicies", namespaced: true),
+        .init(group: "", version: "v1", kind: "ServiceAccount", plural: "serviceaccounts", namespaced: true, shortNames: ["sa"]),
+        .init(group: "", version: "v1", kind: "Service", plural: "services", namespaced: true, shortNames: ["svc"]),
+        .init(group: "", version: "v1", kind: "ConfigMap", plural: "configmaps", namespaced: true, shortNames: ["cm"]),
+        .init(group: "", version: "v1", kind: "ResourceQuota", plural: "resourcequotas", namespaced: true, shortNames: ["quota"]),
+        .init(group: "apps", version: "v1", kind: "Deployment", plural: "deployments", namespaced: true, shortNames: ["deploy"]),
+        .init(group: "networking.k8s.io", version: "v1", kind: "NetworkPolicy", plural: "networkpolicies", namespaced: true, shortNames: ["netpol"]),
         .init(group: "rbac.authorization.k8s.io", version: "v1", kind: "ClusterRole", plural: "clusterroles", namespaced: false),
         .init(group: "rbac.authorization.k8s.io", version: "v1", kind: "ClusterRoleBinding", plural: "clusterrolebindings", namespaced: false),
         .init(group: "rbac.authorization.k8s.io", version: "v1", kind: "Role", plural: "roles", namespaced: true),
         .init(group: "rbac.authorization.k8s.io", version: "v1", kind: "RoleBinding", plural: "rolebindings", namespaced: true),
-        .init(group: "apiextensions.k8s.io", version: "v1", kind: "CustomResourceDefinition", plural: "customresourcedefinitions", namespaced: false),
+        .init(group: "apiextensions.k8s.io", version: "v1", kind: "CustomResourceDefinition", plural: "customresourcedefinitions", namespaced: false, shortNames: ["crd", "crds"]),
     ]
 }
 
@@ -298,7 +303,9 @@ public struct KubernetesStore: Sendable {
         let namespaced = crd[path: "spec.scope"]?.string != "Cluster"
         return (crd[path: "spec.versions"]?.array ?? []).compactMap { v in
             guard let name = v["name"]?.string, v["served"] != .bool(false) else { return nil }
-            return ResourceType(group: group, version: name, kind: kind, plural: plural, namespaced: namespaced)
+            return ResourceType(
+                group: group, version: name, kind: kind, plural: plural, namespaced: namespaced,
+                shortNames: crd[path: "spec.names.shortNames"]?.array?.compactMap(\.string) ?? [])
         }
     }
 

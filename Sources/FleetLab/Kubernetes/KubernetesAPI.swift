@@ -1,0 +1,162 @@
+// A simulated EKS cluster's API server over HTTP: bearer authentication (EKS tokens, as EKS checks them), access
+// entries, discovery, and get/list/create/update/delete/server-side apply on the cluster's object store.
+import Foundation
+import Yams
+
+struct KubernetesAPI {
+    let cluster: LabConfig.Cluster
+    let accountID: String
+    let tokens: EKSTokenVerifier
+    let serverAddress: String
+
+    /// Role (or user) ARNs with cluster-admin: the cluster's access entries, by default the account's fleetstrap role.
+    var admins: [String] { cluster.admins ?? ["arn:aws:iam::\(accountID):role/fleetstrap"] }
+
+    func handle(_ request: LabRequest, store: inout KubernetesStore) -> LabResponse {
+        // Authentication.
+        guard let authorization = request.header("Authorization"), authorization.hasPrefix("Bearer ") else {
+            return Self.status(KubernetesError(code: 401, reason: "Unauthorized", message: "Unauthorized"))
+        }
+        let token = String(authorization.dropFirst("Bearer ".count))
+        let user: String
+        if let staticToken = cluster.staticToken, token == staticToken {
+            user = "lab-static-admin"
+        } else {
+            switch tokens.verify(token: token, cluster: cluster.name) {
+            case .success(let identity):
+                let principal = identity.roleARN ?? identity.arn
+                guard admins.contains(principal) else {
+                    return Self.status(KubernetesError(
+                        code: 403, reason: "Forbidden",
+                        message: "User \"\(identity.arn)\" cannot \(request.method.lowercased()) at the cluster scope: no access entry for \(principal)"))
+                }
+                user = identity.arn
+            case .failure:
+                return Self.status(KubernetesError(code: 401, reason: "Unauthorized", message: "Unauthorized"))
+            }
+        }
+        _ = user
+        return route(request, store: &store)
+    }
+
+    private func route(_ request: LabRequest, store: inout KubernetesStore) -> LabResponse {
+        let segments = request.path.split(separator: "/").map { LabEncoding.decode($0) }
+        switch (request.method, segments.first) {
+        case ("GET", "version"):
+            return Self.json(.object([
+                "major": .string("1"), "minor": .string(String((cluster.version ?? "1.31").split(separator: ".").last ?? "31")),
+                "gitVersion": .string("v\(cluster.version ?? "1.31").0-eks-fleetstrap-lab"), "platform": .string("linux/amd64"),
+            ]))
+        case ("GET", "api") where segments.count == 1:
+            return Self.json(.object([
+                "kind": .string("APIVersions"), "versions": .array([.string("v1")]),
+                "serverAddressByClientCIDRs": .array([.object(["clientCIDR": .string("0.0.0.0/0"), "serverAddress": .string(serverAddress)])]),
+            ]))
+        case ("GET", "apis") where segments.count == 1:
+            return Self.json(groupList(store))
+        default:
+            break
+        }
+        // /api/v1/... or /apis/<group>/<version>/...
+        let group: String, version: String, rest: ArraySlice<String>
+        if segments.first == "api", segments.count >= 2 {
+            (group, version, rest) = ("", segments[1], segments.dropFirst(2))
+        } else if segments.first == "apis", segments.count >= 3 {
+            (group, version, rest) = (segments[1], segments[2], segments.dropFirst(3))
+        } else {
+            return Self.status(KubernetesError(code: 404, reason: "NotFound", message: "the server could not find the requested resource"))
+        }
+        if rest.isEmpty, request.method == "GET" { return Self.json(resourceList(store, group: group, version: version)) }
+        var parts = Array(rest)
+        var namespace: String?
+        if parts.count >= 3, parts[0] == "namespaces" {
+            namespace = parts[1]
+            parts.removeFirst(2)
+        }
+        guard let plural = parts.first, let type = store.type(group: group, version: version, plural: plural) else {
+            return Self.status(KubernetesError(code: 404, reason: "NotFound", message: "the server could not find the requested resource"))
+        }
+        let name = parts.count > 1 ? parts[1] : nil
+        let query = Dictionary(request.query, uniquingKeysWith: { a, _ in a })
+        do {
+            switch (request.method, name) {
+            case ("GET", nil):
+                return Self.json(store.list(type, namespace: namespace))
+            case ("GET", let name?):
+                return Self.json(try store.get(type, namespace: namespace, name: name))
+            case ("POST", nil):
+                return Self.json(try store.create(try body(request), type: type, namespace: namespace, manager: query["fieldManager"] ?? "unknown"), status: 201)
+            case ("PUT", let name?):
+                var object = try body(request)
+                if object[path: "metadata.name"]?.string != name { object["metadata"]?["name"] = .string(name) }
+                if parts.count > 2, parts[2] == "status", let status = object["status"] {
+                    try store.setStatus(type, namespace: namespace, name: name, status)
+                    return Self.json(try store.get(type, namespace: namespace, name: name))
+                }
+                return Self.json(try store.update(object, type: type, namespace: namespace, manager: query["fieldManager"] ?? "unknown"))
+            case ("PATCH", let name?):
+                guard request.header("Content-Type")?.hasPrefix("application/apply-patch+yaml") == true else {
+                    throw KubernetesError(code: 415, reason: "UnsupportedMediaType", message: "the lab serves server-side apply patches (application/apply-patch+yaml) only")
+                }
+                let (object, created) = try store.apply(
+                    try body(request), type: type, namespace: namespace, name: name, manager: query["fieldManager"] ?? "",
+                    force: query["force"] == "true")
+                return Self.json(object, status: created ? 201 : 200)
+            case ("DELETE", let name?):
+                return Self.json(try store.delete(type, namespace: namespace, name: name))
+            default:
+                throw KubernetesError(code: 405, reason: "MethodNotAllowed", message: "\(request.method) is not supported on \(request.path)")
+            }
+        } catch let error as KubernetesError {
+            return Self.status(error)
+        } catch {
+            return Self.status(KubernetesError(code: 500, reason: "InternalError", message: "\(error)"))
+        }
+    }
+
+    /// JSON or YAML (apply patches are YAML; JSON is YAML too).
+    private func body(_ request: LabRequest) throws -> JSONValue {
+        if let json = JSONValue.parse(request.body), json.object != nil { return json }
+        guard let loaded = try? Yams.load(yaml: String(decoding: request.body, as: UTF8.self)) else {
+            throw KubernetesError.badRequest("the body is neither JSON nor YAML")
+        }
+        return JSONValue(any: loaded)
+    }
+
+    private func groupList(_ store: KubernetesStore) -> JSONValue {
+        var groups: [String: [String]] = [:]
+        for t in store.types where !t.group.isEmpty && !(groups[t.group]?.contains(t.version) ?? false) {
+            groups[t.group, default: []].append(t.version)
+        }
+        return .object([
+            "kind": .string("APIGroupList"), "apiVersion": .string("v1"),
+            "groups": .array(groups.sorted { $0.key < $1.key }.map { group, versions in
+                .object([
+                    "name": .string(group),
+                    "versions": .array(versions.map { .object(["groupVersion": .string("\(group)/\($0)"), "version": .string($0)]) }),
+                    "preferredVersion": .object(["groupVersion": .string("\(group)/\(versions[0])"), "version": .string(versions[0])]),
+                ])
+            }),
+        ])
+    }
+
+    private func resourceList(_ store: KubernetesStore, group: String, version: String) -> JSONValue {
+        let verbs: JSONValue = .array(["create", "delete", "get", "list", "patch", "update"].map { .string($0) })
+        let resources = store.types.filter { $0.group == group && $0.version == version }.map { t -> JSONValue in
+            .object([
+                "name": .string(t.plural), "singularName": .string(t.kind.lowercased()), "namespaced": .bool(t.namespaced),
+                "kind": .string(t.kind), "verbs": verbs, "shortNames": .array(t.shortNames.map { .string($0) }),
+            ])
+        }
+        return .object([
+            "kind": .string("APIResourceList"), "apiVersion": .string("v1"),
+            "groupVersion": .string(group.isEmpty ? version : "\(group)/\(version)"), "resources": .array(resources),
+        ])
+    }
+
+    static func json(_ value: JSONValue, status: Int = 200) -> LabResponse {
+        LabResponse(status: status, headers: [("Content-Type", "application/json")], body: value.encoded)
+    }
+
+    static func status(_ error: KubernetesError) -> LabResponse { json(error.status, status: error.code) }
+}

@@ -1,0 +1,151 @@
+// The simulated clusters' API servers over HTTPS: their own CA, EKS tokens and access entries, discovery, apply,
+// Status errors; and kubectl against them when it is installed.
+import AWS
+import FleetLab
+import FleetSupport
+import Foundation
+import HTTP
+import TestSupport
+import Testing
+
+@Suite("Lab: Kubernetes API servers", .serialized)
+struct LabKubernetesTests {
+    struct Cluster {
+        let endpoint: String
+        let ca: [UInt8]
+        let token: String
+    }
+
+    func connect(_ fixture: LabFixture, cluster: String = "prod-a", as account: String = "prod", region: String = "eu-west-1") async throws -> Cluster {
+        let client = try fixture.client()
+        let session = try await fixture.session(account, client: client)
+        let owner = try await fixture.session(cluster.hasPrefix("prod") ? "prod" : "dev", client: client)
+        let info = try await EKSClient(client: client, region: region).describeCluster(name: cluster, credentials: owner)
+        let token = EKSToken.make(
+            clusterName: cluster, region: region, credentials: try await session.credentials(), date: Date(),
+            stsHost: client.configuration.endpoints.stsHost(region: region))
+        return Cluster(endpoint: info.endpoint, ca: info.certificateAuthorityPEM, token: token.token.reveal())
+    }
+
+    func call(_ c: Cluster, _ path: String, method: String = "GET", body: String = "", contentType: String? = nil, token: String? = nil)
+        async throws -> HTTPResponse
+    {
+        var headers = [("Authorization", "Bearer \(token ?? c.token)"), ("Accept", "application/json")]
+        if let contentType { headers.append(("Content-Type", contentType)) }
+        return try await HTTPClient.shared.execute(HTTPRequest(
+            method: method, url: c.endpoint + path, headers: headers, body: Array(body.utf8), trust: .pem(c.ca)))
+    }
+
+    @Test func authenticationAccessAndTLS() async throws {
+        let fixture = try await LabFixture(ssh: false)
+        let prod = try await connect(fixture)
+        #expect(prod.endpoint.hasPrefix("https://127.0.0.1:"))
+        #expect(try await call(prod, "/version").status == 200)
+        #expect(try await call(prod, "/api/v1/namespaces", token: "not-a-token").status == 401)
+        // The dev account's role has no access entry on prod-a.
+        let devToken = try await connect(fixture, as: "dev").token
+        let forbidden = try await call(prod, "/api/v1/namespaces", token: devToken)
+        #expect(forbidden.status == 403)
+        #expect(forbidden.bodyText.contains("\"reason\":\"Forbidden\""))
+        // Only the cluster's own CA is trusted for it.
+        await #expect {
+            _ = try await HTTPClient.shared.execute(HTTPRequest(url: prod.endpoint + "/version",
+                trust: .pem(Array(try Data(contentsOf: URL(fileURLWithPath: fixture.lab.info.caBundle))))))
+        } throws: { ($0 as? HTTPClientError)?.isCertificateProblem == true }
+        await fixture.stop()
+    }
+
+    @Test func discoveryApplyAndStatusErrors() async throws {
+        let fixture = try await LabFixture(ssh: false)
+        let c = try await connect(fixture)
+        let api = try await call(c, "/api")
+        #expect(api.bodyText.contains("\"versions\":[\"v1\"]"))
+        let apis = try await call(c, "/apis")
+        #expect(apis.bodyText.contains("\"name\":\"apps\""))
+        let apply = "application/apply-patch+yaml"
+        let ns = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: flux-system\n"
+        #expect(try await call(c, "/api/v1/namespaces/flux-system?fieldManager=flux&force=true", method: "PATCH", body: ns, contentType: apply).status == 201)
+        let secret = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: flux-system\n  namespace: flux-system\ndata:\n  identity: aGk=\n"
+        let created = try await call(c, "/api/v1/namespaces/flux-system/secrets/flux-system?fieldManager=flux&force=true", method: "PATCH", body: secret, contentType: apply)
+        #expect(created.status == 201)
+        let again = try await call(c, "/api/v1/namespaces/flux-system/secrets/flux-system?fieldManager=flux&force=true", method: "PATCH", body: secret, contentType: apply)
+        #expect(again.status == 200)
+        func version(_ r: HTTPResponse) -> String? { JSONValue.parse(r.body)?[path: "metadata.resourceVersion"]?.string }
+        #expect(version(again) == version(created), "re-applying the same secret changes nothing")
+        let list = try await call(c, "/api/v1/namespaces/flux-system/secrets")
+        #expect(JSONValue.parse(list.body)?["items"]?.array?.count == 1)
+        let missing = try await call(c, "/api/v1/namespaces/flux-system/secrets/nope")
+        #expect(missing.status == 404)
+        #expect(JSONValue.parse(missing.body)?["kind"] == .string("Status"))
+        let noManager = try await call(c, "/api/v1/namespaces/flux-system/secrets/flux-system", method: "PATCH", body: secret, contentType: apply)
+        #expect(noManager.status == 400)
+        #expect(try await call(c, "/api/v1/namespaces/flux-system/secrets/flux-system", method: "DELETE").status == 200)
+        #expect(fixture.lab.state.counters()["k8s:prod-a"] ?? 0 >= 9)
+        await fixture.stop()
+    }
+
+    static var kubectl: String? {
+        ["/usr/bin/kubectl", "/usr/local/bin/kubectl"].first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    @Test(.enabled(if: kubectl != nil, "kubectl is not installed"), .tags(.integration))
+    func kubectlWithFleetstrapEKSTokens() async throws {
+        let fixture = try await LabFixture(ssh: false)
+        let c = try await connect(fixture)
+        let client = try fixture.client()
+        let session = try await fixture.session("prod", client: client).credentials()
+        let fleetstrap = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent(".build/debug/fleetstrap").path
+        let kubeconfig = fixture.directory.appendingPathComponent("kubeconfig")
+        try """
+            apiVersion: v1
+            kind: Config
+            clusters:
+            - name: prod-a
+              cluster:
+                server: \(c.endpoint)
+                certificate-authority-data: \(Data(c.ca).base64EncodedString())
+            users:
+            - name: fleetstrap
+              user:
+                exec:
+                  apiVersion: client.authentication.k8s.io/v1beta1
+                  command: \(fleetstrap)
+                  args: [eks-token, --cluster-name, prod-a, --region, eu-west-1]
+                  interactiveMode: Never
+            contexts:
+            - name: prod-a
+              context: {cluster: prod-a, user: fleetstrap}
+            current-context: prod-a
+
+            """.write(to: kubeconfig, atomically: true, encoding: .utf8)
+        var environment = fixture.lab.environment
+        environment["AWS_ACCESS_KEY_ID"] = session.accessKeyID
+        environment["AWS_SECRET_ACCESS_KEY"] = session.secretAccessKey.reveal()
+        environment["AWS_SESSION_TOKEN"] = session.sessionToken?.reveal()
+        environment["KUBECONFIG"] = kubeconfig.path
+        environment["HOME"] = fixture.directory.path
+        environment["PATH"] = "/usr/bin:/bin:/usr/local/bin"
+        func kubectl(_ args: String...) async throws -> (Int32, String, String) {
+            let r = try await runCommand([Self.kubectl!] + args, environment: environment)
+            return (r.status, String(decoding: r.stdout, as: UTF8.self), r.stderr)
+        }
+        let namespaces = try await kubectl("get", "namespaces", "-o", "name")
+        #expect(namespaces.0 == 0, "\(namespaces.2)")
+        #expect(namespaces.1.contains("namespace/kube-system"))
+        let components = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/testdata/flux/v2.4.0/gotk-components.yaml")
+        if FileManager.default.fileExists(atPath: components.path) {
+            let applied = try await kubectl("apply", "--server-side", "--validate=false", "--field-manager=flux", "-f", components.path)
+            #expect(applied.0 == 0, "\(applied.2)")
+            let deployments = try await kubectl("get", "deployments", "-n", "flux-system", "-o", "name")
+            #expect(deployments.1.split(separator: "\n").count == 4)
+            let crds = try await kubectl("get", "crd", "-o", "name")
+            #expect(crds.1.contains("gitrepositories.source.toolkit.fluxcd.io"))
+            let deleted = try await kubectl("delete", "deployment", "-n", "flux-system", "helm-controller")
+            #expect(deleted.0 == 0)
+            #expect(try await kubectl("get", "deployments", "-n", "flux-system", "-o", "name").1.split(separator: "\n").count == 3)
+        }
+        await fixture.stop()
+    }
+}
