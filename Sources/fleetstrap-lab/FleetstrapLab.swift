@@ -25,13 +25,17 @@ struct LabOptions: ParsableArguments {
     @Option(help: "Regions, comma-separated.")
     var regions = "eu-west-1,us-east-1,ap-southeast-2"
 
+    @Option(help: "CodeCommit repositories per account (each account also gets one SSH machine user, flux-<account>).")
+    var repositoriesPerAccount = 1
+
     @Option(help: "The lab's state folder (repositories, CA, state file).")
     var state = ".lab"
 
     func labConfig() throws -> LabConfig {
         if let config { return try LabConfig.load(path: config) }
         return LabConfig.generated(
-            accounts: accounts, clusters: clusters, regions: regions.split(separator: ",").map(String.init))
+            accounts: accounts, clusters: clusters, regions: regions.split(separator: ",").map(String.init),
+            repositoriesPerAccount: repositoriesPerAccount)
     }
 }
 
