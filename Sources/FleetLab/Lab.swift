@@ -4,12 +4,6 @@
 import AWS
 import FleetSupport
 import Foundation
-import Hummingbird
-import HTTPTypes
-import HummingbirdTLS
-import Logging
-import NIOCore
-import NIOSSL
 import Synchronization
 
 public final class Lab: Sendable {
@@ -75,10 +69,6 @@ public final class Lab: Sendable {
         let (certPEM, keyPEM) = try ca.issueServerCertificate(hosts: ["127.0.0.1", "localhost"])
         let caPath = "\(dir)/ca.pem"
         try ca.certificatePEM.write(toFile: caPath, atomically: true, encoding: .utf8)
-        var tls = TLSConfiguration.makeServerConfiguration(
-            certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(certPEM.utf8)).map { .certificate($0) },
-            privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(keyPEM.utf8), format: .pem)))
-        tls.applicationProtocols = ["http/1.1"]
 
         // SSH.
         var ssh: LabSSHServer?
@@ -97,45 +87,25 @@ public final class Lab: Sendable {
 
         // HTTPS.
         let box = Mutex<Lab?>(nil)
-        let portReady = AsyncStream<Int>.makeStream()
-        let responder = CallbackResponder<BasicRequestContext> { request, _ in
-            let body = try await request.body.collect(upTo: 256 << 20)
-            // HTTP/1.1's Host header lives in the authority of swift-http-types' request head; SigV4 signs it.
-            var headers: [(String, String)] = request.head.authority.map { [("Host", $0)] } ?? []
-            for field in request.headers { headers.append((field.name.rawName, field.value)) }
-            let labRequest = LabRequest(
-                method: request.method.rawValue, target: request.head.path ?? "/", headers: headers,
-                body: Array(body.readableBytesView))
-            guard let lab = box.withLock({ $0 }) else { return Response(status: .serviceUnavailable) }
-            let answer = await lab.handle(labRequest)
-            var response = Response(status: .init(code: answer.status), body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))
-            for (name, value) in answer.headers {
-                if let field = HTTPField.Name(name) { response.headers.append(HTTPField(name: field, value: value)) }
+        let (port, task): (Int, Task<Void, any Error>)
+        do {
+            (port, task) = try await LabHTTPServer.start(certificatePEM: certPEM, keyPEM: keyPEM, name: "fleetstrap-lab", port: options.port) { request in
+                guard let lab = box.withLock({ $0 }) else { return LabResponse(status: 503) }
+                return await lab.handle(request)
             }
-            return response
-        }
-        var logger = Logger(label: "fleetstrap-lab")
-        logger.logLevel = .critical  // cancellation at shutdown is logged as an error by the server; it is the normal way out
-        let app = Application(
-            responder: responder,
-            // Idle keep-alive connections close after a second, so a stopping lab does not wait on them.
-            server: try .tls(.http1(configuration: .init(idleTimeout: .seconds(1))), tlsConfiguration: tls),
-            configuration: .init(address: .hostname("127.0.0.1", port: options.port), serverName: "fleetstrap-lab"),
-            onServerRunning: { channel in portReady.continuation.yield(channel.localAddress?.port ?? 0) },
-            logger: logger)
-        let task = Task { try await app.run() }
-        var port = 0
-        for await p in portReady.stream { port = p; break }
-        guard port > 0 else {
-            task.cancel()
+        } catch {
             ssh?.stop()
-            throw LabFailure("the HTTPS listener did not start")
+            throw error
         }
 
         // Kubernetes API servers of the simulated clusters, each started when first described.
         let kubernetes = LabKubernetes(state: state, labSTSHost: "127.0.0.1:\(port)")
 
-        let base = state.userCredentials().first!
+        guard let base = state.userCredentials().first else {
+            task.cancel()
+            ssh?.stop()
+            throw LabFailure("the lab's config names no user with accessKey: true, so no client could sign in")
+        }
         let info = Info(
             endpoint: "https://127.0.0.1:\(port)", caBundle: caPath,
             region: options.config.repositories.first?.region ?? options.config.clusters.first?.region ?? "us-east-1",

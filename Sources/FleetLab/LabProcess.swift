@@ -51,26 +51,7 @@ enum LabProcess {
         posix_spawn_file_actions_adddup2(&actions, inPipe[0], 0)
         posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
         posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        // Children start with default signal dispositions and nothing blocked, whatever our threads block.
-        var none = sigset_t()
-        sigemptyset(&none)
-        posix_spawnattr_setsigmask(&attributes, &none)
-        var all = sigset_t()
-        sigfillset(&all)
-        posix_spawnattr_setsigdefault(&attributes, &all)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        let env = (environment ?? ProcessInfo.processInfo.environment).map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            env.forEach { free($0) }
-        }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, executable, &actions, &attributes, argv, env)
+        let (pid, spawned) = spawn(executable, arguments, environment ?? ProcessInfo.processInfo.environment, &actions)
         close(inPipe[0])
         close(outPipe[1])
         close(errPipe[1])
@@ -117,6 +98,15 @@ enum LabProcess {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         for fd: Int32 in 0...2 { posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0) }
+        let (pid, spawned) = spawn(executable, arguments, environment, &actions)
+        guard spawned == 0 else { throw LabFailure("cannot run \(executable): errno \(spawned)") }
+        return pid
+    }
+
+    /// posix_spawn with default signal dispositions and nothing blocked in the child, whatever our threads block.
+    private static func spawn(
+        _ executable: String, _ arguments: [String], _ environment: [String: String], _ actions: inout posix_spawn_file_actions_t
+    ) -> (pid_t, Int32) {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -134,9 +124,8 @@ enum LabProcess {
             env.forEach { free($0) }
         }
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, executable, &actions, &attributes, argv, env)
-        guard spawned == 0 else { throw LabFailure("cannot run \(executable): errno \(spawned)") }
-        return pid
+        let result = posix_spawn(&pid, executable, &actions, &attributes, argv, env)
+        return (pid, result)
     }
 
     /// True while `pid` (a child of ours) has not exited; reaps it once it has.

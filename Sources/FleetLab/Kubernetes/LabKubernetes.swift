@@ -2,12 +2,6 @@
 // when the cluster is first described, and its own object store. A client needs nothing but DescribeCluster's
 // endpoint and CA, as with EKS (kubectl included: no special name resolution, no tls-server-name).
 import Foundation
-import HTTPTypes
-import Hummingbird
-import HummingbirdTLS
-import Logging
-import NIOCore
-import NIOSSL
 import Synchronization
 
 final class LabKubernetes: Sendable {
@@ -51,40 +45,10 @@ final class LabKubernetes: Sendable {
 
     private func start(_ cluster: LabConfig.Cluster) async throws -> Int {
         let (certPEM, keyPEM) = try ca(for: cluster.name).issueServerCertificate(hosts: ["127.0.0.1", "localhost"])
-        var tls = TLSConfiguration.makeServerConfiguration(
-            certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(certPEM.utf8)).map { .certificate($0) },
-            privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(keyPEM.utf8), format: .pem)))
-        tls.applicationProtocols = ["http/1.1"]
         let name = cluster.name
-        let responder = CallbackResponder<BasicRequestContext> { [self] request, _ in
-            let body = try await request.body.collect(upTo: 64 << 20)
-            var headers: [(String, String)] = request.head.authority.map { [("Host", $0)] } ?? []
-            for field in request.headers { headers.append((field.name.rawName, field.value)) }
-            let answer = handle(
-                LabRequest(method: request.method.rawValue, target: request.head.path ?? "/", headers: headers, body: Array(body.readableBytesView)),
-                cluster: name)
-            var response = Response(status: .init(code: answer.status), body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))
-            for (field, value) in answer.headers {
-                if let fieldName = HTTPField.Name(field) { response.headers.append(HTTPField(name: fieldName, value: value)) }
-            }
-            return response
-        }
-        var logger = Logger(label: "fleetstrap-lab-eks")
-        logger.logLevel = .critical
-        let ready = AsyncStream<Int>.makeStream()
-        let app = Application(
-            responder: responder,
-            server: try .tls(.http1(configuration: .init(idleTimeout: .seconds(1))), tlsConfiguration: tls),
-            configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "fleetstrap-lab-eks"),
-            onServerRunning: { channel in ready.continuation.yield(channel.localAddress?.port ?? 0) },
-            logger: logger)
-        let task = Task { try await app.run() }
-        var port = 0
-        for await p in ready.stream { port = p; break }
-        guard port > 0 else {
-            task.cancel()
-            throw LabFailure("the API server of \(cluster.name) did not start")
-        }
+        let (port, task) = try await LabHTTPServer.start(
+            certificatePEM: certPEM, keyPEM: keyPEM, name: "fleetstrap-lab-eks", bodyLimit: 64 << 20
+        ) { [self] request in handle(request, cluster: name) }
         listeners.withLock { $0[cluster.name] = (port, task) }
         return port
     }
