@@ -86,7 +86,9 @@ struct CredentialTests {
         try "#!/bin/sh\necho '{\"Version\": 1, \"AccessKeyId\": \"AKIDPROC\", \"SecretAccessKey\": \"p\", \"SessionToken\": \"st\", \"Expiration\": \"2099-01-01T00:00:00Z\"}'\n"
             .write(to: script, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: script.path)
-        try write(".aws/config", "[profile proc]\ncredential_process = \(script.path)\n[profile broken]\ncredential_process = /bin/false\n")
+        // Run through sh rather than exec'd: a test running in parallel may fork while the script is still open for
+        // writing, and exec'ing it would then fail with "text file busy".
+        try write(".aws/config", "[profile proc]\ncredential_process = /bin/sh \(script.path)\n[profile broken]\ncredential_process = /bin/false\n")
         let aws = try AWSEnvironment(variables: environment(["AWS_PROFILE": "proc"]))
         let c = try await aws.defaultCredentials().credentials()
         #expect(c.accessKeyID == "AKIDPROC" && c.sessionToken?.reveal() == "st" && c.expiration != nil)
