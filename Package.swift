@@ -99,6 +99,7 @@ let package = Package(
         // MARK: - Tests
         .target(
             name: "TestSupport",
+            dependencies: ["FleetSupport"],
             path: "Tests/TestSupport",
             exclude: ["peer_server.py"],
             swiftSettings: strict),

@@ -109,9 +109,7 @@ public final class AWSClient: Sendable {
                     quota.recordSuccess(lastRetryCost: lastRetryCost)
                     return response
                 }
-                let awsError = AWSError.parse(
-                    HTTPResponseView(status: response.status, headers: response.headers, body: response.body),
-                    service: call.service.signingName, operation: call.operation)
+                let awsError = AWSError.parse(response, service: call.service.signingName, operation: call.operation)
                 error = awsError
                 failure = awsError.isRetryable
                     ? .retryable(isTimeout: false, retryAfter: Self.retryAfter(response.header("Retry-After")))

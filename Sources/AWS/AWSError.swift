@@ -1,6 +1,7 @@
 // Errors AWS answered with: code, message, HTTP status, request id. Never a credential.
 import FleetSupport
 import Foundation
+import HTTP
 
 public struct AWSError: FleetError, Hashable {
     public let service: String
@@ -56,7 +57,7 @@ public struct AWSError: FleetError, Hashable {
 
     /// Reads an error from a response in any of AWS's protocols: Query XML, JSON 1.1 (`__type`), REST-JSON
     /// (`x-amzn-ErrorType`). Falls back to the HTTP status when the body says nothing usable.
-    static func parse(_ response: HTTPResponseView, service: String, operation: String) -> AWSError {
+    static func parse(_ response: HTTPResponse, service: String, operation: String) -> AWSError {
         let requestID = response.header("x-amzn-RequestId") ?? response.header("x-amz-request-id")
         var code: String?
         var message: String?
@@ -82,17 +83,5 @@ public struct AWSError: FleetError, Hashable {
             service: service, operation: operation, code: code.flatMap { $0.isEmpty ? nil : $0 } ?? fallback,
             message: String((message ?? "no message").prefix(2000)), status: response.status,
             requestID: requestID ?? bodyRequestID)
-    }
-}
-
-/// The parts of an HTTP response error parsing needs (so it can be tested without the client).
-struct HTTPResponseView {
-    var status: Int
-    var headers: [(String, String)]
-    var body: [UInt8]
-
-    func header(_ name: String) -> String? {
-        let lower = name.lowercased()
-        return headers.first { $0.0.lowercased() == lower }?.1
     }
 }

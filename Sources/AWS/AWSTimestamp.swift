@@ -1,9 +1,9 @@
 // The time formats AWS signs and parses: `20240102T030405Z` and ISO 8601.
 import Foundation
 
-enum AWSTimestamp {
+public enum AWSTimestamp {
     /// `yyyyMMdd'T'HHmmss'Z'` in UTC, without a formatter (it is on every request's hot path).
-    static func amzDate(_ date: Date) -> String {
+    public static func amzDate(_ date: Date) -> String {
         var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
         var parts = tm()
         gmtime_r(&seconds, &parts)
@@ -13,14 +13,14 @@ enum AWSTimestamp {
     }
 
     /// `yyyy-MM-dd'T'HH:mm:ss'Z'`, as ExecCredential's expirationTimestamp is written.
-    static func iso8601(_ date: Date) -> String {
+    public static func iso8601(_ date: Date) -> String {
         let a = amzDate(date)
         let c = Array(a)
         return "\(String(c[0..<4]))-\(String(c[4..<6]))-\(String(c[6..<8]))T\(String(c[9..<11])):\(String(c[11..<13])):\(String(c[13..<15]))Z"
     }
 
     /// Parses ISO 8601 with any fractional precision and `Z` or an offset (STS, IMDS, credential_process).
-    static func parseISO8601(_ text: String) -> Date? {
+    public static func parseISO8601(_ text: String) -> Date? {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         guard let m = trimmed.wholeMatch(
             of: /(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-]\d{2}:?\d{2})?/)
@@ -41,5 +41,11 @@ enum AWSTimestamp {
             seconds -= offset
         }
         return Date(timeIntervalSince1970: seconds)
+    }
+
+    /// Parses `yyyyMMdd'T'HHmmss'Z'` (X-Amz-Date); nil when malformed.
+    public static func parseAmzDate(_ text: String) -> Date? {
+        guard let m = text.wholeMatch(of: /(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z/) else { return nil }
+        return parseISO8601("\(m.1)-\(m.2)-\(m.3)T\(m.4):\(m.5):\(m.6)Z")
     }
 }

@@ -4,8 +4,14 @@ import FleetCrypto
 import FleetSupport
 import Foundation
 
-public struct CodeCommitGitCredentials: Sendable, Hashable {
+/// The username holds the session token of temporary credentials: it prints as the access key id only.
+public struct CodeCommitGitCredentials: Sendable, Hashable, CustomStringConvertible, CustomReflectable {
     public let username: String
+
+    public var description: String {
+        "CodeCommitGitCredentials(\(username.split(separator: "%").first.map(String.init) ?? ""), password <redacted>)"
+    }
+    public var customMirror: Mirror { Mirror(self, children: []) }
     public let password: Secret
 
     /// Credentials for `host` and repository `path` (`/v1/repos/<name>`) at `date`.
@@ -30,9 +36,5 @@ public struct CodeCommitGitCredentials: Sendable, Hashable {
     }
 
     /// The region a CodeCommit Git host names (`git-codecommit.<region>.amazonaws.com`, FIPS and VPC endpoints).
-    public static func region(ofHost host: String) -> String? {
-        let name = host.split(separator: ":").first.map(String.init) ?? host
-        return name.wholeMatch(of: /(vpce-.+\.)?git-codecommit(-fips)?\.([^.]+)\.(vpce\.)?amazonaws\.com(\.cn)?/)
-            .map { String($0.3) }
-    }
+    public static func region(ofHost host: String) -> String? { CodeCommitHost.region(of: host) }
 }

@@ -1,6 +1,6 @@
 // RFC 3986 percent-encoding with the unreserved set AWS signs with: A-Z a-z 0-9 - _ . ~
 
-enum PercentEncoding {
+public enum PercentEncoding {
     private static let hex: [UInt8] = Array("0123456789ABCDEF".utf8)
 
     @inline(__always)
@@ -15,7 +15,7 @@ enum PercentEncoding {
     }
 
     /// Encodes every byte outside the unreserved set (and outside `keep`), as SigV4 requires.
-    static func encode(_ text: some StringProtocol, keeping keep: UInt8? = nil) -> String {
+    public static func encode(_ text: some StringProtocol, keeping keep: UInt8? = nil) -> String {
         var out = [UInt8]()
         out.reserveCapacity(text.utf8.count)
         for c in text.utf8 {
@@ -31,7 +31,7 @@ enum PercentEncoding {
     }
 
     /// Decodes `%XX` escapes; malformed escapes are kept as they are. `+` stays `+`.
-    static func decode(_ text: some StringProtocol) -> String {
+    public static func decode(_ text: some StringProtocol) -> String {
         let bytes = Array(text.utf8)
         var out = [UInt8]()
         out.reserveCapacity(bytes.count)
@@ -60,12 +60,12 @@ enum PercentEncoding {
     }
 
     /// `a=1&b=2` from decoded pairs, each side strictly encoded, in the given order.
-    static func query(_ pairs: [(String, String)]) -> String {
+    public static func query(_ pairs: [(String, String)]) -> String {
         pairs.map { "\(encode($0.0))=\(encode($0.1))" }.joined(separator: "&")
     }
 
     /// Decoded pairs from a query string as sent (`a=1&b=%20`); a key without `=` has an empty value.
-    static func parseQuery(_ query: some StringProtocol) -> [(String, String)] {
+    public static func parseQuery(_ query: some StringProtocol) -> [(String, String)] {
         query.split(separator: "&", omittingEmptySubsequences: true).map { pair in
             if let eq = pair.firstIndex(of: "=") {
                 return (decode(pair[..<eq]), decode(pair[pair.index(after: eq)...]))

@@ -6,7 +6,8 @@ import Foundation
 import Synchronization
 
 /// A request as the signer sees it. `path` is as sent on the wire; `query` holds decoded pairs in order.
-public struct SigV4Request: Sendable {
+/// Once signed it carries the signature and session token: it prints as method, host and path only.
+public struct SigV4Request: Sendable, CustomStringConvertible, CustomReflectable {
     public var method: String
     public var host: String
     public var path: String
@@ -25,6 +26,9 @@ public struct SigV4Request: Sendable {
         self.headers = headers
         self.body = body
     }
+
+    public var description: String { "\(method) \(host)\(path)" }
+    public var customMirror: Mirror { Mirror(self, children: ["method": method, "host": host, "path": path]) }
 
     /// The query as it goes on the wire, strictly encoded.
     public var encodedQuery: String { PercentEncoding.query(query) }

@@ -1,4 +1,5 @@
 // EKS DescribeCluster (REST-JSON) as the lab serves it: each simulated cluster's endpoint and its own CA.
+import AWS
 import Foundation
 
 struct EKSService {
@@ -13,7 +14,7 @@ struct EKSService {
             return LabError(code: "InvalidRequestException", message: "unsupported EKS operation \(request.method) \(request.path)", status: 400)
                 .response(protocol: .restJSON)
         }
-        let name = LabEncoding.decode(parts[1])
+        let name = PercentEncoding.decode(parts[1])
         guard let c = state.clusters.first(where: {
             $0.name == name && $0.region == caller.region && state.accountID(named: $0.account) == caller.identity.accountID
         }) else {

@@ -7,8 +7,8 @@ import Foundation
 
 public struct EKSTokenVerifier: Sendable {
     let state: LabState
-    /// Hosts accepted as STS: the partition's (`sts.amazonaws.com`, `sts.<region>.amazonaws.com`) and the lab's own.
-    let stsHosts: Set<String>
+    /// The lab's own STS host; the partitions' (`sts.amazonaws.com`, `sts.<region>.amazonaws.com[.cn]`) match a pattern.
+    let labSTSHost: String
     static let window: TimeInterval = 15 * 60
     static let maximumLength = 4096
     static let allowedParameters: Set<String> = [
@@ -18,12 +18,11 @@ public struct EKSTokenVerifier: Sendable {
 
     public init(state: LabState, labSTSHost: String) {
         self.state = state
-        var hosts: Set<String> = ["sts.amazonaws.com", labSTSHost]
-        for region in ["us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1",
-                       "eu-north-1", "ap-southeast-1", "ap-southeast-2", "ap-northeast-1", "ap-south-1", "ca-central-1", "sa-east-1"] {
-            hosts.insert("sts.\(region).amazonaws.com")
-        }
-        stsHosts = hosts
+        self.labSTSHost = labSTSHost
+    }
+
+    func isSTSHost(_ host: String) -> Bool {
+        host == labSTSHost || host.wholeMatch(of: /sts(\.[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]+)?\.amazonaws\.com(\.cn)?/) != nil
     }
 
     public enum Refusal: Error, Equatable, CustomStringConvertible {
@@ -54,7 +53,7 @@ public struct EKSTokenVerifier: Sendable {
         let rest = url.dropFirst("https://".count)
         guard let slash = rest.firstIndex(of: "/") else { return .failure(.malformed("no path")) }
         let host = String(rest[..<slash])
-        guard stsHosts.contains(host) else { return .failure(.malformed("unexpected hostname \(host)")) }
+        guard isSTSHost(host) else { return .failure(.malformed("unexpected hostname \(host)")) }
         let target = String(rest[slash...])
         let request = LabRequest(method: "GET", target: target, headers: [("Host", host), ("x-k8s-aws-id", cluster)], body: [])
         guard request.path == "/" else { return .failure(.malformed("unexpected path \(request.path)")) }
@@ -71,7 +70,7 @@ public struct EKSTokenVerifier: Sendable {
         guard let expiresText = value("X-Amz-Expires"), let expires = Int(expiresText), (0...900).contains(expires) else {
             return .failure(.malformed("X-Amz-Expires must be 0 to 900"))
         }
-        guard let dateText = value("X-Amz-Date"), let date = LabSigV4Verifier.parse(dateText) else {
+        guard let dateText = value("X-Amz-Date"), let date = AWSTimestamp.parseAmzDate(dateText) else {
             return .failure(.malformed("no X-Amz-Date"))
         }
         // The token is good for 15 minutes after signing, whatever X-Amz-Expires says.

@@ -23,7 +23,7 @@ struct GitHTTPService {
             let decoded = Data(base64Encoded: String(authorization.dropFirst(6))).map({ String(decoding: $0, as: UTF8.self) }),
             let colon = decoded.firstIndex(of: ":")
         else { return challenge }
-        let user = LabEncoding.decode(decoded[..<colon])
+        let user = PercentEncoding.decode(decoded[..<colon])
         let password = String(decoded[decoded.index(after: colon)...])
         guard let accountID = authenticate(user: user, password: password, name: name, host: request.header("Host") ?? "") else {
             state.count("git-http:denied")
@@ -58,7 +58,7 @@ struct GitHTTPService {
             if let expiration = identity.expiration, expiration < state.now() { return nil }
         }
         guard let m = password.wholeMatch(of: /(\d{8}T\d{6})Z([0-9a-f]{64})/),
-            let date = LabSigV4Verifier.parse("\(m.1)Z"), abs(date.timeIntervalSince(state.now())) <= Self.validity
+            let date = AWSTimestamp.parseAmzDate("\(m.1)Z"), abs(date.timeIntervalSince(state.now())) <= Self.validity
         else { return nil }
         let credentials = AWSCredentials(
             accessKeyID: identity.accessKeyID, secretAccessKey: identity.secret, sessionToken: identity.sessionToken)

@@ -1,5 +1,6 @@
 // IAM's SSH public key API as the lab serves it, with IAM's rules: five keys per user, RSA ≥ 2048 bits in OpenSSH
 // or PEM form, duplicates refused, MD5 fingerprints, APKA… ids, Marker/IsTruncated pagination.
+import AWS
 import Foundation
 
 struct IAMService {
@@ -79,7 +80,7 @@ struct IAMService {
     private func render(_ key: LabState.SSHKey, full: Bool) -> String {
         var xml = """
             <UserName>\(key.userName)</UserName><SSHPublicKeyId>\(key.id)</SSHPublicKeyId>\
-            <Status>\(key.active ? "Active" : "Inactive")</Status><UploadDate>\(LabEncoding.iso8601(key.uploaded))</UploadDate>
+            <Status>\(key.active ? "Active" : "Inactive")</Status><UploadDate>\(AWSTimestamp.iso8601(key.uploaded))</UploadDate>
             """
         if full { xml += "<Fingerprint>\(key.fingerprint)</Fingerprint><SSHPublicKeyBody>\(key.body)</SSHPublicKeyBody>" }
         return xml

@@ -39,7 +39,7 @@ public final class Lab: Sendable {
     public let state: LabState
     public let info: Info
     let options: Options
-    private let servers: [Task<Void, any Error>]
+    private let server: Task<Void, any Error>
     private let ssh: LabSSHServer?
     let kubernetes: LabKubernetes
 
@@ -112,27 +112,27 @@ public final class Lab: Sendable {
             accessKeyId: base.accessKeyID, secretAccessKey: base.secret, sshPort: ssh?.port,
             sshKnownHosts: ssh?.hostKeyLine, sshUnavailable: sshUnavailable, repositoriesRoot: reposRoot,
             accounts: Dictionary(uniqueKeysWithValues: options.config.accounts.map { ($0.name, $0.id) }))
-        let lab = Lab(options: options, state: state, info: info, servers: [task], ssh: ssh, kubernetes: kubernetes)
+        let lab = Lab(options: options, state: state, info: info, server: task, ssh: ssh, kubernetes: kubernetes)
         box.withLock { $0 = lab }
         try lab.writeStateFiles(directory: dir)
         return lab
     }
 
     private init(
-        options: Options, state: LabState, info: Info, servers: [Task<Void, any Error>], ssh: LabSSHServer?,
+        options: Options, state: LabState, info: Info, server: Task<Void, any Error>, ssh: LabSSHServer?,
         kubernetes: LabKubernetes
     ) {
         self.options = options
         self.state = state
         self.info = info
-        self.servers = servers
+        self.server = server
         self.ssh = ssh
         self.kubernetes = kubernetes
     }
 
     public func stop() async {
-        for server in servers { server.cancel() }
-        for server in servers { _ = try? await server.value }
+        server.cancel()
+        _ = try? await server.value
         await kubernetes.stop()
         ssh?.stop()
     }

@@ -1,4 +1,6 @@
 // A request as the lab's services see it: raw path and query (signatures cover them as sent), headers in order.
+import AWS
+import Foundation
 
 public struct LabRequest: Sendable {
     public var method: String
@@ -28,12 +30,12 @@ public struct LabRequest: Sendable {
     }
 
     /// Decoded query pairs.
-    public var query: [(String, String)] { LabEncoding.parseQuery(rawQuery) }
+    public var query: [(String, String)] { PercentEncoding.parseQuery(rawQuery) }
 
     /// Decoded form fields of an `application/x-www-form-urlencoded` body (Query protocol).
     public var form: [String: String] {
         var out: [String: String] = [:]
-        for (k, v) in LabEncoding.parseQuery(String(decoding: body, as: UTF8.self).replacingOccurrences(of: "+", with: "%20")) {
+        for (k, v) in PercentEncoding.parseQuery(String(decoding: body, as: UTF8.self).replacingOccurrences(of: "+", with: "%20")) {
             out[k] = v
         }
         return out
@@ -62,30 +64,9 @@ public struct LabResponse: Sendable {
     }
 }
 
-import Foundation
-
 enum LabEncoding {
-    static func decode(_ text: some StringProtocol) -> String {
-        String(text).removingPercentEncoding ?? String(text)
-    }
-
-    static func parseQuery(_ query: String) -> [(String, String)] {
-        query.split(separator: "&", omittingEmptySubsequences: true).map { pair in
-            if let eq = pair.firstIndex(of: "=") {
-                return (decode(pair[..<eq]), decode(pair[pair.index(after: eq)...]))
-            }
-            return (decode(pair), "")
-        }
-    }
-
     static func xmlEscape(_ s: String) -> String {
         s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
             .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-    }
-
-    static func iso8601(_ date: Date) -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime]
-        return f.string(from: date)
     }
 }

@@ -1,5 +1,6 @@
 // CodeCommit's Git over SSH, served by Debian's sshd with a user database of its own (nss_wrapper): the login
 // user is the SSH key id, and only the Active key of that id, as IAM holds it now, may log in.
+import FleetSupport
 import Foundation
 
 final class LabSSHServer: @unchecked Sendable {
@@ -39,7 +40,8 @@ final class LabSSHServer: @unchecked Sendable {
             let keygen = try await LabProcess.run("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", hostKey])
             guard keygen.status == 0 else { throw LabFailure("ssh-keygen failed: \(keygen.stderr)") }
         }
-        port = try Self.freePort()
+        guard let free = LoopbackPort.free() else { throw LabFailure("no free port on 127.0.0.1") }
+        port = free
         let publicKey = try String(contentsOfFile: hostKey + ".pub", encoding: .utf8).split(separator: " ").prefix(2).joined(separator: " ")
         hostKeyLine = "[127.0.0.1]:\(port) \(publicKey)"
         try writeShell()
@@ -76,7 +78,7 @@ final class LabSSHServer: @unchecked Sendable {
             ])
         lock.withLock { pid = child }
         let deadline = Date().addingTimeInterval(10)
-        while !Self.isListening(port: port) {
+        while !LoopbackPort.isListening(port) {
             guard LabProcess.isRunning(child), Date() < deadline else {
                 stop()
                 let log = (try? String(contentsOfFile: "\(directory)/sshd.log", encoding: .utf8)) ?? ""
@@ -147,34 +149,6 @@ final class LabSSHServer: @unchecked Sendable {
         _ = rename(path + ".tmp", path)
     }
 
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw LabFailure("socket() failed") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard bound else { throw LabFailure("cannot find a free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
-    static func isListening(port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-    }
 }
 
 public struct LabFailure: Error, CustomStringConvertible {

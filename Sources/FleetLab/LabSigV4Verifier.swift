@@ -57,7 +57,7 @@ public struct LabSigV4Verifier: Sendable {
         guard let scope = Self.scope(of: request),
             let signed = authorization.firstMatch(of: /SignedHeaders=([^,\s]+)/).map({ String($0.1) }),
             let signature = authorization.firstMatch(of: /Signature=([0-9a-f]{64})/).map({ String($0.1) }),
-            let amzDate = request.header("X-Amz-Date"), let date = Self.parse(amzDate)
+            let amzDate = request.header("X-Amz-Date"), let date = AWSTimestamp.parseAmzDate(amzDate)
         else { return .failure(.malformed("the Authorization header is not a SigV4 header")) }
         let identity: LabState.Identity
         switch lookUp(scope.accessKey, token: request.header("X-Amz-Security-Token")) {
@@ -92,7 +92,7 @@ public struct LabSigV4Verifier: Sendable {
         let query = request.query
         func value(_ name: String) -> String? { query.first { $0.0 == name }?.1 }
         guard let scope = Self.scope(of: request), value("X-Amz-Algorithm") == "AWS4-HMAC-SHA256",
-            let amzDate = value("X-Amz-Date"), let date = Self.parse(amzDate),
+            let amzDate = value("X-Amz-Date"), let date = AWSTimestamp.parseAmzDate(amzDate),
             let expiresText = value("X-Amz-Expires"), let expires = Int(expiresText),
             let signed = value("X-Amz-SignedHeaders"), let signature = value("X-Amz-Signature")
         else { return .failure(.malformed("the query is not a SigV4 presigned query")) }
@@ -119,10 +119,5 @@ public struct LabSigV4Verifier: Sendable {
             .presign(sigRequest, credentials: credentials, date: date, expires: expires)
         guard expected.signature == signature else { return .failure(.signatureMismatch) }
         return .success(Caller(identity: identity, region: scope.region, service: scope.service))
-    }
-
-    static func parse(_ amzDate: String) -> Date? {
-        guard let m = amzDate.wholeMatch(of: /(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z/) else { return nil }
-        return ISO8601DateFormatter().date(from: "\(m.1)-\(m.2)-\(m.3)T\(m.4):\(m.5):\(m.6)Z")
     }
 }

@@ -1,5 +1,6 @@
 // STS as the lab serves it: AssumeRole (trust, external id, duration), AssumeRoleWithWebIdentity,
 // GetCallerIdentity by POST and by presigned GET (the EKS token form).
+import AWS
 import Foundation
 
 struct STSService {
@@ -79,7 +80,7 @@ struct STSService {
               <AccessKeyId>\(s.accessKeyID)</AccessKeyId>
               <SecretAccessKey>\(LabEncoding.xmlEscape(s.secret))</SecretAccessKey>
               <SessionToken>\(LabEncoding.xmlEscape(s.sessionToken ?? ""))</SessionToken>
-              <Expiration>\(LabEncoding.iso8601(s.expiration ?? state.now()))</Expiration>
+              <Expiration>\(AWSTimestamp.iso8601(s.expiration ?? state.now()))</Expiration>
             </Credentials>
             <AssumedRoleUser>
               <AssumedRoleId>\(s.userID)</AssumedRoleId>

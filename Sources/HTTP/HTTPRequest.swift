@@ -8,7 +8,8 @@ public enum TLSTrust: Sendable, Hashable {
     case pem([UInt8])
 }
 
-public struct HTTPRequest: Sendable {
+/// Prints as method and URL without query: headers (Authorization, tokens) and presigned queries stay out of logs.
+public struct HTTPRequest: Sendable, CustomStringConvertible, CustomReflectable {
     public var method: String
     public var url: String
     public var headers: [(String, String)]
@@ -30,6 +31,9 @@ public struct HTTPRequest: Sendable {
         self.connectTimeout = connectTimeout
         self.trust = trust
     }
+
+    public var description: String { "\(method) \(redactedURL)" }
+    public var customMirror: Mirror { Mirror(self, children: ["method": method, "url": redactedURL]) }
 
     /// The URL without its query string or user info, for messages: presigned URLs carry tokens.
     public var redactedURL: String { HTTPRequest.redact(url) }

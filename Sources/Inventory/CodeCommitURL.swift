@@ -1,4 +1,5 @@
 // CodeCommit Git URLs: what Flux and CodeCommit accept, and the precise reason when a URL is refused.
+import FleetSupport
 
 /// A parsed CodeCommit clone URL.
 struct CodeCommitURL: Equatable {
@@ -11,11 +12,7 @@ struct CodeCommitURL: Equatable {
     var port: Int?
     var repository: String
 
-    /// The region a CodeCommit host names, as git-remote-codecommit reads it (VPC endpoints included).
-    static func region(ofHost host: String) -> String? {
-        let pattern = /(vpce-.+\.)?git-codecommit(-fips)?\.([^.]+)\.(vpce\.)?amazonaws\.com(\.cn)?/
-        return host.wholeMatch(of: pattern).map { String($0.3) }
-    }
+    static func region(ofHost host: String) -> String? { CodeCommitHost.region(of: host) }
 
     static func isCodeCommitHost(_ host: String) -> Bool { region(ofHost: host) != nil }
 

@@ -36,6 +36,12 @@ struct AWSVectorTests {
         #expect(temporary.username == v["username_credentialHelper"])
         #expect(temporary.password.reveal() == v["password"], "the token is not signed")
         #expect(CodeCommitGitCredentials.region(ofHost: v["host"]!) == "us-east-1")
+        // Printed or dumped, neither the session token (part of the username) nor the password shows.
+        var dumped = ""
+        dump(temporary, to: &dumped)
+        for text in ["\(temporary)", String(reflecting: temporary), dumped] {
+            #expect(!text.contains(credentials["sessionToken"]!) && !text.contains(temporary.password.reveal()))
+        }
     }
 
     @Test func eksTokens() throws {

@@ -2,35 +2,10 @@
 // header whitespace, bodies, session tokens. botocore runs in a python3 child process.
 import FleetSupport
 import Foundation
+import TestSupport
 import Testing
 
 @testable import AWS
-
-enum Python {
-    static func hasModule(_ name: String) -> Bool {
-        (try? run(["-c", "import \(name)"], input: Data()))?.status == 0
-    }
-
-    static func run(_ arguments: [String], input: Data) throws -> (status: Int32, stdout: Data, stderr: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3"] + arguments
-        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = stderr
-        try process.run()
-        let writer = Thread {
-            stdin.fileHandleForWriting.write(input)
-            try? stdin.fileHandleForWriting.close()
-        }
-        writer.start()
-        let out = stdout.fileHandleForReading.readDataToEndOfFile()
-        let err = stderr.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, out, String(decoding: err, as: UTF8.self))
-    }
-}
 
 /// A small deterministic generator (SplitMix64), so a failing case can be reproduced from its seed.
 struct SeededGenerator: RandomNumberGenerator {
@@ -44,7 +19,7 @@ struct SeededGenerator: RandomNumberGenerator {
     }
 }
 
-@Suite("SigV4 against botocore", .enabled(if: Python.hasModule("botocore"), "python3 with botocore is not installed"))
+@Suite("SigV4 against botocore", .enabled(if: Python.hasModules("botocore"), "python3 with botocore is not installed"))
 struct BotocoreDifferentialTests {
     struct Generated {
         let mode: String

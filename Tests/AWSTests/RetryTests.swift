@@ -66,17 +66,17 @@ struct RetryTests {
     // MARK: Error shapes
 
     @Test func errorsParseFromEveryProtocol() {
-        let query = AWSError.parse(HTTPResponseView(status: 400, headers: [], body: Array("""
+        let query = AWSError.parse(HTTPResponse(status: 400, headers: [], body: Array("""
             <ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>r-1</RequestId></ErrorResponse>
             """.utf8)), service: "sts", operation: "AssumeRole")
         #expect(query.code == "Throttling" && query.message == "Rate exceeded" && query.requestID == "r-1" && query.isThrottling)
-        let json = AWSError.parse(HTTPResponseView(status: 400, headers: [], body: Array(#"{"__type":"com.amazonaws.codecommit#RepositoryDoesNotExistException","message":"x does not exist"}"#.utf8)), service: "codecommit", operation: "GetRepository")
+        let json = AWSError.parse(HTTPResponse(status: 400, headers: [], body: Array(#"{"__type":"com.amazonaws.codecommit#RepositoryDoesNotExistException","message":"x does not exist"}"#.utf8)), service: "codecommit", operation: "GetRepository")
         #expect(json.code == "RepositoryDoesNotExistException" && !json.isRetryable)
-        let rest = AWSError.parse(HTTPResponseView(status: 404, headers: [("x-amzn-ErrorType", "ResourceNotFoundException:http://internal.amazon.com/"), ("x-amzn-RequestId", "r-2")], body: Array(#"{"message":"No cluster found"}"#.utf8)), service: "eks", operation: "DescribeCluster")
+        let rest = AWSError.parse(HTTPResponse(status: 404, headers: [("x-amzn-ErrorType", "ResourceNotFoundException:http://internal.amazon.com/"), ("x-amzn-RequestId", "r-2")], body: Array(#"{"message":"No cluster found"}"#.utf8)), service: "eks", operation: "DescribeCluster")
         #expect(rest.code == "ResourceNotFoundException" && rest.message == "No cluster found" && rest.requestID == "r-2")
-        let bare = AWSError.parse(HTTPResponseView(status: 503, headers: [], body: Array("<html>oops".utf8)), service: "eks", operation: "DescribeCluster")
+        let bare = AWSError.parse(HTTPResponse(status: 503, headers: [], body: Array("<html>oops".utf8)), service: "eks", operation: "DescribeCluster")
         #expect(bare.code == "ServiceUnavailable" && bare.isRetryable)
-        let tooMany = AWSError.parse(HTTPResponseView(status: 429, headers: [], body: []), service: "eks", operation: "DescribeCluster")
+        let tooMany = AWSError.parse(HTTPResponse(status: 429, headers: [], body: []), service: "eks", operation: "DescribeCluster")
         #expect(tooMany.isThrottling)
     }
 
@@ -86,7 +86,7 @@ struct RetryTests {
         for _ in 0..<500 {
             var body = Array(seeds.randomElement(using: &rng)!.utf8)
             for _ in 0..<Int.random(in: 0...20, using: &rng) { body.append(UInt8.random(in: 0...255, using: &rng)) }
-            let e = AWSError.parse(HTTPResponseView(status: Int.random(in: 400...599, using: &rng), headers: [], body: body), service: "sts", operation: "X")
+            let e = AWSError.parse(HTTPResponse(status: Int.random(in: 400...599, using: &rng), headers: [], body: body), service: "sts", operation: "X")
             #expect(!e.code.isEmpty)
         }
     }

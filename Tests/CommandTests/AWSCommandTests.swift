@@ -8,15 +8,7 @@ import Testing
 
 @Suite("eks-token and git-credential (binary, against awscli)")
 struct AWSCommandTests {
-    static var awscliAvailable: Bool {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", "import awscli"]
-        p.standardError = FileHandle.nullDevice
-        guard (try? p.run()) != nil else { return false }
-        p.waitUntilExit()
-        return p.terminationStatus == 0
-    }
+    static var awscliAvailable: Bool { Python.hasModules("awscli") }
 
     let baseEnvironment: [String: String] = [
         "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "HOME": "/nonexistent",

@@ -7,15 +7,7 @@ import Testing
 
 @Suite("Lab: independent clients", .serialized, .tags(.integration))
 struct LabPeerTests {
-    static var botoAvailable: Bool {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["python3", "-c", "import boto3, awscli"]
-        p.standardError = FileHandle.nullDevice
-        guard (try? p.run()) != nil else { return false }
-        p.waitUntilExit()
-        return p.terminationStatus == 0
-    }
+    static var botoAvailable: Bool { Python.hasModules("boto3", "awscli") }
 
     @Test(.enabled(if: botoAvailable, "boto3 and the AWS CLI (pip) are not installed"))
     func realClientsWorkAgainstTheLab() async throws {

@@ -112,6 +112,17 @@ struct HTTPClientTests {
         #expect(statuses.sorted() == Array(0..<500))
     }
 
+    @Test func requestsPrintWithoutCredentials() {
+        let request = HTTPRequest(
+            url: "https://sts.amazonaws.com/?X-Amz-Security-Token=secret-token", headers: [("Authorization", "AWS4 secret-signature")])
+        var dumped = ""
+        dump(request, to: &dumped)
+        for text in ["\(request)", String(reflecting: request), dumped] {
+            #expect(!text.contains("secret-token") && !text.contains("secret-signature"))
+        }
+        #expect("\(request)" == "GET https://sts.amazonaws.com/")
+    }
+
     @Test func shutdownFailsPendingWork() async throws {
         let own = HTTPClient()
         own.shutdown()

@@ -1,4 +1,5 @@
 // moto (an independent AWS stand-in from PyPI) on 127.0.0.1, for tests against a peer fleetstrap did not write.
+import FleetSupport
 import Foundation
 
 public final class MotoServer: @unchecked Sendable {
@@ -25,7 +26,7 @@ public final class MotoServer: @unchecked Sendable {
         // Wait until it answers.
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {
-            if PeerServer.isListening(port: port) { return }
+            if LoopbackPort.isListening(port) { return }
             usleep(100_000)
         }
         stop()

@@ -1,4 +1,5 @@
 // Starts peer_server.py (or another local peer) for a test, on 127.0.0.1, and stops it by its PID.
+import FleetSupport
 import Foundation
 
 public final class PeerServer: @unchecked Sendable {
@@ -52,22 +53,6 @@ public final class PeerServer: @unchecked Sendable {
     }
 
     public enum PeerError: Error { case noPort(String) }
-
-    /// True when something accepts TCP connections on 127.0.0.1:`port`.
-    public static func isListening(port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-            }
-        }
-    }
 
     static func makeCertificate(in directory: URL) throws {
         let openssl = Process()

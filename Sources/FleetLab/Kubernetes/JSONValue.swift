@@ -1,4 +1,5 @@
 // Kubernetes objects as the API server holds them: JSON values, Sendable, comparable, walkable by path.
+import AWS
 import Foundation
 
 public enum JSONValue: Sendable, Hashable, Codable {
@@ -43,7 +44,7 @@ public enum JSONValue: Sendable, Hashable, Codable {
         case let o as [String: Any]: self = .object(o.mapValues { JSONValue(any: $0) })
         case let o as [AnyHashable: Any]:
             self = .object(Dictionary(uniqueKeysWithValues: o.map { ("\($0.key.base)", JSONValue(any: $0.value)) }))
-        case let date as Date: self = .string(LabEncoding.iso8601(date))
+        case let date as Date: self = .string(AWSTimestamp.iso8601(date))
         case let n as NSNumber: self = .number(n.doubleValue)
         default: self = .string("\(value!)")
         }

@@ -1,5 +1,6 @@
 // A simulated EKS cluster's API server over HTTP: bearer authentication (EKS tokens, as EKS checks them), access
 // entries, discovery, and get/list/create/update/delete/server-side apply on the cluster's object store.
+import AWS
 import Foundation
 import Yams
 
@@ -18,10 +19,7 @@ struct KubernetesAPI {
             return Self.status(KubernetesError(code: 401, reason: "Unauthorized", message: "Unauthorized"))
         }
         let token = String(authorization.dropFirst("Bearer ".count))
-        let user: String
-        if let staticToken = cluster.staticToken, token == staticToken {
-            user = "lab-static-admin"
-        } else {
+        if token != cluster.staticToken {
             switch tokens.verify(token: token, cluster: cluster.name) {
             case .success(let identity):
                 let principal = identity.roleARN ?? identity.arn
@@ -30,17 +28,15 @@ struct KubernetesAPI {
                         code: 403, reason: "Forbidden",
                         message: "User \"\(identity.arn)\" cannot \(request.method.lowercased()) at the cluster scope: no access entry for \(principal)"))
                 }
-                user = identity.arn
             case .failure:
                 return Self.status(KubernetesError(code: 401, reason: "Unauthorized", message: "Unauthorized"))
             }
         }
-        _ = user
         return route(request, store: &store)
     }
 
     private func route(_ request: LabRequest, store: inout KubernetesStore) -> LabResponse {
-        let segments = request.path.split(separator: "/").map { LabEncoding.decode($0) }
+        let segments = request.path.split(separator: "/").map { PercentEncoding.decode($0) }
         switch (request.method, segments.first) {
         case ("GET", "version"):
             return Self.json(.object([

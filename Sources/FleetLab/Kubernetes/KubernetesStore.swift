@@ -1,6 +1,7 @@
 // One simulated cluster's objects and the API server's rules for them: resource types (built in, and those CRDs
 // define), create/update/delete with resourceVersion and generation, and server-side apply with field managers,
 // ownership and conflicts. A value type: the server keeps one per cluster behind a lock, tests drive it directly.
+import AWS
 import Foundation
 
 public struct ResourceType: Sendable, Hashable {
@@ -253,7 +254,7 @@ public struct KubernetesStore: Sendable {
     private func initializeMetadata(_ object: inout JSONValue, type: ResourceType, namespace: String?) {
         var metadata = object["metadata"]?.object ?? [:]
         metadata["uid"] = .string(UUID().uuidString.lowercased())
-        metadata["creationTimestamp"] = .string(LabEncoding.iso8601(now()))
+        metadata["creationTimestamp"] = .string(AWSTimestamp.iso8601(now()))
         if let namespace { metadata["namespace"] = .string(namespace) }
         metadata["managedFields"] = nil
         object["metadata"] = .object(metadata)
