@@ -75,7 +75,7 @@ let package = Package(
         .target(
             name: "FleetLab",
             dependencies: [
-                "AWS", "FleetSupport",
+                "AWS", "FleetCrypto", "FleetSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "X509", package: "swift-certificates"),
@@ -106,6 +106,10 @@ let package = Package(
         .testTarget(
             name: "CLibraryTests",
             dependencies: ["CCurl", "COpenSSL", "CGit2", "FleetCrypto", "FleetSupport"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "FleetCryptoTests",
+            dependencies: ["FleetCrypto", "FleetSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "FleetSupportTests",

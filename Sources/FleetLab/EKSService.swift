@@ -8,7 +8,6 @@ struct EKSService {
     let cluster: @Sendable (LabConfig.Cluster) async throws -> (endpoint: String, caPEM: String)
 
     func handle(_ request: LabRequest, caller: LabSigV4Verifier.Caller) async -> LabResponse {
-        state.count("eks:DescribeCluster")
         let parts = request.path.split(separator: "/")
         guard request.method == "GET", parts.count == 2, parts[0] == "clusters" else {
             return LabError(code: "InvalidRequestException", message: "unsupported EKS operation \(request.method) \(request.path)", status: 400)
@@ -50,7 +49,6 @@ struct CodeCommitService {
     func handle(_ request: LabRequest, caller: LabSigV4Verifier.Caller) -> LabResponse {
         let target = request.header("X-Amz-Target") ?? ""
         let operation = target.split(separator: ".").last.map(String.init) ?? ""
-        state.count("codecommit:\(operation)")
         guard operation == "GetRepository" else {
             return LabError(code: "UnknownOperationException", message: "\(operation) is not served by the lab", status: 400)
                 .response(protocol: .json)

@@ -8,6 +8,8 @@ import Foundation
 struct GitHTTPService {
     let state: LabState
     let repositoriesRoot: String
+    var faults: FaultInjector?
+    var rival: RivalPusher?
     static let validity: TimeInterval = 15 * 60
 
     func handle(_ request: LabRequest) async -> LabResponse {
@@ -15,7 +17,8 @@ struct GitHTTPService {
         let rest = request.path.dropFirst("/v1/repos/".count)
         let name = String(rest.prefix(while: { $0 != "/" }))
         let suffix = String(rest.dropFirst(name.count))
-        state.count("git-http:\(suffix.isEmpty ? "/" : suffix)")
+        let operation = suffix.hasSuffix("git-receive-pack") || request.rawQuery.contains("service=git-receive-pack")
+            ? "git-receive-pack" : "git-upload-pack"
         let challenge = LabResponse(
             status: 401, headers: [("WWW-Authenticate", "Basic realm=\"fleetstrap-lab CodeCommit\"")],
             body: Array("authentication required\n".utf8))
@@ -23,11 +26,20 @@ struct GitHTTPService {
             let decoded = Data(base64Encoded: String(authorization.dropFirst(6))).map({ String(decoding: $0, as: UTF8.self) }),
             let colon = decoded.firstIndex(of: ":")
         else { return challenge }
-        let user = PercentEncoding.decode(decoded[..<colon])
+        // Sent as is: `AKID%sessionToken` is not percent-encoding (the token holds `+`, `/` and `%`-like pairs).
+        let user = String(decoded[..<colon])
         let password = String(decoded[decoded.index(after: colon)...])
         guard let accountID = authenticate(user: user, password: password, name: name, host: request.header("Host") ?? "") else {
-            state.count("git-http:denied")
+            state.count(service: "git", operation: operation, repository: name)
+            state.count(.denied, service: "git")
             return LabResponse(status: 403, body: Array("fatal: unable to access: the Git password is not valid for this repository\n".utf8))
+        }
+        state.count(service: "git", operation: operation, repository: "\(accountID)/\(name)")
+        let region = state.repositories(accountID: accountID, named: name).first?.region
+        let call = FaultInjector.Call(service: "git", operation: operation, accountID: accountID, region: region, repository: name)
+        if let injected = await faults?.intercept(call, answer: .git, state: state) { return injected }
+        if request.method == "POST", suffix == "/git-receive-pack" {
+            await rival?.raceIfArmed(accountID: accountID, repository: name, ref: Self.firstPushedRef(request.body))
         }
         let root = "\(repositoriesRoot)/\(accountID)"
         guard FileManager.default.fileExists(atPath: "\(root)/\(name).git") else {
@@ -68,6 +80,16 @@ struct GitHTTPService {
             if expected.password.reveal() == password { return identity.accountID }
         }
         return nil
+    }
+
+    /// The ref of a receive-pack request's first command (pkt-line `old new ref\0capabilities`).
+    static func firstPushedRef(_ body: [UInt8]) -> String? {
+        guard body.count > 4, let length = Int(String(decoding: body[0..<4], as: UTF8.self), radix: 16), length > 4,
+            length <= body.count
+        else { return nil }
+        let line = body[4..<length].prefix { $0 != 0 && $0 != 10 }
+        let fields = String(decoding: line, as: UTF8.self).split(separator: " ")
+        return fields.count == 3 && fields[2].hasPrefix("refs/") ? String(fields[2]) : nil
     }
 
     /// CGI output: headers (`Status:` among them), a blank line, the body.

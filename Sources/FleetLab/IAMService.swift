@@ -11,7 +11,6 @@ struct IAMService {
 
     func handle(_ p: [String: String], caller: LabSigV4Verifier.Caller) -> LabResponse {
         let action = p["Action"] ?? ""
-        state.count("iam:\(action)")
         let account = caller.identity.accountID
         do {
             guard let user = p["UserName"] else {

@@ -34,6 +34,8 @@ public final class Lab: Sendable {
         public var sshUnavailable: String?
         public var repositoriesRoot: String
         public var accounts: [String: String]
+        /// Bearer token of the admin endpoint (`<endpoint>/_lab/…`: faults, counters, rival pushes).
+        public var adminToken: String
     }
 
     public let state: LabState
@@ -42,6 +44,8 @@ public final class Lab: Sendable {
     private let server: Task<Void, any Error>
     private let ssh: LabSSHServer?
     let kubernetes: LabKubernetes
+    let faults: FaultInjector
+    let rival: RivalPusher
 
     /// Starts the lab and returns once it listens.
     public static func start(_ options: Options) async throws -> Lab {
@@ -70,6 +74,8 @@ public final class Lab: Sendable {
         let caPath = "\(dir)/ca.pem"
         try ca.certificatePEM.write(toFile: caPath, atomically: true, encoding: .utf8)
 
+        let rival = try RivalPusher(directory: dir, repositoriesRoot: reposRoot)
+
         // SSH.
         var ssh: LabSSHServer?
         var sshUnavailable: String?
@@ -77,7 +83,7 @@ public final class Lab: Sendable {
             if let reason = LabSSHServer.unavailableReason() {
                 sshUnavailable = reason
             } else {
-                let server = LabSSHServer(directory: "\(dir)/ssh", repositoriesRoot: reposRoot, state: state)
+                let server = LabSSHServer(directory: "\(dir)/ssh", repositoriesRoot: reposRoot, state: state, rival: rival)
                 try await server.start()
                 ssh = server
             }
@@ -98,11 +104,26 @@ public final class Lab: Sendable {
             throw error
         }
 
-        // Kubernetes API servers of the simulated clusters, each started when first described.
-        let kubernetes = LabKubernetes(state: state, labSTSHost: "127.0.0.1:\(port)")
+        // Faults, the rival writer, and the Kubernetes API servers of the simulated clusters (each started when
+        // first described) with their controllers.
+        let faults = FaultInjector(accounts: options.config.accounts, now: options.now)
+        let controllerConfig = options.config.controllers
+        let fetcher = SourceFetcher(
+            state: state, workDirectory: "\(dir)/controllers", repositoriesRoot: reposRoot, caBundle: caPath,
+            sshHostKey: ssh.map { $0.hostKeyLine.split(separator: " ").dropFirst().joined(separator: " ") },
+            scaleMode: controllerConfig?.scaleMode ?? false)
+        var settings = LabControllers.Settings()
+        if let delay = controllerConfig?.deploymentDelay.flatMap(DurationText.parse) { settings.deploymentDelay = delay.seconds }
+        if let n = controllerConfig?.concurrentFetches, n > 0 { settings.concurrentFetches = n }
+        let kubernetes = LabKubernetes(
+            state: state, labSTSHost: "127.0.0.1:\(port)", faults: faults, fetcher: fetcher, settings: settings,
+            shared: options.config.sharedClusterListener ?? false)
+        faults.changed.withLock { $0 = { [rival] in rival.arm($0, accountIDs: { state.accountID(named: $0) }) } }
+        faults.set(options.config.faults ?? LabFaults())
 
         guard let base = state.userCredentials().first else {
             task.cancel()
+            await kubernetes.stop()
             ssh?.stop()
             throw LabFailure("the lab's config names no user with accessKey: true, so no client could sign in")
         }
@@ -111,8 +132,10 @@ public final class Lab: Sendable {
             region: options.config.repositories.first?.region ?? options.config.clusters.first?.region ?? "us-east-1",
             accessKeyId: base.accessKeyID, secretAccessKey: base.secret, sshPort: ssh?.port,
             sshKnownHosts: ssh?.hostKeyLine, sshUnavailable: sshUnavailable, repositoriesRoot: reposRoot,
-            accounts: Dictionary(uniqueKeysWithValues: options.config.accounts.map { ($0.name, $0.id) }))
-        let lab = Lab(options: options, state: state, info: info, server: task, ssh: ssh, kubernetes: kubernetes)
+            accounts: Dictionary(uniqueKeysWithValues: options.config.accounts.map { ($0.name, $0.id) }),
+            adminToken: LabState.randomKeyID(prefix: "lab-admin-"))
+        let lab = Lab(
+            options: options, state: state, info: info, server: task, ssh: ssh, kubernetes: kubernetes, faults: faults, rival: rival)
         box.withLock { $0 = lab }
         try lab.writeStateFiles(directory: dir)
         return lab
@@ -120,8 +143,10 @@ public final class Lab: Sendable {
 
     private init(
         options: Options, state: LabState, info: Info, server: Task<Void, any Error>, ssh: LabSSHServer?,
-        kubernetes: LabKubernetes
+        kubernetes: LabKubernetes, faults: FaultInjector, rival: RivalPusher
     ) {
+        self.faults = faults
+        self.rival = rival
         self.options = options
         self.state = state
         self.info = info
@@ -131,6 +156,7 @@ public final class Lab: Sendable {
     }
 
     public func stop() async {
+        faults.changed.withLock { $0 = nil }
         server.cancel()
         _ = try? await server.value
         await kubernetes.stop()
@@ -161,30 +187,44 @@ public final class Lab: Sendable {
     // MARK: Dispatch
 
     func handle(_ request: LabRequest) async -> LabResponse {
+        if request.path.hasPrefix("/_lab/") { return await LabAdmin(lab: self).handle(request) }
         if request.path.hasPrefix("/v1/repos/") {
-            return await GitHTTPService(state: state, repositoriesRoot: info.repositoriesRoot).handle(request)
+            return await GitHTTPService(state: state, repositoriesRoot: info.repositoriesRoot, faults: faults, rival: rival).handle(request)
         }
         let isForm = request.header("Content-Type")?.hasPrefix("application/x-www-form-urlencoded") == true
         var parameters = isForm ? request.form : [:]
         for (k, v) in request.query where !k.hasPrefix("X-Amz-") { parameters[k] = v }
         guard let scope = LabSigV4Verifier.scope(of: request) else {
             if parameters["Action"] == "AssumeRoleWithWebIdentity" {
+                state.count(service: "sts", operation: "AssumeRoleWithWebIdentity")
                 return STSService(state: state).handle(parameters, caller: nil)
             }
-            state.count("unauthenticated")
+            state.count(.denied, service: "unsigned")
             return LabError.from(.missing, json: false).response(protocol: .query(namespace: STSService.namespace))
         }
-        let json = scope.service == "eks" || scope.service == "codecommit"
+        let service = scope.service
+        let kind: LabProtocol = switch service {
+        case "eks": .restJSON
+        case "codecommit": .json
+        case "iam": .query(namespace: IAMService.namespace)
+        default: .query(namespace: STSService.namespace)
+        }
+        let operation: String = switch service {
+        case "eks": request.method == "GET" && request.path.split(separator: "/").count == 2 ? "DescribeCluster" : "\(request.method) \(request.path)"
+        case "codecommit": (request.header("X-Amz-Target") ?? "").split(separator: ".").last.map(String.init) ?? ""
+        default: parameters["Action"] ?? ""
+        }
+        state.count(service: service, operation: operation)
         let caller: LabSigV4Verifier.Caller
         switch LabSigV4Verifier(state: state).verify(request) {
         case .success(let c): caller = c
         case .failure(let failure):
-            state.count("denied:\(scope.service)")
-            let kind: LabProtocol = scope.service == "eks" ? .restJSON : json ? .json
-                : .query(namespace: scope.service == "iam" ? IAMService.namespace : STSService.namespace)
-            return LabError.from(failure, json: json).response(protocol: kind)
+            state.count(.denied, service: service)
+            return LabError.from(failure, json: service == "eks" || service == "codecommit").response(protocol: kind)
         }
-        switch scope.service {
+        let call = FaultInjector.Call(service: service, operation: operation, accountID: caller.identity.accountID, region: caller.region)
+        if let injected = await faults.intercept(call, answer: .aws(kind), state: state) { return injected }
+        switch service {
         case "sts":
             return STSService(state: state).handle(parameters, caller: caller)
         case "iam":
@@ -195,9 +235,30 @@ public final class Lab: Sendable {
             return CodeCommitService(state: state, httpBase: info.endpoint, sshBase: { [info] in info.sshPort.map { "ssh://127.0.0.1:\($0)" } })
                 .handle(request, caller: caller)
         default:
-            return LabError(code: "UnknownService", message: "the lab does not serve \(scope.service)", status: 400)
+            return LabError(code: "UnknownService", message: "the lab does not serve \(service)", status: 400)
                 .response(protocol: .json)
         }
+    }
+
+    // MARK: Faults, counters, rival pushes (also over the admin endpoint)
+
+    /// Replaces the faults in force; unreachable clusters stop listening at once, healed ones listen again.
+    public func setFaults(_ faults: LabFaults) async throws {
+        try faults.check(options.config)
+        self.faults.set(faults)
+        await kubernetes.syncReachability()
+        kubernetes.controllers.touchAll()
+    }
+
+    public func counters() -> LabCounters { state.counters() }
+
+    /// Another writer pushes a commit to `branch` (default: the repository's HEAD) of a repository, now.
+    @discardableResult
+    public func rivalPush(account: String, repository: String, branch: String? = nil) async throws -> String {
+        guard let accountID = state.accountID(named: account) ?? (state.accountName(id: account) != nil ? account : nil) else {
+            throw LabFailure("no account \(account)")
+        }
+        return try await rival.push(accountID: accountID, repository: repository, ref: branch.map { "refs/heads/\($0)" })
     }
 
     /// Each cluster's endpoint (its own API server) and its own CA.

@@ -1,4 +1,5 @@
 // What the lab simulates: accounts, IAM users and roles, CodeCommit repositories, EKS clusters.
+import FleetSupport
 import Foundation
 import Yams
 
@@ -60,6 +61,28 @@ public struct LabConfig: Codable, Sendable {
     public var clusters: [Cluster]
     /// Lifetime of AssumeRole sessions, in seconds (default 3600).
     public var sessionSeconds: Int?
+    public var controllers: Controllers?
+    /// One HTTPS listener for every cluster's API server, told apart by TLS server name and Host
+    /// (`<id>.gr7.<region>.eks.localhost`, which libcurl resolves to loopback), each with its own CA: for labs of
+    /// thousands of clusters. Off by default: one port per cluster, which kubectl (Go does not resolve
+    /// `*.localhost`) can reach too.
+    public var sharedClusterListener: Bool?
+    /// Faults in force from the start (changeable while the lab runs: PUT /_lab/faults).
+    public var faults: LabFaults?
+
+    /// How the simulated controllers behave.
+    public struct Controllers: Codable, Sendable {
+        /// How long a Deployment takes to become Available after each spec change (Go duration, default `1s`).
+        public var deploymentDelay: String?
+        /// Check a GitRepository's credentials against the lab's IAM state and read the ref from the bare
+        /// repository, instead of fetching with git and ssh (for benchmarks of thousands of clusters).
+        public var scaleMode: Bool?
+        /// Fetches at once, lab-wide (default 8).
+        public var concurrentFetches: Int?
+        public init(deploymentDelay: String? = nil, scaleMode: Bool? = nil, concurrentFetches: Int? = nil) {
+            (self.deploymentDelay, self.scaleMode, self.concurrentFetches) = (deploymentDelay, scaleMode, concurrentFetches)
+        }
+    }
 
     public init(accounts: [Account], users: [User], roles: [Role], repositories: [Repository], clusters: [Cluster]) {
         self.accounts = accounts
@@ -91,6 +114,14 @@ public struct LabConfig: Codable, Sendable {
         for r in repositories where !seen.insert("\(r.account)/\(r.name)").inserted {
             throw Invalid(description: "repository \(r.name) appears twice in account \(r.account)")
         }
+        var clusterNames = Set<String>()
+        for c in clusters where !clusterNames.insert(c.name).inserted {
+            throw Invalid(description: "cluster \(c.name) appears twice (the lab's cluster names are unique)")
+        }
+        if let delay = controllers?.deploymentDelay, DurationText.parse(delay) == nil {
+            throw Invalid(description: "controllers.deploymentDelay '\(delay)' is not a duration (e.g. 500ms, 2s)")
+        }
+        try faults?.check(self)
     }
 
     /// A fleet of `clusters` clusters over `accounts` accounts and `regions`, with one repository and one SSH

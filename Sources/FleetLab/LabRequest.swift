@@ -47,11 +47,19 @@ public struct LabResponse: Sendable {
     public var status: Int
     public var headers: [(String, String)]
     public var body: [UInt8]
+    /// Close the connection without answering (a fault: connection reset).
+    public var abort = false
 
     public init(status: Int, headers: [(String, String)] = [], body: [UInt8] = []) {
         self.status = status
         self.headers = headers
         self.body = body
+    }
+
+    static var abort: LabResponse {
+        var response = LabResponse(status: 500)
+        response.abort = true
+        return response
     }
 
     public static func xml(_ text: String, status: Int = 200) -> LabResponse {

@@ -7,6 +7,7 @@ final class LabSSHServer: @unchecked Sendable {
     let directory: String
     let repositoriesRoot: String
     let state: LabState
+    let rival: RivalPusher
     private(set) var port = 0
     private(set) var hostKeyLine = ""
     private var pid: pid_t?
@@ -24,7 +25,8 @@ final class LabSSHServer: @unchecked Sendable {
         return nil
     }
 
-    init(directory: String, repositoriesRoot: String, state: LabState) {
+    init(directory: String, repositoriesRoot: String, state: LabState, rival: RivalPusher) {
+        self.rival = rival
         self.directory = directory
         self.repositoriesRoot = repositoriesRoot
         self.state = state
@@ -137,6 +139,9 @@ final class LabSSHServer: @unchecked Sendable {
             account=$(cat "\(directory)/accounts/$user" 2>/dev/null) || { echo "fatal: unknown key id" >&2; exit 128; }
             repo="\(repositoriesRoot)/$account/$name.git"
             [ -d "$repo" ] || { echo "fatal: repository '$arg' does not exist" >&2; exit 128; }
+            if [ "$cmd" = git-receive-pack ] && [ -f "\(rival.markers)/$account/$name" ]; then
+              /bin/sh "\(rival.script)" "$repo" "\(rival.markers)/$account/$name" >/dev/null 2>&1 || true
+            fi
             exec "$cmd" "$repo"
 
             """

@@ -36,7 +36,7 @@ public final class LabState: Sendable {
         var keyOrder: [String] = []
         var repositories: [LabConfig.Repository] = []
         var clusters: [LabConfig.Cluster] = []
-        var counters: [String: Int] = [:]
+        var counters = LabCounters()
     }
 
     private let data = Mutex(Data_())
@@ -149,8 +149,28 @@ public final class LabState: Sendable {
 
     // MARK: Counters
 
-    public func count(_ key: String) { data.withLock { $0.counters[key, default: 0] += 1 } }
-    public func counters() -> [String: Int] { data.withLock { $0.counters } }
+    /// One request served (whatever its outcome).
+    func count(service: String, operation: String?, cluster: String? = nil, repository: String? = nil) {
+        data.withLock { d in
+            d.counters.requests[service, default: 0] += 1
+            if let operation { d.counters.operations["\(service):\(operation)", default: 0] += 1 }
+            if let cluster { d.counters.clusters[cluster, default: 0] += 1 }
+            if let repository { d.counters.repositories[repository, default: 0] += 1 }
+        }
+    }
+
+    func count(_ outcome: LabCounters.Outcome, service: String) {
+        data.withLock { d in
+            switch outcome {
+            case .throttled: d.counters.throttled[service, default: 0] += 1
+            case .failed: d.counters.failed[service, default: 0] += 1
+            case .denied: d.counters.denied[service, default: 0] += 1
+            }
+        }
+    }
+
+    public func counters() -> LabCounters { data.withLock { $0.counters } }
+    public func resetCounters() { data.withLock { $0.counters = LabCounters() } }
 
     // MARK: Random names
 
@@ -174,4 +194,24 @@ public final class LabState: Sendable {
         let chars = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
         return String((0..<length).map { _ in chars.randomElement()! })
     }
+}
+
+/// What the lab served, so tests and benchmarks can check what a client did.
+public struct LabCounters: Codable, Sendable, Equatable {
+    enum Outcome { case throttled, failed, denied }
+
+    /// Requests per service: sts, iam, eks, codecommit, git (HTTPS), kubernetes.
+    public var requests: [String: Int] = [:]
+    /// Requests per `service:operation` (AWS action, Kubernetes verb, Git service).
+    public var operations: [String: Int] = [:]
+    /// Kubernetes API requests per cluster.
+    public var clusters: [String: Int] = [:]
+    /// Git over HTTPS requests per `account id/repository`.
+    public var repositories: [String: Int] = [:]
+    /// Answered `Throttling` or 429 (rate limits and injected throttling), per service.
+    public var throttled: [String: Int] = [:]
+    /// Injected errors, resets and hangs, per service.
+    public var failed: [String: Int] = [:]
+    /// Refused authentication or authorization, per service.
+    public var denied: [String: Int] = [:]
 }

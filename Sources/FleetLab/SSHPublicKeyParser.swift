@@ -1,6 +1,7 @@
 // What IAM accepts as an SSH public key for CodeCommit: RSA of at least 2048 bits, as an OpenSSH line or PEM.
 import Crypto
 import _CryptoExtras
+import FleetCrypto
 import Foundation
 
 enum SSHPublicKeyParser {
@@ -34,7 +35,7 @@ enum SSHPublicKeyParser {
         guard let _ = reader.string(), let modulus = reader.string(), reader.atEnd else { return .failure(.unrecognized) }
         let bits = bitLength(modulus)
         guard bits >= 2048 else { return .failure(.invalid("The key is \(bits) bits; at least 2048 are required")) }
-        return .success(Parsed(openSSHLine: "ssh-rsa \(fields[1])", fingerprint: md5(Array(blob)), bits: bits))
+        return .success(Parsed(openSSHLine: "ssh-rsa \(fields[1])", fingerprint: SSHPublicKey(openSSH: text)!.md5Fingerprint, bits: bits))
     }
 
     private static func parsePEM(_ text: String) -> Result<Parsed, Refusal> {
@@ -50,25 +51,8 @@ enum SSHPublicKeyParser {
             return .failure(.unrecognized)
         }
         guard let primitives = try? key.getKeyPrimitives() else { return .failure(.unrecognized) }
-        var blob: [UInt8] = []
-        func append(_ bytes: [UInt8]) {
-            let n = UInt32(bytes.count)
-            blob += [UInt8(n >> 24), UInt8(n >> 16 & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF)] + bytes
-        }
-        func mpint(_ data: Data) -> [UInt8] {
-            var bytes = Array(data.drop(while: { $0 == 0 }))
-            if let first = bytes.first, first & 0x80 != 0 { bytes.insert(0, at: 0) }
-            return bytes
-        }
-        append(Array("ssh-rsa".utf8))
-        append(mpint(primitives.publicExponent))
-        append(mpint(primitives.modulus))
-        return .success(Parsed(
-            openSSHLine: "ssh-rsa \(Data(blob).base64EncodedString())", fingerprint: md5(blob), bits: key.keySizeInBits))
-    }
-
-    static func md5(_ bytes: [UInt8]) -> String {
-        Insecure.MD5.hash(data: bytes).map { String(format: "%02x", $0) }.joined(separator: ":")
+        let publicKey = SSHPublicKey(exponent: Array(primitives.publicExponent), modulus: Array(primitives.modulus))
+        return .success(Parsed(openSSHLine: publicKey.openSSH, fingerprint: publicKey.md5Fingerprint, bits: key.keySizeInBits))
     }
 
     private static func bitLength(_ mpint: [UInt8]) -> Int {

@@ -9,7 +9,6 @@ struct STSService {
 
     func handle(_ parameters: [String: String], caller: LabSigV4Verifier.Caller?) -> LabResponse {
         let action = parameters["Action"] ?? ""
-        state.count("sts:\(action)")
         do {
             switch action {
             case "GetCallerIdentity":

@@ -173,7 +173,7 @@ struct LabAWSTests {
         await #expect {
             try await CodeCommitClient(client: client, region: "us-east-1").getRepository(name: "fleet-prod", credentials: prod)
         } throws: { ($0 as? AWSError)?.code == "RepositoryDoesNotExistException" }
-        #expect(fixture.lab.state.counters()["eks:DescribeCluster"] == 2)
+        #expect(fixture.lab.counters().operations["eks:DescribeCluster"] == 2)
         await fixture.stop()
     }
 }

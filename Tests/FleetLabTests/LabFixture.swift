@@ -28,9 +28,9 @@ final class LabFixture: @unchecked Sendable {
         repositories: [.init(name: "fleet-prod", account: "prod", region: "eu-west-1"), .init(name: "fleet-dev", account: "dev", region: "us-east-1")],
         clusters: [.init(name: "prod-a", account: "prod", region: "eu-west-1"), .init(name: "dev-a", account: "dev", region: "us-east-1")])
 
-    init(ssh: Bool = true) async throws {
+    init(ssh: Bool = true, config: LabConfig = LabFixture.config) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("fleetstrap-lab-\(UUID())")
-        var options = Lab.Options(stateDirectory: directory.path, config: Self.config)
+        var options = Lab.Options(stateDirectory: directory.path, config: config)
         options.ssh = ssh
         let clock = self.clock
         options.now = { Date().addingTimeInterval(clock.offset.withLock { $0 }) }
@@ -61,6 +61,58 @@ final class LabFixture: @unchecked Sendable {
             .init(roleARN: "arn:aws:iam::\(id):role/fleetstrap", sessionName: "test", externalID: account == "dev" ? "dev-external" : nil),
             credentials: operatorCredentials)
         return StaticCredentialProvider(credentials)
+    }
+}
+
+/// A lab cluster as a client reaches it: DescribeCluster's endpoint and CA, and an EKS token.
+struct LabCluster {
+    let endpoint: String
+    let ca: [UInt8]
+    let token: String
+
+    func call(
+        _ path: String, method: String = "GET", body: String = "", contentType: String? = nil, token: String? = nil,
+        timeout: Duration = .seconds(30)
+    ) async throws -> HTTPResponse {
+        var headers = [("Authorization", "Bearer \(token ?? self.token)"), ("Accept", "application/json")]
+        if let contentType { headers.append(("Content-Type", contentType)) }
+        var request = HTTPRequest(method: method, url: endpoint + path, headers: headers, body: Array(body.utf8), trust: .pem(ca))
+        request.timeout = timeout
+        return try await HTTPClient.shared.execute(request)
+    }
+
+    /// Server-side apply of a YAML object at its resource path.
+    @discardableResult
+    func apply(_ path: String, _ yaml: String, manager: String = "flux") async throws -> HTTPResponse {
+        try await call(path + "?fieldManager=\(manager)&force=true", method: "PATCH", body: yaml, contentType: "application/apply-patch+yaml")
+    }
+
+    func get(_ path: String) async throws -> JSONValue? { JSONValue.parse(try await call(path).body) }
+
+    /// Polls `path` until `condition` holds for the object (at most `seconds`); returns the last object read.
+    func wait(_ path: String, seconds: Double = 20, until condition: (JSONValue) -> Bool) async throws -> JSONValue? {
+        let deadline = Date().addingTimeInterval(seconds)
+        var last: JSONValue?
+        repeat {
+            last = try await get(path)
+            if let last, condition(last) { return last }
+            try await Task.sleep(for: .milliseconds(50))
+        } while Date() < deadline
+        return last
+    }
+}
+
+extension LabFixture {
+    /// Describes `cluster` as its owner and signs an EKS token as `account`'s fleetstrap role.
+    func connect(cluster: String = "prod-a", as account: String = "prod", region: String = "eu-west-1") async throws -> LabCluster {
+        let client = try client()
+        let caller = try await session(account, client: client)
+        let owner = try await self.session(cluster.hasPrefix("prod") ? "prod" : "dev", client: client)
+        let info = try await EKSClient(client: client, region: region).describeCluster(name: cluster, credentials: owner)
+        let token = EKSToken.make(
+            clusterName: cluster, region: region, credentials: try await caller.credentials(), date: Date(),
+            stsHost: client.configuration.endpoints.stsHost(region: region))
+        return LabCluster(endpoint: info.endpoint, ca: info.certificateAuthorityPEM, token: token.token.reveal())
     }
 }
 

@@ -10,30 +10,33 @@ import Testing
 
 @Suite("Lab: Kubernetes API servers", .serialized)
 struct LabKubernetesTests {
-    struct Cluster {
-        let endpoint: String
-        let ca: [UInt8]
-        let token: String
+    func connect(_ fixture: LabFixture, cluster: String = "prod-a", as account: String = "prod", region: String = "eu-west-1") async throws -> LabCluster {
+        try await fixture.connect(cluster: cluster, as: account, region: region)
     }
 
-    func connect(_ fixture: LabFixture, cluster: String = "prod-a", as account: String = "prod", region: String = "eu-west-1") async throws -> Cluster {
-        let client = try fixture.client()
-        let session = try await fixture.session(account, client: client)
-        let owner = try await fixture.session(cluster.hasPrefix("prod") ? "prod" : "dev", client: client)
-        let info = try await EKSClient(client: client, region: region).describeCluster(name: cluster, credentials: owner)
-        let token = EKSToken.make(
-            clusterName: cluster, region: region, credentials: try await session.credentials(), date: Date(),
-            stsHost: client.configuration.endpoints.stsHost(region: region))
-        return Cluster(endpoint: info.endpoint, ca: info.certificateAuthorityPEM, token: token.token.reveal())
-    }
-
-    func call(_ c: Cluster, _ path: String, method: String = "GET", body: String = "", contentType: String? = nil, token: String? = nil)
+    func call(_ c: LabCluster, _ path: String, method: String = "GET", body: String = "", contentType: String? = nil, token: String? = nil)
         async throws -> HTTPResponse
     {
-        var headers = [("Authorization", "Bearer \(token ?? c.token)"), ("Accept", "application/json")]
-        if let contentType { headers.append(("Content-Type", contentType)) }
-        return try await HTTPClient.shared.execute(HTTPRequest(
-            method: method, url: c.endpoint + path, headers: headers, body: Array(body.utf8), trust: .pem(c.ca)))
+        try await c.call(path, method: method, body: body, contentType: contentType, token: token)
+    }
+
+    @Test func oneSharedListenerServesEveryClusterWithItsOwnCA() async throws {
+        var config = LabFixture.config
+        config.sharedClusterListener = true
+        let fixture = try await LabFixture(ssh: false, config: config)
+        let prod = try await connect(fixture)
+        let dev = try await connect(fixture, cluster: "dev-a", as: "dev", region: "us-east-1")
+        #expect(prod.endpoint.hasSuffix(".gr7.eu-west-1.eks.localhost:\(URLComponents(string: dev.endpoint)?.port ?? 0)"), "one port")
+        #expect(prod.endpoint != dev.endpoint)
+        #expect(try await prod.call("/api/v1/namespaces").status == 200)
+        #expect(try await dev.call("/api/v1/namespaces").status == 200)
+        // Each name presents its own cluster's certificate: prod's CA does not vouch for dev's endpoint.
+        await #expect {
+            _ = try await HTTPClient.shared.execute(HTTPRequest(url: dev.endpoint + "/version", trust: .pem(prod.ca)))
+        } throws: { ($0 as? HTTPClientError)?.isCertificateProblem == true }
+        // A token for prod-a is no good on dev-a (x-k8s-aws-id names the cluster).
+        #expect(try await dev.call("/api/v1/namespaces", token: prod.token).status == 401)
+        await fixture.stop()
     }
 
     @Test func authenticationAccessAndTLS() async throws {
@@ -80,7 +83,7 @@ struct LabKubernetesTests {
         let noManager = try await call(c, "/api/v1/namespaces/flux-system/secrets/flux-system", method: "PATCH", body: secret, contentType: apply)
         #expect(noManager.status == 400)
         #expect(try await call(c, "/api/v1/namespaces/flux-system/secrets/flux-system", method: "DELETE").status == 200)
-        #expect(fixture.lab.state.counters()["k8s:prod-a"] ?? 0 >= 9)
+        #expect(fixture.lab.counters().clusters["prod-a"] ?? 0 >= 9)
         await fixture.stop()
     }
 

@@ -156,3 +156,24 @@ struct KubernetesAPI {
 
     static func status(_ error: KubernetesError) -> LabResponse { json(error.status, status: error.code) }
 }
+
+extension KubernetesAPI {
+    /// The Kubernetes verb of a request (`get`, `list`, `create`, `update`, `patch`, `delete`), or `discovery`.
+    static func verb(_ request: LabRequest) -> String {
+        var segments = request.path.split(separator: "/").map(String.init)
+        switch segments.first {
+        case "api": segments.removeFirst(min(2, segments.count))
+        case "apis": segments.removeFirst(min(3, segments.count))
+        default: return "discovery"
+        }
+        if segments.count >= 3, segments[0] == "namespaces" { segments.removeFirst(2) }
+        switch request.method {
+        case "GET": return segments.isEmpty ? "discovery" : segments.count == 1 ? "list" : "get"
+        case "POST": return "create"
+        case "PUT": return "update"
+        case "PATCH": return "patch"
+        case "DELETE": return "delete"
+        default: return request.method.lowercased()
+        }
+    }
+}
