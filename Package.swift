@@ -89,7 +89,7 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(
             name: "fleetstrap-lab",
-            dependencies: ["FleetLab", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["FleetLab", "HTTP", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
         .executableTarget(
             name: "fleetstrap-bench",

@@ -101,6 +101,9 @@ public struct LabConfig: Codable, Sendable {
 
     public struct Invalid: Error, CustomStringConvertible { public let description: String }
 
+    /// Refuses a configuration the lab cannot serve, with the reason.
+    public func validate() throws { try check() }
+
     func check() throws {
         let accountNames = Set(accounts.map(\.name))
         for a in accounts where a.id.count != 12 || !a.id.allSatisfy(\.isNumber) {

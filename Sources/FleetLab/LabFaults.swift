@@ -4,6 +4,7 @@
 import FleetSupport
 import Foundation
 import Synchronization
+import Yams
 
 public struct LabFaults: Codable, Sendable, Equatable {
     /// Requests matching every field given (absent fields match anything) get the latency and error.
@@ -94,6 +95,12 @@ public struct LabFaults: Codable, Sendable, Equatable {
     ) {
         (self.rules, self.rateLimits, self.unreachableClusters) = (rules, rateLimits, unreachableClusters)
         (self.stuckClusters, self.rivalPushes, self.hangSeconds) = (stuckClusters, rivalPushes, hangSeconds)
+    }
+
+    /// Reads faults from YAML (or JSON).
+    public static func load(path: String) throws -> LabFaults {
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        return text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? LabFaults() : try YAMLDecoder().decode(LabFaults.self, from: text)
     }
 
     public static let services: Set<String> = ["sts", "iam", "eks", "codecommit", "git", "kubernetes"]

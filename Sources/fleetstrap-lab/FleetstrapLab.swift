@@ -3,13 +3,14 @@
 import ArgumentParser
 import FleetLab
 import Foundation
+import HTTP
 
 @main
 struct FleetstrapLab: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fleetstrap-lab",
         abstract: "A local AWS, CodeCommit and EKS for fleetstrap's tests, demo and benchmarks.",
-        subcommands: [Serve.self, InventoryCommand.self])
+        subcommands: [Serve.self, InventoryCommand.self, FaultsCommand.self, CountersCommand.self, RivalPushCommand.self])
 }
 
 struct LabOptions: ParsableArguments {
@@ -31,11 +32,34 @@ struct LabOptions: ParsableArguments {
     @Option(help: "The lab's state folder (repositories, CA, state file).")
     var state = ".lab"
 
+    @Option(help: "How long a Deployment takes to become Available (a Go duration).")
+    var deploymentDelay: String?
+
+    @Flag(help: "Simulated source-controllers check credentials against IAM instead of fetching (for thousands of clusters).")
+    var scaleMode = false
+
+    @Flag(help: "One HTTPS listener for every cluster, told apart by TLS server name (for thousands of clusters; not for kubectl).")
+    var sharedClusterListener = false
+
+    @Option(help: "Faults in force from the start (YAML, the shape of PUT /_lab/faults).")
+    var faults: String?
+
     func labConfig() throws -> LabConfig {
-        if let config { return try LabConfig.load(path: config) }
-        return LabConfig.generated(
-            accounts: accounts, clusters: clusters, regions: regions.split(separator: ",").map(String.init),
-            repositoriesPerAccount: repositoriesPerAccount)
+        var config = if let config { try LabConfig.load(path: config) } else {
+            LabConfig.generated(
+                accounts: accounts, clusters: clusters, regions: regions.split(separator: ",").map(String.init),
+                repositoriesPerAccount: repositoriesPerAccount)
+        }
+        if deploymentDelay != nil || scaleMode {
+            var controllers = config.controllers ?? .init()
+            controllers.deploymentDelay = deploymentDelay ?? controllers.deploymentDelay
+            if scaleMode { controllers.scaleMode = true }
+            config.controllers = controllers
+        }
+        if sharedClusterListener { config.sharedClusterListener = true }
+        if let faults { config.faults = try LabFaults.load(path: faults) }
+        try config.validate()
+        return config
     }
 }
 
@@ -121,5 +145,78 @@ struct InventoryCommand: AsyncParsableCommand {
         }
         let text = LabInventory.render(config, sshPort: sshPort, fluxVersion: fluxVersion)
         if let output { try text.write(toFile: output, atomically: true, encoding: .utf8) } else { print(text, terminator: "") }
+    }
+}
+
+// MARK: - A running lab, through its admin endpoint
+
+struct RunningLab: ParsableArguments {
+    @Option(help: "The running lab's state folder (its lab.json has the endpoint and admin token).")
+    var state = ".lab"
+
+    func call(_ method: String, _ path: String, body: [UInt8] = []) async throws -> String {
+        guard let data = FileManager.default.contents(atPath: "\(state)/lab.json"),
+            let info = try? JSONDecoder().decode(Lab.Info.self, from: data)
+        else { throw ValidationError("no running lab at \(state) (no readable \(state)/lab.json): start one with 'fleetstrap-lab serve'") }
+        let ca = try Array(Data(contentsOf: URL(fileURLWithPath: info.caBundle)))
+        let response = try await HTTPClient.shared.execute(HTTPRequest(
+            method: method, url: info.endpoint + path, headers: [("Authorization", "Bearer \(info.adminToken)")], body: body,
+            trust: .pem(ca)))
+        guard (200..<300).contains(response.status) else {
+            throw ValidationError("the lab refused \(method) \(path): \(response.status) \(response.bodyText)")
+        }
+        return response.bodyText
+    }
+}
+
+struct FaultsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "faults", abstract: "Show the faults in force, or replace them with a file's (YAML; '-' reads standard input; an empty file clears them).")
+
+    @OptionGroup var lab: RunningLab
+
+    @Argument(help: "Faults to set.")
+    var file: String?
+
+    func run() async throws {
+        guard let file else { return print(try await lab.call("GET", "/_lab/faults")) }
+        let body = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: file))
+        print(try await lab.call("PUT", "/_lab/faults", body: Array(body)))
+    }
+}
+
+struct CountersCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "counters", abstract: "What the lab served: requests per service, operation, cluster and repository; throttled, failed, denied.")
+
+    @OptionGroup var lab: RunningLab
+
+    @Flag(help: "Start counting afresh.")
+    var reset = false
+
+    func run() async throws {
+        if reset { _ = try await lab.call("DELETE", "/_lab/counters") } else { print(try await lab.call("GET", "/_lab/counters")) }
+    }
+}
+
+struct RivalPushCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rival-push", abstract: "Push a commit to a repository now, as another writer would.")
+
+    @OptionGroup var lab: RunningLab
+
+    @Option(help: "Account name or id.")
+    var account: String
+
+    @Option(help: "Repository name.")
+    var repository: String
+
+    @Option(help: "Branch (default: the repository's HEAD).")
+    var branch: String?
+
+    func run() async throws {
+        var request: [String: String] = ["account": account, "repository": repository]
+        request["branch"] = branch
+        print(try await lab.call("POST", "/_lab/rival-push", body: Array(try JSONEncoder().encode(request))))
     }
 }

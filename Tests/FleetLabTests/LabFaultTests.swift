@@ -2,6 +2,7 @@
 // per-account rate limits, Kubernetes 429 with Retry-After, 503, latency, connection resets, hangs, unreachable
 // clusters, and a rival pusher that makes the next push non-fast-forward; and the admin endpoint that sets them.
 import AWS
+import FleetCrypto
 import FleetLab
 import FleetSupport
 import Foundation
@@ -139,6 +140,39 @@ struct LabFaultTests {
         #expect(counters.operations["git:git-receive-pack"] ?? 0 >= 2)
         #expect(counters.repositories["111111111111/fleet-prod"] ?? 0 >= 4)
         #expect(try await admin(fixture, "GET", "/_lab/counters", token: "wrong").status == 401)
+        await fixture.stop()
+    }
+
+    @Test(.enabled(if: LabControllerTests.sshAvailable, LabControllerTests.sshReason))
+    func aRivalPushRacesPushesOverSSHToo() async throws {
+        let fixture = try await LabFixture(ssh: true)
+        _ = try await Flux.seed(fixture, account: "111111111111", repository: "fleet-prod", path: "clusters/prod-a")
+        let client = try fixture.client()
+        let key = try RSAPrivateKey.generate(bits: 2048)
+        let uploaded = try await IAMClient(client: client).uploadSSHPublicKey(
+            userName: "flux-prod", publicKey: key.publicKey.openSSH, credentials: try await fixture.session("prod", client: client))
+        let dir = fixture.directory.path
+        guard FileManager.default.createFile(atPath: "\(dir)/id_rsa", contents: Data(try key.pem().reveal().utf8), attributes: [.posixPermissions: 0o600])
+        else { throw LabTestFailure("cannot write the key") }
+        try (try #require(fixture.lab.info.sshKnownHosts) + "\n").write(toFile: "\(dir)/known_hosts", atomically: true, encoding: .utf8)
+        let ssh = "ssh -F /dev/null -i \(dir)/id_rsa -o IdentitiesOnly=yes -o UserKnownHostsFile=\(dir)/known_hosts -o StrictHostKeyChecking=yes -o BatchMode=yes"
+        let url = "ssh://\(uploaded.keyID)@127.0.0.1:\(try #require(fixture.lab.info.sshPort))/v1/repos/fleet-prod"
+        func git(_ arguments: [String]) async throws -> (status: Int32, stderr: String) {
+            let result = try await runCommand(
+                ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"] + arguments,
+                environment: ["GIT_SSH_COMMAND": ssh, "PATH": "/usr/bin:/bin", "HOME": dir])
+            return (result.status, result.stderr)
+        }
+        let work = "\(dir)/work"
+        #expect(try await git(["clone", "-q", url, work]).status == 0)
+        try "change\n".write(toFile: "\(work)/change.txt", atomically: true, encoding: .utf8)
+        #expect(try await git(["-C", work, "add", "."]).status == 0)
+        #expect(try await git(["-C", work, "commit", "-q", "-m", "change"]).status == 0)
+        try await fixture.lab.setFaults(LabFaults(rivalPushes: [.init(repository: "fleet-prod", account: "prod", pushes: 1)]))
+        let rejected = try await git(["-C", work, "push", "-q", "origin", "main"])
+        #expect(rejected.status != 0 && rejected.stderr.contains("rejected"), "\(rejected.stderr)")
+        #expect(try await git(["-C", work, "pull", "-q", "--rebase", "origin", "main"]).status == 0)
+        #expect(try await git(["-C", work, "push", "-q", "origin", "main"]).status == 0)
         await fixture.stop()
     }
 
