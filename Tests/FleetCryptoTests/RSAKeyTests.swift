@@ -58,10 +58,8 @@ struct RSAKeyTests {
 
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: sshKeygen), "ssh-keygen (openssh-client) is not installed"))
     func sshKeygenReadsOurKeyAndAgreesOnFingerprints() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fleetstrap-rsa-\(UUID())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let path = dir.appendingPathComponent("id_rsa").path
+        let path = try Self.scratchKeyPath()
+        defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
         try Self.key.pem(passphrase: Secret("s3cret")).reveal().write(toFile: path, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
         let derived = try Self.run(["-y", "-P", "s3cret", "-f", path])
@@ -75,14 +73,19 @@ struct RSAKeyTests {
 
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: sshKeygen), "ssh-keygen (openssh-client) is not installed"))
     func readsAKeyFromSSHKeygen() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fleetstrap-rsa-\(UUID())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let path = dir.appendingPathComponent("id_rsa").path
+        let path = try Self.scratchKeyPath()
+        defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
         _ = try Self.run(["-q", "-t", "rsa", "-b", "2048", "-m", "PEM", "-N", "pass phrase", "-f", path, "-C", ""])
         let key = try RSAPrivateKey(pem: Secret(String(contentsOfFile: path, encoding: .utf8)), passphrase: Secret("pass phrase"))
         let line = try String(contentsOfFile: path + ".pub", encoding: .utf8)
         #expect(SSHPublicKey(openSSH: line) == key.publicKey)
+    }
+
+    /// `<new temporary folder>/id_rsa`.
+    static func scratchKeyPath() throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fleetstrap-rsa-\(UUID())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir.appendingPathComponent("id_rsa").path
     }
 
     static func run(_ arguments: [String]) throws -> String {
