@@ -198,13 +198,15 @@ final class FaultInjector: Sendable {
         return live.withLock { live in
             var decision = Decision(hangSeconds: live.faults.hangSeconds ?? 30)
             for (index, rule) in (live.faults.rules ?? []).enumerated() where matches(rule, call) {
+                // The first error wins; later error rules keep their counts for later requests.
+                if rule.error != nil, decision.error != nil { continue }
                 if let count = rule.count, live.used[index, default: 0] >= count { continue }
                 if let p = rule.probability, p < 1, Double.random(in: 0..<1) >= p { continue }
                 live.used[index, default: 0] += 1
                 if let range = rule.latency.flatMap(LabFaults.latencyRange) {
                     decision.latency += Double.random(in: range)
                 }
-                if decision.error == nil, let error = rule.error {
+                if let error = rule.error {
                     decision.error = error
                     decision.retryAfter = rule.retryAfter ?? 1
                 }

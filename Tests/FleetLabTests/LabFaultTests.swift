@@ -23,6 +23,15 @@ struct LabFaultTests {
         #expect(counters.throttled["iam"] == 2)
         #expect(counters.operations["iam:ListSSHPublicKeys"] == 3, "two throttled attempts and the one that passed")
 
+        // A 500 and a 503 from EKS are retried as well.
+        try await fixture.lab.setFaults(LabFaults(rules: [
+            .init(service: "eks", operation: "DescribeCluster", error: .internalError, count: 1),
+            .init(service: "eks", error: .unavailable, count: 1),
+        ]))
+        let cluster = try await EKSClient(client: client, region: "eu-west-1").describeCluster(name: "prod-a", credentials: prod)
+        #expect(cluster.endpoint.hasPrefix("https://127.0.0.1:"))
+        #expect(fixture.lab.counters().failed["eks"] == 2)
+
         // More throttling than the client's attempts: the error names AWS's code.
         try await fixture.lab.setFaults(LabFaults(rules: [.init(service: "iam", error: .throttling)]))
         await #expect {
@@ -61,6 +70,10 @@ struct LabFaultTests {
         #expect(JSONValue.parse(throttled.body)?["reason"]?.string == "TooManyRequests")
         #expect(try await c.call("/api/v1/namespaces").status == 200, "count: 1 hits one request only")
 
+        try await fixture.lab.setFaults(LabFaults(rules: [.init(service: "kubernetes", error: .internalError, count: 1)]))
+        let internalError = try await c.call("/api/v1/namespaces")
+        #expect(internalError.status == 500 && JSONValue.parse(internalError.body)?["reason"]?.string == "InternalError")
+
         try await fixture.lab.setFaults(LabFaults(rules: [.init(service: "kubernetes", operation: "list", error: .unavailable)]))
         #expect(try await c.call("/api/v1/namespaces").status == 503)
         #expect(try await c.call("/api/v1/namespaces/default").status == 200, "only the verb named is hit")
@@ -84,7 +97,7 @@ struct LabFaultTests {
 
         let counters = fixture.lab.counters()
         #expect(counters.throttled["kubernetes"] == 1)
-        #expect(counters.failed["kubernetes"] ?? 0 >= 3, "503, reset(s) and hang")
+        #expect(counters.failed["kubernetes"] ?? 0 >= 4, "500, 503, reset(s) and hang")
         #expect(counters.operations["kubernetes:list"] ?? 0 >= 3)
         await fixture.stop()
     }
