@@ -56,6 +56,11 @@ let package = Package(
             dependencies: ["FleetSupport", "FleetCrypto", "HTTP", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
 
+        .target(
+            name: "Git",
+            dependencies: ["CGit2", "AWS", "FleetCrypto", "FleetSupport"],
+            swiftSettings: strict),
+
         // MARK: - Domain
         .target(
             name: "Inventory",
@@ -127,6 +132,10 @@ let package = Package(
             name: "FleetLabTests",
             dependencies: ["FleetLab", "AWS", "HTTP", "FleetSupport", "TestSupport", .product(name: "Yams", package: "Yams")],
             exclude: ["lab_clients.py"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "GitTests",
+            dependencies: ["Git", "AWS", "FleetCrypto", "FleetSupport", "FleetLab", "TestSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "HTTPTests",

@@ -1,0 +1,234 @@
+// One writer per repository branch: many clusters hand it their files, it commits them in batches (one commit a
+// batch) on top of the remote head and pushes. When the branch moved (another writer, a rival), it fetches, replays
+// the batch on the new head (the files are the clusters' own) and pushes again, with backoff; it never forces.
+// A batch that changes nothing makes no commit. Each cluster is answered with the commit that carries its files.
+import FleetCrypto
+import FleetSupport
+import Foundation
+
+public actor RepositoryWriter {
+    /// A file to write (content) or delete (nil), by path from the repository root.
+    public struct Change: Sendable, Equatable {
+        public var path: String
+        public var content: [UInt8]?
+        public init(path: String, content: [UInt8]?) { (self.path, self.content) = (path, content) }
+        public static func write(_ path: String, _ text: String) -> Change { Change(path: path, content: Array(text.utf8)) }
+        public static func delete(_ path: String) -> Change { Change(path: path, content: nil) }
+    }
+
+    public struct Receipt: Sendable, Equatable {
+        /// The commit on the remote branch that holds the cluster's files.
+        public var commit: ObjectID
+        /// False when the branch already held them (no commit was made for this cluster).
+        public var changed: Bool
+        /// Clusters in the same commit.
+        public var batchSize: Int
+    }
+
+    public struct Options: Sendable {
+        public var branch = "main"
+        public var author = LocalRepository.Author.flux
+        /// The most clusters in one commit.
+        public var maxBatch = 500
+        /// How long a batch waits for more clusters after the first arrives.
+        public var gatherWindow: Duration = .milliseconds(25)
+        /// Pushes tried per batch before giving up on a branch that keeps moving.
+        public var maxAttempts = 10
+        public var backoff: Duration = .milliseconds(100)
+        public var maxBackoff: Duration = .seconds(5)
+        public var now: @Sendable () -> Date = Date.init
+        public init() {}
+    }
+
+    /// What the writer did, for reports and benchmarks.
+    public struct Statistics: Sendable, Equatable {
+        public var batches = 0
+        public var commits = 0
+        public var pushes = 0
+        /// Pushes the server refused because the branch had moved.
+        public var rejections = 0
+        /// Blobs written (identical content is written once).
+        public var blobsWritten = 0
+    }
+
+    private struct Pending {
+        var cluster: String
+        var changes: [String: ContentKey?]
+        var message: String
+        var continuation: CheckedContinuation<Receipt, any Error>
+    }
+
+    /// Content by digest: the same file for a thousand clusters is held, and written, once.
+    private struct ContentKey: Hashable, Sendable { let digest: [UInt8] }
+
+    public let remote: GitRemote
+    public let options: Options
+    private let local: LocalRepository
+    private var pending: [Pending] = []
+    private var contents: [ContentKey: [UInt8]] = [:]
+    private var written: [ContentKey: ObjectID] = [:]
+    private var flushing = false
+    private var stats = Statistics()
+
+    /// `localPath`: the writer's bare mirror of the remote (kept between runs: later fetches are small).
+    public init(remote: GitRemote, localPath: String, options: Options = Options()) throws {
+        self.remote = remote
+        self.options = options
+        self.local = try LocalRepository.openOrCreate(path: localPath)
+    }
+
+    public var statistics: Statistics { stats }
+
+    /// Hands the writer one cluster's files; returns once they are on the remote branch.
+    /// Every path must lie under `directory` (the cluster's own folder in the repository).
+    public func submit(cluster: String, directory: String, changes: [Change], message: String) async throws -> Receipt {
+        let folder = try Self.normalizedDirectory(directory, cluster: cluster, remote: remote.url)
+        var keyed: [String: ContentKey?] = [:]
+        for change in changes {
+            try Self.check(change.path, under: folder, cluster: cluster, remote: remote.url)
+            if let content = change.content {
+                let key = ContentKey(digest: SHA256.hash(content))
+                if contents[key] == nil, written[key] == nil { contents[key] = content }
+                keyed[change.path] = key
+            } else {
+                keyed[change.path] = .some(nil)
+            }
+        }
+        return try await withCheckedThrowingContinuation { continuation in
+            pending.append(Pending(cluster: cluster, changes: keyed, message: message, continuation: continuation))
+            if !flushing {
+                flushing = true
+                Task { await flush() }
+            }
+        }
+    }
+
+    // MARK: Batches
+
+    private func flush() async {
+        while !pending.isEmpty {
+            try? await Task.sleep(for: options.gatherWindow)
+            let batch = Array(pending.prefix(options.maxBatch))
+            pending.removeFirst(batch.count)
+            stats.batches += 1
+            do {
+                let outcome = try await write(batch)
+                for (index, item) in batch.enumerated() {
+                    item.continuation.resume(returning: Receipt(
+                        commit: outcome.commit, changed: outcome.changed[index], batchSize: batch.count))
+                }
+            } catch {
+                for item in batch { item.continuation.resume(throwing: error) }
+            }
+        }
+        flushing = false
+    }
+
+    private struct Outcome: Sendable {
+        var commit: ObjectID
+        var changed: [Bool]
+    }
+
+    private enum Attempt: Sendable {
+        case done(Outcome, blobs: [ContentKey: ObjectID], committed: Bool)
+        case rejected(String, blobs: [ContentKey: ObjectID])
+    }
+
+    private func write(_ batch: [Pending]) async throws -> Outcome {
+        let message = Self.message(for: batch)
+        var attempt = 0
+        while true {
+            attempt += 1
+            let authentication = try await remote.authentication.resolve(url: remote.url, now: options.now())
+            let toWrite = contents
+            let known = written
+            let (remote, local, options) = (self.remote, self.local, self.options)
+            let changeSets = batch.map(\.changes)
+            let result = try await GitThread.run { cancellation throws -> Attempt in
+                let head = try local.fetch(remote, authentication: authentication, branch: options.branch, cancellation: cancellation)
+                var blobs = known
+                for (key, content) in toWrite where blobs[key] == nil { blobs[key] = try local.writeBlob(content) }
+                var merged: [String: ObjectID?] = [:]
+                for changes in changeSets {
+                    for (path, key) in changes { merged[path] = key.map { blobs[$0]! } }
+                }
+                // Which clusters' files differ from the head: only theirs make the commit.
+                let changed = changeSets.map { changes in
+                    changes.contains { path, key in local.entry(path, in: head) != key.map { blobs[$0]! } }
+                }
+                guard let commit = try local.commit(parent: head, changes: merged, message: message, author: options.author, now: options.now()) else {
+                    guard let head else {
+                        throw GitError(.invalid, operation: "commit", remote: remote.url, message: "nothing to write to an empty branch")
+                    }
+                    return .done(Outcome(commit: head, changed: changed.map { _ in false }), blobs: blobs, committed: false)
+                }
+                if let rejection = try local.push(remote, authentication: authentication, commit: commit, branch: options.branch, cancellation: cancellation) {
+                    return .rejected(rejection, blobs: blobs)
+                }
+                return .done(Outcome(commit: commit, changed: changed), blobs: blobs, committed: true)
+            }
+            switch result {
+            case .done(let outcome, let blobs, let committed):
+                remember(blobs)
+                if committed {
+                    stats.commits += 1
+                    stats.pushes += 1
+                }
+                return outcome
+            case .rejected(let reason, let blobs):
+                remember(blobs)
+                stats.pushes += 1
+                stats.rejections += 1
+                guard attempt < options.maxAttempts else {
+                    throw GitError(
+                        .nonFastForward, operation: "push", remote: remote.url,
+                        message: "branch \(options.branch) kept moving: \(attempt) pushes refused (last: \(reason))",
+                        hint: "another writer pushes to this branch continuously; run again later")
+                }
+                let backoff = min(options.backoff * (1 << min(attempt - 1, 16)), options.maxBackoff)
+                try await Task.sleep(for: backoff * Double.random(in: 0.5...1))
+            }
+        }
+    }
+
+    private func remember(_ blobs: [ContentKey: ObjectID]) {
+        for (key, id) in blobs where written[key] == nil {
+            written[key] = id
+            contents[key] = nil
+            stats.blobsWritten += 1
+        }
+    }
+
+    /// One cluster: its own message. Several: the common message (or a summary) and the clusters by name.
+    private static func message(for batch: [Pending]) -> String {
+        guard batch.count > 1 else { return batch.first?.message ?? "fleetstrap" }
+        let messages = Set(batch.map(\.message))
+        let subject = messages.count == 1 ? batch[0].message.split(separator: "\n").first.map(String.init) ?? "" : "fleetstrap: update \(batch.count) clusters"
+        let names = batch.map { messages.count == 1 ? "- \($0.cluster)" : "- \($0.cluster): \($0.message.split(separator: "\n").first ?? "")" }
+        return "\(subject) (\(batch.count) clusters)\n\n" + names.joined(separator: "\n") + "\n"
+    }
+
+    // MARK: Paths
+
+    static func normalizedDirectory(_ directory: String, cluster: String, remote: String) throws(GitError) -> String {
+        var folder = directory
+        while folder.hasPrefix("./") { folder.removeFirst(2) }
+        while folder.hasSuffix("/") { folder.removeLast() }
+        let parts = folder.split(separator: "/", omittingEmptySubsequences: false)
+        guard !folder.isEmpty, !folder.hasPrefix("/"), !parts.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) else {
+            throw GitError(
+                .invalid, operation: "write", remote: remote,
+                message: "cluster \(cluster): '\(directory)' is not a folder inside the repository")
+        }
+        return folder
+    }
+
+    static func check(_ path: String, under folder: String, cluster: String, remote: String) throws(GitError) {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        guard path.hasPrefix(folder + "/"), !parts.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }), !path.contains("\0") else {
+            throw GitError(
+                .invalid, operation: "write", remote: remote,
+                message: "cluster \(cluster): '\(path)' is outside its folder '\(folder)/'; nothing was written")
+        }
+    }
+}
