@@ -108,6 +108,11 @@ let package = Package(
             path: "Tests/TestSupport",
             exclude: ["peer_server.py"],
             swiftSettings: strict),
+        .target(
+            name: "LabSupport",
+            dependencies: ["FleetLab", "AWS", "HTTP", "FleetSupport", "TestSupport"],
+            path: "Tests/LabSupport",
+            swiftSettings: strict),
         .testTarget(
             name: "CLibraryTests",
             dependencies: ["CCurl", "COpenSSL", "CGit2", "FleetCrypto", "FleetSupport"],
@@ -130,12 +135,15 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "FleetLabTests",
-            dependencies: ["FleetLab", "AWS", "HTTP", "FleetSupport", "TestSupport", .product(name: "Yams", package: "Yams")],
+            dependencies: [
+                "FleetLab", "FleetCrypto", "AWS", "HTTP", "FleetSupport", "TestSupport", "LabSupport",
+                .product(name: "Yams", package: "Yams"),
+            ],
             exclude: ["lab_clients.py"],
             swiftSettings: strict),
         .testTarget(
             name: "GitTests",
-            dependencies: ["Git", "AWS", "FleetCrypto", "FleetSupport", "FleetLab", "TestSupport"],
+            dependencies: ["Git", "AWS", "FleetCrypto", "FleetSupport", "FleetLab", "TestSupport", "LabSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "HTTPTests",

@@ -19,9 +19,9 @@ struct GitHTTPService {
         let suffix = String(rest.dropFirst(name.count))
         let operation = suffix.hasSuffix("git-receive-pack") || request.rawQuery.contains("service=git-receive-pack")
             ? "git-receive-pack" : "git-upload-pack"
-        let challenge = LabResponse(
-            status: 401, headers: [("WWW-Authenticate", "Basic realm=\"fleetstrap-lab CodeCommit\"")],
-            body: Array("authentication required\n".utf8))
+        // No body: libgit2 1.5 leaves a 401's body unread when it arrives in a TLS record of its own, then reads it
+        // as the start of the next response ("http parser error: invalid constant string").
+        let challenge = LabResponse(status: 401, headers: [("WWW-Authenticate", "Basic realm=\"fleetstrap-lab CodeCommit\"")])
         guard let authorization = request.header("Authorization"), authorization.hasPrefix("Basic "),
             let decoded = Data(base64Encoded: String(authorization.dropFirst(6))).map({ String(decoding: $0, as: UTF8.self) }),
             let colon = decoded.firstIndex(of: ":")

@@ -40,6 +40,10 @@ final class OperationState: @unchecked Sendable {  // read and written by libgit
         callbacks.sideband_progress = gitSidebandCallback
     }
 
+    func stopCancelled() -> Int32 {
+        stop(GitError(.cancelled, operation: operation, remote: remote.url, message: "cancelled"))
+    }
+
     func stop(_ error: GitError) -> Int32 {
         if failure == nil { failure = error }
         return GIT_EUSER.rawValue
@@ -48,6 +52,7 @@ final class OperationState: @unchecked Sendable {  // read and written by libgit
 
 private let gitCredentialCallback: git_credential_acquire_cb = { out, url, usernameFromURL, allowedTypes, payload in
     let state = OperationState.from(payload)
+    if state.cancellation.isCancelled { return state.stopCancelled() }
     state.credentialAttempts += 1
     let user = usernameFromURL.map { String(cString: $0) }
     guard state.credentialAttempts <= 1 else {
@@ -90,6 +95,7 @@ private let gitCredentialCallback: git_credential_acquire_cb = { out, url, usern
 
 private let gitCertificateCallback: git_transport_certificate_check_cb = { certificate, valid, host, payload in
     let state = OperationState.from(payload)
+    if state.cancellation.isCancelled { return state.stopCancelled() }
     guard let certificate else { return state.stop(GitError(.serverIdentity, operation: state.operation, remote: state.remote.url, message: "the server presented no identity")) }
     let hostName = host.map { String(cString: $0) } ?? ""
     switch certificate.pointee.cert_type {
@@ -136,17 +142,17 @@ private let gitCertificateCallback: git_transport_certificate_check_cb = { certi
 
 private let gitTransferProgressCallback: git_indexer_progress_cb = { _, payload in
     let state = OperationState.from(payload)
-    return state.cancellation.isCancelled ? state.stop(GitError(.cancelled, operation: state.operation, remote: state.remote.url, message: "cancelled")) : 0
+    return state.cancellation.isCancelled ? state.stopCancelled() : 0
 }
 
 private let gitPushProgressCallback: git_push_transfer_progress_cb = { _, _, _, payload in
     let state = OperationState.from(payload)
-    return state.cancellation.isCancelled ? state.stop(GitError(.cancelled, operation: state.operation, remote: state.remote.url, message: "cancelled")) : 0
+    return state.cancellation.isCancelled ? state.stopCancelled() : 0
 }
 
 private let gitSidebandCallback: git_transport_message_cb = { _, _, payload in
     let state = OperationState.from(payload)
-    return state.cancellation.isCancelled ? state.stop(GitError(.cancelled, operation: state.operation, remote: state.remote.url, message: "cancelled")) : 0
+    return state.cancellation.isCancelled ? state.stopCancelled() : 0
 }
 
 private let gitPushUpdateReferenceCallback: git_push_update_reference_cb = { refname, status, payload in

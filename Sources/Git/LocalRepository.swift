@@ -101,9 +101,25 @@ public final class LocalRepository: @unchecked Sendable {  // one operation at a
         }
         defer { git_remote_free(handle) }
         let state = OperationState(operation: operation, remote: remote, authentication: authentication, cancellation: cancellation)
-        try withExtendedLifetime(state) { () throws(GitError) in
-            try body(handle, state)
+        do {
+            try withExtendedLifetime(state) { () throws(GitError) in
+                try body(handle, state)
+            }
+        } catch {
+            throw Self.explained(error, authentication: authentication)
         }
+    }
+
+    /// CodeCommit refuses a bad Git password with 403 (not 401), which libgit2 reports as an unexpected status.
+    static func explained(_ error: GitError, authentication: GitAuthentication.Resolved) -> GitError {
+        guard error.kind == .authentication || error.message.contains("status code: 403") || error.message.contains("status code: 401"),
+            case .basic(let username, _) = authentication, error.libgit2 != nil
+        else { return error }
+        let user = username.split(separator: "%").first.map(String.init) ?? username
+        return GitError(
+            .authentication, operation: error.operation, remote: error.remote,
+            message: "the server refused the password of \(user) (\(error.message))", libgit2: error.libgit2,
+            hint: "check the credentials' account and permissions (codecommit:GitPull, codecommit:GitPush) and the repository's region")
     }
 
     static func withStrings<R>(_ strings: [String], _ body: (inout git_strarray) -> R) -> R {
@@ -183,27 +199,22 @@ public final class LocalRepository: @unchecked Sendable {  // one operation at a
         if let baseline, git_oid_equal(&newTree, git_tree_id(baseline)) != 0 { return nil }
         if baseline == nil, effective.isEmpty { return nil }
 
-        var newTreeObject: OpaquePointer?
-        guard git_tree_lookup(&newTreeObject, pointer, &newTree) == 0 else { throw GitError.last(-1, operation: "commit", remote: path) }
-        defer { git_tree_free(newTreeObject) }
-        var signature: UnsafeMutablePointer<git_signature>?
+        // The commit object is written as Git spells it, so Flux's author (`Flux <>`, an empty e-mail, which
+        // git_signature_new refuses) is kept exactly.
+        let seconds = Int(now.timeIntervalSince1970)
         let offset = TimeZone.current.secondsFromGMT(for: now) / 60
-        guard git_signature_new(&signature, author.name, author.email, git_time_t(now.timeIntervalSince1970), Int32(offset)) == 0 else {
-            throw GitError.last(-1, operation: "commit", remote: path)
-        }
-        defer { git_signature_free(signature) }
-        var parentCommit: OpaquePointer?
-        if let parent {
-            var oid = parent.oid
-            guard git_commit_lookup(&parentCommit, pointer, &oid) == 0 else { throw GitError.last(-1, operation: "commit", remote: path) }
-        }
-        defer { if let parentCommit { git_commit_free(parentCommit) } }
+        let zone = String(format: "%@%02d%02d", offset < 0 ? "-" : "+", abs(offset) / 60, abs(offset) % 60)
+        let person = "\(author.name) <\(author.email)> \(seconds) \(zone)"
+        var text = "tree \(ObjectID(newTree).hex)\n"
+        if let parent { text += "parent \(parent.hex)\n" }
+        text += "author \(person)\ncommitter \(person)\n\n\(message.hasSuffix("\n") ? message : message + "\n")"
+        var odb: OpaquePointer?
+        guard git_repository_odb(&odb, pointer) == 0 else { throw GitError.last(-1, operation: "commit", remote: path) }
+        defer { git_odb_free(odb) }
         var out = git_oid()
-        var parents: [OpaquePointer?] = parentCommit.map { [$0] } ?? []
-        let created = parents.withUnsafeMutableBufferPointer { buffer in
-            git_commit_create(&out, pointer, nil, signature, signature, nil, message, newTreeObject, buffer.count, buffer.baseAddress)
-        }
-        guard created == 0 else { throw GitError.last(created, operation: "commit", remote: path) }
+        let bytes = Array(text.utf8)
+        let written = bytes.withUnsafeBytes { git_odb_write(&out, odb, $0.baseAddress, $0.count, GIT_OBJECT_COMMIT) }
+        guard written == 0 else { throw GitError.last(written, operation: "commit", remote: path) }
         return ObjectID(out)
     }
 

@@ -67,7 +67,7 @@ public actor RepositoryWriter {
     private var pending: [Pending] = []
     private var contents: [ContentKey: [UInt8]] = [:]
     private var written: [ContentKey: ObjectID] = [:]
-    private var flushing = false
+    private var flushing: Task<Void, Never>?
     private var stats = Statistics()
 
     /// `localPath`: the writer's bare mirror of the remote (kept between runs: later fetches are small).
@@ -91,15 +91,12 @@ public actor RepositoryWriter {
                 if contents[key] == nil, written[key] == nil { contents[key] = content }
                 keyed[change.path] = key
             } else {
-                keyed[change.path] = .some(nil)
+                keyed.updateValue(nil, forKey: change.path)
             }
         }
         return try await withCheckedThrowingContinuation { continuation in
             pending.append(Pending(cluster: cluster, changes: keyed, message: message, continuation: continuation))
-            if !flushing {
-                flushing = true
-                Task { await flush() }
-            }
+            if flushing == nil { flushing = Task { await flush() } }
         }
     }
 
@@ -108,6 +105,14 @@ public actor RepositoryWriter {
     private func flush() async {
         while !pending.isEmpty {
             try? await Task.sleep(for: options.gatherWindow)
+            if Task.isCancelled {
+                let waiting = pending
+                pending.removeAll()
+                for item in waiting {
+                    item.continuation.resume(throwing: GitError(.cancelled, operation: "write", remote: remote.url, message: "cancelled before its batch was pushed"))
+                }
+                break
+            }
             let batch = Array(pending.prefix(options.maxBatch))
             pending.removeFirst(batch.count)
             stats.batches += 1
@@ -121,7 +126,13 @@ public actor RepositoryWriter {
                 for item in batch { item.continuation.resume(throwing: error) }
             }
         }
-        flushing = false
+        flushing = nil
+    }
+
+    /// Stops the batch in flight (libgit2 notices at its next callback) and refuses the clusters still waiting;
+    /// each gets `GitError.cancelled`. Nothing half-done reaches the remote: a push is all or nothing.
+    public func cancelAll() {
+        flushing?.cancel()
     }
 
     private struct Outcome: Sendable {
@@ -139,6 +150,7 @@ public actor RepositoryWriter {
         var attempt = 0
         while true {
             attempt += 1
+            if Task.isCancelled { throw GitError(.cancelled, operation: "push", remote: remote.url, message: "cancelled") }
             let authentication = try await remote.authentication.resolve(url: remote.url, now: options.now())
             let toWrite = contents
             let known = written
@@ -150,7 +162,8 @@ public actor RepositoryWriter {
                 for (key, content) in toWrite where blobs[key] == nil { blobs[key] = try local.writeBlob(content) }
                 var merged: [String: ObjectID?] = [:]
                 for changes in changeSets {
-                    for (path, key) in changes { merged[path] = key.map { blobs[$0]! } }
+                    // updateValue: assigning nil through the subscript would drop a delete.
+                    for (path, key) in changes { merged.updateValue(key.map { blobs[$0]! }, forKey: path) }
                 }
                 // Which clusters' files differ from the head: only theirs make the commit.
                 let changed = changeSets.map { changes in

@@ -1,6 +1,7 @@
 // Bearer tokens checked as an EKS API server checks them, with fleetstrap's own EKSToken as the client.
 import AWS
 import FleetLab
+import LabSupport
 import FleetSupport
 import Foundation
 import Testing

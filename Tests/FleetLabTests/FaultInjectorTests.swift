@@ -1,6 +1,7 @@
 // The fault model's decisions, without a network: which requests a rule hits, how counts run out, how rate-limit
 // buckets refill with time, and what each protocol answers.
 @testable import FleetLab
+import LabSupport
 import Foundation
 import Testing
 

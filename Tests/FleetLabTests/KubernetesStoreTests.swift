@@ -1,6 +1,7 @@
 // The simulated API server's rules, driven directly: resource versions, generations, server-side apply with
 // managers and conflicts, CRDs, Status errors; and the real Flux v2.4.0 components applied twice.
 import FleetLab
+import LabSupport
 import Foundation
 import Testing
 import Yams

@@ -1,6 +1,7 @@
 // fleetstrap's AWS clients against the lab: what the lab accepts and what it refuses, with AWS's codes.
 import AWS
 import FleetLab
+import LabSupport
 import FleetSupport
 import Foundation
 import HTTP

@@ -5,6 +5,7 @@
 import AWS
 import FleetCrypto
 import FleetLab
+import LabSupport
 import FleetSupport
 import Foundation
 import HTTP

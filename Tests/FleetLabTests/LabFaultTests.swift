@@ -4,6 +4,7 @@
 import AWS
 import FleetCrypto
 import FleetLab
+import LabSupport
 import FleetSupport
 import Foundation
 import HTTP

@@ -2,6 +2,7 @@
 // Status errors; and kubectl against them when it is installed.
 import AWS
 import FleetLab
+import LabSupport
 import FleetSupport
 import Foundation
 import HTTP

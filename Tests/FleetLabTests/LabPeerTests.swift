@@ -1,6 +1,7 @@
 // Keeping the lab honest: boto3, the AWS CLI, git with the AWS CLI's credential helper and OpenSSH, pointed at it;
 // the same calls against moto give the same shapes.
 import FleetLab
+import LabSupport
 import Foundation
 import TestSupport
 import Testing

@@ -6,14 +6,14 @@ import Foundation
 import HTTP
 import Synchronization
 
-final class LabFixture: @unchecked Sendable {
-    let lab: Lab
-    let directory: URL
-    let clock = MovableClock()
+public final class LabFixture: @unchecked Sendable {
+    public let lab: Lab
+    public let directory: URL
+    public let clock = MovableClock()
     /// Moves the lab's clock `seconds` ahead of real time.
-    func advance(to seconds: TimeInterval) { clock.offset.withLock { $0 = seconds } }
+    public func advance(to seconds: TimeInterval) { clock.offset.withLock { $0 = seconds } }
 
-    static let config = LabConfig(
+    public static let config = LabConfig(
         accounts: [.init(name: "operator", id: "000000000000"), .init(name: "prod", id: "111111111111"), .init(name: "dev", id: "222222222222")],
         users: [
             .init(name: "operator", account: "operator", accessKey: true), .init(name: "flux-prod", account: "prod"),
@@ -28,7 +28,7 @@ final class LabFixture: @unchecked Sendable {
         repositories: [.init(name: "fleet-prod", account: "prod", region: "eu-west-1"), .init(name: "fleet-dev", account: "dev", region: "us-east-1")],
         clusters: [.init(name: "prod-a", account: "prod", region: "eu-west-1"), .init(name: "dev-a", account: "dev", region: "us-east-1")])
 
-    init(ssh: Bool = true, config: LabConfig = LabFixture.config) async throws {
+    public init(ssh: Bool = true, config: LabConfig = LabFixture.config) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("fleetstrap-lab-\(UUID())")
         var options = Lab.Options(stateDirectory: directory.path, config: config)
         options.ssh = ssh
@@ -37,24 +37,24 @@ final class LabFixture: @unchecked Sendable {
         lab = try await Lab.start(options)
     }
 
-    func stop() async {
+    public func stop() async {
         await lab.stop()
         try? FileManager.default.removeItem(at: directory)
     }
 
     /// fleetstrap's own AWS client, pointed at the lab as a user would point it (AWS_ENDPOINT_URL, AWS_CA_BUNDLE).
-    func client() throws -> AWSClient {
+    public func client() throws -> AWSClient {
         var configuration = try AWSClient.Configuration.environment(lab.environment)
         configuration.random = { 0 }
         return AWSClient(configuration: configuration)
     }
 
-    var operatorCredentials: StaticCredentialProvider {
+    public var operatorCredentials: StaticCredentialProvider {
         StaticCredentialProvider(AWSCredentials(accessKeyID: lab.info.accessKeyId, secretAccessKey: lab.info.secretAccessKey))
     }
 
     /// A role session in `account` (prod or dev).
-    func session(_ account: String, client: AWSClient) async throws -> StaticCredentialProvider {
+    public func session(_ account: String, client: AWSClient) async throws -> StaticCredentialProvider {
         let id = account == "prod" ? "111111111111" : "222222222222"
         let sts = STSClient(client: client, region: "eu-west-1")
         let credentials = try await sts.assumeRole(
@@ -65,12 +65,12 @@ final class LabFixture: @unchecked Sendable {
 }
 
 /// A lab cluster as a client reaches it: DescribeCluster's endpoint and CA, and an EKS token.
-struct LabCluster {
-    let endpoint: String
-    let ca: [UInt8]
-    let token: String
+public struct LabCluster: Sendable {
+    public let endpoint: String
+    public let ca: [UInt8]
+    public let token: String
 
-    func call(
+    public func call(
         _ path: String, method: String = "GET", body: String = "", contentType: String? = nil, token: String? = nil,
         timeout: Duration = .seconds(30)
     ) async throws -> HTTPResponse {
@@ -83,14 +83,14 @@ struct LabCluster {
 
     /// Server-side apply of a YAML object at its resource path.
     @discardableResult
-    func apply(_ path: String, _ yaml: String, manager: String = "flux") async throws -> HTTPResponse {
+    public func apply(_ path: String, _ yaml: String, manager: String = "flux") async throws -> HTTPResponse {
         try await call(path + "?fieldManager=\(manager)&force=true", method: "PATCH", body: yaml, contentType: "application/apply-patch+yaml")
     }
 
-    func get(_ path: String) async throws -> JSONValue? { JSONValue.parse(try await call(path).body) }
+    public func get(_ path: String) async throws -> JSONValue? { JSONValue.parse(try await call(path).body) }
 
     /// Polls `path` until `condition` holds for the object (at most `seconds`); returns the last object read.
-    func wait(_ path: String, seconds: Double = 20, until condition: (JSONValue) -> Bool) async throws -> JSONValue? {
+    public func wait(_ path: String, seconds: Double = 20, until condition: (JSONValue) -> Bool) async throws -> JSONValue? {
         let deadline = Date().addingTimeInterval(seconds)
         var last: JSONValue?
         repeat {
@@ -104,7 +104,7 @@ struct LabCluster {
 
 extension LabFixture {
     /// Describes `cluster` as its owner and signs an EKS token as `account`'s fleetstrap role.
-    func connect(cluster: String = "prod-a", as account: String = "prod", region: String = "eu-west-1") async throws -> LabCluster {
+    public func connect(cluster: String = "prod-a", as account: String = "prod", region: String = "eu-west-1") async throws -> LabCluster {
         let client = try client()
         let caller = try await session(account, client: client)
         let owner = try await self.session(cluster.hasPrefix("prod") ? "prod" : "dev", client: client)
@@ -117,13 +117,14 @@ extension LabFixture {
 }
 
 /// Real time plus an offset the test sets.
-final class MovableClock: Sendable {
-    let offset = Mutex<TimeInterval>(0)
+public final class MovableClock: Sendable {
+    public init() {}
+    public let offset = Mutex<TimeInterval>(0)
 }
 
-enum Keys {
+public enum Keys {
     /// An SSH key made by ssh-keygen: (private key path, public key line).
-    static func make(type: String = "rsa", bits: Int = 2048, in directory: URL, name: String) throws -> (String, String) {
+    public static func make(type: String = "rsa", bits: Int = 2048, in directory: URL, name: String) throws -> (String, String) {
         let path = directory.appendingPathComponent(name).path
         var arguments = ["-q", "-t", type, "-N", "", "-f", path, "-C", name]
         if type == "rsa" { arguments += ["-b", String(bits), "-m", "PEM"] }
@@ -135,7 +136,7 @@ enum Keys {
         return (path, try String(contentsOfFile: path + ".pub", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
-    static func md5Fingerprint(_ publicKeyPath: String) throws -> String {
+    public static func md5Fingerprint(_ publicKeyPath: String) throws -> String {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/ssh-keygen")
         p.arguments = ["-l", "-E", "md5", "-f", publicKeyPath]

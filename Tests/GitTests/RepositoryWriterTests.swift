@@ -1,0 +1,112 @@
+// The batched writer against a local bare repository (libgit2's local transport), checked with the git CLI:
+// batches, idempotence, deletes, paths kept inside each cluster's folder, history, and identical blobs once.
+import FleetSupport
+import Foundation
+import Git
+import TestSupport
+import Testing
+
+@Suite("Git: the batched writer on a local repository")
+struct RepositoryWriterTests {
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent("fleetstrap-git-\(UUID())").path
+
+    func bareRepository(_ name: String = "fleet") async throws -> String {
+        let path = "\(root)/\(name).git"
+        try await GitCLI.run(["init", "-q", "--bare", "-b", "main", path])
+        return path
+    }
+
+    func writer(_ remote: String, options: RepositoryWriter.Options = RepositoryWriter.Options()) throws -> RepositoryWriter {
+        try RepositoryWriter(remote: GitRemote(url: remote), localPath: "\(root)/mirror-\(UUID().uuidString).git", options: options)
+    }
+
+    @Test func concurrentClustersLandInOneCommitAndASecondRunChangesNothing() async throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let remote = try await bareRepository()
+        let writer = try writer(remote)
+        let components = String(repeating: "# the same components file for every cluster\n", count: 2000)
+        let receipts = try await withThrowingTaskGroup(of: RepositoryWriter.Receipt.self) { group in
+            for i in 0..<20 {
+                group.addTask {
+                    try await writer.submit(
+                        cluster: "c\(i)", directory: "clusters/c\(i)",
+                        changes: [.write("clusters/c\(i)/flux-system/gotk-components.yaml", components), .write("clusters/c\(i)/flux-system/gotk-sync.yaml", "name: c\(i)\n")],
+                        message: "Add Flux v2.4.0 component manifests")
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(receipts.allSatisfy { $0.changed })
+        let head = try await GitCLI.output(["-C", remote, "rev-parse", "main"])
+        #expect(Set(receipts.map(\.commit.hex)).count <= 2, "one commit a batch; 20 clusters arriving together make one or two")
+        #expect(receipts.contains { $0.commit.hex == head })
+        let log = try await GitCLI.output(["-C", remote, "log", "--format=%an <%ae>|%s", "main"])
+        #expect(log.split(separator: "\n").allSatisfy { $0.hasPrefix("Flux <>|Add Flux v2.4.0 component manifests") }, "\(log)")
+        let files = try await GitCLI.output(["-C", remote, "ls-tree", "-r", "--name-only", "main"])
+        #expect(files.split(separator: "\n").count == 40)
+        // One blob for the twenty identical components files.
+        let blobs = try await GitCLI.output(["-C", remote, "ls-tree", "-r", "main"])
+        #expect(Set(blobs.split(separator: "\n").filter { $0.hasSuffix("gotk-components.yaml") }.map { $0.split(separator: " ")[2].prefix(40) }).count == 1)
+        let statistics = await writer.statistics
+        #expect(statistics.blobsWritten == 21)
+
+        // Again, the same files: no commit, each cluster told its files are already there.
+        let again = try await writer.submit(
+            cluster: "c3", directory: "clusters/c3",
+            changes: [.write("clusters/c3/flux-system/gotk-components.yaml", components), .write("clusters/c3/flux-system/gotk-sync.yaml", "name: c3\n")],
+            message: "Add Flux v2.4.0 component manifests")
+        #expect(!again.changed)
+        #expect(again.commit.hex == head)
+        #expect(try await GitCLI.output(["-C", remote, "rev-parse", "main"]) == head)
+    }
+
+    @Test func deletesAndRefusesPathsOutsideTheClustersFolder() async throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let remote = try await bareRepository()
+        let writer = try writer(remote)
+        _ = try await writer.submit(cluster: "a", directory: "./clusters/a/", changes: [.write("clusters/a/x.yaml", "x\n"), .write("clusters/a/y.yaml", "y\n")], message: "add")
+        let deleted = try await writer.submit(cluster: "a", directory: "clusters/a", changes: [.delete("clusters/a/x.yaml"), .delete("clusters/a/never.yaml")], message: "remove x")
+        #expect(deleted.changed)
+        #expect(try await GitCLI.output(["-C", remote, "ls-tree", "-r", "--name-only", "main"]) == "clusters/a/y.yaml")
+        for path in ["clusters/b/x.yaml", "clusters/a/../b/x.yaml", "clusters/a//x.yaml", "README.md", "clusters/ab/x.yaml"] {
+            await #expect {
+                _ = try await writer.submit(cluster: "a", directory: "clusters/a", changes: [.write(path, "no\n")], message: "escape")
+            } throws: { error in
+                (error as? GitError)?.kind == .invalid && "\(error)".contains("outside its folder")
+            }
+        }
+        await #expect { _ = try await writer.submit(cluster: "a", directory: "../etc", changes: [], message: "x") } throws: { ($0 as? GitError)?.kind == .invalid }
+        #expect(try await GitCLI.output(["-C", remote, "rev-list", "--count", "main"]) == "2", "nothing written by refused submissions")
+    }
+
+    @Test func anUnreachableRemoteFailsEveryClusterOfTheBatchWithTheOperationAndURL() async throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let writer = try writer("\(root)/missing.git")
+        await #expect {
+            _ = try await writer.submit(cluster: "a", directory: "clusters/a", changes: [.write("clusters/a/x", "x")], message: "m")
+        } throws: { error in
+            let text = "\(error)"
+            return text.hasPrefix("git fetch \(root)/missing.git:") && (error as? GitError)?.libgit2 != nil
+        }
+    }
+}
+
+/// The git CLI, for checking what libgit2 wrote.
+enum GitCLI {
+    @discardableResult
+    static func run(_ arguments: [String], environment: [String: String]? = nil) async throws -> (status: Int32, stdout: String, stderr: String) {
+        let result = try await runCommand(["git"] + arguments, environment: environment)
+        return (result.status, String(decoding: result.stdout, as: UTF8.self), result.stderr)
+    }
+
+    static func output(_ arguments: [String]) async throws -> String {
+        let result = try await run(arguments)
+        guard result.status == 0 else { throw GitTestFailure("git \(arguments.joined(separator: " ")): \(result.stderr)") }
+        return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+struct GitTestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
