@@ -61,6 +61,11 @@ let package = Package(
             dependencies: ["CGit2", "AWS", "FleetCrypto", "FleetSupport"],
             swiftSettings: strict),
 
+        .target(
+            name: "Flux",
+            dependencies: ["FleetSupport", "FleetCrypto", "HTTP", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict),
+
         // MARK: - Domain
         .target(
             name: "Inventory",
@@ -144,6 +149,10 @@ let package = Package(
         .testTarget(
             name: "GitTests",
             dependencies: ["Git", "AWS", "FleetCrypto", "FleetSupport", "FleetLab", "TestSupport", "LabSupport"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "FluxTests",
+            dependencies: ["Flux", "FleetSupport", "TestSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "HTTPTests",

@@ -53,6 +53,10 @@ final class CurlTransfer: @unchecked Sendable {
         check(fs_curl_setopt_long(handle, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS)))
         check(fs_curl_setopt_long(handle, CURLOPT_TIMEOUT_MS, Self.milliseconds(r.timeout)))
         check(fs_curl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Self.milliseconds(r.connectTimeout)))
+        if r.followRedirects {
+            check(fs_curl_setopt_long(handle, CURLOPT_FOLLOWLOCATION, 1))
+            check(fs_curl_setopt_long(handle, CURLOPT_MAXREDIRS, 5))
+        }
         check(fs_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer))
         check(fs_curl_setopt_string(handle, CURLOPT_USERAGENT, userAgent))
         check(fs_curl_setopt_string(handle, CURLOPT_ACCEPT_ENCODING, ""))

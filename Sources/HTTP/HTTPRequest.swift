@@ -18,6 +18,8 @@ public struct HTTPRequest: Sendable, CustomStringConvertible, CustomReflectable 
     public var timeout: Duration
     public var connectTimeout: Duration
     public var trust: TLSTrust
+    /// Follow up to five redirects (release downloads); off for API calls, whose signatures cover the URL.
+    public var followRedirects = false
 
     public init(
         method: String = "GET", url: String, headers: [(String, String)] = [], body: [UInt8] = [],
