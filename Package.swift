@@ -66,6 +66,11 @@ let package = Package(
             dependencies: ["FleetSupport", "FleetCrypto", "HTTP", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict),
 
+        .target(
+            name: "Kube",
+            dependencies: ["FleetSupport", "HTTP", "AWS", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strict),
+
         // MARK: - Domain
         .target(
             name: "Inventory",
@@ -153,6 +158,10 @@ let package = Package(
         .testTarget(
             name: "FluxTests",
             dependencies: ["Flux", "FleetSupport", "TestSupport"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "KubeTests",
+            dependencies: ["Kube", "Flux", "Git", "AWS", "FleetCrypto", "FleetSupport", "FleetLab", "TestSupport", "LabSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "HTTPTests",

@@ -2,6 +2,7 @@
 // managers and conflicts, CRDs, Status errors; and the real Flux v2.4.0 components applied twice.
 import FleetLab
 import LabSupport
+import FleetSupport
 import Foundation
 import Testing
 import Yams

@@ -1,6 +1,7 @@
 // A simulated EKS cluster's API server over HTTP: bearer authentication (EKS tokens, as EKS checks them), access
 // entries, discovery, and get/list/create/update/delete/server-side apply on the cluster's object store.
 import AWS
+import FleetSupport
 import Foundation
 import Yams
 

@@ -2,6 +2,7 @@
 // define), create/update/delete with resourceVersion and generation, and server-side apply with field managers,
 // ownership and conflicts. A value type: the server keeps one per cluster behind a lock, tests drive it directly.
 import AWS
+import FleetSupport
 import Foundation
 
 public struct ResourceType: Sendable, Hashable {

@@ -1,5 +1,4 @@
-// Kubernetes objects as the API server holds them: JSON values, Sendable, comparable, walkable by path.
-import AWS
+// JSON values: Sendable, comparable, walkable by path. Kubernetes objects as the API server holds and returns them.
 import Foundation
 
 public enum JSONValue: Sendable, Hashable, Codable {
@@ -44,7 +43,7 @@ public enum JSONValue: Sendable, Hashable, Codable {
         case let o as [String: Any]: self = .object(o.mapValues { JSONValue(any: $0) })
         case let o as [AnyHashable: Any]:
             self = .object(Dictionary(uniqueKeysWithValues: o.map { ("\($0.key.base)", JSONValue(any: $0.value)) }))
-        case let date as Date: self = .string(AWSTimestamp.iso8601(date))
+        case let date as Date: self = .string(ISO8601DateFormatter().string(from: date))
         case let n as NSNumber: self = .number(n.doubleValue)
         default: self = .string("\(value!)")
         }

@@ -1,0 +1,210 @@
+// A Kubernetes REST client on fleetstrap's HTTP client: bearer tokens (a refused token is renewed once), TLS
+// always verified against the cluster's CA, 429 (with Retry-After) and 5xx retried with backoff, discovery of
+// resources by apiVersion and kind, and get/list/delete/apply/create-or-update with typed errors.
+import FleetSupport
+import Foundation
+import HTTP
+import Synchronization
+
+public final class KubeClient: Sendable {
+    public let access: KubeAccess
+    let http: HTTPClient
+    let retry: RetryStrategy
+    let quota = RetryQuota()
+    let random: @Sendable () -> Double
+    private let resources = Mutex<[String: Resource]>([:])
+
+    /// What discovery says about a kind: its path segment and whether it lives in namespaces.
+    public struct Resource: Sendable, Hashable {
+        public var apiVersion: String
+        public var kind: String
+        public var plural: String
+        public var namespaced: Bool
+    }
+
+    public init(access: KubeAccess, http: HTTPClient = .shared, retry: RetryStrategy = KubeClient.defaultRetry, random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) {
+        self.access = access
+        self.http = http
+        self.retry = retry
+        self.random = random
+    }
+
+    public static var defaultRetry: RetryStrategy {
+        var strategy = RetryStrategy()
+        strategy.maxAttempts = 5
+        strategy.maxBackoff = .seconds(10)
+        return strategy
+    }
+
+    // MARK: Requests
+
+    public struct Response: Sendable {
+        public var status: Int
+        public var body: JSONValue?
+    }
+
+    /// One request, retried when the server or the network says to try again; a 401 renews the token once.
+    public func send(_ method: String, _ path: String, body: [UInt8] = [], contentType: String = "application/json", verb: String, object: String) async throws -> Response {
+        var attempt = 0
+        var refreshed = false
+        var lastCost = 0
+        while true {
+            attempt += 1
+            try Task.checkCancellation()
+            let token = try await access.tokens.token(refresh: false)
+            var headers = [("Authorization", "Bearer \(token.reveal())"), ("Accept", "application/json"), ("User-Agent", "fleetstrap")]
+            if !body.isEmpty { headers.append(("Content-Type", contentType)) }
+            do {
+                let response = try await http.execute(HTTPRequest(
+                    method: method, url: access.server + path, headers: headers, body: body, timeout: .seconds(60), trust: .pem(access.caPEM)))
+                let json = JSONValue.parse(response.body)
+                if response.status == 401, !refreshed {
+                    refreshed = true
+                    _ = try await access.tokens.token(refresh: true)
+                    continue
+                }
+                if response.status == 429 || response.status >= 500 {
+                    let after = response.header("Retry-After").flatMap(Double.init).map { Duration.seconds($0) }
+                    let failure = RetryStrategy.Failure.retryable(isTimeout: false, retryAfter: after)
+                    if case .retry(let delay, let cost) = retry.decide(attempt: attempt, failure: failure, quota: quota, random: random()) {
+                        lastCost = cost
+                        try await Task.sleep(for: delay)
+                        continue
+                    }
+                }
+                if (200..<300).contains(response.status) { quota.recordSuccess(lastRetryCost: lastCost) }
+                return Response(status: response.status, body: json)
+            } catch let error as HTTPClientError {
+                if error.isCertificateProblem {
+                    throw KubeError(.tls, verb: verb, object: object, message: "\(error.detail): the server's certificate is not signed by the cluster's CA", cluster: access.name)
+                }
+                let failure: RetryStrategy.Failure = error.isRetryable ? .retryable(isTimeout: error.isTimeout, retryAfter: nil) : .permanent
+                guard case .retry(let delay, let cost) = retry.decide(attempt: attempt, failure: failure, quota: quota, random: random()) else {
+                    throw KubeError(error.isTimeout ? .timeout : .transport, verb: verb, object: object, message: "\(error)", cluster: access.name)
+                }
+                lastCost = cost
+                try await Task.sleep(for: delay)
+            }
+        }
+    }
+
+    /// A request that must succeed (2xx); otherwise its Status as a KubeError.
+    func expect(_ method: String, _ path: String, body: [UInt8] = [], contentType: String = "application/json", verb: String, object: String) async throws -> JSONValue {
+        let response = try await send(method, path, body: body, contentType: contentType, verb: verb, object: object)
+        guard (200..<300).contains(response.status) else {
+            throw KubeError.from(status: response.status, body: response.body, verb: verb, object: object, cluster: access.name)
+        }
+        return response.body ?? .null
+    }
+
+    // MARK: Discovery
+
+    /// The resource serving `kind` in `apiVersion`; discovery is asked once per group version (again after CRDs).
+    public func resource(apiVersion: String, kind: String) async throws -> Resource {
+        let key = "\(apiVersion)/\(kind)"
+        if let known = resources.withLock({ $0[key] }) { return known }
+        let path = apiVersion.contains("/") ? "/apis/\(apiVersion)" : "/api/\(apiVersion)"
+        let response = try await send("GET", path, verb: "discover", object: apiVersion)
+        if response.status == 401 || response.status == 403 {
+            throw KubeError.from(status: response.status, body: response.body, verb: "discover", object: apiVersion, cluster: access.name)
+        }
+        guard response.status == 200, let list = response.body?["resources"]?.array else {
+            throw KubeError(.notFound, status: response.status, verb: "discover", object: "\(kind) (\(apiVersion))",
+                message: "the server does not serve \(apiVersion) (is its CRD installed and established?)", cluster: access.name)
+        }
+        var found: [String: Resource] = [:]
+        for entry in list {
+            guard let name = entry["name"]?.string, !name.contains("/"), let entryKind = entry["kind"]?.string else { continue }
+            found["\(apiVersion)/\(entryKind)"] = Resource(apiVersion: apiVersion, kind: entryKind, plural: name, namespaced: entry["namespaced"]?.bool ?? true)
+        }
+        resources.withLock { $0.merge(found) { $1 } }
+        guard let resource = found[key] else {
+            throw KubeError(.notFound, status: 404, verb: "discover", object: "\(kind) (\(apiVersion))",
+                message: "\(apiVersion) has no kind \(kind)", cluster: access.name)
+        }
+        return resource
+    }
+
+    /// Forget discovery (after CRDs change).
+    public func forgetDiscovery() { resources.withLock { $0.removeAll() } }
+
+    public func path(_ resource: Resource, namespace: String?, name: String? = nil) -> String {
+        var path = resource.apiVersion.contains("/") ? "/apis/\(resource.apiVersion)" : "/api/\(resource.apiVersion)"
+        if resource.namespaced { path += "/namespaces/\(Self.escape(namespace ?? "default"))" }
+        path += "/\(resource.plural)"
+        if let name { path += "/\(Self.escape(name))" }
+        return path
+    }
+
+    static func escape(_ segment: String) -> String {
+        segment.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? segment
+    }
+
+    static func describe(_ kind: String, _ namespace: String?, _ name: String) -> String {
+        namespace.map { "\(kind) \($0)/\(name)" } ?? "\(kind) \(name)"
+    }
+
+    // MARK: Objects
+
+    /// The object, or nil when it does not exist.
+    public func get(apiVersion: String, kind: String, namespace: String?, name: String) async throws -> JSONValue? {
+        let resource = try await resource(apiVersion: apiVersion, kind: kind)
+        let object = Self.describe(kind, namespace, name)
+        let response = try await send("GET", path(resource, namespace: namespace, name: name), verb: "get", object: object)
+        if response.status == 404 { return nil }
+        guard response.status == 200 else { throw KubeError.from(status: response.status, body: response.body, verb: "get", object: object, cluster: access.name) }
+        return response.body
+    }
+
+    public func list(apiVersion: String, kind: String, namespace: String?) async throws -> [JSONValue] {
+        let resource = try await resource(apiVersion: apiVersion, kind: kind)
+        var path = resource.apiVersion.contains("/") ? "/apis/\(resource.apiVersion)" : "/api/\(resource.apiVersion)"
+        if let namespace, resource.namespaced { path += "/namespaces/\(Self.escape(namespace))" }
+        path += "/\(resource.plural)"
+        return try await expect("GET", path, verb: "list", object: kind)["items"]?.array ?? []
+    }
+
+    /// Deletes the object; false when it was not there.
+    @discardableResult
+    public func delete(apiVersion: String, kind: String, namespace: String?, name: String) async throws -> Bool {
+        let resource = try await resource(apiVersion: apiVersion, kind: kind)
+        let object = Self.describe(kind, namespace, name)
+        let response = try await send("DELETE", path(resource, namespace: namespace, name: name), verb: "delete", object: object)
+        if response.status == 404 { return false }
+        guard (200..<300).contains(response.status) else { throw KubeError.from(status: response.status, body: response.body, verb: "delete", object: object, cluster: access.name) }
+        return true
+    }
+
+    /// Server-side apply of one object.
+    public func apply(_ object: JSONValue, fieldManager: String, force: Bool = true) async throws -> JSONValue {
+        guard let apiVersion = object["apiVersion"]?.string, let kind = object["kind"]?.string, let name = object[path: "metadata.name"]?.string else {
+            throw KubeError(.invalid, verb: "apply", object: "?", message: "the object has no apiVersion, kind or metadata.name", cluster: access.name)
+        }
+        let namespace = object[path: "metadata.namespace"]?.string
+        let resource = try await resource(apiVersion: apiVersion, kind: kind)
+        return try await expect(
+            "PATCH", path(resource, namespace: namespace, name: name) + "?fieldManager=\(Self.escape(fieldManager))&force=\(force)",
+            body: object.encoded, contentType: "application/apply-patch+yaml", verb: "apply", object: Self.describe(kind, namespace, name))
+    }
+
+    /// Creates a Secret, or replaces its data when it exists (as `flux bootstrap` does).
+    public func createOrUpdateSecret(namespace: String, name: String, data: [String: String], labels: [String: String] = [:], fieldManager: String = "flux") async throws {
+        let encoded = data.mapValues { JSONValue.string(Data($0.utf8).base64EncodedString()) }
+        var metadata: [String: JSONValue] = ["name": .string(name), "namespace": .string(namespace)]
+        if !labels.isEmpty { metadata["labels"] = .object(labels.mapValues { .string($0) }) }
+        let secret = JSONValue.object([
+            "apiVersion": .string("v1"), "kind": .string("Secret"), "type": .string("Opaque"), "metadata": .object(metadata), "data": .object(encoded),
+        ])
+        let resource = try await resource(apiVersion: "v1", kind: "Secret")
+        let object = Self.describe("Secret", namespace, name)
+        let created = try await send("POST", path(resource, namespace: namespace) + "?fieldManager=\(fieldManager)", body: secret.encoded, verb: "create", object: object)
+        if (200..<300).contains(created.status) { return }
+        guard created.status == 409 else { throw KubeError.from(status: created.status, body: created.body, verb: "create", object: object, cluster: access.name) }
+        guard var existing = try await get(apiVersion: "v1", kind: "Secret", namespace: namespace, name: name) else {
+            throw KubeError(.conflict, status: 409, verb: "update", object: object, message: "the secret vanished while being updated", cluster: access.name)
+        }
+        if existing["data"] == .object(encoded) { return }
+        existing["data"] = .object(encoded)
+        _ = try await expect("PUT", path(resource, namespace: namespace, name: name) + "?fieldManager=\(fieldManager)", body: existing.encoded, verb: "update", object: object)
+    }
+}

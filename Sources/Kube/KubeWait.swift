@@ -1,0 +1,76 @@
+// Waiting as `flux bootstrap` waits: the flux-system GitRepository and Kustomization Ready at the pushed revision
+// with `observedGeneration == generation`, failing at once on suspend or on `Ready=False` for the request made;
+// then the controllers' Deployments Available.
+import FleetSupport
+import Foundation
+
+public struct WaitSettings: Sendable {
+    public var timeout: Duration = .seconds(300)
+    public var poll: Duration = .seconds(2)
+    public init(timeout: Duration = .seconds(300), poll: Duration = .seconds(2)) { (self.timeout, self.poll) = (timeout, poll) }
+}
+
+extension KubeClient {
+    /// Until a Flux object is Ready at `revision` (`<branch>@sha1:<commit>`; nil: any). `requestedAt`: the
+    /// `reconcile.fluxcd.io/requestedAt` value asked for; a `Ready=False` counts only once that request was handled.
+    @discardableResult
+    public func waitReady(
+        apiVersion: String, kind: String, namespace: String, name: String, revision: String?, requestedAt: String? = nil,
+        settings: WaitSettings = WaitSettings()
+    ) async throws -> JSONValue {
+        let deadline = ContinuousClock.now + settings.timeout
+        let label = Self.describe(kind, namespace, name)
+        var last = "no status yet"
+        while true {
+            if let object = try await get(apiVersion: apiVersion, kind: kind, namespace: namespace, name: name) {
+                if object[path: "spec.suspend"]?.bool == true {
+                    throw KubeError(.failed, verb: "wait", object: label, message: "it is suspended (flux resume \(kind.lowercased()) \(name))", cluster: access.name)
+                }
+                let current = object[path: "metadata.generation"]?.int == object[path: "status.observedGeneration"]?.int
+                let handled = requestedAt == nil || object[path: "status.lastHandledReconcileAt"]?.string == requestedAt
+                let ready = Self.condition(object, "Ready")
+                let seen = object[path: "status.artifact.revision"]?.string ?? object[path: "status.lastAppliedRevision"]?.string
+                    ?? object[path: "status.lastAttemptedRevision"]?.string
+                if current, ready?["status"]?.string == "True", revision == nil || seen == revision { return object }
+                if current, handled, ready?["status"]?.string == "False" {
+                    throw KubeError(.failed, verb: "wait", object: label, message: ready?["message"]?.string ?? "Ready=False", cluster: access.name)
+                }
+                last = "Ready=\(ready?["status"]?.string ?? "Unknown") at \(seen ?? "no revision")" + (ready?["message"]?.string.map { ": \($0)" } ?? "")
+            }
+            guard ContinuousClock.now < deadline else {
+                throw KubeError(.timeout, verb: "wait", object: label, message: "not Ready at \(revision ?? "a revision") after \(settings.timeout) (\(last))", cluster: access.name)
+            }
+            try await Task.sleep(for: settings.poll)
+        }
+    }
+
+    /// Until each named Deployment reports `Available=True` for its current generation.
+    public func waitAvailable(namespace: String, deployments: [String], settings: WaitSettings = WaitSettings()) async throws {
+        let deadline = ContinuousClock.now + settings.timeout
+        for name in deployments {
+            while true {
+                let deployment = try await get(apiVersion: "apps/v1", kind: "Deployment", namespace: namespace, name: name)
+                let current = deployment?[path: "metadata.generation"]?.int == deployment?[path: "status.observedGeneration"]?.int
+                if current, Self.condition(deployment, "Available")?["status"]?.string == "True" { break }
+                guard ContinuousClock.now < deadline else {
+                    throw KubeError(.timeout, verb: "wait", object: "Deployment \(namespace)/\(name)", message: "not Available after \(settings.timeout)", cluster: access.name)
+                }
+                try await Task.sleep(for: settings.poll)
+            }
+        }
+    }
+
+    /// Asks Flux to reconcile now: sets `reconcile.fluxcd.io/requestedAt`; returns the value set.
+    public func requestReconcile(apiVersion: String, kind: String, namespace: String, name: String, at date: Date = Date(), fieldManager: String = "flux") async throws -> String {
+        let value = ISO8601DateFormatter().string(from: date)
+        let resource = try await resource(apiVersion: apiVersion, kind: kind)
+        let patch = JSONValue.object([
+            "apiVersion": .string(apiVersion), "kind": .string(kind),
+            "metadata": .object(["name": .string(name), "namespace": .string(namespace), "annotations": .object(["reconcile.fluxcd.io/requestedAt": .string(value)])]),
+        ])
+        _ = try await expect(
+            "PATCH", path(resource, namespace: namespace, name: name) + "?fieldManager=\(fieldManager)-reconcile&force=true", body: patch.encoded,
+            contentType: "application/apply-patch+yaml", verb: "annotate", object: Self.describe(kind, namespace, name))
+        return value
+    }
+}

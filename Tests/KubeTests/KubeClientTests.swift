@@ -1,0 +1,125 @@
+// The Kubernetes client against the lab's clusters: Flux's components applied in Flux's order and re-applied as a
+// no-op, secrets created and updated, tokens renewed, retries on 429 and 5xx, and clear errors for a wrong CA or a
+// role without access. And the whole of a bootstrap wired from the Flux, Git and Kube pieces on one lab cluster.
+import AWS
+import FleetCrypto
+import FleetLab
+import FleetSupport
+import Flux
+import Foundation
+import Git
+import Kube
+import LabSupport
+import TestSupport
+import Synchronization
+import Testing
+
+@Suite("Kubernetes client against the lab", .serialized)
+struct KubeClientTests {
+    static func components() throws -> ComponentManifests {
+        let file = try #require(SharedData.url("testdata/flux/v2.4.0/gotk-components.yaml"))
+        return try ComponentManifests.parse(try String(contentsOf: file, encoding: .utf8), source: "v2.4.0")
+    }
+
+    static let fast = WaitSettings(timeout: .seconds(30), poll: .milliseconds(100))
+
+    func client(_ fixture: LabFixture, cluster: String = "prod-a", as account: String = "prod") async throws -> KubeClient {
+        let aws = try fixture.client()
+        let owner = try await fixture.session("prod", client: aws)
+        let caller = try await fixture.session(account, client: aws)
+        let clock = fixture.clock
+        let access = try await KubeAccess.eks(
+            cluster: cluster, region: "eu-west-1", describer: EKSClient(client: aws, region: "eu-west-1"), credentials: owner,
+            tokenCredentials: caller, now: { Date().addingTimeInterval(clock.offset.withLock { $0 }) })
+        return KubeClient(access: access, random: { 0 })
+    }
+
+    @Test(.enabled(if: SharedData.available, Comment(rawValue: SharedData.skipReason)))
+    func fluxComponentsApplyInOrderAndReapplyingSendsNothing() async throws {
+        let fixture = try await LabFixture(ssh: false)
+        let kube = try await client(fixture)
+        let objects = try KubeClient.objects(fromYAML: try Self.components().render(InstallOptions()))
+        let first = try await kube.applyAll(objects)
+        #expect(first.applied.count == 31 && first.unchanged.isEmpty)
+        #expect(first.applied.prefix(6).allSatisfy { $0.hasPrefix("Namespace") || $0.hasPrefix("CustomResourceDefinition") }, "CRDs and Namespaces first")
+        let patches = fixture.lab.counters().operations["kubernetes:patch"] ?? 0
+        let second = try await kube.applyAll(objects)
+        #expect(second.applied.isEmpty && second.unchanged.count == 31, "\(second.applied)")
+        #expect(fixture.lab.counters().operations["kubernetes:patch"] ?? 0 == patches, "no apply request the second time")
+        let deployment = try await kube.get(apiVersion: "apps/v1", kind: "Deployment", namespace: "flux-system", name: "source-controller")
+        #expect(deployment?[path: "metadata.labels"]?["app.kubernetes.io/part-of"]?.string == "flux")
+        await fixture.stop()
+    }
+
+    @Test func secretsAreCreatedThenUpdatedOnlyWhenTheirDataChanges() async throws {
+        let fixture = try await LabFixture(ssh: false)
+        let kube = try await client(fixture)
+        _ = try await kube.applyAll(try KubeClient.objects(fromYAML: "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: flux-system\n"))
+        try await kube.createOrUpdateSecret(namespace: "flux-system", name: "flux-system", data: ["username": "a", "password": "b"])
+        try await kube.createOrUpdateSecret(namespace: "flux-system", name: "flux-system", data: ["username": "a", "password": "c"])
+        let updates = fixture.lab.counters().operations["kubernetes:update"] ?? 0
+        try await kube.createOrUpdateSecret(namespace: "flux-system", name: "flux-system", data: ["username": "a", "password": "c"])
+        #expect(fixture.lab.counters().operations["kubernetes:update"] ?? 0 == updates, "the same data is not written again")
+        let secret = try await kube.get(apiVersion: "v1", kind: "Secret", namespace: "flux-system", name: "flux-system")
+        #expect(secret?[path: "data.password"]?.string == Data("c".utf8).base64EncodedString())
+        #expect(try await kube.delete(apiVersion: "v1", kind: "Secret", namespace: "flux-system", name: "flux-system"))
+        #expect(try await kube.get(apiVersion: "v1", kind: "Secret", namespace: "flux-system", name: "flux-system") == nil)
+        await fixture.stop()
+    }
+
+    @Test func tokensAreRenewedBeforeTheyExpireAndWhenRefused() async throws {
+        let fixture = try await LabFixture(ssh: false)
+        let kube = try await client(fixture)
+        #expect(try await kube.list(apiVersion: "v1", kind: "Namespace", namespace: nil).count == 3)
+        fixture.advance(to: 14 * 60)  // the first token is now too old for the lab
+        #expect(try await kube.list(apiVersion: "v1", kind: "Namespace", namespace: nil).count == 3, "a new token was made")
+
+        // A token the server refuses is renewed once.
+        let good = try await kube.access.tokens.token(refresh: false)
+        let flaky = FlakyToken(good: good)
+        let renewing = KubeClient(access: KubeAccess(name: "prod-a", server: kube.access.server, caPEM: kube.access.caPEM, tokens: flaky))
+        #expect(try await renewing.list(apiVersion: "v1", kind: "Namespace", namespace: nil).count == 3)
+        #expect(flaky.refreshes.withLock { $0 } == 1)
+        await fixture.stop()
+    }
+
+    @Test func throttlingAndServerErrorsAreRetried() async throws {
+        let fixture = try await LabFixture(ssh: false)
+        let kube = try await client(fixture)
+        try await fixture.lab.setFaults(LabFaults(rules: [
+            .init(service: "kubernetes", operation: "list", error: .tooManyRequests, count: 2, retryAfter: 0),
+            .init(service: "kubernetes", operation: "get", error: .unavailable, count: 1),
+        ]))
+        #expect(try await kube.list(apiVersion: "v1", kind: "Namespace", namespace: nil).count == 3)
+        #expect(try await kube.get(apiVersion: "v1", kind: "Namespace", namespace: nil, name: "default") != nil)
+        let counters = fixture.lab.counters()
+        #expect(counters.throttled["kubernetes"] == 2 && counters.failed["kubernetes"] == 1)
+        await fixture.stop()
+    }
+
+    @Test func aWrongCAAndARoleWithoutAccessFailClearly() async throws {
+        let fixture = try await LabFixture(ssh: false)
+        let kube = try await client(fixture)
+        let labCA = Array(try Data(contentsOf: URL(fileURLWithPath: fixture.lab.info.caBundle)))
+        let wrongCA = KubeClient(access: KubeAccess(name: "prod-a", server: kube.access.server, caPEM: labCA, tokens: kube.access.tokens))
+        await #expect { _ = try await wrongCA.list(apiVersion: "v1", kind: "Namespace", namespace: nil) } throws: { error in
+            (error as? KubeError)?.kind == .tls && "\(error)".hasPrefix("cluster prod-a: discover v1:")
+        }
+        let denied = try await client(fixture, as: "dev")
+        await #expect { _ = try await denied.get(apiVersion: "v1", kind: "Namespace", namespace: nil, name: "default") } throws: { error in
+            (error as? KubeError)?.kind == .forbidden && "\(error)".contains("access entry")
+        }
+        await fixture.stop()
+    }
+}
+
+/// Hands out a refused token first, the good one after a refresh.
+final class FlakyToken: KubeTokenSource {
+    let good: Secret
+    let refreshes = Mutex(0)
+    init(good: Secret) { self.good = good }
+    func token(refresh: Bool) async throws -> Secret {
+        if refresh { refreshes.withLock { $0 += 1 } }
+        return refreshes.withLock { $0 } > 0 ? good : Secret("k8s-aws-v1.not-a-token")
+    }
+}
