@@ -64,8 +64,9 @@ enum LabHTTPServer {
         let ready = AsyncStream<Int>.makeStream()
         let app = Application(
             responder: responder,
-            // Idle keep-alive connections close after a second, so a stopping lab does not wait on them.
-            server: try .tls(.http1(configuration: .init(idleTimeout: .seconds(1))), tlsConfiguration: tls),
+            // Idle keep-alive connections close after 30 s. Not less: a request whose answer takes long (git
+            // http-backend under load) must not see its connection closed, or the client resends it (curl does).
+            server: try .tls(.http1(configuration: .init(idleTimeout: .seconds(30))), tlsConfiguration: tls),
             configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: name),
             onServerRunning: { channel in ready.continuation.yield(channel.localAddress?.port ?? 0) },
             logger: logger)
