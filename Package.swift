@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         // The lab only (never linked into fleetstrap): HTTPS server, its certificates.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
@@ -77,11 +78,21 @@ let package = Package(
             dependencies: ["FleetSupport", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict),
 
+        .target(
+            name: "Ledger",
+            dependencies: ["FleetSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict),
+
+        .target(
+            name: "Fleet",
+            dependencies: ["Inventory", "Ledger", "AWS", "Git", "Flux", "Kube", "FleetCrypto", "FleetSupport"],
+            swiftSettings: strict),
+
         // MARK: - Executable
         .executableTarget(
             name: "fleetstrap",
             dependencies: [
-                "Inventory", "AWS", "HTTP", "FleetSupport",
+                "Inventory", "AWS", "HTTP", "FleetSupport", "FleetCrypto", "Fleet", "Ledger", "Kube",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The demo, as far as fleetstrap goes today: validate the example inventories, then start the lab (a local AWS,
-# CodeCommit and EKS), generate an inventory for its fleet, and talk to it the way fleetstrap will.
+# The demo: validate the example inventories, start the lab (a local AWS, CodeCommit and EKS with simulated Flux
+# controllers), generate an inventory for its fleet of 30 clusters, bootstrap Flux on all of them, plan again
+# (nothing to do), and show the ledger.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=$(swift build --show-bin-path)
@@ -15,15 +16,16 @@ echo "==> a broken inventory, for comparison (exit code 2 is expected)"
 echo
 
 state=$(mktemp -d /tmp/fleetstrap-demo-lab.XXXXXX)
-echo "==> fleetstrap-lab serve --accounts 3 --clusters 9 --state $state"
-"$bin/fleetstrap-lab" serve --accounts 3 --clusters 9 --state "$state" > "$state/serve.log" 2>&1 &
+echo "==> fleetstrap-lab serve --accounts 3 --clusters 30 --state $state"
+"$bin/fleetstrap-lab" serve --accounts 3 --clusters 30 --deployment-delay 500ms --state "$state" > "$state/serve.log" 2>&1 &
 lab=$!
 trap 'kill "$lab" 2>/dev/null; wait "$lab" 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do [ -f "$state/lab.json" ] && break; sleep 0.1; done
 cat "$state/serve.log"
 echo
 echo "==> fleetstrap-lab inventory, then fleetstrap validate on it"
-"$bin/fleetstrap-lab" inventory --accounts 3 --clusters 9 --state "$state" -o "$state/fleet.yaml"
+"$bin/fleetstrap-lab" inventory --accounts 3 --clusters 30 --state "$state" -o "$state/fleet.yaml" \
+  --flux-manifests "$PWD/inventories/flux-v2.4.0/gotk-components.yaml"
 "$bin/fleetstrap" validate -f "$state/fleet.yaml"
 echo
 # shellcheck disable=SC1091
@@ -32,4 +34,24 @@ echo "==> an EKS token for cluster prod-0001, signed by fleetstrap (as 'aws eks 
 "$bin/fleetstrap" eks-token --cluster-name prod-0001 --region eu-west-1 | head -c 400
 echo "…"
 echo
-echo "Reports and the full bootstrap arrive with the orchestrator; the lab's state is in $state."
+if grep -q '"sshPort"' "$state/lab.json"; then
+  export FLEETSTRAP_LAB_PASSPHRASE="demo-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
+  run=(-f "$state/fleet.yaml" --ledger "$state/fleetstrap.db" --state-dir "$state/fleetstrap")
+  echo "==> fleetstrap bootstrap (30 clusters, waves 1, 10%, 100%)"
+  "$bin/fleetstrap" bootstrap "${run[@]}" --wait-timeout 2m
+  echo
+  echo "==> fleetstrap plan: a second look finds nothing to do"
+  "$bin/fleetstrap" plan "${run[@]}" | tail -3
+  echo
+  echo "==> fleetstrap runs, and the first run's clusters"
+  "$bin/fleetstrap" runs --ledger "$state/fleetstrap.db"
+  first=$("$bin/fleetstrap" runs --ledger "$state/fleetstrap.db" | tail -1 | cut -d' ' -f1)
+  "$bin/fleetstrap" show "$first" --ledger "$state/fleetstrap.db" | head -12
+  echo
+  echo "==> what the lab served"
+  "$bin/fleetstrap-lab" counters --state "$state" | head -40
+  echo
+  echo "The ledger is $state/fleetstrap.db; the lab's repositories are under $state/repos."
+else
+  echo "The lab serves no Git over SSH here ($(grep -o '"sshUnavailable" : "[^"]*"' "$state/lab.json")), so the bootstrap is skipped."
+fi

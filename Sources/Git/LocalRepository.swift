@@ -218,6 +218,21 @@ public final class LocalRepository: @unchecked Sendable {  // one operation at a
         return ObjectID(out)
     }
 
+    /// Whether the object is in this repository.
+    public func has(_ id: ObjectID) -> Bool {
+        var odb: OpaquePointer?
+        guard git_repository_odb(&odb, pointer) == 0 else { return false }
+        defer { git_odb_free(odb) }
+        var oid = id.oid
+        return git_odb_exists(odb, &oid) == 1
+    }
+
+    /// Whether `commit` descends from `ancestor`.
+    public func isDescendant(_ commit: ObjectID, of ancestor: ObjectID) -> Bool {
+        var a = commit.oid, b = ancestor.oid
+        return git_graph_descendant_of(pointer, &a, &b) == 1
+    }
+
     /// The parents of a commit, first first.
     public func parents(of commit: ObjectID) -> [ObjectID] {
         var object: OpaquePointer?

@@ -11,8 +11,15 @@ public actor RepositoryWriter {
     public struct Change: Sendable, Equatable {
         public var path: String
         public var content: [UInt8]?
+        /// Written only when the branch has no file there (user edits are kept, as Flux keeps kustomization.yaml).
+        public var onlyIfAbsent = false
         public init(path: String, content: [UInt8]?) { (self.path, self.content) = (path, content) }
         public static func write(_ path: String, _ text: String) -> Change { Change(path: path, content: Array(text.utf8)) }
+        public static func create(_ path: String, _ text: String) -> Change {
+            var change = Change(path: path, content: Array(text.utf8))
+            change.onlyIfAbsent = true
+            return change
+        }
         public static func delete(_ path: String) -> Change { Change(path: path, content: nil) }
     }
 
@@ -54,6 +61,7 @@ public actor RepositoryWriter {
     private struct Pending {
         var cluster: String
         var changes: [String: ContentKey?]
+        var keepIfPresent: Set<String>
         var message: String
         var continuation: CheckedContinuation<Receipt, any Error>
     }
@@ -84,6 +92,7 @@ public actor RepositoryWriter {
     public func submit(cluster: String, directory: String, changes: [Change], message: String) async throws -> Receipt {
         let folder = try Self.normalizedDirectory(directory, cluster: cluster, remote: remote.url)
         var keyed: [String: ContentKey?] = [:]
+        let keep = Set(changes.filter(\.onlyIfAbsent).map(\.path))
         for change in changes {
             try Self.check(change.path, under: folder, cluster: cluster, remote: remote.url)
             if let content = change.content {
@@ -95,8 +104,35 @@ public actor RepositoryWriter {
             }
         }
         return try await withCheckedThrowingContinuation { continuation in
-            pending.append(Pending(cluster: cluster, changes: keyed, message: message, continuation: continuation))
+            pending.append(Pending(cluster: cluster, changes: keyed, keepIfPresent: keep, message: message, continuation: continuation))
             if flushing == nil { flushing = Task { await flush() } }
+        }
+    }
+
+    /// Whether `commit` is `ancestor` or comes after it on the branch (fetching when the commit is new here).
+    public func contains(_ commit: ObjectID, ancestor: ObjectID) async throws -> Bool {
+        if commit == ancestor { return true }
+        let (remote, local, options) = (self.remote, self.local, self.options)
+        if !local.has(commit) {
+            let authentication = try await remote.authentication.resolve(url: remote.url, now: options.now())
+            _ = try await GitThread.run { cancellation in
+                try local.fetch(remote, authentication: authentication, branch: options.branch, cancellation: cancellation)
+            }
+        }
+        return local.isDescendant(commit, of: ancestor)
+    }
+
+    /// Which of `changes` the branch does not hold yet (a dry run: fetches, writes nothing remote).
+    public func preview(_ changes: [Change]) async throws -> [String] {
+        let authentication = try await remote.authentication.resolve(url: remote.url, now: options.now())
+        let (remote, local, options) = (self.remote, self.local, self.options)
+        return try await GitThread.run { cancellation in
+            let head = try local.fetch(remote, authentication: authentication, branch: options.branch, cancellation: cancellation)
+            return changes.filter { change in
+                let current = local.read(change.path, in: head)
+                if change.onlyIfAbsent { return current == nil }
+                return current != change.content
+            }.map(\.path)
         }
     }
 
@@ -155,9 +191,11 @@ public actor RepositoryWriter {
             let toWrite = contents
             let known = written
             let (remote, local, options) = (self.remote, self.local, self.options)
-            let changeSets = batch.map(\.changes)
+            let requested = batch.map { ($0.changes, $0.keepIfPresent) }
             let result = try await GitThread.run { cancellation throws -> Attempt in
                 let head = try local.fetch(remote, authentication: authentication, branch: options.branch, cancellation: cancellation)
+                // Files to create only where the branch has none: dropped where it has one.
+                let changeSets = requested.map { changes, keep in changes.filter { path, _ in !keep.contains(path) || local.entry(path, in: head) == nil } }
                 var blobs = known
                 for (key, content) in toWrite where blobs[key] == nil { blobs[key] = try local.writeBlob(content) }
                 var merged: [String: ObjectID?] = [:]

@@ -56,6 +56,9 @@ extension KubeClient {
         }
     }
 
+    /// Whether a live object already holds everything `wanted` would apply.
+    public static func holdsApplied(_ live: JSONValue, _ wanted: JSONValue) -> Bool { holds(live, wanted) }
+
     /// Whether `live` has every field of `wanted` with the same value (objects compared field by field, lists whole).
     static func holds(_ live: JSONValue, _ wanted: JSONValue) -> Bool {
         switch (live, wanted) {

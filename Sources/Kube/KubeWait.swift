@@ -13,14 +13,17 @@ public struct WaitSettings: Sendable {
 extension KubeClient {
     /// Until a Flux object is Ready at `revision` (`<branch>@sha1:<commit>`; nil: any). `requestedAt`: the
     /// `reconcile.fluxcd.io/requestedAt` value asked for; a `Ready=False` counts only once that request was handled.
+    /// `accepts`: whether a later revision also counts (a branch many writers share moves past the pushed commit;
+    /// a descendant still carries it).
     @discardableResult
     public func waitReady(
         apiVersion: String, kind: String, namespace: String, name: String, revision: String?, requestedAt: String? = nil,
-        settings: WaitSettings = WaitSettings()
+        accepts: (@Sendable (String) async -> Bool)? = nil, settings: WaitSettings = WaitSettings()
     ) async throws -> JSONValue {
         let deadline = ContinuousClock.now + settings.timeout
         let label = Self.describe(kind, namespace, name)
         var last = "no status yet"
+        var poll = min(settings.poll, .milliseconds(250))
         while true {
             if let object = try await get(apiVersion: apiVersion, kind: kind, namespace: namespace, name: name) {
                 if object[path: "spec.suspend"]?.bool == true {
@@ -31,8 +34,17 @@ extension KubeClient {
                 let ready = Self.condition(object, "Ready")
                 let seen = object[path: "status.artifact.revision"]?.string ?? object[path: "status.lastAppliedRevision"]?.string
                     ?? object[path: "status.lastAttemptedRevision"]?.string
-                if current, ready?["status"]?.string == "True", revision == nil || seen == revision { return object }
-                if current, handled, ready?["status"]?.string == "False" {
+                func wanted(_ candidate: String?) async -> Bool {
+                    guard let revision else { return true }
+                    guard let candidate else { return false }
+                    if candidate == revision { return true }
+                    return await accepts?(candidate) ?? false
+                }
+                if current, ready?["status"]?.string == "True", await wanted(seen) { return object }
+                // Ready=False counts once it answers this request: the request handled, or our revision attempted.
+                let attempted = object[path: "status.lastAttemptedRevision"]?.string ?? object[path: "status.artifact.revision"]?.string
+                let ours = requestedAt != nil ? handled : await wanted(attempted)
+                if current, ours, ready?["status"]?.string == "False" {
                     throw KubeError(.failed, verb: "wait", object: label, message: ready?["message"]?.string ?? "Ready=False", cluster: access.name)
                 }
                 last = "Ready=\(ready?["status"]?.string ?? "Unknown") at \(seen ?? "no revision")" + (ready?["message"]?.string.map { ": \($0)" } ?? "")
@@ -40,7 +52,9 @@ extension KubeClient {
             guard ContinuousClock.now < deadline else {
                 throw KubeError(.timeout, verb: "wait", object: label, message: "not Ready at \(revision ?? "a revision") after \(settings.timeout) (\(last))", cluster: access.name)
             }
-            try await Task.sleep(for: settings.poll)
+            // Quick first looks (the controllers are often done at once), then Flux's pace.
+            try await Task.sleep(for: poll)
+            poll = min(poll * 2, settings.poll)
         }
     }
 

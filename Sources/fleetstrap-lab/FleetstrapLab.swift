@@ -135,6 +135,9 @@ struct InventoryCommand: AsyncParsableCommand {
     @Option(help: "Flux version the inventory asks for.")
     var fluxVersion = "2.4.0"
 
+    @Option(help: "Local component manifests for that version (a gotk-components.yaml or its folder).")
+    var fluxManifests: String?
+
     func run() async throws {
         let config = try lab.labConfig()
         var sshPort: Int?
@@ -143,7 +146,7 @@ struct InventoryCommand: AsyncParsableCommand {
         {
             sshPort = info.sshPort
         }
-        let text = LabInventory.render(config, sshPort: sshPort, fluxVersion: fluxVersion)
+        let text = LabInventory.render(config, sshPort: sshPort, fluxVersion: fluxVersion, manifests: fluxManifests)
         if let output { try text.write(toFile: output, atomically: true, encoding: .utf8) } else { print(text, terminator: "") }
     }
 }

@@ -17,7 +17,10 @@ struct Fleetstrap: AsyncParsableCommand {
             3 could not start (credentials, ledger), 130 interrupted.
             """,
         version: version,
-        subcommands: [ValidateCommand.self, EKSTokenCommand.self, GitCredentialCommand.self])
+        subcommands: [
+            ValidateCommand.self, BootstrapCommand.self, PlanCommand.self, RunsCommand.self, ShowCommand.self, EKSTokenCommand.self,
+            GitCredentialCommand.self,
+        ])
 }
 
 extension Fleetstrap {

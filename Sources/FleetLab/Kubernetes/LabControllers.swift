@@ -223,7 +223,7 @@ final class LabControllers: Sendable {
             let secretName = spec?[path: "secretRef.name"]?.string
             let serviceAccount = try? store.get(ResourceType.builtIn[2], namespace: "flux-system", name: "source-controller")
             jobs.append(SourceFetcher.Request(
-                cluster: cluster, namespace: namespace, name: name, url: spec?["url"]?.string ?? "", ref: ref, secret: secret,
+                requestedAt: requested, generation: generation, cluster: cluster, namespace: namespace, name: name, url: spec?["url"]?.string ?? "", ref: ref, secret: secret,
                 provider: spec?["provider"]?.string,
                 controllerRole: serviceAccount?["metadata"]?["annotations"]?["eks.amazonaws.com/role-arn"]?.string,
                 missingSecret: secret == nil ? secretName.map { "\(namespace)/\($0)" } : nil))
@@ -254,12 +254,10 @@ final class LabControllers: Sendable {
         _ item: JSONValue, job: SourceFetcher.Request, result: Result<SourceFetcher.Artifact, SourceFetcher.Failure>, now: Date
     ) -> JSONValue {
         var status = item["status"]?.object ?? [:]
-        let generation = item[path: "metadata.generation"]?.int ?? 1
+        let generation = job.generation
         let previous = status["conditions"]?.array ?? []
         status["observedGeneration"] = .number(Double(generation))
-        if let requested = item["metadata"]?["annotations"]?["reconcile.fluxcd.io/requestedAt"] {
-            status["lastHandledReconcileAt"] = requested
-        }
+        if let requested = job.requestedAt { status["lastHandledReconcileAt"] = .string(requested) }
         switch result {
         case .success(let artifact):
             let revision = job.ref.revision(artifact.commit)

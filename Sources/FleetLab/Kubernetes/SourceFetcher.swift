@@ -21,6 +21,10 @@ struct SourceFetcher: Sendable {
     }
 
     struct Request: Sendable {
+        /// The `reconcile.fluxcd.io/requestedAt` and generation this fetch answers (a request made while it runs
+        /// is answered by the next one).
+        var requestedAt: String? = nil
+        var generation = 1
         var cluster: String
         var namespace: String
         var name: String

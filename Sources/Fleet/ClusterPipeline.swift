@@ -1,0 +1,268 @@
+// One cluster's bootstrap, step by step, as `flux bootstrap git` does it: credentials, DescribeCluster, preflight,
+// an SSH key if needed, the repository's files (through the repository's writer), components (only when Flux would
+// apply them), the secret, the sync manifests, then wait for Ready at the pushed revision. Every step is journaled
+// in the ledger before and after it runs. In a dry run the same steps find out what they would do, and do nothing.
+import AWS
+import FleetSupport
+import Flux
+import Foundation
+import Git
+import Inventory
+import Kube
+import Ledger
+
+public enum BootstrapStep: String, Sendable, CaseIterable {
+    case credentials, describe, preflight, key, commit, components, secret, sync, wait
+}
+
+/// What a dry run found a cluster needs (the plan), or what a run did.
+public struct ClusterActions: Sendable, Equatable, Codable {
+    public var uploadKey = false
+    public var commitFiles: [String] = []
+    public var applyComponents = 0
+    public var writeSecret = false
+    public var applySync = 0
+    public var nothingToDo: Bool { !uploadKey && commitFiles.isEmpty && applyComponents == 0 && !writeSecret && applySync == 0 }
+}
+
+public struct ClusterOutcome: Sendable {
+    public var cluster: String
+    public var succeeded: Bool
+    public var revision: String?
+    public var keyID: String?
+    public var actions = ClusterActions()
+    public var error: (any Error)?
+    public var errorClass: String? { error.map { ($0 as? any FleetError)?.errorClass ?? String(describing: type(of: $0)) } }
+}
+
+struct ClusterPipeline {
+    let context: FleetContext
+    let cluster: Cluster
+    let runID: String
+    let dryRun: Bool
+    let progress: @Sendable (String) -> Void
+
+    func run() async -> ClusterOutcome {
+        var outcome = ClusterOutcome(cluster: cluster.name, succeeded: false)
+        do {
+            try await bootstrap(&outcome)
+            outcome.succeeded = true
+        } catch {
+            outcome.error = error
+        }
+        return outcome
+    }
+
+    /// Runs `body` as step `step`, journaled before and after.
+    private func step<T>(_ step: BootstrapStep, _ body: () async throws -> T) async throws -> T {
+        try? context.ledger.journal(run: runID, cluster: cluster.name, step: step.rawValue, state: .started)
+        let started = ContinuousClock.now
+        do {
+            let value = try await body()
+            let ms = Int((ContinuousClock.now - started).seconds * 1000)
+            try? context.ledger.journal(run: runID, cluster: cluster.name, step: step.rawValue, state: .finished, milliseconds: ms)
+            return value
+        } catch {
+            let ms = Int((ContinuousClock.now - started).seconds * 1000)
+            try? context.ledger.journal(run: runID, cluster: cluster.name, step: step.rawValue, state: .failed, detail: "\(error)", milliseconds: ms)
+            throw StepFailure(step: step, cluster: cluster.name, underlying: error)
+        }
+    }
+
+    private func bootstrap(_ outcome: inout ClusterOutcome) async throws {
+        let inventory = context.inventory
+        guard let repository = inventory.repository(named: cluster.repository) else { throw FleetFailure("no repository \(cluster.repository)") }
+        let credentials = try await step(.credentials) { try await context.credentials(account: cluster.account, region: cluster.region) }
+        let kube = try await step(.describe) { () -> KubeClient in
+            switch cluster.access {
+            case .eks(let name):
+                return KubeClient(access: try await KubeAccess.eks(
+                    cluster: name, region: cluster.region, describer: EKSClient(client: context.aws, region: cluster.region), credentials: credentials))
+            case .kubeconfig(let contextName, let path):
+                return KubeClient(access: try Kubeconfig.access(path: path, context: contextName, environment: context.environment))
+            }
+        }
+        // Preflight: reachable, and an existing Flux is one Flux manages; whether the components were ever applied.
+        let componentsApplied = try await step(.preflight) { () -> Bool in
+            let crd = try await kube.get(
+                apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition", namespace: nil, name: "gitrepositories.source.toolkit.fluxcd.io")
+            if let manager = crd?[path: "metadata.labels"]?["app.kubernetes.io/managed-by"]?.string, !manager.isEmpty, manager != "flux" {
+                throw FleetFailure("Flux on this cluster is managed by '\(manager)', not by flux: refusing to take it over", errorClass: "preflight.managed")
+            }
+            guard crd != nil else { return false }
+            let kustomization = try? await kube.get(apiVersion: "kustomize.toolkit.fluxcd.io/v1", kind: "Kustomization", namespace: "flux-system", name: "flux-system")
+            return !(kustomization?[path: "status.lastAppliedRevision"]?.string ?? "").isEmpty
+        }
+
+        // The repository's remote, as fleetstrap and as Flux reach it.
+        var key: SSHKeyMaterial?
+        if repository.transport == .ssh {
+            guard let identityName = repository.identity, let identity = inventory.identity(named: identityName),
+                let account = inventory.account(named: identity.account)
+            else { throw FleetFailure("repository \(repository.name) has no SSH identity") }
+            key = try await step(.key) {
+                let iamCredentials = try await context.credentials(account: identity.account, region: repository.region)
+                let iam = IAMClient(client: context.aws)
+                if dryRun { return try await context.keys.existingKey(for: identity, accountID: account.id, iam: iam, credentials: iamCredentials) }
+                return try await context.keys.key(for: identity, accountID: account.id, iam: iam, credentials: iamCredentials, runID: runID)
+            }
+            outcome.keyID = key?.keyID
+            if key == nil || key?.created == true { outcome.actions.uploadKey = true }
+            if key == nil {
+                // A dry run without a key cannot read the repository over SSH: everything would be written.
+                outcome.actions.commitFiles = ["\(cluster.path)/flux-system/*"]
+                outcome.actions.writeSecret = true
+                outcome.actions.applySync = 2
+                if !componentsApplied { outcome.actions.applyComponents = -1 }
+                return
+            }
+        }
+        let repoCredentials = try await context.credentials(account: repository.account, region: repository.region)
+        let url = repository.url(sshUser: key?.keyID)
+        let remote = GitRemote(url: url, authentication: try authentication(repository, key: key, credentials: repoCredentials), trust: GitTrust(caPEM: context.caBundle, hostKeys: context.hostKeys))
+        let writer = try await context.writers.writer(key: "\(repository.account)-\(repository.name)-\(key?.keyID ?? "iam")", remote: remote, branch: repository.branch)
+
+        // Files: components, sync, kustomization (kept when the user has one).
+        let flux = cluster.flux
+        let manifests = try await context.manifests.manifests(Self.source(flux))
+        var install = InstallOptions(components: flux.allComponents)
+        install.registry = flux.registry
+        install.imagePullSecret = flux.imagePullSecret
+        install.networkPolicy = flux.networkPolicy
+        install.clusterDomain = flux.clusterDomain
+        install.tolerationKeys = flux.tolerationKeys
+        let components = try await RenderCache.shared.render(manifests, install)
+        let sync = SyncSettings(url: url, branch: repository.branch, path: cluster.path, provider: repository.transport == .https ? "aws" : nil)
+        let syncText = SyncManifests.render(sync)
+        let folder = "\(cluster.path)/flux-system"
+        let changes: [RepositoryWriter.Change] = [
+            .write("\(folder)/gotk-components.yaml", components), .write("\(folder)/gotk-sync.yaml", syncText),
+            .create("\(folder)/kustomization.yaml", SyncManifests.kustomization(patches: Self.patches(flux))),
+        ]
+        if dryRun {
+            outcome.actions.commitFiles = try await step(.commit) { try await writer.preview(changes) }
+        } else {
+            let receipt = try await step(.commit) {
+                try await writer.submit(cluster: cluster.name, directory: cluster.path, changes: changes, message: "Add Flux \(manifests.version) component manifests")
+            }
+            outcome.revision = "\(repository.branch)@sha1:\(receipt.commit.hex)"
+            if receipt.changed { outcome.actions.commitFiles = changes.map(\.path) }
+        }
+
+        // Cluster side, in Flux's order.
+        if !componentsApplied {
+            let objects = try KubeClient.objects(fromYAML: components)
+            outcome.actions.applyComponents = try await step(.components) {
+                dryRun ? objects.count : try await kube.applyAll(objects).applied.count
+            }
+        }
+        if let data = try secretData(repository, key: key, url: url) {
+            outcome.actions.writeSecret = try await step(.secret) { () -> Bool in
+                let existing = try await kube.get(apiVersion: "v1", kind: "Secret", namespace: "flux-system", name: "flux-system")
+                let wanted = data.mapValues { JSONValue.string(Data($0.utf8).base64EncodedString()) }
+                if existing?["data"] == .object(wanted) { return false }
+                if !dryRun { try await kube.createOrUpdateSecret(namespace: "flux-system", name: "flux-system", data: data) }
+                return true
+            }
+        }
+        let syncObjects = try KubeClient.objects(fromYAML: syncText)
+        outcome.actions.applySync = try await step(.sync) {
+            if dryRun {
+                var count = 0
+                for object in syncObjects {
+                    let live = try? await kube.get(apiVersion: object["apiVersion"]?.string ?? "", kind: object["kind"]?.string ?? "", namespace: "flux-system", name: "flux-system")
+                    if live.flatMap({ $0 }).map({ !KubeClient.holdsApplied($0, object) }) ?? true { count += 1 }
+                }
+                return count
+            }
+            return try await kube.applyAll(syncObjects).applied.count
+        }
+        if dryRun { return }
+        try await step(.wait) {
+            let revision = outcome.revision
+            // Other clusters' commits may land after ours on a shared branch: a revision after ours carries ours too.
+            let pushed = revision.flatMap { ObjectID(hex: String($0.suffix(40))) }
+            let accepts: @Sendable (String) async -> Bool = { seen in
+                guard let pushed, let candidate = ObjectID(hex: String(seen.suffix(40))) else { return false }
+                return (try? await writer.contains(candidate, ancestor: pushed)) ?? false
+            }
+            let requested = try await kube.requestReconcile(apiVersion: "source.toolkit.fluxcd.io/v1", kind: "GitRepository", namespace: "flux-system", name: "flux-system")
+            try await kube.waitReady(apiVersion: "source.toolkit.fluxcd.io/v1", kind: "GitRepository", namespace: "flux-system", name: "flux-system", revision: revision, requestedAt: requested, accepts: accepts, settings: context.wait)
+            let source = try await kube.get(apiVersion: "source.toolkit.fluxcd.io/v1", kind: "GitRepository", namespace: "flux-system", name: "flux-system")
+            outcome.revision = source?[path: "status.artifact.revision"]?.string ?? revision
+            try await kube.waitReady(apiVersion: "kustomize.toolkit.fluxcd.io/v1", kind: "Kustomization", namespace: "flux-system", name: "flux-system", revision: revision, accepts: accepts, settings: context.wait)
+            try await kube.waitAvailable(namespace: "flux-system", deployments: install.components, settings: context.wait)
+        }
+    }
+
+    private func authentication(_ repository: Repository, key: SSHKeyMaterial?, credentials: any CredentialProvider) throws -> GitAuthentication {
+        switch repository.transport {
+        case .ssh:
+            guard let key else { throw FleetFailure("no SSH key for repository \(repository.name)") }
+            return .sshKey(privateKeyPEM: key.privateKeyPEM, passphrase: key.passphrase)
+        case .https:
+            return .codeCommitIAM(credentials: credentials, region: repository.region)
+        case .httpsToken:
+            guard let username = repository.username, let password = repository.password else {
+                throw FleetFailure("repository \(repository.name): https-token needs username and password")
+            }
+            return .basic(username: username, password: try password.resolve(environment: context.environment))
+        }
+    }
+
+    /// Secret `flux-system`'s data, per transport; nil for IAM over HTTPS (the controller's role signs).
+    private func secretData(_ repository: Repository, key: SSHKeyMaterial?, url: String) throws -> [String: String]? {
+        switch repository.transport {
+        case .ssh:
+            guard let key, let parts = GitURL.parts(url) else { return nil }
+            guard let knownHosts = context.hostKeys.knownHostsLine(host: parts.host, port: parts.port) else {
+                throw FleetFailure("no host key pinned for \(parts.host): the repository was not reached over SSH")
+            }
+            return SecretData.ssh(privateKeyPEM: key.privateKeyPEM.reveal(), publicKey: key.publicKey, knownHosts: knownHosts, passphrase: key.passphrase.reveal())
+        case .https:
+            return nil
+        case .httpsToken:
+            guard let username = repository.username, let password = repository.password else { return nil }
+            return SecretData.basic(username: username, password: try password.resolve(environment: context.environment).reveal())
+        }
+    }
+
+    static func source(_ flux: FluxSettings) -> ManifestSource {
+        switch flux.manifests {
+        case .url(let url, let sha)?: .url(url, sha256: sha)
+        case .path(let path, let sha)?: .path(path, sha256: sha)
+        case nil: .release(flux.version.description)
+        }
+    }
+
+    static func patches(_ flux: FluxSettings) -> [SyncManifests.Patch] {
+        var patches = flux.serviceAccountRoles.sorted { $0.key < $1.key }.map { SyncManifests.serviceAccountRole(controller: $0.key, roleARN: $0.value) }
+        if flux.sopsKMSKeyARN != nil { patches.append(SyncManifests.sopsDecryption) }
+        patches += flux.patches.map { SyncManifests.Patch(patch: $0.patch, target: $0.target) }
+        return patches
+    }
+}
+
+/// A failed step: which, on which cluster, and why.
+public struct StepFailure: FleetError {
+    public let step: BootstrapStep
+    public let cluster: String
+    public let underlying: any Error
+    public var description: String { "cluster \(cluster), step \(step.rawValue): \(underlying)" }
+    public var errorClass: String { (underlying as? any FleetError)?.errorClass ?? "\(step.rawValue).failed" }
+    public var hint: String? { (underlying as? any FleetError)?.hint }
+}
+
+/// Rendered component files, one per manifests and options: a thousand clusters with the same settings share one.
+actor RenderCache {
+    static let shared = RenderCache()
+    private var rendered: [String: String] = [:]
+
+    func render(_ manifests: ComponentManifests, _ options: InstallOptions) throws -> String {
+        let key = "\(manifests.sha256)|\(options.hashValue)|\(options)"
+        if let text = rendered[key] { return text }
+        let text = try manifests.render(options)
+        rendered[key] = text
+        return text
+    }
+}

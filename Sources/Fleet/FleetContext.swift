@@ -1,0 +1,93 @@
+// What every cluster of a run shares: the inventory, AWS clients and one session per account, the ledger, SSH
+// keys, Flux manifests (parsed once), one Git writer per repository, pinned host keys, and how long to wait.
+import AWS
+import FleetSupport
+import Flux
+import Foundation
+import Git
+import Inventory
+import Kube
+import Ledger
+
+public final class FleetContext: Sendable {
+    public let inventory: Inventory
+    public let aws: AWSClient
+    public let sessions: AccountSessions
+    public let ledger: Ledger
+    public let keys: KeyManager
+    public let manifests: ManifestLibrary
+    public let writers: WriterPool
+    public let hostKeys: HostKeyPins
+    /// CA bundle for Git over HTTPS and nothing else (AWS_CA_BUNDLE); nil: the system's.
+    public let caBundle: [UInt8]?
+    public let wait: WaitSettings
+    public let environment: [String: String]
+
+    public init(
+        inventory: Inventory, aws: AWSClient, baseCredentials: any CredentialProvider, ledger: Ledger, stateDirectory: String,
+        wait: WaitSettings = WaitSettings(), environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws {
+        self.inventory = inventory
+        self.aws = aws
+        self.sessions = AccountSessions(base: baseCredentials, client: aws)
+        self.ledger = ledger
+        self.keys = KeyManager(directory: "\(stateDirectory)/keys", ledger: ledger, environment: environment)
+        self.manifests = ManifestLibrary(cacheDirectory: "\(stateDirectory)/flux-manifests")
+        let known = try ledger.hostKeys().map { "\($0.host) \($0.keyType) \($0.key)" }.joined(separator: "\n")
+        self.hostKeys = HostKeyPins(knownHosts: known)
+        self.writers = WriterPool(directory: "\(stateDirectory)/git")
+        self.caBundle = environment["AWS_CA_BUNDLE"].flatMap { FileManager.default.contents(atPath: $0) }.map(Array.init)
+        self.wait = wait
+        self.environment = environment
+    }
+
+    /// Credentials in an account of the inventory (its role assumed once, shared by all its clusters).
+    public func credentials(account name: String, region: String) async throws -> any CredentialProvider {
+        guard let account = inventory.account(named: name) else { throw FleetFailure("no account \(name) in the inventory") }
+        return await sessions.credentials(for: AccountRole(
+            account: account.name, roleARN: account.roleARN, externalID: account.externalID, sessionName: account.sessionName,
+            durationSeconds: account.durationSeconds, region: account.region ?? region))
+    }
+
+    /// Saves the host keys pinned during the run (trust on first use, then pinned for every later run).
+    public func saveHostKeys() {
+        for line in hostKeys.knownHosts.split(separator: "\n") {
+            let fields = line.split(separator: " ").map(String.init)
+            guard fields.count == 3 else { continue }
+            try? ledger.record(hostKey: HostKeyRecord(host: fields[0], keyType: fields[1], key: fields[2], firstSeen: Date(), lastSeen: Date()))
+        }
+    }
+}
+
+/// One writer per repository (and SSH key id), made on first use.
+public actor WriterPool {
+    let directory: String
+    private var writers: [String: RepositoryWriter] = [:]
+
+    init(directory: String) { self.directory = directory }
+
+    func writer(key: String, remote: GitRemote, branch: String) throws -> RepositoryWriter {
+        if let writer = writers[key] { return writer }
+        var options = RepositoryWriter.Options()
+        options.branch = branch
+        let safe = key.map { $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "_" }
+        let writer = try RepositoryWriter(remote: remote, localPath: "\(directory)/\(String(safe)).git", options: options)
+        writers[key] = writer
+        return writer
+    }
+
+    public func statistics() async -> [String: RepositoryWriter.Statistics] {
+        var out: [String: RepositoryWriter.Statistics] = [:]
+        for (key, writer) in writers { out[key] = await writer.statistics }
+        return out
+    }
+}
+
+public struct FleetFailure: FleetError {
+    public let description: String
+    public let errorClass: String
+    public init(_ description: String, errorClass: String = "fleet") {
+        self.description = description
+        self.errorClass = errorClass
+    }
+}

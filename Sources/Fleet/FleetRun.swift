@@ -1,0 +1,216 @@
+// A run over the fleet: clusters in waves, each wave a bounded group of concurrent cluster pipelines whose outcomes
+// are journaled; a wave starts only while the failure budget holds; cancellation (Ctrl-C) stops starting clusters
+// and records what was left. `--resume` runs the unfinished clusters of a run again: the pipeline is idempotent
+// (the writer makes no commit for files already there, applies skip what is in place).
+import FleetSupport
+import Foundation
+import Inventory
+import Ledger
+
+public struct RunSettings: Codable, Sendable, Equatable {
+    public var parallel: Int
+    /// Cumulative wave sizes (`1`, `10%`, `100%`).
+    public var waves: [String]
+    /// Failures tolerated before no further wave starts (`5`, `5%`).
+    public var maxFailures: String
+    public var clusterTimeoutSeconds: Double
+    public var dryRun = false
+
+    public init(parallel: Int, waves: [String], maxFailures: String, clusterTimeoutSeconds: Double, dryRun: Bool = false) {
+        (self.parallel, self.waves, self.maxFailures, self.clusterTimeoutSeconds, self.dryRun) = (parallel, waves, maxFailures, clusterTimeoutSeconds, dryRun)
+    }
+
+    public init(rollout: Rollout) {
+        self.init(
+            parallel: rollout.parallelism, waves: rollout.waves.map(\.description), maxFailures: rollout.maxFailures.description,
+            clusterTimeoutSeconds: rollout.clusterTimeout.seconds)
+    }
+
+    static func size(_ text: String) -> Rollout.Size? {
+        if text.hasSuffix("%"), let p = Double(text.dropLast()), p > 0, p <= 100 { return .percent(p) }
+        if let n = Int(text), n >= 0 { return .count(n) }
+        return nil
+    }
+
+    /// Each cluster's wave (0-based), clusters in the order given.
+    public func waveIndices(count: Int) -> [Int] {
+        var ends = waves.compactMap(Self.size).map { $0.count(of: count) }
+        if ends.last != count { ends.append(count) }
+        var out: [Int] = []
+        var wave = 0
+        for index in 0..<count {
+            while wave < ends.count - 1, index >= ends[wave] { wave += 1 }
+            out.append(wave)
+        }
+        return out
+    }
+
+    public func budget(of count: Int) -> Int { Self.size(maxFailures)?.count(of: count) ?? 0 }
+}
+
+public struct RunSummary: Sendable {
+    public var runID: String
+    public var outcome: RunRecord.Outcome
+    public var succeeded: [String] = []
+    public var failed: [(cluster: String, error: String)] = []
+    public var notStarted: [String] = []
+    public var plans: [String: ClusterActions] = [:]
+}
+
+public enum ProgressEvent: Sendable {
+    case waveStarted(index: Int, clusters: Int)
+    case clusterFinished(ClusterRecord, ClusterActions)
+    case stopped(reason: String)
+}
+
+public struct FleetRun: Sendable {
+    public let context: FleetContext
+    public let settings: RunSettings
+    public var now: @Sendable () -> Date = Date.init
+
+    public init(context: FleetContext, settings: RunSettings) {
+        self.context = context
+        self.settings = settings
+    }
+
+    /// A new run over `clusters` (in inventory order).
+    public func start(command: String, clusters: [Cluster], inventoryPath: String, inventoryDigest: String, progress: @escaping @Sendable (ProgressEvent) -> Void) async throws -> RunSummary {
+        let id = Self.newRunID(now())
+        let waves = settings.waveIndices(count: clusters.count)
+        let options = String(decoding: try JSONEncoder().encode(settings), as: UTF8.self)
+        try context.ledger.begin(
+            RunRecord(id: id, command: command, inventory: inventoryPath, inventoryDigest: inventoryDigest, options: options, startedAt: now(), outcome: .running),
+            clusters: zip(clusters, waves).map { cluster, wave in
+                ClusterRecord(runId: id, cluster: cluster.name, account: cluster.account, repository: cluster.repository, wave: wave, status: .pending)
+            })
+        return try await execute(runID: id, clusters: clusters, progress: progress)
+    }
+
+    /// Continues a run: clusters that succeeded are left alone, the others run again.
+    public func resume(runID: String, clusters: [Cluster], progress: @escaping @Sendable (ProgressEvent) -> Void) async throws -> RunSummary {
+        try context.ledger.reopen(run: runID)
+        try context.ledger.event(run: runID, "resumed")
+        return try await execute(runID: runID, clusters: clusters, progress: progress)
+    }
+
+    private func execute(runID: String, clusters: [Cluster], progress: @escaping @Sendable (ProgressEvent) -> Void) async throws -> RunSummary {
+        let records = Dictionary(uniqueKeysWithValues: try context.ledger.clusters(run: runID).map { ($0.cluster, $0) })
+        let byName = Dictionary(uniqueKeysWithValues: clusters.map { ($0.name, $0) })
+        var summary = RunSummary(runID: runID, outcome: .running)
+        let total = records.count
+        let budget = settings.budget(of: total)
+        var failures = records.values.filter { $0.status == .failed && byName[$0.cluster] == nil }.count
+        let waveCount = (records.values.map(\.wave).max() ?? -1) + 1
+        var stopReason: String?
+        for wave in 0..<waveCount {
+            let todo = records.values.filter { $0.wave == wave }.sorted { $0.cluster < $1.cluster }
+            let done = todo.filter { $0.status == .succeeded }
+            summary.succeeded += done.map(\.cluster)
+            let pending = todo.filter { $0.status != .succeeded }
+            if stopReason != nil || Task.isCancelled {
+                summary.notStarted += pending.map(\.cluster)
+                for var record in pending where record.status != .failed {
+                    record.status = .notStarted
+                    try? context.ledger.update(record)
+                }
+                continue
+            }
+            guard !pending.isEmpty else { continue }
+            progress(.waveStarted(index: wave, clusters: pending.count))
+            let outcomes = await runWave(runID: runID, records: pending, clusters: byName, progress: progress)
+            for (record, outcome) in outcomes {
+                if outcome.succeeded {
+                    summary.succeeded.append(record.cluster)
+                    summary.plans[record.cluster] = outcome.actions
+                } else if outcome.error is CancellationError || Task.isCancelled && outcome.error != nil {
+                    summary.notStarted.append(record.cluster)
+                } else {
+                    failures += 1
+                    summary.failed.append((record.cluster, outcome.error.map { "\($0)" } ?? "failed"))
+                }
+            }
+            if Task.isCancelled { stopReason = "interrupted" }
+            if failures > budget, wave < waveCount - 1 {
+                stopReason = "\(failures) clusters failed, more than the budget of \(budget): no further wave starts"
+                try? context.ledger.event(run: runID, level: "error", stopReason!)
+                progress(.stopped(reason: stopReason!))
+            }
+        }
+        summary.outcome = Task.isCancelled ? .interrupted : stopReason != nil ? .stopped : summary.failed.isEmpty ? .succeeded : .failed
+        if settings.dryRun, summary.outcome == .succeeded { summary.outcome = .succeeded }
+        try? context.ledger.finish(run: runID, outcome: summary.outcome, at: now())
+        context.saveHostKeys()
+        return summary
+    }
+
+    /// One wave: at most `parallel` clusters at a time; each child returns its outcome, none cancels another.
+    private func runWave(runID: String, records: [ClusterRecord], clusters: [String: Cluster], progress: @escaping @Sendable (ProgressEvent) -> Void) async -> [(ClusterRecord, ClusterOutcome)] {
+        var results: [(ClusterRecord, ClusterOutcome)] = []
+        let run = self
+        await withTaskGroup(of: (ClusterRecord, ClusterOutcome).self) { group in
+            var queue = records[...]
+            for _ in 0..<max(1, settings.parallel) {
+                guard !Task.isCancelled, let record = queue.popFirst() else { break }
+                let cluster = clusters[record.cluster]
+                group.addTask { await run.runCluster(runID: runID, record: record, cluster: cluster, progress: progress) }
+            }
+            while let result = await group.next() {
+                results.append(result)
+                guard !Task.isCancelled, let record = queue.popFirst() else { continue }
+                let cluster = clusters[record.cluster]
+                group.addTask { await run.runCluster(runID: runID, record: record, cluster: cluster, progress: progress) }
+            }
+            // Not started because of cancellation.
+            for record in queue { results.append((record, ClusterOutcome(cluster: record.cluster, succeeded: false, error: CancellationError()))) }
+        }
+        return results
+    }
+
+    private func runCluster(runID: String, record: ClusterRecord, cluster: Cluster?, progress: @escaping @Sendable (ProgressEvent) -> Void) async -> (ClusterRecord, ClusterOutcome) {
+        var record = record
+        guard let cluster else {
+            record.status = .failed
+            record.errorClass = "inventory.cluster"
+            record.errorMessage = "the cluster is no longer in the inventory"
+            try? context.ledger.update(record)
+            return (record, ClusterOutcome(cluster: record.cluster, succeeded: false, error: FleetFailure(record.errorMessage!)))
+        }
+        record.status = .running
+        record.startedAt = now()
+        record.errorClass = nil
+        record.errorMessage = nil
+        try? context.ledger.update(record)
+        let pipeline = ClusterPipeline(context: context, cluster: cluster, runID: runID, dryRun: settings.dryRun, progress: { _ in })
+        let timeout = settings.clusterTimeoutSeconds
+        let outcome = await withTaskGroup(of: ClusterOutcome?.self) { group in
+            group.addTask { await pipeline.run() }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(timeout))
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first ?? ClusterOutcome(
+                cluster: cluster.name, succeeded: false,
+                error: FleetFailure("did not finish within the cluster timeout of \(DurationText.format(.seconds(timeout)))", errorClass: "timeout"))
+        }
+        record = (try? context.ledger.clusters(run: runID).first { $0.cluster == cluster.name }) ?? record
+        record.status = outcome.succeeded ? .succeeded : .failed
+        record.endedAt = now()
+        record.revision = outcome.revision ?? record.revision
+        record.keyId = outcome.keyID ?? record.keyId
+        record.errorClass = outcome.errorClass
+        record.errorMessage = outcome.error.map { "\($0)" }
+        try? context.ledger.update(record)
+        progress(.clusterFinished(record, outcome.actions))
+        return (record, outcome)
+    }
+
+    static func newRunID(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.dateFormat = "yyyyMMdd-HHmmss"
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        let suffix = String((0..<4).map { _ in "abcdefghjkmnpqrstuvwxyz23456789".randomElement()! })
+        return "run-\(formatter.string(from: date))-\(suffix)"
+    }
+}

@@ -1,0 +1,120 @@
+// SSH keys of the fleet's identities: a cluster over SSH needs an Active IAM key whose private half fleetstrap
+// holds. The private half is kept encrypted with the identity's passphrase (PEM, AES-256-CBC, mode 0600), never in
+// clear; the ledger records ids and fingerprints only. One key is made per identity when none is usable: RSA, off
+// the cooperative pool, uploaded once even when a hundred clusters ask at once.
+import AWS
+import FleetCrypto
+import FleetSupport
+import Foundation
+import Inventory
+import Ledger
+
+public struct SSHKeyMaterial: Sendable {
+    public var keyID: String
+    public var privateKeyPEM: Secret
+    public var passphrase: Secret
+    public var publicKey: String
+    public var fingerprint: String
+    /// Made and uploaded by this run.
+    public var created: Bool
+}
+
+public actor KeyManager {
+    let directory: String
+    let ledger: Ledger
+    let environment: [String: String]
+    private var inFlight: [String: Task<SSHKeyMaterial, any Error>] = [:]
+
+    /// `directory`: where encrypted private keys are kept (one file per key id).
+    public init(directory: String, ledger: Ledger, environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.directory = directory
+        self.ledger = ledger
+        self.environment = environment
+    }
+
+    public struct KeyError: FleetError {
+        public let identity: String
+        public let message: String
+        public let hint: String?
+        public var description: String { "identity \(identity): \(message)" }
+        public var errorClass: String { "keys" }
+    }
+
+    /// A usable key for `identity` if one exists (a dry run's question); nil when one would be made.
+    public func existingKey(for identity: Identity, accountID: String, iam: IAMClient, credentials: any CredentialProvider) async throws -> SSHKeyMaterial? {
+        do {
+            return try await ensure(identity, accountID: accountID, iam: iam, credentials: credentials, runID: nil, create: false)
+        } catch is NoUsableKey {
+            return nil
+        }
+    }
+
+    struct NoUsableKey: Error {}
+
+    /// A usable key for `identity`, made and uploaded if there is none.
+    public func key(for identity: Identity, accountID: String, iam: IAMClient, credentials: any CredentialProvider, runID: String?) async throws -> SSHKeyMaterial {
+        if let task = inFlight[identity.name] { return try await task.value }
+        let task = Task { try await self.ensure(identity, accountID: accountID, iam: iam, credentials: credentials, runID: runID) }
+        inFlight[identity.name] = task
+        do {
+            let key = try await task.value
+            return key
+        } catch {
+            inFlight[identity.name] = nil
+            throw error
+        }
+    }
+
+    private func path(_ accountID: String, _ user: String, _ keyID: String) -> String { "\(directory)/\(accountID)/\(user)/\(keyID).pem" }
+
+    private func ensure(_ identity: Identity, accountID: String, iam: IAMClient, credentials: any CredentialProvider, runID: String?, create: Bool = true) async throws -> SSHKeyMaterial {
+        let passphrase: Secret
+        do {
+            passphrase = try identity.passphrase.resolve(environment: environment)
+        } catch {
+            throw KeyError(identity: identity.name, message: "\(error)", hint: "set the passphrase the inventory points to")
+        }
+        guard passphrase.reveal().count >= 5 else {
+            throw KeyError(identity: identity.name, message: "the passphrase is shorter than 5 characters (OpenSSH's minimum)", hint: nil)
+        }
+        let keys = try await iam.listSSHPublicKeys(userName: identity.iamUser, credentials: credentials)
+        // The newest Active key whose encrypted private half is here.
+        for key in keys.sorted(by: { ($0.uploadDate ?? .distantPast) > ($1.uploadDate ?? .distantPast) }) where key.status == .active {
+            let file = path(accountID, identity.iamUser, key.keyID)
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { continue }
+            let privateKey: RSAPrivateKey
+            do {
+                privateKey = try RSAPrivateKey(pem: Secret(text), passphrase: passphrase)
+            } catch {
+                throw KeyError(identity: identity.name, message: "the key file \(file) does not open with the passphrase: \(error)", hint: "check the passphrase; the file is encrypted with it")
+            }
+            return SSHKeyMaterial(
+                keyID: key.keyID, privateKeyPEM: Secret(text), passphrase: passphrase, publicKey: privateKey.publicKey.openSSH,
+                fingerprint: privateKey.publicKey.md5Fingerprint, created: false)
+        }
+        guard create else { throw NoUsableKey() }
+        guard keys.count < 5 else {
+            throw KeyError(
+                identity: identity.name, message: "IAM user \(identity.iamUser) already has 5 SSH keys and none of them is one fleetstrap holds",
+                hint: "delete an unused key (aws iam delete-ssh-public-key) or run fleetstrap rotate")
+        }
+        let bits = identity.keyBits
+        let generated: RSAPrivateKey = try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(with: Result { try RSAPrivateKey.generate(bits: bits) }) }
+        }
+        let pem = try generated.pem(passphrase: passphrase)
+        let uploaded = try await iam.uploadSSHPublicKey(userName: identity.iamUser, publicKey: generated.publicKey.openSSH, credentials: credentials)
+        let file = path(accountID, identity.iamUser, uploaded.keyID)
+        try FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        guard FileManager.default.createFile(atPath: file, contents: Data(pem.reveal().utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw KeyError(identity: identity.name, message: "cannot write \(file)", hint: "the key \(uploaded.keyID) was uploaded; delete it in IAM if it is not used")
+        }
+        try ledger.record(key: SSHKeyRecord(
+            keyId: uploaded.keyID, account: accountID, iamUser: identity.iamUser, identity: identity.name,
+            fingerprint: generated.publicKey.md5Fingerprint, uploadedAt: Date()))
+        if let runID { try? ledger.event(run: runID, "uploaded SSH key \(uploaded.keyID) for \(identity.iamUser) (\(generated.publicKey.md5Fingerprint))") }
+        return SSHKeyMaterial(
+            keyID: uploaded.keyID, privateKeyPEM: pem, passphrase: passphrase, publicKey: generated.publicKey.openSSH,
+            fingerprint: generated.publicKey.md5Fingerprint, created: true)
+    }
+}

@@ -1,0 +1,120 @@
+// The ledger: one SQLite file (GRDB, WAL, mode 0600) that is the source of truth of every run: runs, each cluster's
+// result, every step journaled before and after it runs, events, SSH keys (ids and fingerprints, never key
+// material) and SSH host keys. A killed run is resumed from here.
+import FleetSupport
+import Foundation
+import GRDB
+
+public final class Ledger: Sendable {
+    let database: DatabasePool
+    public let path: String
+
+    public struct OpenError: FleetError {
+        public let path: String
+        public let reason: String
+        public var description: String { "cannot open the ledger \(path): \(reason)" }
+        public var errorClass: String { "ledger.open" }
+        public var hint: String? { "check the folder exists and is writable, or pass --ledger PATH" }
+    }
+
+    /// Opens (creating and migrating) the ledger at `path`.
+    public init(path: String) throws {
+        self.path = path
+        let fm = FileManager.default
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty, !fm.fileExists(atPath: directory) {
+            throw OpenError(path: path, reason: "the folder \(directory) does not exist")
+        }
+        if !fm.fileExists(atPath: path) {
+            guard fm.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
+                throw OpenError(path: path, reason: "cannot create the file")
+            }
+        }
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        do {
+            database = try DatabasePool(path: path, configuration: configuration)
+            try Self.migrator.migrate(database)
+        } catch {
+            throw OpenError(path: path, reason: "\(error)")
+        }
+        for suffix in ["-wal", "-shm"] where fm.fileExists(atPath: path + suffix) {
+            try? fm.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path + suffix)
+        }
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.create(table: "run") { t in
+                t.primaryKey("id", .text)
+                t.column("command", .text).notNull()
+                t.column("inventory", .text).notNull()
+                t.column("inventoryDigest", .text).notNull()
+                t.column("options", .text).notNull()
+                t.column("startedAt", .datetime).notNull()
+                t.column("endedAt", .datetime)
+                t.column("outcome", .text).notNull()
+            }
+            try db.create(table: "clusterResult") { t in
+                t.column("runId", .text).notNull().references("run", onDelete: .cascade)
+                t.column("cluster", .text).notNull()
+                t.column("account", .text).notNull()
+                t.column("repository", .text).notNull()
+                t.column("wave", .integer).notNull()
+                t.column("status", .text).notNull()
+                t.column("step", .text)
+                t.column("revision", .text)
+                t.column("keyId", .text)
+                t.column("errorClass", .text)
+                t.column("errorMessage", .text)
+                t.column("startedAt", .datetime)
+                t.column("endedAt", .datetime)
+                t.primaryKey(["runId", "cluster"])
+            }
+            try db.create(table: "step") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("runId", .text).notNull().references("run", onDelete: .cascade)
+                t.column("cluster", .text).notNull()
+                t.column("step", .text).notNull()
+                t.column("state", .text).notNull()
+                t.column("detail", .text)
+                t.column("at", .datetime).notNull()
+                t.column("milliseconds", .integer)
+            }
+            try db.create(index: "stepByCluster", on: "step", columns: ["runId", "cluster"])
+            try db.create(table: "event") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("runId", .text).notNull().references("run", onDelete: .cascade)
+                t.column("cluster", .text)
+                t.column("level", .text).notNull()
+                t.column("message", .text).notNull()
+                t.column("at", .datetime).notNull()
+            }
+            try db.create(table: "sshKey") { t in
+                t.primaryKey("keyId", .text)
+                t.column("account", .text).notNull()
+                t.column("iamUser", .text).notNull()
+                t.column("identity", .text).notNull()
+                t.column("fingerprint", .text).notNull()
+                t.column("uploadedAt", .datetime)
+                t.column("activatedAt", .datetime)
+                t.column("deactivatedAt", .datetime)
+                t.column("deletedAt", .datetime)
+            }
+            try db.create(table: "hostKey") { t in
+                t.primaryKey("host", .text)
+                t.column("keyType", .text).notNull()
+                t.column("key", .text).notNull()
+                t.column("firstSeen", .datetime).notNull()
+                t.column("lastSeen", .datetime).notNull()
+            }
+        }
+        return migrator
+    }
+
+    /// `PRAGMA integrity_check`'s answer (`ok` when sound).
+    public func integrityCheck() throws -> String {
+        try database.read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") ?? "no answer" }
+    }
+}

@@ -1,0 +1,108 @@
+// Writing to and reading from the ledger: each call is one short transaction.
+import Foundation
+import GRDB
+
+extension Ledger {
+    // MARK: Runs
+
+    public func begin(_ run: RunRecord, clusters: [ClusterRecord]) throws {
+        try database.write { db in
+            try run.insert(db)
+            for cluster in clusters { try cluster.insert(db) }
+        }
+    }
+
+    public func finish(run id: String, outcome: RunRecord.Outcome, at date: Date = Date()) throws {
+        try database.write { db in
+            try db.execute(sql: "UPDATE run SET outcome = ?, endedAt = ? WHERE id = ?", arguments: [outcome.rawValue, date, id])
+        }
+    }
+
+    /// Marks a run running again (resume).
+    public func reopen(run id: String) throws {
+        try database.write { db in
+            try db.execute(sql: "UPDATE run SET outcome = 'running', endedAt = NULL WHERE id = ?", arguments: [id])
+        }
+    }
+
+    public func runs(limit: Int = 50) throws -> [RunRecord] {
+        try database.read { db in try RunRecord.order(Column("startedAt").desc).limit(limit).fetchAll(db) }
+    }
+
+    public func run(_ id: String) throws -> RunRecord? {
+        try database.read { db in try RunRecord.fetchOne(db, key: id) }
+    }
+
+    /// The newest run of `command` that did not finish (running, interrupted, stopped or failed).
+    public func lastUnfinished(command: String) throws -> RunRecord? {
+        try database.read { db in
+            try RunRecord.filter(Column("command") == command && Column("outcome") != RunRecord.Outcome.succeeded.rawValue)
+                .order(Column("startedAt").desc).fetchOne(db)
+        }
+    }
+
+    // MARK: Clusters and steps
+
+    public func clusters(run id: String) throws -> [ClusterRecord] {
+        try database.read { db in try ClusterRecord.filter(Column("runId") == id).order(Column("wave"), Column("cluster")).fetchAll(db) }
+    }
+
+    public func update(_ record: ClusterRecord) throws {
+        try database.write { db in try record.update(db) }
+    }
+
+    /// Journals a step (before: `started`; after: `finished`, `failed` or `skipped`) and the cluster's current step.
+    public func journal(run: String, cluster: String, step: String, state: StepRecord.State, detail: String? = nil, milliseconds: Int? = nil, at date: Date = Date()) throws {
+        try database.write { db in
+            var record = StepRecord(id: nil, runId: run, cluster: cluster, step: step, state: state, detail: detail, at: date, milliseconds: milliseconds)
+            try record.insert(db)
+            if state == .started {
+                try db.execute(sql: "UPDATE clusterResult SET step = ? WHERE runId = ? AND cluster = ?", arguments: [step, run, cluster])
+            }
+        }
+    }
+
+    public func steps(run: String, cluster: String) throws -> [StepRecord] {
+        try database.read { db in
+            try StepRecord.filter(Column("runId") == run && Column("cluster") == cluster).order(Column("id")).fetchAll(db)
+        }
+    }
+
+    public func event(run: String, cluster: String? = nil, level: String = "info", _ message: String, at date: Date = Date()) throws {
+        try database.write { db in
+            var record = EventRecord(id: nil, runId: run, cluster: cluster, level: level, message: message, at: date)
+            try record.insert(db)
+        }
+    }
+
+    public func events(run: String) throws -> [EventRecord] {
+        try database.read { db in try EventRecord.filter(Column("runId") == run).order(Column("id")).fetchAll(db) }
+    }
+
+    // MARK: Keys
+
+    public func record(key: SSHKeyRecord) throws {
+        try database.write { db in try key.save(db) }
+    }
+
+    public func keys(account: String, iamUser: String) throws -> [SSHKeyRecord] {
+        try database.read { db in
+            try SSHKeyRecord.filter(Column("account") == account && Column("iamUser") == iamUser).order(Column("uploadedAt")).fetchAll(db)
+        }
+    }
+
+    public func hostKeys() throws -> [HostKeyRecord] {
+        try database.read { db in try HostKeyRecord.fetchAll(db) }
+    }
+
+    public func record(hostKey: HostKeyRecord) throws {
+        try database.write { db in
+            if var existing = try HostKeyRecord.fetchOne(db, key: hostKey.host) {
+                existing.lastSeen = hostKey.lastSeen
+                try existing.update(db)
+            } else {
+                try hostKey.insert(db)
+            }
+        }
+    }
+}

@@ -1,0 +1,174 @@
+// `fleetstrap bootstrap` and `fleetstrap plan`: the same pipeline, one writing, one finding out what it would do.
+import AWS
+import ArgumentParser
+import Fleet
+import FleetCrypto
+import FleetSupport
+import Foundation
+import Inventory
+import Kube
+import Ledger
+
+struct FleetOptions: ParsableArguments {
+    @Option(name: [.short, .customLong("file")], help: "The inventory.")
+    var file = "fleet.yaml"
+
+    @Option(help: "The ledger (SQLite).")
+    var ledger = "fleetstrap.db"
+
+    @Option(help: "Where fleetstrap keeps Git mirrors, encrypted SSH keys and downloaded manifests.")
+    var stateDir = ".fleetstrap"
+
+    @Option(help: "Only clusters whose labels match (kubectl's selector syntax: env=prod,tier!=edge).")
+    var selector: String?
+
+    @Option(name: .customLong("cluster"), help: "Only this cluster (repeatable).")
+    var clusters: [String] = []
+
+    @Option(help: "Clusters at once (default: the inventory's rollout.parallelism).")
+    var parallel: Int?
+
+    @Option(help: "Cumulative wave sizes, e.g. 1,10%,100% (default: the inventory's).")
+    var waves: String?
+
+    @Option(help: "Failures tolerated before no further wave starts, a count or a percentage (default: the inventory's).")
+    var maxFailures: String?
+
+    @Option(help: "How long to wait for Flux to become Ready on a cluster (a Go duration).")
+    var waitTimeout = "5m"
+
+    @Option(help: "Output: text or json.")
+    var output: OutputFormat = .text
+
+    func load() throws -> (Inventory, [Cluster], String) {
+        let inventory: Inventory
+        do {
+            inventory = try InventoryLoader.load(path: file)
+        } catch {
+            throw CommandFailure.invalidInput("\(error)")
+        }
+        var clusters = inventory.clusters
+        if let selector {
+            do {
+                let parsed = try LabelSelector(selector)
+                clusters = clusters.filter { parsed.matches($0.labels) }
+            } catch {
+                throw CommandFailure.invalidInput("\(error)")
+            }
+        }
+        if !self.clusters.isEmpty {
+            for name in self.clusters where inventory.cluster(named: name) == nil {
+                let suggestion = Suggestion.closest(to: name, in: inventory.clusters.map(\.name)).map { "; did you mean '\($0)'?" } ?? ""
+                throw CommandFailure.invalidInput("--cluster \(name): no such cluster in \(file)\(suggestion)")
+            }
+            clusters = clusters.filter { self.clusters.contains($0.name) }
+        }
+        let digest = (FileManager.default.contents(atPath: file).map { SHA256.hash(Array($0)).hexString }) ?? ""
+        return (inventory, clusters, digest)
+    }
+
+    func settings(_ inventory: Inventory, dryRun: Bool) throws -> RunSettings {
+        var settings = RunSettings(rollout: inventory.rollout)
+        if let parallel {
+            guard parallel > 0 else { throw CommandFailure.invalidInput("--parallel must be at least 1") }
+            settings.parallel = parallel
+        }
+        if let waves {
+            let sizes = waves.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard !sizes.isEmpty, sizes.allSatisfy({ RunSettingsCheck.isSize($0) }) else {
+                throw CommandFailure.invalidInput("--waves '\(waves)': give counts or percentages, e.g. 1,10%,100%")
+            }
+            settings.waves = sizes
+        }
+        if let maxFailures {
+            guard RunSettingsCheck.isSize(maxFailures) else { throw CommandFailure.invalidInput("--max-failures '\(maxFailures)': a count or a percentage, e.g. 5 or 5%") }
+            settings.maxFailures = maxFailures
+        }
+        settings.dryRun = dryRun
+        return settings
+    }
+
+    func context(_ inventory: Inventory) throws -> FleetContext {
+        let aws: AWSEnvironment
+        do { aws = try AWSEnvironment(variables: ProcessInfo.processInfo.environment) } catch { throw CommandFailure.couldNotStart("\(error)") }
+        guard let timeout = DurationText.parse(waitTimeout) else { throw CommandFailure.invalidInput("--wait-timeout '\(waitTimeout)' is not a duration") }
+        do {
+            try FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            let ledger = try Ledger(path: self.ledger)
+            return try FleetContext(
+                inventory: inventory, aws: aws.client, baseCredentials: try aws.defaultCredentials(region: aws.region ?? "us-east-1"), ledger: ledger,
+                stateDirectory: stateDir, wait: WaitSettings(timeout: timeout, poll: .seconds(2)))
+        } catch {
+            throw CommandFailure.couldNotStart(describe(error))
+        }
+    }
+}
+
+enum RunSettingsCheck {
+    static func isSize(_ text: String) -> Bool {
+        if text.hasSuffix("%"), let p = Double(text.dropLast()) { return p > 0 && p <= 100 }
+        return Int(text).map { $0 >= 0 } ?? false
+    }
+}
+
+struct BootstrapCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bootstrap",
+        abstract: "Bootstrap Flux on the inventory's clusters, in waves, journaled in the ledger.",
+        discussion: "Exit codes: 0 all succeeded, 1 some failed, 2 invalid input, 3 could not start, 130 interrupted.")
+
+    @OptionGroup var fleet: FleetOptions
+
+    @Option(help: "Continue a run (default: the newest unfinished bootstrap run).")
+    var resume: String?
+
+    @Flag(name: .customLong("resume-last"), help: "Continue the newest unfinished bootstrap run.")
+    var resumeLast = false
+
+    @Flag(help: "Find out what would be done; write nothing.")
+    var dryRun = false
+
+    func run() async throws {
+        try await runFleet(fleet, dryRun: dryRun, resume: resume, resumeLast: resumeLast)
+    }
+}
+
+/// Bootstrap and plan share this: the same pipeline, writing or not.
+func runFleet(_ fleet: FleetOptions, dryRun: Bool, resume: String?, resumeLast: Bool) async throws {
+    let (inventory, clusters, digest) = try fleet.load()
+    let context = try fleet.context(inventory)
+    let settings = try fleet.settings(inventory, dryRun: dryRun)
+    let fleetRun = FleetRun(context: context, settings: settings)
+    let reporter = RunReporter(output: fleet.output, total: clusters.count)
+    let summary: RunSummary = try await RunReporter.interruptible {
+        if resume != nil || resumeLast {
+            let id: String
+            if let resume { id = resume } else {
+                guard let last = try context.ledger.lastUnfinished(command: "bootstrap") else {
+                    throw CommandFailure.invalidInput("no unfinished bootstrap run in \(fleet.ledger) to resume")
+                }
+                id = last.id
+            }
+            guard try context.ledger.run(id) != nil else { throw CommandFailure.invalidInput("no run \(id) in \(fleet.ledger)") }
+            return try await fleetRun.resume(runID: id, clusters: inventory.clusters, progress: reporter.event)
+        }
+        guard !clusters.isEmpty else { throw CommandFailure.invalidInput("no cluster selected") }
+        return try await fleetRun.start(
+            command: dryRun ? "plan" : "bootstrap", clusters: clusters, inventoryPath: fleet.file, inventoryDigest: digest, progress: reporter.event)
+    }
+    reporter.finish(summary, plan: dryRun)
+    let code = RunReporter.exitCode(summary)
+    if code != 0 { throw ExitCode(code) }
+}
+
+struct PlanCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Show what bootstrap would do on each cluster (reads live state, writes nothing).")
+
+    @OptionGroup var fleet: FleetOptions
+
+    func run() async throws {
+        try await runFleet(fleet, dryRun: true, resume: nil, resumeLast: false)
+    }
+}
