@@ -175,6 +175,10 @@ let package = Package(
             dependencies: ["Kube", "Flux", "Git", "AWS", "FleetCrypto", "FleetSupport", "FleetLab", "TestSupport", "LabSupport"],
             swiftSettings: strict),
         .testTarget(
+            name: "FleetTests",
+            dependencies: ["Fleet", "Ledger", "Inventory", "Kube", "AWS", "FleetSupport", "FleetLab", "TestSupport", "LabSupport"],
+            swiftSettings: strict),
+        .testTarget(
             name: "HTTPTests",
             dependencies: ["HTTP", "FleetSupport", "TestSupport"],
             swiftSettings: strict),

@@ -53,7 +53,12 @@ public actor KeyManager {
 
     /// A usable key for `identity`, made and uploaded if there is none.
     public func key(for identity: Identity, accountID: String, iam: IAMClient, credentials: any CredentialProvider, runID: String?) async throws -> SSHKeyMaterial {
-        if let task = inFlight[identity.name] { return try await task.value }
+        if let task = inFlight[identity.name] {
+            // Made (or found) for an earlier caller: for this one, nothing was uploaded.
+            var key = try await task.value
+            key.created = false
+            return key
+        }
         let task = Task { try await self.ensure(identity, accountID: accountID, iam: iam, credentials: credentials, runID: runID) }
         inFlight[identity.name] = task
         do {

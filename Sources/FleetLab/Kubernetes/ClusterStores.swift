@@ -4,17 +4,25 @@ import Foundation
 import Synchronization
 
 final class ClusterStores: Sendable {
-    private let stores = Mutex<[String: KubernetesStore]>([:])
+    /// One lock per cluster, so clusters are served in parallel; the map of them has its own short lock.
+    private final class Box: Sendable {
+        let store: Mutex<KubernetesStore>
+        init(_ store: KubernetesStore) { self.store = Mutex(store) }
+    }
+
+    private let stores = Mutex<[String: Box]>([:])
     let now: @Sendable () -> Date
 
     init(now: @escaping @Sendable () -> Date) { self.now = now }
 
     func with<R>(_ cluster: String, _ body: (inout KubernetesStore) throws -> R) rethrows -> R {
-        try stores.withLock { stores in
-            var store = stores.removeValue(forKey: cluster) ?? Self.newStore(now: now)
-            defer { stores[cluster] = store }
-            return try body(&store)
+        let box = stores.withLock { stores in
+            if let box = stores[cluster] { return box }
+            let box = Box(Self.newStore(now: now))
+            stores[cluster] = box
+            return box
         }
+        return try box.store.withLock { try body(&$0) }
     }
 
     /// What a new EKS cluster has: the default, kube-system and kube-public namespaces.

@@ -1,0 +1,70 @@
+// A lab fleet and the fleetstrap context that bootstraps it: the lab's generated config, the inventory
+// `fleetstrap-lab inventory` writes for it (Flux v2.4.0 from the copy in inventories/), a ledger and state folder.
+import AWS
+import Fleet
+import FleetLab
+import FleetSupport
+import Foundation
+import Inventory
+import Kube
+import LabSupport
+import Ledger
+import TestSupport
+
+struct LabFleet {
+    let fixture: LabFixture
+    let inventory: Inventory
+    let inventoryPath: String
+    let ledgerPath: String
+    let stateDirectory: String
+    static let passphrase = "lab-fleet-passphrase"
+
+    static let manifests = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("inventories/flux-v2.4.0/gotk-components.yaml").path
+
+    static var sshReason: String { "Git over SSH in the lab runs sshd, which needs root and openssh-server (CI has both)" }
+    static var sshAvailable: Bool { getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/sbin/sshd") }
+
+    static func start(accounts: Int, clusters: Int, faults: LabFaults? = nil, rollout: String? = nil) async throws -> LabFleet {
+        var config = LabConfig.generated(accounts: accounts, clusters: clusters, regions: ["eu-west-1", "us-east-1", "ap-southeast-2"])
+        config.controllers = .init(deploymentDelay: "100ms")
+        config.faults = faults
+        let fixture = try await LabFixture(ssh: true, config: config)
+        var text = LabInventory.render(config, sshPort: fixture.lab.info.sshPort, fluxVersion: "2.4.0", manifests: manifests)
+        if let rollout {
+            // Replace the generated rollout block.
+            let start = text.range(of: "  rollout:\n")!
+            let end = text.range(of: "accounts:\n")!
+            text.replaceSubrange(start.lowerBound..<end.lowerBound, with: rollout)
+        }
+        let inventoryPath = fixture.directory.appendingPathComponent("fleet.yaml").path
+        try text.write(toFile: inventoryPath, atomically: true, encoding: .utf8)
+        let inventory = try InventoryLoader.load(path: inventoryPath)
+        return LabFleet(
+            fixture: fixture, inventory: inventory, inventoryPath: inventoryPath,
+            ledgerPath: fixture.directory.appendingPathComponent("fleetstrap.db").path,
+            stateDirectory: fixture.directory.appendingPathComponent("state").path)
+    }
+
+    /// What the fleetstrap binary needs in its environment to reach the lab.
+    var environment: [String: String] {
+        var environment = fixture.lab.environment
+        environment[LabInventory.passphraseVariable] = Self.passphrase
+        environment["PATH"] = "/usr/bin:/bin"
+        environment["HOME"] = fixture.directory.path
+        return environment
+    }
+
+    func context(wait: WaitSettings = WaitSettings(timeout: .seconds(30), poll: .seconds(1))) throws -> FleetContext {
+        try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
+        var configuration = try AWSClient.Configuration.environment(fixture.lab.environment)
+        configuration.random = { 0 }
+        return try FleetContext(
+            inventory: inventory, aws: AWSClient(configuration: configuration), baseCredentials: fixture.operatorCredentials,
+            ledger: try Ledger(path: ledgerPath), stateDirectory: stateDirectory, wait: wait, environment: environment)
+    }
+
+    func bareRepository(_ name: String, account: String) -> String { "\(fixture.lab.info.repositoriesRoot)/\(account)/\(name).git" }
+
+    func stop() async { await fixture.stop() }
+}
