@@ -136,8 +136,8 @@ struct BootstrapCommand: AsyncParsableCommand {
 /// Bootstrap and plan share this: the same pipeline, writing or not.
 func runFleet(_ fleet: FleetOptions, dryRun: Bool, resume: String?, resumeLast: Bool) async throws {
     let (inventory, clusters, digest) = try fleet.load()
-    let context = try fleet.context(inventory)
     let settings = try fleet.settings(inventory, dryRun: dryRun)
+    let context = try fleet.context(inventory)
     let fleetRun = FleetRun(context: context, settings: settings)
     let reporter = RunReporter(output: fleet.output, total: clusters.count)
     let summary: RunSummary = try await RunReporter.interruptible {

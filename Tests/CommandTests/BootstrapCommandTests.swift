@@ -1,0 +1,30 @@
+// `fleetstrap bootstrap`/`plan`/`runs` refusing bad input before touching anything, with distinct exit codes.
+import Foundation
+import Testing
+
+@Suite("fleetstrap bootstrap (binary): bad input")
+struct BootstrapCommandTests {
+    let inventory = "inventories/quick-start.yaml"
+
+    @Test func badInputExitsWithTwoAndSaysWhy() throws {
+        let missing = try Binary.run(["bootstrap", "-f", "/nonexistent/fleet.yaml"])
+        #expect(missing.status == 2)
+        let waves = try Binary.run(["bootstrap", "-f", inventory, "--waves", "1,lots"])
+        #expect(waves.status == 2 && waves.stderr.contains("--waves '1,lots'"), "\(waves.stderr)")
+        let budget = try Binary.run(["plan", "-f", inventory, "--max-failures", "some"])
+        #expect(budget.status == 2 && budget.stderr.contains("--max-failures"))
+        let selector = try Binary.run(["bootstrap", "-f", inventory, "--selector", "env in (prod"])
+        #expect(selector.status == 2 && selector.stderr.contains("invalid selector"))
+        let names = try Binary.run(["bootstrap", "-f", "inventories/example-fleet.yaml", "--cluster", "prod-eu-l"])
+        #expect(names.status == 2 && names.stderr.contains("no such cluster"), "\(names.stderr)")
+    }
+
+    @Test func aLedgerThatCannotBeOpenedExitsWithThree() throws {
+        let result = try Binary.run(["bootstrap", "-f", inventory, "--ledger", "/nonexistent/dir/fleetstrap.db", "--state-dir", NSTemporaryDirectory() + "fs-\(UUID())"],
+            environment: ["AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "x", "AWS_REGION": "eu-west-1", "AWS_EC2_METADATA_DISABLED": "true", "PATH": "/usr/bin:/bin"])
+        #expect(result.status == 3, "\(result.stderr)")
+        #expect(result.stderr.contains("cannot open the ledger /nonexistent/dir/fleetstrap.db"))
+        let runs = try Binary.run(["runs", "--ledger", "/nonexistent/fleetstrap.db"])
+        #expect(runs.status == 3 && runs.stderr.contains("no ledger"))
+    }
+}
