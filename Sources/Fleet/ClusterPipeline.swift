@@ -53,12 +53,25 @@ struct ClusterPipeline {
         return outcome
     }
 
-    /// Runs `body` as step `step`, journaled before and after.
+    /// Runs `body` as step `step`, journaled before and after. Steps are idempotent, so one that failed for a
+    /// passing reason (throttling or a server error the clients' own retries did not outlast, a reset connection)
+    /// is tried again, twice at most, after a pause.
     private func step<T>(_ step: BootstrapStep, _ body: () async throws -> T) async throws -> T {
         try? context.ledger.journal(run: runID, cluster: cluster.name, step: step.rawValue, state: .started)
         let started = ContinuousClock.now
         do {
-            let value = try await body()
+            var attempt = 1
+            var value: T
+            while true {
+                do {
+                    value = try await body()
+                    break
+                } catch where attempt < 3 && Self.isTransient(error) && !Task.isCancelled {
+                    try? context.ledger.journal(run: runID, cluster: cluster.name, step: step.rawValue, state: .started, detail: "again after: \(error)")
+                    try await Task.sleep(for: .milliseconds(500 * attempt))
+                    attempt += 1
+                }
+            }
             let ms = Int((ContinuousClock.now - started).seconds * 1000)
             try? context.ledger.journal(run: runID, cluster: cluster.name, step: step.rawValue, state: .finished, milliseconds: ms)
             return value
@@ -224,6 +237,16 @@ struct ClusterPipeline {
         case .httpsToken:
             guard let username = repository.username, let password = repository.password else { return nil }
             return SecretData.basic(username: username, password: try password.resolve(environment: context.environment).reveal())
+        }
+    }
+
+    /// Errors that say "not now" rather than "no".
+    static func isTransient(_ error: any Error) -> Bool {
+        switch error {
+        case let aws as AWSError: aws.isRetryable
+        case let kube as KubeError: [.tooManyRequests, .server, .transport, .timeout].contains(kube.kind) && kube.verb != "wait"
+        case let git as GitError: git.kind == .transport
+        default: false
         }
     }
 

@@ -78,7 +78,9 @@ public final class KubeClient: Sendable {
                 if error.isCertificateProblem {
                     throw KubeError(.tls, verb: verb, object: object, message: "\(error.detail): the server's certificate is not signed by the cluster's CA", cluster: access.name)
                 }
-                let failure: RetryStrategy.Failure = error.isRetryable ? .retryable(isTimeout: error.isTimeout, retryAfter: nil) : .permanent
+                // An API server that refuses connections is more likely down than busy: fewer tries.
+                let failure: RetryStrategy.Failure = error.isRetryable && (error.curlCode != 7 || attempt < 3)
+                    ? .retryable(isTimeout: error.isTimeout, retryAfter: nil) : .permanent
                 guard case .retry(let delay, let cost) = retry.decide(attempt: attempt, failure: failure, quota: quota, random: random()) else {
                     throw KubeError(error.isTimeout ? .timeout : .transport, verb: verb, object: object, message: "\(error)", cluster: access.name)
                 }

@@ -146,7 +146,7 @@ struct GitTransportTests {
             while !Task.isCancelled {
                 try? await fixture.lab.rivalPush(account: "prod", repository: repositories[pushed % 3], branch: "main")
                 pushed += 1
-                try? await Task.sleep(for: .milliseconds(150))
+                try? await Task.sleep(for: .milliseconds(500))
             }
         }
         let first = try await submitAll()
