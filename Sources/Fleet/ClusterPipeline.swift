@@ -97,6 +97,15 @@ struct ClusterPipeline {
         }
         // Preflight: reachable, and an existing Flux is one Flux manages; whether the components were ever applied.
         let componentsApplied = try await step(.preflight) { () -> Bool in
+            // What Flux's install needs of the caller, asked as kubectl auth can-i asks.
+            for (verb, group, resource, namespace) in [
+                ("create", "apiextensions.k8s.io", "customresourcedefinitions", nil), ("create", "", "namespaces", nil),
+                ("create", "rbac.authorization.k8s.io", "clusterrolebindings", nil), ("create", "", "secrets", "flux-system"),
+            ] as [(String, String, String, String?)] where try await !kube.canI(verb, group: group, resource: resource, namespace: namespace) {
+                throw FleetFailure(
+                    "the role may not \(verb) \(resource)\(namespace.map { " in \($0)" } ?? ""): installing Flux needs cluster-admin (an EKS access entry with AmazonEKSClusterAdminPolicy)",
+                    errorClass: "preflight.permissions")
+            }
             let crd = try await kube.get(
                 apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition", namespace: nil, name: "gitrepositories.source.toolkit.fluxcd.io")
             if let manager = crd?[path: "metadata.labels"]?["app.kubernetes.io/managed-by"]?.string, !manager.isEmpty, manager != "flux" {

@@ -59,6 +59,7 @@ public struct RunSummary: Sendable {
 
 public enum ProgressEvent: Sendable {
     case waveStarted(index: Int, clusters: Int)
+    case clusterStarted(String)
     case clusterFinished(ClusterRecord, ClusterActions)
     case stopped(reason: String)
 }
@@ -175,6 +176,7 @@ public struct FleetRun: Sendable {
             try? context.ledger.update(record)
             return (record, ClusterOutcome(cluster: record.cluster, succeeded: false, error: FleetFailure(record.errorMessage!)))
         }
+        progress(.clusterStarted(record.cluster))
         record.status = .running
         record.startedAt = now()
         record.errorClass = nil

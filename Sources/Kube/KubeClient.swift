@@ -189,6 +189,20 @@ public final class KubeClient: Sendable {
             body: object.encoded, contentType: "application/apply-patch+yaml", verb: "apply", object: Self.describe(kind, namespace, name))
     }
 
+    /// Whether the caller may `verb` the `resource` of `group` (a SelfSubjectAccessReview).
+    public func canI(_ verb: String, group: String, resource: String, namespace: String? = nil) async throws -> Bool {
+        var attributes: [String: JSONValue] = ["verb": .string(verb), "group": .string(group), "resource": .string(resource)]
+        if let namespace { attributes["namespace"] = .string(namespace) }
+        let review = JSONValue.object([
+            "apiVersion": .string("authorization.k8s.io/v1"), "kind": .string("SelfSubjectAccessReview"),
+            "spec": .object(["resourceAttributes": .object(attributes)]),
+        ])
+        let answer = try await expect(
+            "POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body: review.encoded, verb: "review",
+            object: "access to \(verb) \(resource)")
+        return answer[path: "status.allowed"]?.bool == true
+    }
+
     /// Creates a Secret, or replaces its data when it exists (as `flux bootstrap` does).
     public func createOrUpdateSecret(namespace: String, name: String, data: [String: String], labels: [String: String] = [:], fieldManager: String = "flux") async throws {
         let encoded = data.mapValues { JSONValue.string(Data($0.utf8).base64EncodedString()) }

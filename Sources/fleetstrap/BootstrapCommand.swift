@@ -37,8 +37,14 @@ struct FleetOptions: ParsableArguments {
     @Option(help: "How long to wait for Flux to become Ready on a cluster (a Go duration).")
     var waitTimeout = "5m"
 
-    @Option(help: "Output: text or json.")
+    @Option(help: "Output: text or json (one document at the end).")
     var output: OutputFormat = .text
+
+    @Option(help: "Progress on standard error: text, or json (one event a line).")
+    var logFormat: LogFormat = .text
+
+    @Flag(name: .shortAndLong, help: "Only the failures and the summary.")
+    var quiet = false
 
     func load() throws -> (Inventory, [Cluster], String) {
         let inventory: Inventory
@@ -139,7 +145,7 @@ func runFleet(_ fleet: FleetOptions, dryRun: Bool, resume: String?, resumeLast: 
     let settings = try fleet.settings(inventory, dryRun: dryRun)
     let context = try fleet.context(inventory)
     let fleetRun = FleetRun(context: context, settings: settings)
-    let reporter = RunReporter(output: fleet.output, total: clusters.count)
+    let reporter = RunReporter(output: fleet.output, total: clusters.count, logFormat: fleet.logFormat, quiet: fleet.quiet)
     let summary: RunSummary = try await RunReporter.interruptible {
         if resume != nil || resumeLast {
             let id: String

@@ -1,6 +1,7 @@
 // What a person (or a machine) sees of a run: a line per finished cluster and per wave on a terminal or in logs,
 // a summary at the end, or one JSON document with --output json. Ctrl-C and SIGTERM cancel the run's task, which
 // stops starting clusters and records the rest.
+import ArgumentParser
 import Fleet
 import Foundation
 import Ledger
@@ -9,40 +10,102 @@ import Synchronization
 final class RunReporter: Sendable {
     let output: OutputFormat
     let total: Int
-    private let done = Mutex((succeeded: 0, failed: 0, started: ContinuousClock.now))
+    let logFormat: LogFormat
+    let quiet: Bool
+    /// On a terminal: one status line redrawn in place, finished clusters above it only when they fail.
+    let live: Bool
+    private struct State {
+        var succeeded = 0, failed = 0
+        var started = ContinuousClock.now
+        var running: [String: ContinuousClock.Instant] = [:]
+        var wave = 0
+    }
+    private let state = Mutex(State())
 
-    init(output: OutputFormat, total: Int) {
+    init(output: OutputFormat, total: Int, logFormat: LogFormat = .text, quiet: Bool = false) {
         self.output = output
         self.total = total
+        self.logFormat = logFormat
+        self.quiet = quiet
+        self.live = output == .text && logFormat == .text && !quiet && isatty(STDERR_FILENO) == 1
+            && ProcessInfo.processInfo.environment["TERM"] != "dumb"
     }
 
     var event: @Sendable (ProgressEvent) -> Void {
         { [self] event in
-            guard output == .text else { return }
             var err = StandardError()
+            if logFormat == .json {
+                print(Self.json(event), to: &err)
+                return
+            }
+            guard output == .text else { return }
             switch event {
             case .waveStarted(let index, let clusters):
-                print("wave \(index + 1): \(clusters) clusters", to: &err)
+                state.withLock { $0.wave = index + 1 }
+                if !quiet { print("\(live ? "\r\u{1B}[K" : "")wave \(index + 1): \(clusters) clusters", to: &err) }
+            case .clusterStarted(let name):
+                state.withLock { $0.running[name] = ContinuousClock.now }
+                if live { print("\r\u{1B}[K" + statusLine(), terminator: "", to: &err) }
             case .clusterFinished(let record, let actions):
-                let (ok, failed, started) = done.withLock { d in
-                    if record.status == .succeeded { d.succeeded += 1 } else { d.failed += 1 }
-                    return (d.succeeded, d.failed, d.started)
+                state.withLock { s in
+                    if record.status == .succeeded { s.succeeded += 1 } else { s.failed += 1 }
+                    s.running[record.cluster] = nil
                 }
-                let elapsed = (ContinuousClock.now - started).components.seconds
-                let rate = elapsed > 0 ? String(format: "%.1f/s", Double(ok + failed) / Double(elapsed)) : "-"
+                if quiet || live && record.status == .succeeded {
+                    if live { print("\r\u{1B}[K" + statusLine(), terminator: "", to: &err) }
+                    return
+                }
                 let what = record.status == .succeeded ? "ok  " : "FAIL"
-                var line = "\(what) \(record.cluster) [\(ok + failed)/\(total), \(failed) failed, \(rate)]"
+                var line = "\(live ? "\r\u{1B}[K" : "")\(what) \(record.cluster) [\(statusCounts())]"
                 if let revision = record.revision, record.status == .succeeded { line += " \(revision)" }
                 if actions.nothingToDo, record.status == .succeeded { line += " (nothing to change)" }
                 if let message = record.errorMessage, record.status != .succeeded { line += "\n     \(message)" }
                 print(line, to: &err)
+                if live { print(statusLine(), terminator: "", to: &err) }
             case .stopped(let reason):
-                print("stopped: \(reason)", to: &err)
+                print("\(live ? "\r\u{1B}[K" : "")stopped: \(reason)", to: &err)
             }
         }
     }
 
+    private func statusCounts() -> String {
+        state.withLock { s in
+            let done = s.succeeded + s.failed
+            let elapsed = (ContinuousClock.now - s.started).seconds
+            let rate = elapsed > 0 ? Double(done) / elapsed : 0
+            let eta = rate > 0 ? " ETA \(DurationTextShort.format(Double(total - done) / rate))" : ""
+            return "\(done)/\(total), \(s.failed) failed, \(String(format: "%.1f", rate))/s\(eta)"
+        }
+    }
+
+    /// `wave 3: 12/30, 1 failed, 2.1/s ETA 9s; slowest: prod-0007 41s, …`
+    private func statusLine() -> String {
+        let (wave, slowest) = state.withLock { s in
+            (s.wave, s.running.sorted { $0.value < $1.value }.prefix(3).map { "\($0.key) \(DurationTextShort.format((ContinuousClock.now - $0.value).seconds))" })
+        }
+        return "wave \(wave): \(statusCounts())" + (slowest.isEmpty ? "" : "; slowest: " + slowest.joined(separator: ", "))
+    }
+
+    static func json(_ event: ProgressEvent) -> String {
+        var object: [String: Any] = ["time": ISO8601DateFormatter().string(from: Date())]
+        switch event {
+        case .waveStarted(let index, let clusters): object.merge(["event": "wave", "wave": index + 1, "clusters": clusters]) { $1 }
+        case .clusterStarted(let name): object.merge(["event": "cluster-started", "cluster": name]) { $1 }
+        case .clusterFinished(let record, _):
+            object.merge(["event": "cluster-finished", "cluster": record.cluster, "status": record.status.rawValue]) { $1 }
+            if let revision = record.revision { object["revision"] = revision }
+            if let error = record.errorMessage { object["error"] = error; object["errorClass"] = record.errorClass ?? "" }
+        case .stopped(let reason): object.merge(["event": "stopped", "reason": reason]) { $1 }
+        }
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+
     func finish(_ summary: RunSummary, plan: Bool) {
+        if live {
+            var err = StandardError()
+            print("\r\u{1B}[K", terminator: "", to: &err)
+        }
         if output == .json {
             var clusters: [[String: Any]] = []
             for name in summary.succeeded {
@@ -60,7 +123,7 @@ final class RunReporter: Sendable {
                 "run": summary.runID, "outcome": summary.outcome.rawValue, "succeeded": summary.succeeded.count,
                 "failed": summary.failed.count, "notStarted": summary.notStarted.count, "clusters": clusters,
             ]
-            if let data = try? JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys]) {
+            if let data = try? JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) {
                 FileHandle.standardOutput.write(data + Data("\n".utf8))
             }
             return
@@ -113,5 +176,15 @@ final class RunReporter: Sendable {
         }
         defer { sources.forEach { $0.cancel() } }
         return try await task.value
+    }
+}
+
+enum LogFormat: String, ExpressibleByArgument, CaseIterable { case text, json }
+
+/// `9s`, `2m5s`: short durations for progress lines.
+enum DurationTextShort {
+    static func format(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        return s >= 60 ? "\(s / 60)m\(s % 60)s" : "\(s)s"
     }
 }

@@ -105,7 +105,9 @@ struct KubeClientTests {
         await #expect { _ = try await wrongCA.list(apiVersion: "v1", kind: "Namespace", namespace: nil) } throws: { error in
             (error as? KubeError)?.kind == .tls && "\(error)".hasPrefix("cluster prod-a: discover v1:")
         }
+        #expect(try await kube.canI("create", group: "apiextensions.k8s.io", resource: "customresourcedefinitions"))
         let denied = try await client(fixture, as: "dev")
+        await #expect { _ = try await denied.canI("create", group: "", resource: "secrets", namespace: "flux-system") } throws: { ($0 as? KubeError)?.kind == .forbidden }
         await #expect { _ = try await denied.get(apiVersion: "v1", kind: "Namespace", namespace: nil, name: "default") } throws: { error in
             (error as? KubeError)?.kind == .forbidden && "\(error)".contains("access entry")
         }
