@@ -44,8 +44,14 @@ struct ResumeTests {
         process.waitUntilExit()
         #expect(done >= 4 && done < 16, "killed in the middle (\(done) of 16 done)")
 
-        let resumed = try await runCommand([Self.binary.path] + arguments + ["--resume-last"], environment: fleet.environment)
+        let resumed = try await runCommand(
+            [Self.binary.path] + arguments + ["--resume-last", "--output", "json", "--log-format", "json"], environment: fleet.environment)
         #expect(resumed.status == 0, "\(resumed.stderr)")
+        // One JSON document on standard output, one JSON event a line on standard error.
+        let document = try JSONSerialization.jsonObject(with: resumed.stdout) as? [String: Any]
+        #expect(document?["outcome"] as? String == "succeeded" && document?["succeeded"] as? Int == 16)
+        let events = resumed.stderr.split(separator: "\n").filter { $0.hasPrefix("{") }
+        #expect(!events.isEmpty && events.allSatisfy { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) != nil })
         let ledger = try Ledger(path: fleet.ledgerPath)
         let runs = try ledger.runs()
         #expect(runs.count == 1 && runs[0].outcome == .succeeded)
