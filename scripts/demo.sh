@@ -25,7 +25,7 @@ cat "$state/serve.log"
 echo
 echo "==> fleetstrap-lab inventory, then fleetstrap validate on it"
 "$bin/fleetstrap-lab" inventory --accounts 3 --clusters 30 --state "$state" -o "$state/fleet.yaml" \
-  --flux-manifests "$PWD/inventories/flux-v2.4.0/gotk-components.yaml"
+  --flux-manifests "$PWD/inventories/flux-v2.4.0/gotk-components.yaml" --transports ssh,https-token
 "$bin/fleetstrap" validate -f "$state/fleet.yaml"
 echo
 # shellcheck disable=SC1091

@@ -142,7 +142,7 @@ struct ClusterPipeline {
         let repoCredentials = try await context.credentials(account: repository.account, region: repository.region)
         let url = repository.url(sshUser: key?.keyID)
         let remote = GitRemote(url: url, authentication: try authentication(repository, key: key, credentials: repoCredentials), trust: GitTrust(caPEM: context.caBundle, hostKeys: context.hostKeys))
-        let writer = try await context.writers.writer(key: "\(repository.account)-\(repository.name)-\(key?.keyID ?? "iam")", remote: remote, branch: repository.branch)
+        let writer = try await context.writers.writer(key: "\(repository.account)-\(repository.name)-\(key?.keyID ?? repository.transport.rawValue)", remote: remote, branch: repository.branch)
 
         // Files: components, sync, kustomization (kept when the user has one).
         let flux = cluster.flux

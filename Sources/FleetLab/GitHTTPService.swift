@@ -63,6 +63,13 @@ struct GitHTTPService {
 
     /// The account whose repository `name` the credentials may use, or nil.
     func authenticate(user: String, password: String, name: String, host: String) -> String? {
+        // IAM HTTPS Git credentials (service-specific): user name and password as IAM issued them.
+        if let credential = state.gitCredential(serviceUserName: user) {
+            guard credential.active, credential.password == password,
+                !state.repositories(accountID: credential.accountID, named: name).isEmpty
+            else { return nil }
+            return credential.accountID
+        }
         let parts = user.split(separator: "%", maxSplits: 1).map(String.init)
         guard let identity = state.identity(accessKeyID: parts[0]) else { return nil }
         if let token = identity.sessionToken {

@@ -52,6 +52,16 @@ struct IAMService {
                 try state.setKey(accountID: account, userName: user, id: p["SSHPublicKeyId"] ?? "", active: status == "Active")
                 keysChanged()
                 return wrap(action, nil)
+            case "CreateServiceSpecificCredential":
+                guard p["ServiceName"] == "codecommit.amazonaws.com" else {
+                    throw LabError(code: "ServiceNotSupported", message: "The lab issues service-specific credentials for codecommit.amazonaws.com only", status: 400)
+                }
+                let c = try state.createGitCredential(accountID: account, userName: user)
+                return wrap(action, """
+                    <ServiceSpecificCredential><CreateDate>\(AWSTimestamp.iso8601(c.created))</CreateDate><ServiceName>codecommit.amazonaws.com</ServiceName>\
+                    <ServiceUserName>\(c.serviceUserName)</ServiceUserName><ServicePassword>\(LabEncoding.xmlEscape(c.password))</ServicePassword>\
+                    <ServiceSpecificCredentialId>\(c.id)</ServiceSpecificCredentialId><UserName>\(user)</UserName><Status>Active</Status></ServiceSpecificCredential>
+                    """)
             case "DeleteSSHPublicKey":
                 try state.deleteKey(accountID: account, userName: user, id: p["SSHPublicKeyId"] ?? "")
                 keysChanged()

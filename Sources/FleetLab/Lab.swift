@@ -36,6 +36,14 @@ public final class Lab: Sendable {
         public var accounts: [String: String]
         /// Bearer token of the admin endpoint (`<endpoint>/_lab/…`: faults, counters, rival pushes).
         public var adminToken: String
+        /// IAM HTTPS Git credentials issued at start: IAM user → service user name (passwords in lab.env).
+        public var gitUsers: [String: String]
+        var gitPasswords: [String: String]
+
+        /// The environment variable holding an IAM user's HTTPS Git password (`FLEETSTRAP_LAB_GIT_PASSWORD_FLUX_PROD`).
+        public static func gitPasswordVariable(user: String) -> String {
+            "FLEETSTRAP_LAB_GIT_PASSWORD_" + user.uppercased().map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()
+        }
     }
 
     public let state: LabState
@@ -133,9 +141,17 @@ public final class Lab: Sendable {
             accessKeyId: base.accessKeyID, secretAccessKey: base.secret, sshPort: ssh?.port,
             sshKnownHosts: ssh?.hostKeyLine, sshUnavailable: sshUnavailable, repositoriesRoot: reposRoot,
             accounts: Dictionary(uniqueKeysWithValues: options.config.accounts.map { ($0.name, $0.id) }),
-            adminToken: LabState.randomKeyID(prefix: "lab-admin-"))
+            adminToken: LabState.randomKeyID(prefix: "lab-admin-"), gitUsers: [:], gitPasswords: [:])
+        var info2 = info
+        for user in options.config.users where user.gitCredential == true {
+            guard let accountID = state.accountID(named: user.account),
+                let credential = try? state.createGitCredential(accountID: accountID, userName: user.name)
+            else { continue }
+            info2.gitUsers[user.name] = credential.serviceUserName
+            info2.gitPasswords[Info.gitPasswordVariable(user: user.name)] = credential.password
+        }
         let lab = Lab(
-            options: options, state: state, info: info, server: task, ssh: ssh, kubernetes: kubernetes, faults: faults, rival: rival)
+            options: options, state: state, info: info2, server: task, ssh: ssh, kubernetes: kubernetes, faults: faults, rival: rival)
         box.withLock { $0 = lab }
         try lab.writeStateFiles(directory: dir)
         return lab
@@ -169,7 +185,7 @@ public final class Lab: Sendable {
             "AWS_ENDPOINT_URL": info.endpoint, "AWS_CA_BUNDLE": info.caBundle, "AWS_ACCESS_KEY_ID": info.accessKeyId,
             "AWS_SECRET_ACCESS_KEY": info.secretAccessKey, "AWS_REGION": info.region, "AWS_DEFAULT_REGION": info.region,
             "AWS_EC2_METADATA_DISABLED": "true",
-        ]
+        ].merging(info.gitPasswords) { a, _ in a }
     }
 
     private func writeStateFiles(directory: String) throws {

@@ -14,8 +14,10 @@ public struct LabConfig: Codable, Sendable {
         public var account: String
         /// Issue long-term access keys for this user (the lab's base credentials).
         public var accessKey: Bool?
-        public init(name: String, account: String, accessKey: Bool? = nil) {
-            (self.name, self.account, self.accessKey) = (name, account, accessKey)
+        /// Issue an IAM HTTPS Git credential (service-specific, CodeCommit) at start, listed in lab.json.
+        public var gitCredential: Bool?
+        public init(name: String, account: String, accessKey: Bool? = nil, gitCredential: Bool? = nil) {
+            (self.name, self.account, self.accessKey, self.gitCredential) = (name, account, accessKey, gitCredential)
         }
     }
     public struct Role: Codable, Sendable {
@@ -138,7 +140,7 @@ public struct LabConfig: Codable, Sendable {
             let name = i < names.count ? names[i] : "account\(i + 1)"
             let id = String(repeating: String((i + 1) % 10), count: 12)
             config.accounts.append(Account(name: name, id: id))
-            config.users.append(User(name: "flux-\(name)", account: name))
+            config.users.append(User(name: "flux-\(name)", account: name, gitCredential: true))
             config.roles.append(Role(
                 name: "fleetstrap", account: name, trust: ["arn:aws:iam::000000000000:user/operator"], externalId: nil))
             for r in 0..<repositoriesPerAccount {

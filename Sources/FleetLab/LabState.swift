@@ -37,6 +37,18 @@ public final class LabState: Sendable {
         var repositories: [LabConfig.Repository] = []
         var clusters: [LabConfig.Cluster] = []
         var counters = LabCounters()
+        var gitCredentials: [String: GitCredential] = [:]  // service user name → credential
+    }
+
+    /// An IAM service-specific credential for CodeCommit (HTTPS Git credentials).
+    public struct GitCredential: Sendable {
+        public var id: String
+        public var serviceUserName: String
+        public var password: String
+        public var accountID: String
+        public var userName: String
+        public var active: Bool
+        public var created: Date
     }
 
     private let data = Mutex(Data_())
@@ -137,6 +149,22 @@ public final class LabState: Sendable {
     }
 
     public func activeKeys() -> [SSHKey] { data.withLock { d in d.keyOrder.compactMap { d.keys[$0] }.filter(\.active) } }
+
+    // MARK: HTTPS Git credentials (IAM rules: two per user and service)
+
+    public func createGitCredential(accountID: String, userName: String) throws(KeyError) -> GitCredential {
+        try data.withLock { d throws(KeyError) -> GitCredential in
+            guard d.users.contains("\(accountID)/\(userName)") else { throw .noSuchUser }
+            guard d.gitCredentials.values.filter({ $0.accountID == accountID && $0.userName == userName }).count < 2 else { throw .limitExceeded }
+            let credential = GitCredential(
+                id: Self.randomKeyID(prefix: "ACCA"), serviceUserName: "\(userName)-at-\(accountID)\(d.gitCredentials.isEmpty ? "" : "-\(d.gitCredentials.count)")",
+                password: Self.randomSecret(length: 44), accountID: accountID, userName: userName, active: true, created: now())
+            d.gitCredentials[credential.serviceUserName] = credential
+            return credential
+        }
+    }
+
+    public func gitCredential(serviceUserName: String) -> GitCredential? { data.withLock { $0.gitCredentials[serviceUserName] } }
 
     // MARK: Repositories and clusters
 

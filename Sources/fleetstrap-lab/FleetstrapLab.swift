@@ -138,15 +138,15 @@ struct InventoryCommand: AsyncParsableCommand {
     @Option(help: "Local component manifests for that version (a gotk-components.yaml or its folder).")
     var fluxManifests: String?
 
+    @Option(help: "Transports given to the repositories in turn: ssh, https-token (comma-separated).")
+    var transports = "ssh"
+
     func run() async throws {
         let config = try lab.labConfig()
-        var sshPort: Int?
-        if let data = FileManager.default.contents(atPath: "\(lab.state)/lab.json"),
-            let info = try? JSONDecoder().decode(Lab.Info.self, from: data)
-        {
-            sshPort = info.sshPort
-        }
-        let text = LabInventory.render(config, sshPort: sshPort, fluxVersion: fluxVersion, manifests: fluxManifests)
+        let info = FileManager.default.contents(atPath: "\(lab.state)/lab.json").flatMap { try? JSONDecoder().decode(Lab.Info.self, from: $0) }
+        let text = LabInventory.render(
+            config, sshPort: info?.sshPort, fluxVersion: fluxVersion, manifests: fluxManifests,
+            transports: transports.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }, info: info)
         if let output { try text.write(toFile: output, atomically: true, encoding: .utf8) } else { print(text, terminator: "") }
     }
 }

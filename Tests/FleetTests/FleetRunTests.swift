@@ -16,7 +16,8 @@ import Testing
 struct FleetRunTests {
     @Test(.enabled(if: LabFleet.sshAvailable, Comment(rawValue: LabFleet.sshReason)))
     func aFleetIsBootstrappedOnceAndASecondRunChangesNothing() async throws {
-        let fleet = try await LabFleet.start(accounts: 3, clusters: 24)
+        // Three repositories: over SSH, HTTPS with IAM HTTPS Git credentials (https-token), SSH.
+        let fleet = try await LabFleet.start(accounts: 3, clusters: 24, transports: ["ssh", "https-token"])
         let context = try fleet.context()
         let settings = RunSettings(parallel: 8, waves: ["1", "25%", "100%"], maxFailures: "0", clusterTimeoutSeconds: 120)
         let first = try await FleetRun(context: context, settings: settings).start(
@@ -24,7 +25,9 @@ struct FleetRunTests {
         #expect(first.outcome == .succeeded, "\(first.failed)")
         #expect(first.succeeded.count == 24)
         let records = try context.ledger.clusters(run: first.runID)
-        #expect(records.allSatisfy { $0.status == .succeeded && $0.revision?.hasPrefix("main@sha1:") == true && $0.keyId?.hasPrefix("APKA") == true })
+        #expect(records.allSatisfy { $0.status == .succeeded && $0.revision?.hasPrefix("main@sha1:") == true })
+        #expect(records.filter { $0.repository != "fleet-staging" }.allSatisfy { $0.keyId?.hasPrefix("APKA") == true }, "SSH clusters carry their key id")
+        #expect(fleet.inventory.repository(named: "fleet-staging")?.transport == .httpsToken)
         #expect(Set(records.map(\.wave)) == [0, 1, 2])
         let steps = try context.ledger.steps(run: first.runID, cluster: records[0].cluster)
         #expect(steps.filter { $0.state == .finished }.map(\.step) == ["credentials", "describe", "preflight", "key", "commit", "components", "secret", "sync", "wait"])
