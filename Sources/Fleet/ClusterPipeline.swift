@@ -90,7 +90,8 @@ struct ClusterPipeline {
             switch cluster.access {
             case .eks(let name):
                 return KubeClient(access: try await KubeAccess.eks(
-                    cluster: name, region: cluster.region, describer: EKSClient(client: context.aws, region: cluster.region), credentials: credentials))
+                    cluster: name, region: cluster.region, describer: EKSClient(client: context.aws, region: cluster.region), credentials: credentials,
+                    account: cluster.account))
             case .kubeconfig(let contextName, let path):
                 return KubeClient(access: try Kubeconfig.access(path: path, context: contextName, environment: context.environment))
             }

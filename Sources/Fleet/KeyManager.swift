@@ -82,7 +82,7 @@ public actor KeyManager {
         guard passphrase.reveal().count >= 5 else {
             throw KeyError(identity: identity.name, message: "the passphrase is shorter than 5 characters (OpenSSH's minimum)", hint: nil)
         }
-        let keys = try await iam.listSSHPublicKeys(userName: identity.iamUser, credentials: credentials)
+        let keys = try await iam.listSSHPublicKeys(userName: identity.iamUser, credentials: credentials, account: identity.account)
         // The newest Active key whose encrypted private half is here.
         for key in keys.sorted(by: { ($0.uploadDate ?? .distantPast) > ($1.uploadDate ?? .distantPast) }) where key.status == .active {
             let file = path(accountID, identity.iamUser, key.keyID)
@@ -108,7 +108,7 @@ public actor KeyManager {
             Thread.detachNewThread { continuation.resume(with: Result { try RSAPrivateKey.generate(bits: bits) }) }
         }
         let pem = try generated.pem(passphrase: passphrase)
-        let uploaded = try await iam.uploadSSHPublicKey(userName: identity.iamUser, publicKey: generated.publicKey.openSSH, credentials: credentials)
+        let uploaded = try await iam.uploadSSHPublicKey(userName: identity.iamUser, publicKey: generated.publicKey.openSSH, credentials: credentials, account: identity.account)
         let file = path(accountID, identity.iamUser, uploaded.keyID)
         try FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         guard FileManager.default.createFile(atPath: file, contents: Data(pem.reveal().utf8), attributes: [.posixPermissions: 0o600]) else {

@@ -25,9 +25,9 @@ public struct KubeAccess: Sendable {
     /// From EKS: DescribeCluster's endpoint and CA, tokens signed with `credentials`.
     public static func eks(
         cluster: String, region: String, describer: EKSClient, credentials: any CredentialProvider, tokenCredentials: (any CredentialProvider)? = nil,
-        now: @escaping @Sendable () -> Date = Date.init
+        account: String = "default", now: @escaping @Sendable () -> Date = Date.init
     ) async throws -> KubeAccess {
-        let info = try await describer.describeCluster(name: cluster, credentials: credentials)
+        let info = try await describer.describeCluster(name: cluster, credentials: credentials, account: account)
         let tokens = EKSTokenSource(
             cluster: cluster, region: region, credentials: tokenCredentials ?? credentials,
             stsHost: describer.client.configuration.endpoints.stsHost(region: region), now: now)

@@ -96,7 +96,14 @@ struct FleetOptions: ParsableArguments {
 
     func context(_ inventory: Inventory) throws -> FleetContext {
         let aws: AWSEnvironment
-        do { aws = try AWSEnvironment(variables: ProcessInfo.processInfo.environment) } catch { throw CommandFailure.couldNotStart("\(error)") }
+        do {
+            // The inventory's rate limits per (service, account, region) over the AWS defaults.
+            var configuration = try AWSClient.Configuration.environment(ProcessInfo.processInfo.environment)
+            configuration.rates.merge(inventory.rollout.rateLimits) { $1 }
+            aws = try AWSEnvironment(variables: ProcessInfo.processInfo.environment, client: AWSClient(configuration: configuration))
+        } catch {
+            throw CommandFailure.couldNotStart("\(error)")
+        }
         guard let timeout = DurationText.parse(waitTimeout) else { throw CommandFailure.invalidInput("--wait-timeout '\(waitTimeout)' is not a duration") }
         do {
             try FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
