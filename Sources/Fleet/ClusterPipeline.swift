@@ -98,6 +98,13 @@ struct ClusterPipeline {
         }
         // Preflight: reachable, and an existing Flux is one Flux manages; whether the components were ever applied.
         let componentsApplied = try await step(.preflight) { () -> Bool in
+            let server = try await kube.serverVersion()
+            let minimum = Self.minimumKubernetesMinor(flux: cluster.flux.version)
+            guard server.major > 1 || server.minor >= minimum else {
+                throw FleetFailure(
+                    "Kubernetes \(server.major).\(server.minor) is older than Flux \(cluster.flux.version) supports (>= 1.\(minimum), as flux check --pre requires)",
+                    errorClass: "preflight.kubernetes-version")
+            }
             // What Flux's install needs of the caller, asked as kubectl auth can-i asks.
             for (verb, group, resource, namespace) in [
                 ("create", "apiextensions.k8s.io", "customresourcedefinitions", nil), ("create", "", "namespaces", nil),
@@ -248,6 +255,13 @@ struct ClusterPipeline {
             guard let username = repository.username, let password = repository.password else { return nil }
             return SecretData.basic(username: username, password: try password.resolve(environment: context.environment).reveal())
         }
+    }
+
+    /// The oldest Kubernetes minor (1.x) a Flux release supports, as `flux check --pre` constrains it.
+    static func minimumKubernetesMinor(flux: SemanticVersion) -> Int {
+        if flux >= SemanticVersion(2, 9, 0) { return 34 }
+        if flux >= SemanticVersion(2, 3, 0) { return 28 }
+        return 26
     }
 
     /// Errors that say "not now" rather than "no".

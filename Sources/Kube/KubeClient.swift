@@ -189,6 +189,16 @@ public final class KubeClient: Sendable {
             body: object.encoded, contentType: "application/apply-patch+yaml", verb: "apply", object: Self.describe(kind, namespace, name))
     }
 
+    /// The server's Kubernetes version as (major, minor), from `/version`.
+    public func serverVersion() async throws -> (major: Int, minor: Int) {
+        let version = try await expect("GET", "/version", verb: "get", object: "/version")
+        let digits = { (text: String?) in Int((text ?? "").prefix { $0.isNumber }) }
+        guard let major = digits(version["major"]?.string), let minor = digits(version["minor"]?.string) else {
+            throw KubeError(.invalid, verb: "get", object: "/version", message: "the server's version is unreadable", cluster: access.name)
+        }
+        return (major, minor)
+    }
+
     /// Whether the caller may `verb` the `resource` of `group` (a SelfSubjectAccessReview).
     public func canI(_ verb: String, group: String, resource: String, namespace: String? = nil) async throws -> Bool {
         var attributes: [String: JSONValue] = ["verb": .string(verb), "group": .string(group), "resource": .string(resource)]

@@ -33,26 +33,25 @@ final class RunReporter: Sendable {
 
     var event: @Sendable (ProgressEvent) -> Void {
         { [self] event in
-            var err = StandardError()
             if logFormat == .json {
-                print(Self.json(event), to: &err)
+                emit(Self.json(event))
                 return
             }
             guard output == .text else { return }
             switch event {
             case .waveStarted(let index, let clusters):
                 state.withLock { $0.wave = index + 1 }
-                if !quiet { print("\(live ? "\r\u{1B}[K" : "")wave \(index + 1): \(clusters) clusters", to: &err) }
+                if !quiet { emit("\(live ? "\r\u{1B}[K" : "")wave \(index + 1): \(clusters) clusters") }
             case .clusterStarted(let name):
                 state.withLock { $0.running[name] = ContinuousClock.now }
-                if live { print("\r\u{1B}[K" + statusLine(), terminator: "", to: &err) }
+                if live { emit("\r\u{1B}[K" + statusLine(), newline: false) }
             case .clusterFinished(let record, let actions):
                 state.withLock { s in
                     if record.status == .succeeded { s.succeeded += 1 } else { s.failed += 1 }
                     s.running[record.cluster] = nil
                 }
                 if quiet || live && record.status == .succeeded {
-                    if live { print("\r\u{1B}[K" + statusLine(), terminator: "", to: &err) }
+                    if live { emit("\r\u{1B}[K" + statusLine(), newline: false) }
                     return
                 }
                 let what = record.status == .succeeded ? "ok  " : "FAIL"
@@ -60,12 +59,19 @@ final class RunReporter: Sendable {
                 if let revision = record.revision, record.status == .succeeded { line += " \(revision)" }
                 if actions.nothingToDo, record.status == .succeeded { line += " (nothing to change)" }
                 if let message = record.errorMessage, record.status != .succeeded { line += "\n     \(message)" }
-                print(line, to: &err)
-                if live { print(statusLine(), terminator: "", to: &err) }
+                emit(line)
+                if live { emit(statusLine(), newline: false) }
             case .stopped(let reason):
-                print("\(live ? "\r\u{1B}[K" : "")stopped: \(reason)", to: &err)
+                emit("\(live ? "\r\u{1B}[K" : "")stopped: \(reason)")
             }
         }
+    }
+
+    private let writing = Mutex(())
+
+    /// One write per line, under a lock: lines from concurrent clusters never interleave.
+    private func emit(_ text: String, newline: Bool = true) {
+        writing.withLock { _ in FileHandle.standardError.write(Data((newline ? text + "\n" : text).utf8)) }
     }
 
     private func statusCounts() -> String {
@@ -102,10 +108,7 @@ final class RunReporter: Sendable {
     }
 
     func finish(_ summary: RunSummary, plan: Bool) {
-        if live {
-            var err = StandardError()
-            print("\r\u{1B}[K", terminator: "", to: &err)
-        }
+        if live { emit("\r\u{1B}[K", newline: false) }
         if output == .json {
             var clusters: [[String: Any]] = []
             for name in summary.succeeded {
@@ -168,7 +171,7 @@ final class RunReporter: Sendable {
             let source = DispatchSource.makeSignalSource(signal: sig)
             source.setEventHandler {
                 var err = StandardError()
-                print("interrupted: finishing the clusters in flight, starting no more (again to stop at once)", to: &err)
+                print("interrupted: no more clusters start; those in flight stop at their next safe point and are recorded", to: &err)
                 task.cancel()
             }
             source.resume()

@@ -16,14 +16,15 @@ import Testing
 struct FleetRunTests {
     @Test(.enabled(if: LabFleet.sshAvailable, Comment(rawValue: LabFleet.sshReason)))
     func aFleetIsBootstrappedOnceAndASecondRunChangesNothing() async throws {
-        // Three repositories: over SSH, HTTPS with IAM HTTPS Git credentials (https-token), SSH.
-        let fleet = try await LabFleet.start(accounts: 3, clusters: 24, transports: ["ssh", "https-token"])
+        // 50 clusters, 3 accounts, 3 repositories: over SSH, HTTPS with IAM HTTPS Git credentials (https-token), SSH.
+        let count = 50
+        let fleet = try await LabFleet.start(accounts: 3, clusters: count, transports: ["ssh", "https-token"])
         let context = try fleet.context()
-        let settings = RunSettings(parallel: 8, waves: ["1", "25%", "100%"], maxFailures: "0", clusterTimeoutSeconds: 120)
+        let settings = RunSettings(parallel: 10, waves: ["1", "25%", "100%"], maxFailures: "0", clusterTimeoutSeconds: 120)
         let first = try await FleetRun(context: context, settings: settings).start(
             command: "bootstrap", clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test", progress: { _ in })
         #expect(first.outcome == .succeeded, "\(first.failed)")
-        #expect(first.succeeded.count == 24)
+        #expect(first.succeeded.count == count)
         let records = try context.ledger.clusters(run: first.runID)
         #expect(records.allSatisfy { $0.status == .succeeded && $0.revision?.hasPrefix("main@sha1:") == true })
         #expect(records.filter { $0.repository != "fleet-staging" }.allSatisfy { $0.keyId?.hasPrefix("APKA") == true }, "SSH clusters carry their key id")
@@ -49,7 +50,7 @@ struct FleetRunTests {
         }
         #expect(heads == headsAfter, "no commit the second time")
         // The only applies of the second run are the reconcile requests (one per cluster), nothing else.
-        #expect((fleet.fixture.lab.counters().operations["kubernetes:patch"] ?? 0) - patchesBefore == 24)
+        #expect((fleet.fixture.lab.counters().operations["kubernetes:patch"] ?? 0) - patchesBefore == count)
         let statistics = await context.writers.statistics()
         print("writers: " + statistics.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value.commits) commits, \($0.value.pushes) pushes" }.joined(separator: "; "))
         await fleet.stop()

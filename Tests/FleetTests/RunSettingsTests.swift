@@ -1,0 +1,45 @@
+// The orchestrator's decisions without I/O: waves, the failure budget, which errors pass, which Kubernetes is too old.
+@testable import Fleet
+import FleetSupport
+import Foundation
+import Inventory
+import Kube
+import Testing
+
+@Suite("Fleet: run decisions")
+struct RunSettingsTests {
+    @Test func wavesAreCumulativeAndTheLastTakesTheRest() {
+        let settings = RunSettings(parallel: 4, waves: ["1", "10%", "100%"], maxFailures: "5%", clusterTimeoutSeconds: 60)
+        let waves = settings.waveIndices(count: 30)
+        #expect(waves.filter { $0 == 0 }.count == 1 && waves.filter { $0 == 1 }.count == 2 && waves.filter { $0 == 2 }.count == 27)
+        #expect(waves == waves.sorted(), "clusters keep their order")
+        // Sizes that do not reach the whole fleet get a last wave for the rest.
+        #expect(RunSettings(parallel: 1, waves: ["2"], maxFailures: "0", clusterTimeoutSeconds: 1).waveIndices(count: 5) == [0, 0, 1, 1, 1])
+        // 10% of 4 is 1 (rounded up), the same as the first wave: that wave is empty.
+        #expect(Set(settings.waveIndices(count: 4)) == [0, 2])
+    }
+
+    @Test func theBudgetIsACountOrAShareRoundedUp() {
+        func budget(_ text: String, of count: Int) -> Int {
+            RunSettings(parallel: 1, waves: ["100%"], maxFailures: text, clusterTimeoutSeconds: 1).budget(of: count)
+        }
+        #expect(budget("5%", of: 30) == 2)
+        #expect(budget("5%", of: 10) == 1)
+        #expect(budget("3", of: 30) == 3)
+        #expect(budget("0", of: 30) == 0)
+    }
+
+    @Test func passingErrorsAreTriedAgainOthersAreNot() {
+        #expect(ClusterPipeline.isTransient(KubeError(.tooManyRequests, status: 429, verb: "get", object: "x", message: "m", cluster: "c")))
+        #expect(ClusterPipeline.isTransient(KubeError(.server, status: 503, verb: "apply", object: "x", message: "m", cluster: "c")))
+        #expect(!ClusterPipeline.isTransient(KubeError(.timeout, verb: "wait", object: "x", message: "m", cluster: "c")), "a wait that timed out is not retried")
+        #expect(!ClusterPipeline.isTransient(KubeError(.forbidden, status: 403, verb: "get", object: "x", message: "m", cluster: "c")))
+        #expect(!ClusterPipeline.isTransient(FleetFailure("no")))
+    }
+
+    @Test func kubernetesTooOldForTheFluxVersion() {
+        #expect(ClusterPipeline.minimumKubernetesMinor(flux: SemanticVersion(2, 4, 0)) == 28)
+        #expect(ClusterPipeline.minimumKubernetesMinor(flux: SemanticVersion(2, 9, 1)) == 34)
+        #expect(ClusterPipeline.minimumKubernetesMinor(flux: SemanticVersion(2, 2, 0)) == 26)
+    }
+}
