@@ -155,6 +155,11 @@ struct ClusterPipeline {
         // Files: components, sync, kustomization (kept when the user has one).
         let flux = cluster.flux
         let manifests = try await context.manifests.manifests(Self.source(flux))
+        guard manifests.version == flux.version.description else {
+            throw FleetFailure(
+                "the component manifests are Flux \(manifests.version), the inventory asks for \(flux.version): give the manifests of that version",
+                errorClass: "flux.version")
+        }
         var install = InstallOptions(components: flux.allComponents)
         install.registry = flux.registry
         install.imagePullSecret = flux.imagePullSecret

@@ -162,7 +162,11 @@ public struct FleetRun: Sendable {
                 group.addTask { await run.runCluster(runID: runID, record: record, cluster: cluster, progress: progress) }
             }
             // Not started because of cancellation.
-            for record in queue { results.append((record, ClusterOutcome(cluster: record.cluster, succeeded: false, error: CancellationError()))) }
+            for var record in queue {
+                record.status = .notStarted
+                try? context.ledger.update(record)
+                results.append((record, ClusterOutcome(cluster: record.cluster, succeeded: false, error: CancellationError())))
+            }
         }
         return results
     }

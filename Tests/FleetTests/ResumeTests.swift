@@ -69,4 +69,36 @@ struct ResumeTests {
         }
         await fleet.stop()
     }
+
+    @Test(.enabled(if: LabFleet.sshAvailable, Comment(rawValue: LabFleet.sshReason)))
+    func ctrlCStopsStartingClustersRecordsTheRestAndExits130() async throws {
+        let fleet = try await LabFleet.start(
+            accounts: 1, clusters: 10,
+            rollout: "  rollout:\n    parallelism: 1\n    waves: [100%]\n    maxFailures: 0\n    clusterTimeout: 2m\n")
+        let process = Process()
+        process.executableURL = Self.binary
+        process.arguments = ["bootstrap", "-f", fleet.inventoryPath, "--ledger", fleet.ledgerPath, "--state-dir", fleet.stateDirectory]
+        process.environment = fleet.environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        for _ in 0..<600 {
+            try await Task.sleep(for: .milliseconds(100))
+            if let ledger = try? Ledger(path: fleet.ledgerPath), let run = try? ledger.runs().first,
+                (try? ledger.clusters(run: run.id).filter { $0.status == .succeeded }.count) ?? 0 >= 2
+            {
+                break
+            }
+        }
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 130)
+        let ledger = try Ledger(path: fleet.ledgerPath)
+        let run = try #require(try ledger.runs().first)
+        #expect(run.outcome == .interrupted)
+        let clusters = try ledger.clusters(run: run.id)
+        #expect(clusters.contains { $0.status == .notStarted }, "clusters not begun are recorded as such")
+        #expect(!clusters.contains { $0.status == .running || $0.status == .pending }, "nothing left half-recorded")
+        await fleet.stop()
+    }
 }
