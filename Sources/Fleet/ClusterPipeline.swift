@@ -186,7 +186,9 @@ struct ClusterPipeline {
 
         // Cluster side, in Flux's order.
         if !componentsApplied {
-            let objects = try KubeClient.objects(fromYAML: components)
+            // Flux builds kustomization.yaml on first install, so its patches count from the start: the IRSA
+            // annotations go on the controllers' service accounts as they are applied.
+            let objects = Self.annotated(try KubeClient.objects(fromYAML: components), roles: flux.serviceAccountRoles)
             outcome.actions.applyComponents = try await step(.components) {
                 dryRun ? objects.count : try await kube.applyAll(objects).applied.count
             }
@@ -284,6 +286,19 @@ struct ClusterPipeline {
         case .url(let url, let sha)?: .url(url, sha256: sha)
         case .path(let path, let sha)?: .path(path, sha256: sha)
         case nil: .release(flux.version.description)
+        }
+    }
+
+    /// The controllers' ServiceAccounts with their `eks.amazonaws.com/role-arn`, as the kustomization's patches make them.
+    static func annotated(_ objects: [JSONValue], roles: [String: String]) -> [JSONValue] {
+        guard !roles.isEmpty else { return objects }
+        return objects.map { object in
+            guard object["kind"]?.string == "ServiceAccount", let name = object[path: "metadata.name"]?.string, let role = roles[name] else { return object }
+            var copy = object
+            var annotations = copy[path: "metadata.annotations"]?.object ?? [:]
+            annotations["eks.amazonaws.com/role-arn"] = .string(role)
+            copy["metadata"]?["annotations"] = .object(annotations)
+            return copy
         }
     }
 
