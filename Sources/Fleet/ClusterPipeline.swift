@@ -40,7 +40,8 @@ struct ClusterPipeline {
     let cluster: Cluster
     let runID: String
     let dryRun: Bool
-    let progress: @Sendable (String) -> Void
+    /// Told of each finished step: its name and how long it took.
+    let progress: @Sendable (String, Int) -> Void
 
     func run() async -> ClusterOutcome {
         var outcome = ClusterOutcome(cluster: cluster.name, succeeded: false)
@@ -74,6 +75,7 @@ struct ClusterPipeline {
             }
             let ms = Int((ContinuousClock.now - started).seconds * 1000)
             try? context.ledger.journal(run: runID, cluster: cluster.name, step: step.rawValue, state: .finished, milliseconds: ms)
+            progress(step.rawValue, ms)
             return value
         } catch {
             let ms = Int((ContinuousClock.now - started).seconds * 1000)

@@ -60,6 +60,8 @@ public struct RunSummary: Sendable {
 public enum ProgressEvent: Sendable {
     case waveStarted(index: Int, clusters: Int)
     case clusterStarted(String)
+    /// A step finished (shown with --verbose).
+    case step(cluster: String, step: String, milliseconds: Int)
     case clusterFinished(ClusterRecord, ClusterActions)
     case stopped(reason: String)
 }
@@ -186,7 +188,10 @@ public struct FleetRun: Sendable {
         record.errorClass = nil
         record.errorMessage = nil
         try? context.ledger.update(record)
-        let pipeline = ClusterPipeline(context: context, cluster: cluster, runID: runID, dryRun: settings.dryRun, progress: { _ in })
+        let name = cluster.name
+        let pipeline = ClusterPipeline(context: context, cluster: cluster, runID: runID, dryRun: settings.dryRun) { step, ms in
+            progress(.step(cluster: name, step: step, milliseconds: ms))
+        }
         let timeout = settings.clusterTimeoutSeconds
         let outcome = await withTaskGroup(of: ClusterOutcome?.self) { group in
             group.addTask { await pipeline.run() }

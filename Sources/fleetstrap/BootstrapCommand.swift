@@ -46,6 +46,9 @@ struct FleetOptions: ParsableArguments {
     @Flag(name: .shortAndLong, help: "Only the failures and the summary.")
     var quiet = false
 
+    @Flag(name: .shortAndLong, help: "Also each step of each cluster, with its time.")
+    var verbose = false
+
     func load() throws -> (Inventory, [Cluster], String) {
         let inventory: Inventory
         do {
@@ -152,7 +155,7 @@ func runFleet(_ fleet: FleetOptions, dryRun: Bool, resume: String?, resumeLast: 
     let settings = try fleet.settings(inventory, dryRun: dryRun)
     let context = try fleet.context(inventory)
     let fleetRun = FleetRun(context: context, settings: settings)
-    let reporter = RunReporter(output: fleet.output, total: clusters.count, logFormat: fleet.logFormat, quiet: fleet.quiet)
+    let reporter = RunReporter(output: fleet.output, total: clusters.count, logFormat: fleet.logFormat, quiet: fleet.quiet, verbose: fleet.verbose)
     let summary: RunSummary = try await RunReporter.interruptible {
         if resume != nil || resumeLast {
             let id: String

@@ -12,6 +12,7 @@ final class RunReporter: Sendable {
     let total: Int
     let logFormat: LogFormat
     let quiet: Bool
+    let verbose: Bool
     /// On a terminal: one status line redrawn in place, finished clusters above it only when they fail.
     let live: Bool
     private struct State {
@@ -22,7 +23,8 @@ final class RunReporter: Sendable {
     }
     private let state = Mutex(State())
 
-    init(output: OutputFormat, total: Int, logFormat: LogFormat = .text, quiet: Bool = false) {
+    init(output: OutputFormat, total: Int, logFormat: LogFormat = .text, quiet: Bool = false, verbose: Bool = false) {
+        self.verbose = verbose
         self.output = output
         self.total = total
         self.logFormat = logFormat
@@ -42,6 +44,8 @@ final class RunReporter: Sendable {
             case .waveStarted(let index, let clusters):
                 state.withLock { $0.wave = index + 1 }
                 if !quiet { emit("\(live ? "\r\u{1B}[K" : "")wave \(index + 1): \(clusters) clusters") }
+            case .step(let cluster, let step, let ms):
+                if verbose { emit("\(live ? "\r\u{1B}[K" : "")  \(cluster): \(step) \(ms) ms") }
             case .clusterStarted(let name):
                 state.withLock { $0.running[name] = ContinuousClock.now }
                 if live { emit("\r\u{1B}[K" + statusLine(), newline: false) }
@@ -97,6 +101,7 @@ final class RunReporter: Sendable {
         switch event {
         case .waveStarted(let index, let clusters): object.merge(["event": "wave", "wave": index + 1, "clusters": clusters]) { $1 }
         case .clusterStarted(let name): object.merge(["event": "cluster-started", "cluster": name]) { $1 }
+        case .step(let cluster, let step, let ms): object.merge(["event": "step", "cluster": cluster, "step": step, "milliseconds": ms]) { $1 }
         case .clusterFinished(let record, _):
             object.merge(["event": "cluster-finished", "cluster": record.cluster, "status": record.status.rawValue]) { $1 }
             if let revision = record.revision { object["revision"] = revision }
