@@ -96,25 +96,13 @@ public struct ProcessCredentialProvider: CredentialProvider {
             expiration: expiration, source: source)
     }
 
-    /// Runs `/bin/sh -c command` on a thread of its own (waiting for a child blocks).
+    /// Runs `/bin/sh -c command`.
     static func run(_ command: String) async throws -> (Int32, Data) {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread {
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: "/bin/sh")
-                process.arguments = ["-c", command]
-                let out = Pipe()
-                process.standardOutput = out
-                process.standardInput = FileHandle.nullDevice
-                do {
-                    try process.run()
-                    let data = out.fileHandleForReading.readDataToEndOfFile()
-                    process.waitUntilExit()
-                    continuation.resume(returning: (process.terminationStatus, data))
-                } catch {
-                    continuation.resume(throwing: CredentialError.failed("credential_process", "cannot run it: \(error)"))
-                }
-            }
+        do {
+            let result = try await ChildProcess.run("/bin/sh", ["-c", command])
+            return (result.status, result.stdout)
+        } catch {
+            throw CredentialError.failed("credential_process", "cannot run it: \(error)")
         }
     }
 }

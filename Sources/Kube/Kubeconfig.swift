@@ -72,29 +72,12 @@ public actor ExecTokenSource: KubeTokenSource {
 
     public func token(refresh: Bool) async throws -> Secret {
         if !refresh, let current, (current.expires.map { $0.timeIntervalSinceNow > 60 } ?? true) { return current.token }
-        let (command, arguments, environment) = (self.command, self.arguments, self.environment)
-        let output: Data = try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread {
-                let process = Process()
-                process.executableURL = URL(fileURLWithPath: command.hasPrefix("/") ? command : "/usr/bin/env")
-                process.arguments = command.hasPrefix("/") ? arguments : [command] + arguments
-                process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-                let out = Pipe()
-                process.standardOutput = out
-                process.standardInput = FileHandle.nullDevice
-                do {
-                    try process.run()
-                    let data = out.fileHandleForReading.readDataToEndOfFile()
-                    process.waitUntilExit()
-                    guard process.terminationStatus == 0 else {
-                        throw Kubeconfig.Invalid(path: command, message: "the exec credential plugin exited with \(process.terminationStatus)")
-                    }
-                    continuation.resume(returning: data)
-                } catch {
-                    continuation.resume(throwing: error)
-                }
-            }
+        let executable = command.hasPrefix("/") ? command : "/usr/bin/env"
+        let result = try await ChildProcess.run(executable, command.hasPrefix("/") ? arguments : [command] + arguments, environment: environment)
+        guard result.status == 0 else {
+            throw Kubeconfig.Invalid(path: command, message: "the exec credential plugin exited with \(result.status)")
         }
+        let output = result.stdout
         guard let json = JSONValue.parse(Array(output)), let token = json[path: "status.token"]?.string else {
             throw Kubeconfig.Invalid(path: command, message: "the exec credential plugin printed no ExecCredential with status.token")
         }
