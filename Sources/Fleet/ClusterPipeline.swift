@@ -3,6 +3,7 @@
 // apply them), the secret, the sync manifests, then wait for Ready at the pushed revision. Every step is journaled
 // in the ledger before and after it runs. In a dry run the same steps find out what they would do, and do nothing.
 import AWS
+import FleetCrypto
 import FleetSupport
 import Flux
 import Foundation
@@ -173,7 +174,7 @@ struct ClusterPipeline {
         let syncText = SyncManifests.render(sync)
         let folder = "\(cluster.path)/flux-system"
         let changes: [RepositoryWriter.Change] = [
-            .write("\(folder)/gotk-components.yaml", components), .write("\(folder)/gotk-sync.yaml", syncText),
+            .init(path: "\(folder)/gotk-components.yaml", content: components.bytes, digest: components.digest), .write("\(folder)/gotk-sync.yaml", syncText),
             .create("\(folder)/kustomization.yaml", SyncManifests.kustomization(patches: Self.patches(flux))),
         ]
         if dryRun {
@@ -190,7 +191,7 @@ struct ClusterPipeline {
         if !componentsApplied {
             // Flux builds kustomization.yaml on first install, so its patches count from the start: the IRSA
             // annotations go on the controllers' service accounts as they are applied.
-            let objects = Self.annotated(try KubeClient.objects(fromYAML: components), roles: flux.serviceAccountRoles)
+            let objects = Self.annotated(try await RenderCache.shared.objects(components), roles: flux.serviceAccountRoles)
             outcome.actions.applyComponents = try await step(.components) {
                 dryRun ? objects.count : try await kube.applyAll(objects).applied.count
             }
@@ -322,16 +323,38 @@ public struct StepFailure: FleetError {
     public var hint: String? { (underlying as? any FleetError)?.hint }
 }
 
-/// Rendered component files, one per manifests and options: a thousand clusters with the same settings share one.
+/// Rendered component files, one per manifests and options, with their digest and (once needed) their objects:
+/// a thousand clusters with the same settings share one copy, hashed and parsed once.
 actor RenderCache {
     static let shared = RenderCache()
-    private var rendered: [String: String] = [:]
 
-    func render(_ manifests: ComponentManifests, _ options: InstallOptions) throws -> String {
-        let key = "\(manifests.sha256)|\(options.hashValue)|\(options)"
-        if let text = rendered[key] { return text }
-        let text = try manifests.render(options)
-        rendered[key] = text
-        return text
+    struct Rendered: Sendable {
+        let key: Key
+        let bytes: [UInt8]
+        let digest: [UInt8]
+    }
+
+    struct Key: Hashable, Sendable {
+        let manifests: String
+        let options: InstallOptions
+    }
+
+    private var rendered: [Key: Rendered] = [:]
+    private var parsed: [Key: [JSONValue]] = [:]
+
+    func render(_ manifests: ComponentManifests, _ options: InstallOptions) throws -> Rendered {
+        let key = Key(manifests: manifests.sha256, options: options)
+        if let known = rendered[key] { return known }
+        let bytes = Array(try manifests.render(options).utf8)
+        let result = Rendered(key: key, bytes: bytes, digest: SHA256.hash(bytes))
+        rendered[key] = result
+        return result
+    }
+
+    func objects(_ rendered: Rendered) throws -> [JSONValue] {
+        if let known = parsed[rendered.key] { return known }
+        let objects = try KubeClient.objects(fromYAML: String(decoding: rendered.bytes, as: UTF8.self))
+        parsed[rendered.key] = objects
+        return objects
     }
 }

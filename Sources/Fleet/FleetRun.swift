@@ -102,7 +102,7 @@ public struct FleetRun: Sendable {
         var summary = RunSummary(runID: runID, outcome: .running)
         let total = records.count
         let budget = settings.budget(of: total)
-        var failures = records.values.filter { $0.status == .failed && byName[$0.cluster] == nil }.count
+        var failures = 0
         let waveCount = (records.values.map(\.wave).max() ?? -1) + 1
         var stopReason: String?
         for wave in 0..<waveCount {
@@ -140,7 +140,6 @@ public struct FleetRun: Sendable {
             }
         }
         summary.outcome = Task.isCancelled ? .interrupted : stopReason != nil ? .stopped : summary.failed.isEmpty ? .succeeded : .failed
-        if settings.dryRun, summary.outcome == .succeeded { summary.outcome = .succeeded }
         try? context.ledger.finish(run: runID, outcome: summary.outcome, at: now())
         context.saveHostKeys()
         return summary
@@ -205,14 +204,14 @@ public struct FleetRun: Sendable {
                 cluster: cluster.name, succeeded: false,
                 error: FleetFailure("did not finish within the cluster timeout of \(DurationText.format(.seconds(timeout)))", errorClass: "timeout"))
         }
-        record = (try? context.ledger.clusters(run: runID).first { $0.cluster == cluster.name }) ?? record
         record.status = outcome.succeeded ? .succeeded : .failed
         record.endedAt = now()
         record.revision = outcome.revision ?? record.revision
         record.keyId = outcome.keyID ?? record.keyId
         record.errorClass = outcome.errorClass
         record.errorMessage = outcome.error.map { "\($0)" }
-        try? context.ledger.update(record)
+        // Only the result columns: `step` is the journal's, written as each step began.
+        try? context.ledger.finish(cluster: record)
         progress(.clusterFinished(record, outcome.actions))
         return (record, outcome)
     }

@@ -13,7 +13,9 @@ public actor RepositoryWriter {
         public var content: [UInt8]?
         /// Written only when the branch has no file there (user edits are kept, as Flux keeps kustomization.yaml).
         public var onlyIfAbsent = false
-        public init(path: String, content: [UInt8]?) { (self.path, self.content) = (path, content) }
+        /// SHA-256 of `content` when the caller already has it (a file shared by many clusters is hashed once).
+        public var digest: [UInt8]?
+        public init(path: String, content: [UInt8]?, digest: [UInt8]? = nil) { (self.path, self.content, self.digest) = (path, content, digest) }
         public static func write(_ path: String, _ text: String) -> Change { Change(path: path, content: Array(text.utf8)) }
         public static func create(_ path: String, _ text: String) -> Change {
             var change = Change(path: path, content: Array(text.utf8))
@@ -96,7 +98,7 @@ public actor RepositoryWriter {
         for change in changes {
             try Self.check(change.path, under: folder, cluster: cluster, remote: remote.url)
             if let content = change.content {
-                let key = ContentKey(digest: SHA256.hash(content))
+                let key = ContentKey(digest: change.digest ?? SHA256.hash(content))
                 if contents[key] == nil, written[key] == nil { contents[key] = content }
                 keyed[change.path] = key
             } else {

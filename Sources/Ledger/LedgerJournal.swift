@@ -51,6 +51,13 @@ extension Ledger {
         try database.write { db in try record.update(db) }
     }
 
+    /// Records a cluster's result, leaving the step the journal last wrote.
+    public func finish(cluster record: ClusterRecord) throws {
+        try database.write { db in
+            try record.update(db, columns: ["status", "revision", "keyId", "errorClass", "errorMessage", "startedAt", "endedAt"])
+        }
+    }
+
     /// Journals a step (before: `started`; after: `finished`, `failed` or `skipped`) and the cluster's current step.
     public func journal(run: String, cluster: String, step: String, state: StepRecord.State, detail: String? = nil, milliseconds: Int? = nil, at date: Date = Date()) throws {
         try database.write { db in

@@ -90,7 +90,7 @@ struct FluxManifestTests {
         #expect(patches.count == 2)
         #expect((patches[0]["target"] as? [String: String]) == ["kind": "ServiceAccount", "name": "source-controller"])
         #expect((patches[0]["patch"] as? String)?.contains("eks.amazonaws.com/role-arn: arn:aws:iam::111111111111:role/flux-source") == true)
-        let ssh = SecretData.ssh(privateKeyPEM: "-----BEGIN RSA PRIVATE KEY-----\n", publicKey: "ssh-rsa AAAA", knownHosts: "host ssh-ed25519 AAAA", passphrase: "p")
+        let ssh = SecretData.ssh(privateKeyPEM: "the identity's PEM", publicKey: "ssh-rsa AAAA", knownHosts: "host ssh-ed25519 AAAA", passphrase: "p")
         #expect(Set(ssh.keys) == ["identity", "identity.pub", "known_hosts", "password"])
         #expect(SecretData.ssh(privateKeyPEM: "k", publicKey: "p", knownHosts: "h", passphrase: nil)["password"] == nil)
         #expect(Set(SecretData.basic(username: "u", password: "p").keys) == ["username", "password"])
