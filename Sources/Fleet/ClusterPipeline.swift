@@ -55,50 +55,15 @@ struct ClusterPipeline {
         return outcome
     }
 
-    /// Runs `body` as step `step`, journaled before and after. Steps are idempotent, so one that failed for a
-    /// passing reason (throttling or a server error the clients' own retries did not outlast, a reset connection)
-    /// is tried again, twice at most, after a pause.
     private func step<T>(_ step: BootstrapStep, _ body: () async throws -> T) async throws -> T {
-        try? context.ledger.journal(run: runID, cluster: cluster.name, step: step.rawValue, state: .started)
-        let started = ContinuousClock.now
-        do {
-            var attempt = 1
-            var value: T
-            while true {
-                do {
-                    value = try await body()
-                    break
-                } catch where attempt < 3 && Self.isTransient(error) && !Task.isCancelled {
-                    try? context.ledger.journal(run: runID, cluster: cluster.name, step: step.rawValue, state: .started, detail: "again after: \(error)")
-                    try await Task.sleep(for: .milliseconds(500 * attempt))
-                    attempt += 1
-                }
-            }
-            let ms = Int((ContinuousClock.now - started).seconds * 1000)
-            try? context.ledger.journal(run: runID, cluster: cluster.name, step: step.rawValue, state: .finished, milliseconds: ms)
-            progress(step.rawValue, ms)
-            return value
-        } catch {
-            let ms = Int((ContinuousClock.now - started).seconds * 1000)
-            try? context.ledger.journal(run: runID, cluster: cluster.name, step: step.rawValue, state: .failed, detail: "\(error)", milliseconds: ms)
-            throw StepFailure(step: step, cluster: cluster.name, underlying: error)
-        }
+        try await StepJournal(ledger: context.ledger, runID: runID, cluster: cluster.name, progress: progress).step(step.rawValue, body)
     }
 
     private func bootstrap(_ outcome: inout ClusterOutcome) async throws {
         let inventory = context.inventory
         guard let repository = inventory.repository(named: cluster.repository) else { throw FleetFailure("no repository \(cluster.repository)") }
         let credentials = try await step(.credentials) { try await context.credentials(account: cluster.account, region: cluster.region) }
-        let kube = try await step(.describe) { () -> KubeClient in
-            switch cluster.access {
-            case .eks(let name):
-                return KubeClient(access: try await KubeAccess.eks(
-                    cluster: name, region: cluster.region, describer: EKSClient(client: context.aws, region: cluster.region), credentials: credentials,
-                    account: cluster.account))
-            case .kubeconfig(let contextName, let path):
-                return KubeClient(access: try Kubeconfig.access(path: path, context: contextName, environment: context.environment))
-            }
-        }
+        let kube = try await step(.describe) { try await context.kubeClient(for: cluster, credentials: credentials) }
         // Preflight: reachable, and an existing Flux is one Flux manages; whether the components were ever applied.
         let componentsApplied = try await step(.preflight) { () -> Bool in
             let server = try await kube.serverVersion()
@@ -170,8 +135,7 @@ struct ClusterPipeline {
         install.clusterDomain = flux.clusterDomain
         install.tolerationKeys = flux.tolerationKeys
         let components = try await RenderCache.shared.render(manifests, install)
-        let sync = SyncSettings(url: url, branch: repository.branch, path: cluster.path, provider: repository.transport == .https ? "aws" : nil)
-        let syncText = SyncManifests.render(sync)
+        let syncText = SyncManifests.render(Self.syncSettings(cluster, repository, url: url))
         let folder = "\(cluster.path)/flux-system"
         let changes: [RepositoryWriter.Change] = [
             .init(path: "\(folder)/gotk-components.yaml", content: components.bytes, digest: components.digest), .write("\(folder)/gotk-sync.yaml", syncText),
@@ -267,21 +231,16 @@ struct ClusterPipeline {
         }
     }
 
+    /// gotk-sync.yaml's settings for `cluster` reaching `repository` at `url`.
+    static func syncSettings(_ cluster: Cluster, _ repository: Repository, url: String) -> SyncSettings {
+        SyncSettings(url: url, branch: repository.branch, path: cluster.path, provider: repository.transport == .https ? "aws" : nil)
+    }
+
     /// The oldest Kubernetes minor (1.x) a Flux release supports, as `flux check --pre` constrains it.
     static func minimumKubernetesMinor(flux: SemanticVersion) -> Int {
         if flux >= SemanticVersion(2, 9, 0) { return 34 }
         if flux >= SemanticVersion(2, 3, 0) { return 28 }
         return 26
-    }
-
-    /// Errors that say "not now" rather than "no".
-    static func isTransient(_ error: any Error) -> Bool {
-        switch error {
-        case let aws as AWSError: aws.isRetryable
-        case let kube as KubeError: [.tooManyRequests, .server, .transport, .timeout].contains(kube.kind) && kube.verb != "wait"
-        case let git as GitError: git.kind == .transport
-        default: false
-        }
     }
 
     static func source(_ flux: FluxSettings) -> ManifestSource {
@@ -311,16 +270,6 @@ struct ClusterPipeline {
         patches += flux.patches.map { SyncManifests.Patch(patch: $0.patch, target: $0.target) }
         return patches
     }
-}
-
-/// A failed step: which, on which cluster, and why.
-public struct StepFailure: FleetError {
-    public let step: BootstrapStep
-    public let cluster: String
-    public let underlying: any Error
-    public var description: String { "cluster \(cluster), step \(step.rawValue): \(underlying)" }
-    public var errorClass: String { (underlying as? any FleetError)?.errorClass ?? "\(step.rawValue).failed" }
-    public var hint: String? { (underlying as? any FleetError)?.hint }
 }
 
 /// Rendered component files, one per manifests and options, with their digest and (once needed) their objects:

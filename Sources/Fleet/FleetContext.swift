@@ -49,6 +49,18 @@ public final class FleetContext: Sendable {
             durationSeconds: account.durationSeconds, region: account.region ?? region))
     }
 
+    /// A client for the cluster's Kubernetes API: through EKS (DescribeCluster, EKS tokens) or a kubeconfig context.
+    public func kubeClient(for cluster: Cluster, credentials: any CredentialProvider) async throws -> KubeClient {
+        switch cluster.access {
+        case .eks(let name):
+            return KubeClient(access: try await KubeAccess.eks(
+                cluster: name, region: cluster.region, describer: EKSClient(client: aws, region: cluster.region), credentials: credentials,
+                account: cluster.account))
+        case .kubeconfig(let contextName, let path):
+            return KubeClient(access: try Kubeconfig.access(path: path, context: contextName, environment: environment))
+        }
+    }
+
     /// Saves the host keys pinned during the run (trust on first use, then pinned for every later run).
     public func saveHostKeys() {
         for line in hostKeys.knownHosts.split(separator: "\n") {

@@ -73,6 +73,24 @@ public actor KeyManager {
     private func path(_ accountID: String, _ user: String, _ keyID: String) -> String { "\(directory)/\(accountID)/\(user)/\(keyID).pem" }
 
     private func ensure(_ identity: Identity, accountID: String, iam: IAMClient, credentials: any CredentialProvider, runID: String?, create: Bool = true) async throws -> SSHKeyMaterial {
+        let passphrase = try passphrase(identity)
+        let keys = try await iam.listSSHPublicKeys(userName: identity.iamUser, credentials: credentials, account: identity.account)
+        // The newest Active key whose encrypted private half is here.
+        for key in keys.sorted(by: { ($0.uploadDate ?? .distantPast) > ($1.uploadDate ?? .distantPast) }) where key.status == .active {
+            guard FileManager.default.fileExists(atPath: path(accountID, identity.iamUser, key.keyID)) else { continue }
+            return try material(keyID: key.keyID, for: identity, accountID: accountID)
+        }
+        guard create else { throw NoUsableKey() }
+        guard keys.count < 5 else {
+            throw KeyError(
+                identity: identity.name, message: "IAM user \(identity.iamUser) already has 5 SSH keys and none of them is one fleetstrap holds",
+                hint: "delete an unused key (aws iam delete-ssh-public-key) or run fleetstrap rotate")
+        }
+        return try await upload(identity, accountID: accountID, passphrase: passphrase, iam: iam, credentials: credentials, runID: runID)
+    }
+
+    /// The identity's passphrase, checked as OpenSSH would.
+    func passphrase(_ identity: Identity) throws -> Secret {
         let passphrase: Secret
         do {
             passphrase = try identity.passphrase.resolve(environment: environment)
@@ -82,27 +100,34 @@ public actor KeyManager {
         guard passphrase.reveal().count >= 5 else {
             throw KeyError(identity: identity.name, message: "the passphrase is shorter than 5 characters (OpenSSH's minimum)", hint: nil)
         }
-        let keys = try await iam.listSSHPublicKeys(userName: identity.iamUser, credentials: credentials, account: identity.account)
-        // The newest Active key whose encrypted private half is here.
-        for key in keys.sorted(by: { ($0.uploadDate ?? .distantPast) > ($1.uploadDate ?? .distantPast) }) where key.status == .active {
-            let file = path(accountID, identity.iamUser, key.keyID)
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { continue }
-            let privateKey: RSAPrivateKey
-            do {
-                privateKey = try RSAPrivateKey(pem: Secret(text), passphrase: passphrase)
-            } catch {
-                throw KeyError(identity: identity.name, message: "the key file \(file) does not open with the passphrase: \(error)", hint: "check the passphrase; the file is encrypted with it")
-            }
-            return SSHKeyMaterial(
-                keyID: key.keyID, privateKeyPEM: Secret(text), passphrase: passphrase, publicKey: privateKey.publicKey.openSSH,
-                fingerprint: privateKey.publicKey.md5Fingerprint, created: false)
+        return passphrase
+    }
+
+    /// A new key for `identity` whatever it has (a rotation): made off the cooperative pool, uploaded, its private
+    /// half kept encrypted, its id and fingerprint in the ledger. The caller checked IAM's limit of five.
+    public func newKey(for identity: Identity, accountID: String, iam: IAMClient, credentials: any CredentialProvider, runID: String?) async throws -> SSHKeyMaterial {
+        try await upload(identity, accountID: accountID, passphrase: try passphrase(identity), iam: iam, credentials: credentials, runID: runID)
+    }
+
+    /// The key `keyID` of `identity` from the key store (a rotation resumed), checked against the passphrase.
+    public func material(keyID: String, for identity: Identity, accountID: String) throws -> SSHKeyMaterial {
+        let passphrase = try passphrase(identity)
+        let file = path(accountID, identity.iamUser, keyID)
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+            throw KeyError(identity: identity.name, message: "the private half of key \(keyID) is not in \(directory)", hint: "run with the --state-dir of the run that made the key")
         }
-        guard create else { throw NoUsableKey() }
-        guard keys.count < 5 else {
-            throw KeyError(
-                identity: identity.name, message: "IAM user \(identity.iamUser) already has 5 SSH keys and none of them is one fleetstrap holds",
-                hint: "delete an unused key (aws iam delete-ssh-public-key) or run fleetstrap rotate")
+        let privateKey: RSAPrivateKey
+        do {
+            privateKey = try RSAPrivateKey(pem: Secret(text), passphrase: passphrase)
+        } catch {
+            throw KeyError(identity: identity.name, message: "the key file \(file) does not open with the passphrase: \(error)", hint: "check the passphrase; the file is encrypted with it")
         }
+        return SSHKeyMaterial(
+            keyID: keyID, privateKeyPEM: Secret(text), passphrase: passphrase, publicKey: privateKey.publicKey.openSSH,
+            fingerprint: privateKey.publicKey.md5Fingerprint, created: false)
+    }
+
+    private func upload(_ identity: Identity, accountID: String, passphrase: Secret, iam: IAMClient, credentials: any CredentialProvider, runID: String?) async throws -> SSHKeyMaterial {
         let bits = identity.keyBits
         let generated: RSAPrivateKey = try await withCheckedThrowingContinuation { continuation in
             Thread.detachNewThread { continuation.resume(with: Result { try RSAPrivateKey.generate(bits: bits) }) }

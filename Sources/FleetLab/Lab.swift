@@ -116,10 +116,11 @@ public final class Lab: Sendable {
         // first described) with their controllers.
         let faults = FaultInjector(accounts: options.config.accounts, now: options.now)
         let controllerConfig = options.config.controllers
-        let fetcher = SourceFetcher(
+        var fetcher = SourceFetcher(
             state: state, workDirectory: "\(dir)/controllers", repositoriesRoot: reposRoot, caBundle: caPath,
             sshHostKey: ssh.map { $0.hostKeyLine.split(separator: " ").dropFirst().joined(separator: " ") },
             scaleMode: controllerConfig?.scaleMode ?? false)
+        fetcher.allowsKey = { faults.allowsKey(cluster: $0, keyID: $1) }
         var settings = LabControllers.Settings()
         if let delay = controllerConfig?.deploymentDelay.flatMap(DurationText.parse) { settings.deploymentDelay = delay.seconds }
         if let n = controllerConfig?.concurrentFetches, n > 0 { settings.concurrentFetches = n }

@@ -86,15 +86,18 @@ public struct LabFaults: Codable, Sendable, Equatable {
     /// Their source-controller reconciles nothing.
     public var stuckClusters: [String]?
     public var rivalPushes: [RivalPush]?
+    /// Cluster → the only SSH key ids its source-controller can authenticate with (as if something between the
+    /// cluster and CodeCommit refused the others): a cluster that cannot fetch with a rotated key.
+    public var allowedSSHKeys: [String: [String]]?
     /// The longest a `hang` lasts (default 30 s).
     public var hangSeconds: Double?
 
     public init(
         rules: [Rule]? = nil, rateLimits: [RateLimit]? = nil, unreachableClusters: [String]? = nil,
-        stuckClusters: [String]? = nil, rivalPushes: [RivalPush]? = nil, hangSeconds: Double? = nil
+        stuckClusters: [String]? = nil, rivalPushes: [RivalPush]? = nil, allowedSSHKeys: [String: [String]]? = nil, hangSeconds: Double? = nil
     ) {
         (self.rules, self.rateLimits, self.unreachableClusters) = (rules, rateLimits, unreachableClusters)
-        (self.stuckClusters, self.rivalPushes, self.hangSeconds) = (stuckClusters, rivalPushes, hangSeconds)
+        (self.stuckClusters, self.rivalPushes, self.allowedSSHKeys, self.hangSeconds) = (stuckClusters, rivalPushes, allowedSSHKeys, hangSeconds)
     }
 
     /// Reads faults from YAML (or JSON).
@@ -128,7 +131,7 @@ public struct LabFaults: Codable, Sendable, Equatable {
             try known(limit.account, in: accounts, "account")
             guard limit.perSecond > 0 else { throw LabConfig.Invalid(description: "faults: rate limit perSecond must be positive") }
         }
-        for cluster in (unreachableClusters ?? []) + (stuckClusters ?? []) { try known(cluster, in: clusters, "cluster") }
+        for cluster in (unreachableClusters ?? []) + (stuckClusters ?? []) + (allowedSSHKeys ?? [:]).keys.sorted() { try known(cluster, in: clusters, "cluster") }
         for push in rivalPushes ?? [] {
             try known(push.account, in: accounts, "account")
             let accountName = config.accounts.first { $0.id == push.account }?.name ?? push.account
@@ -192,6 +195,9 @@ final class FaultInjector: Sendable {
 
     func isUnreachable(_ cluster: String) -> Bool { live.withLock { $0.faults.unreachableClusters?.contains(cluster) ?? false } }
     func isStuck(_ cluster: String) -> Bool { live.withLock { $0.faults.stuckClusters?.contains(cluster) ?? false } }
+    func allowsKey(cluster: String, keyID: String) -> Bool {
+        live.withLock { $0.faults.allowedSSHKeys?[cluster].map { $0.contains(keyID) } ?? true }
+    }
 
     func decide(_ call: Call) -> Decision {
         let instant = now()

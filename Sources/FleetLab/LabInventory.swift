@@ -51,8 +51,13 @@ public enum LabInventory {
             out += "  - name: flux-\(a.name)\n    account: \(a.name)\n    keyBits: 2048\n    passphrase: {env: \(passphraseVariable)}\n"
         }
         out += "clusters:\n"
+        // Each account's clusters in turn over its repositories.
+        var seen: [String: Int] = [:]
         for c in config.clusters {
-            let repo = config.repositories.first { $0.account == c.account }?.name ?? "?"
+            let repositories = config.repositories.filter { $0.account == c.account }
+            let index = seen[c.account, default: 0]
+            seen[c.account] = index + 1
+            let repo = repositories.isEmpty ? "?" : repositories[index % repositories.count].name
             out += "  - {name: \(c.name), account: \(c.account), region: \(c.region), repository: \(repo)}\n"
         }
         return out

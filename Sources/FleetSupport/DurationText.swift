@@ -35,4 +35,14 @@ public enum DurationText {
         if m > 0 { return "\(m)m\(s)s" }
         return "\(s)s"
     }
+
+    /// An age as people say it: `90d`, `3d4h`, `5h12m`, `40s`.
+    public static func age(seconds: Double) -> String {
+        let total = max(0, Int(seconds))
+        let d = total / 86_400, h = (total % 86_400) / 3600, m = (total % 3600) / 60
+        if d > 0 { return h > 0 ? "\(d)d\(h)h" : "\(d)d" }
+        if h > 0 { return m > 0 ? "\(h)h\(m)m" : "\(h)h" }
+        if m > 0 { return "\(m)m" }
+        return "\(total)s"
+    }
 }

@@ -187,7 +187,7 @@ public final class LocalRepository: @unchecked Sendable {  // one operation at a
         // Deleting what is not there is no change (libgit2 would refuse it).
         let effective = changes.filter { path, blob in blob != nil || entry(path, in: parent) != nil }.sorted { $0.key < $1.key }
         var newTree = git_oid()
-        var paths = effective.map { strdup($0.key) }
+        let paths = effective.map { strdup($0.key) }
         defer { paths.forEach { free($0) } }
         var updates = effective.enumerated().map { index, change in
             git_tree_update(

@@ -5,6 +5,7 @@
 import FleetCrypto
 import FleetSupport
 import Foundation
+import Synchronization
 
 public actor RepositoryWriter {
     /// A file to write (content) or delete (nil), by path from the repository root.
@@ -65,7 +66,7 @@ public actor RepositoryWriter {
         var changes: [String: ContentKey?]
         var keepIfPresent: Set<String>
         var message: String
-        var continuation: CheckedContinuation<Receipt, any Error>
+        var reply: @Sendable (Result<Receipt, any Error>) -> Void
     }
 
     /// Content by digest: the same file for a thousand clusters is held, and written, once.
@@ -89,13 +90,56 @@ public actor RepositoryWriter {
 
     public var statistics: Statistics { stats }
 
+    /// One cluster's files for `submit(_:message:)`.
+    public struct Submission: Sendable {
+        public var cluster: String
+        public var directory: String
+        public var changes: [Change]
+        public init(cluster: String, directory: String, changes: [Change]) { (self.cluster, self.directory, self.changes) = (cluster, directory, changes) }
+    }
+
     /// Hands the writer one cluster's files; returns once they are on the remote branch.
     /// Every path must lie under `directory` (the cluster's own folder in the repository).
     public func submit(cluster: String, directory: String, changes: [Change], message: String) async throws -> Receipt {
-        let folder = try Self.normalizedDirectory(directory, cluster: cluster, remote: remote.url)
+        var pending = try prepare(Submission(cluster: cluster, directory: directory, changes: changes), message: message)
+        return try await withCheckedThrowingContinuation { continuation in
+            pending.reply = { continuation.resume(with: $0) }
+            enqueue([pending])
+        }
+    }
+
+    /// Hands the writer several clusters' files at once: they go into the same batch (one commit, unless more than
+    /// `maxBatch`), as a key rotation wants one commit per repository. Answers in the order given.
+    public func submit(_ submissions: [Submission], message: String) async throws -> [Receipt] {
+        guard !submissions.isEmpty else { return [] }
+        var prepared = try submissions.map { try prepare($0, message: message) }
+        let results = Mutex([Result<Receipt, any Error>?](repeating: nil, count: prepared.count))
+        let outcome: [Result<Receipt, any Error>] = await withCheckedContinuation { continuation in
+            for index in prepared.indices {
+                prepared[index].reply = { result in
+                    let all: [Result<Receipt, any Error>]? = results.withLock { slots in
+                        slots[index] = result
+                        return slots.allSatisfy { $0 != nil } ? slots.map { $0! } : nil
+                    }
+                    if let all { continuation.resume(returning: all) }
+                }
+            }
+            enqueue(prepared)
+        }
+        return try outcome.map { try $0.get() }
+    }
+
+    private func enqueue(_ items: [Pending]) {
+        pending += items
+        if flushing == nil { flushing = Task { await flush() } }
+    }
+
+    private func prepare(_ submission: Submission, message: String) throws -> Pending {
+        let cluster = submission.cluster
+        let folder = try Self.normalizedDirectory(submission.directory, cluster: cluster, remote: remote.url)
         var keyed: [String: ContentKey?] = [:]
-        let keep = Set(changes.filter(\.onlyIfAbsent).map(\.path))
-        for change in changes {
+        let keep = Set(submission.changes.filter(\.onlyIfAbsent).map(\.path))
+        for change in submission.changes {
             try Self.check(change.path, under: folder, cluster: cluster, remote: remote.url)
             if let content = change.content {
                 let key = ContentKey(digest: change.digest ?? SHA256.hash(content))
@@ -105,10 +149,7 @@ public actor RepositoryWriter {
                 keyed.updateValue(nil, forKey: change.path)
             }
         }
-        return try await withCheckedThrowingContinuation { continuation in
-            pending.append(Pending(cluster: cluster, changes: keyed, keepIfPresent: keep, message: message, continuation: continuation))
-            if flushing == nil { flushing = Task { await flush() } }
-        }
+        return Pending(cluster: cluster, changes: keyed, keepIfPresent: keep, message: message, reply: { _ in })
     }
 
     /// Whether `commit` is `ancestor` or comes after it on the branch (fetching when the commit is new here).
@@ -147,7 +188,7 @@ public actor RepositoryWriter {
                 let waiting = pending
                 pending.removeAll()
                 for item in waiting {
-                    item.continuation.resume(throwing: GitError(.cancelled, operation: "write", remote: remote.url, message: "cancelled before its batch was pushed"))
+                    item.reply(.failure(GitError(.cancelled, operation: "write", remote: remote.url, message: "cancelled before its batch was pushed")))
                 }
                 break
             }
@@ -157,11 +198,10 @@ public actor RepositoryWriter {
             do {
                 let outcome = try await write(batch)
                 for (index, item) in batch.enumerated() {
-                    item.continuation.resume(returning: Receipt(
-                        commit: outcome.commit, changed: outcome.changed[index], batchSize: batch.count))
+                    item.reply(.success(Receipt(commit: outcome.commit, changed: outcome.changed[index], batchSize: batch.count)))
                 }
             } catch {
-                for item in batch { item.continuation.resume(throwing: error) }
+                for item in batch { item.reply(.failure(error)) }
             }
         }
         flushing = nil

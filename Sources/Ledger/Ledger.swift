@@ -1,6 +1,6 @@
 // The ledger: one SQLite file (GRDB, WAL, mode 0600) that is the source of truth of every run: runs, each cluster's
 // result, every step journaled before and after it runs, events, SSH keys (ids and fingerprints, never key
-// material) and SSH host keys. A killed run is resumed from here.
+// material), SSH host keys, key rotations per identity and audit findings. A killed run is resumed from here.
 import FleetSupport
 import Foundation
 import GRDB
@@ -109,6 +109,34 @@ public final class Ledger: Sendable {
                 t.column("firstSeen", .datetime).notNull()
                 t.column("lastSeen", .datetime).notNull()
             }
+        }
+        migrator.registerMigration("v2: rotations and audit findings") { db in
+            try db.create(table: "rotation") { t in
+                t.column("runId", .text).notNull().references("run", onDelete: .cascade)
+                t.column("identity", .text).notNull()
+                t.column("kind", .text).notNull()
+                t.column("account", .text).notNull()
+                t.column("iamUser", .text).notNull()
+                t.column("oldKeyIds", .text).notNull()
+                t.column("newKeyId", .text).notNull()
+                t.column("newFingerprint", .text)
+                t.column("state", .text).notNull()
+                t.column("detail", .text)
+                t.column("startedAt", .datetime).notNull()
+                t.column("endedAt", .datetime)
+                t.primaryKey(["runId", "identity"])
+            }
+            try db.create(table: "finding") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("runId", .text).notNull().references("run", onDelete: .cascade)
+                t.column("severity", .text).notNull()
+                t.column("code", .text).notNull()
+                t.column("subject", .text).notNull()
+                t.column("cluster", .text)
+                t.column("identity", .text)
+                t.column("message", .text).notNull()
+            }
+            try db.create(index: "findingByRun", on: "finding", columns: ["runId"])
         }
         return migrator
     }

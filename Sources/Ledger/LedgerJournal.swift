@@ -61,7 +61,7 @@ extension Ledger {
     /// Journals a step (before: `started`; after: `finished`, `failed` or `skipped`) and the cluster's current step.
     public func journal(run: String, cluster: String, step: String, state: StepRecord.State, detail: String? = nil, milliseconds: Int? = nil, at date: Date = Date()) throws {
         try database.write { db in
-            var record = StepRecord(id: nil, runId: run, cluster: cluster, step: step, state: state, detail: detail, at: date, milliseconds: milliseconds)
+            let record = StepRecord(id: nil, runId: run, cluster: cluster, step: step, state: state, detail: detail, at: date, milliseconds: milliseconds)
             try record.insert(db)
             if state == .started {
                 try db.execute(sql: "UPDATE clusterResult SET step = ? WHERE runId = ? AND cluster = ?", arguments: [step, run, cluster])
@@ -77,7 +77,7 @@ extension Ledger {
 
     public func event(run: String, cluster: String? = nil, level: String = "info", _ message: String, at date: Date = Date()) throws {
         try database.write { db in
-            var record = EventRecord(id: nil, runId: run, cluster: cluster, level: level, message: message, at: date)
+            let record = EventRecord(id: nil, runId: run, cluster: cluster, level: level, message: message, at: date)
             try record.insert(db)
         }
     }

@@ -25,8 +25,11 @@ struct LabFleet {
     static var sshReason: String { "Git over SSH in the lab runs sshd, which needs root and openssh-server (CI has both)" }
     static var sshAvailable: Bool { getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/sbin/sshd") }
 
-    static func start(accounts: Int, clusters: Int, faults: LabFaults? = nil, rollout: String? = nil, transports: [String] = ["ssh"]) async throws -> LabFleet {
-        var config = LabConfig.generated(accounts: accounts, clusters: clusters, regions: ["eu-west-1", "us-east-1", "ap-southeast-2"])
+    static func start(
+        accounts: Int, clusters: Int, repositoriesPerAccount: Int = 1, faults: LabFaults? = nil, rollout: String? = nil, transports: [String] = ["ssh"]
+    ) async throws -> LabFleet {
+        var config = LabConfig.generated(
+            accounts: accounts, clusters: clusters, regions: ["eu-west-1", "us-east-1", "ap-southeast-2"], repositoriesPerAccount: repositoriesPerAccount)
         config.controllers = .init(deploymentDelay: "100ms")
         config.faults = faults
         let fixture = try await LabFixture(ssh: true, config: config)

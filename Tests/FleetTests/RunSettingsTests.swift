@@ -30,11 +30,11 @@ struct RunSettingsTests {
     }
 
     @Test func passingErrorsAreTriedAgainOthersAreNot() {
-        #expect(ClusterPipeline.isTransient(KubeError(.tooManyRequests, status: 429, verb: "get", object: "x", message: "m", cluster: "c")))
-        #expect(ClusterPipeline.isTransient(KubeError(.server, status: 503, verb: "apply", object: "x", message: "m", cluster: "c")))
-        #expect(!ClusterPipeline.isTransient(KubeError(.timeout, verb: "wait", object: "x", message: "m", cluster: "c")), "a wait that timed out is not retried")
-        #expect(!ClusterPipeline.isTransient(KubeError(.forbidden, status: 403, verb: "get", object: "x", message: "m", cluster: "c")))
-        #expect(!ClusterPipeline.isTransient(FleetFailure("no")))
+        #expect(StepJournal.isTransient(KubeError(.tooManyRequests, status: 429, verb: "get", object: "x", message: "m", cluster: "c")))
+        #expect(StepJournal.isTransient(KubeError(.server, status: 503, verb: "apply", object: "x", message: "m", cluster: "c")))
+        #expect(!StepJournal.isTransient(KubeError(.timeout, verb: "wait", object: "x", message: "m", cluster: "c")), "a wait that timed out is not retried")
+        #expect(!StepJournal.isTransient(KubeError(.forbidden, status: 403, verb: "get", object: "x", message: "m", cluster: "c")))
+        #expect(!StepJournal.isTransient(FleetFailure("no")))
     }
 
     @Test func kubernetesTooOldForTheFluxVersion() {

@@ -144,7 +144,7 @@ struct GitTransportTests {
         let rival = Task {
             var pushed = 0
             while !Task.isCancelled {
-                try? await fixture.lab.rivalPush(account: "prod", repository: repositories[pushed % 3], branch: "main")
+                _ = try? await fixture.lab.rivalPush(account: "prod", repository: repositories[pushed % 3], branch: "main")
                 pushed += 1
                 try? await Task.sleep(for: .milliseconds(500))
             }

@@ -59,6 +59,8 @@ struct SourceFetcher: Sendable {
     /// The lab's SSH host key, `keytype base64`; nil when the lab serves no SSH.
     let sshHostKey: String?
     let scaleMode: Bool
+    /// Whether the cluster's source-controller may authenticate with an SSH key id (a fault can refuse some).
+    var allowsKey: @Sendable (_ cluster: String, _ keyID: String) -> Bool = { _, _ in true }
 
     func fetch(_ request: Request) async -> Result<Artifact, Failure> {
         guard let url = URLComponents(string: request.url), let scheme = url.scheme, let host = url.host,
@@ -82,6 +84,10 @@ struct SourceFetcher: Sendable {
                 key = try RSAPrivateKey(pem: Secret(identity), passphrase: secret["password"].map(Secret.init))
             } catch {
                 return .failure(Self.authFailure("failed to parse identity: \(error)"))
+            }
+            guard allowsKey(request.cluster, url.user ?? "") else {
+                return .failure(Self.cloneFailure(
+                    request.url, "ssh: handshake failed: ssh: unable to authenticate, attempted methods [none publickey], no supported methods remain"))
             }
             if scaleMode {
                 return checkSSH(user: url.user ?? "", host: host, port: url.port ?? 22, repository: String(name), key: key, knownHosts: knownHosts, ref: request.ref)

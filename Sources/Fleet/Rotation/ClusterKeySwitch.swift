@@ -1,0 +1,160 @@
+// One cluster's part of an SSH key rotation: protect (the current Secret `flux-system` copied to
+// `flux-system-previous`, in the cluster), switch (the new key in Secret `flux-system` and the new key id as the
+// GitRepository URL's user, right after each other, once gotk-sync.yaml in Git carries the same URL), verify (a
+// reconcile requested and the GitRepository Ready at the rotation's revision with the new URL, so fetched with the
+// new key; the Kustomization Ready at it too), and, when that fails, roll back to the previous secret and URL.
+// Every step is journaled; every step is safe to run again (a resumed run finds what is done).
+import FleetSupport
+import Flux
+import Foundation
+import Git
+import Inventory
+import Kube
+
+struct ClusterKeySwitch: Sendable {
+    let context: FleetContext
+    let cluster: Cluster
+    let repository: Repository
+    let newKey: SSHKeyMaterial
+    let journal: StepJournal
+
+    static let previousSecret = "flux-system-previous"
+    static let gitRepository = (apiVersion: "source.toolkit.fluxcd.io/v1", kind: "GitRepository")
+
+    /// What the cluster had before, kept in memory for a rollback (and in `flux-system-previous`, in the cluster).
+    struct Before: Sendable {
+        let kube: KubeClient
+        let url: String
+        /// Secret `flux-system`'s data as it was (the old key: never logged, never written outside the cluster).
+        let data: [String: Secret]
+        /// The cluster already fetches with the new key (a resumed run).
+        let switched: Bool
+        var oldKeyID: String? { GitURL.parts(url)?.user }
+    }
+
+    var newURL: String { repository.url(sshUser: newKey.keyID) }
+
+    /// gotk-sync.yaml for `url`, as the cluster's folder holds it.
+    func syncFile(url: String) -> RepositoryWriter.Submission {
+        let text = SyncManifests.render(ClusterPipeline.syncSettings(cluster, repository, url: url))
+        return RepositoryWriter.Submission(cluster: cluster.name, directory: cluster.path, changes: [.write("\(cluster.path)/flux-system/gotk-sync.yaml", text)])
+    }
+
+    /// Reads the cluster and keeps its current secret as `flux-system-previous`.
+    func protect() async throws -> Before {
+        let credentials = try await journal.step("credentials") { try await context.credentials(account: cluster.account, region: cluster.region) }
+        let kube = try await journal.step("describe") { try await context.kubeClient(for: cluster, credentials: credentials) }
+        let before = try await journal.step("read") { () -> Before in
+            guard let source = try await kube.get(apiVersion: Self.gitRepository.apiVersion, kind: Self.gitRepository.kind, namespace: "flux-system", name: "flux-system"),
+                let url = source[path: "spec.url"]?.string
+            else {
+                throw FleetFailure("Flux is not bootstrapped here (no GitRepository flux-system/flux-system): run fleetstrap bootstrap first", errorClass: "rotate.not-bootstrapped")
+            }
+            guard let secret = try await kube.get(apiVersion: "v1", kind: "Secret", namespace: "flux-system", name: "flux-system") else {
+                throw FleetFailure("Secret flux-system/flux-system is missing: run fleetstrap bootstrap to restore it", errorClass: "rotate.no-secret")
+            }
+            let data = Self.decode(secret)
+            let switched = GitURL.parts(url)?.user == newKey.keyID && data["identity.pub"]?.reveal().trimmingCharacters(in: .whitespacesAndNewlines) == newKey.publicKey
+            return Before(kube: kube, url: url, data: data, switched: switched)
+        }
+        if !before.switched {
+            try await journal.step("protect") {
+                try await kube.createOrUpdateSecret(
+                    namespace: "flux-system", name: Self.previousSecret, data: before.data.mapValues { $0.reveal() },
+                    labels: ["app.kubernetes.io/managed-by": "fleetstrap"], fieldManager: "fleetstrap")
+            }
+        }
+        return before
+    }
+
+    /// The new key in the secret, the new URL on the GitRepository, then a reconcile and Ready at `revision` with it.
+    /// Returns the revision the GitRepository holds.
+    func switchAndVerify(_ before: Before, revision: String, writer: RepositoryWriter) async throws -> String {
+        let kube = before.kube
+        if !before.switched {
+            try await journal.step("switch") {
+                try await kube.createOrUpdateSecret(namespace: "flux-system", name: "flux-system", data: try secretData(knownHosts: before.data["known_hosts"]?.reveal()))
+                try await applySource(kube, url: newURL)
+            }
+        }
+        return try await journal.step("verify") {
+            let source = try await waitReady(kube, revision: revision, writer: writer)
+            guard source[path: "spec.url"]?.string == newURL else {
+                throw FleetFailure(
+                    "the GitRepository's URL is \(GitURL.redacted(source[path: "spec.url"]?.string ?? "?")) with user \(GitURL.parts(source[path: "spec.url"]?.string ?? "")?.user ?? "none"), not key \(newKey.keyID): something else rewrote it",
+                    errorClass: "rotate.url-changed")
+            }
+            return source[path: "status.artifact.revision"]?.string ?? revision
+        }
+    }
+
+    /// Back to what the cluster had: the previous secret and URL (gotk-sync.yaml with the old URL is at
+    /// `revision`), then a reconcile to see it works again. Throws when it does not.
+    func rollBack(_ before: Before, revision: String?, writer: RepositoryWriter) async throws {
+        let kube = before.kube
+        try await journal.step("rollback") {
+            try await kube.createOrUpdateSecret(namespace: "flux-system", name: "flux-system", data: before.data.mapValues { $0.reveal() })
+            try await applySource(kube, url: before.url)
+            _ = try await waitReady(kube, revision: revision, writer: writer)
+        }
+    }
+
+    /// Once every cluster of the identity is switched: the previous secret goes.
+    func retire(_ kube: KubeClient?) async throws {
+        try await journal.step("retire") {
+            var client = kube
+            if client == nil { client = try await context.kubeClient(for: cluster, credentials: try await context.credentials(account: cluster.account, region: cluster.region)) }
+            try await client!.delete(apiVersion: "v1", kind: "Secret", namespace: "flux-system", name: Self.previousSecret)
+        }
+    }
+
+    /// The key id the cluster's GitRepository URL names now (for clusters of the identity outside the run).
+    func currentKeyID() async throws -> String? {
+        let credentials = try await context.credentials(account: cluster.account, region: cluster.region)
+        let kube = try await context.kubeClient(for: cluster, credentials: credentials)
+        let source = try await kube.get(apiVersion: Self.gitRepository.apiVersion, kind: Self.gitRepository.kind, namespace: "flux-system", name: "flux-system")
+        return (source?[path: "spec.url"]?.string).flatMap { GitURL.parts($0)?.user }
+    }
+
+    // MARK: Pieces
+
+    private func secretData(knownHosts: String?) throws -> [String: String] {
+        var hosts = knownHosts
+        if hosts?.isEmpty ?? true, let parts = GitURL.parts(newURL) { hosts = context.hostKeys.knownHostsLine(host: parts.host, port: parts.port) }
+        guard let hosts, !hosts.isEmpty else { throw FleetFailure("no known_hosts for \(repository.host): the repository was not reached over SSH", errorClass: "rotate.known-hosts") }
+        return SecretData.ssh(privateKeyPEM: newKey.privateKeyPEM.reveal(), publicKey: newKey.publicKey, knownHosts: hosts, passphrase: newKey.passphrase.reveal())
+    }
+
+    /// The GitRepository of gotk-sync.yaml with `url`, applied as bootstrap applies it.
+    private func applySource(_ kube: KubeClient, url: String) async throws {
+        let objects = try KubeClient.objects(fromYAML: SyncManifests.render(ClusterPipeline.syncSettings(cluster, repository, url: url)))
+        guard let source = objects.first(where: { $0["kind"]?.string == Self.gitRepository.kind }) else { return }
+        _ = try await kube.apply(source, fieldManager: "flux")
+    }
+
+    /// A reconcile requested, then the GitRepository and the Kustomization Ready at `revision` or a later one.
+    private func waitReady(_ kube: KubeClient, revision: String?, writer: RepositoryWriter) async throws -> JSONValue {
+        let pushed = revision.flatMap { ObjectID(hex: String($0.suffix(40))) }
+        let accepts: @Sendable (String) async -> Bool = { seen in
+            guard let pushed, let candidate = ObjectID(hex: String(seen.suffix(40))) else { return false }
+            return (try? await writer.contains(candidate, ancestor: pushed)) ?? false
+        }
+        let (apiVersion, kind) = Self.gitRepository
+        let requested = try await kube.requestReconcile(apiVersion: apiVersion, kind: kind, namespace: "flux-system", name: "flux-system")
+        let source = try await kube.waitReady(
+            apiVersion: apiVersion, kind: kind, namespace: "flux-system", name: "flux-system", revision: revision, requestedAt: requested, accepts: accepts, settings: context.wait)
+        try await kube.waitReady(
+            apiVersion: "kustomize.toolkit.fluxcd.io/v1", kind: "Kustomization", namespace: "flux-system", name: "flux-system", revision: revision, accepts: accepts,
+            settings: context.wait)
+        return source
+    }
+
+    static func decode(_ secret: JSONValue) -> [String: Secret] {
+        var out: [String: Secret] = [:]
+        for (key, value) in secret["data"]?.object ?? [:] {
+            guard let text = value.string, let data = Data(base64Encoded: text) else { continue }
+            out[key] = Secret(String(decoding: data, as: UTF8.self))
+        }
+        return out
+    }
+}

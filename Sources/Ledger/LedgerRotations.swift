@@ -1,0 +1,64 @@
+// Key rotations and audit findings in the ledger: each call is one short transaction.
+import Foundation
+import GRDB
+
+extension Ledger {
+    public func record(rotation: RotationRecord) throws {
+        try database.write { db in try rotation.save(db) }
+    }
+
+    public func rotations(run id: String) throws -> [RotationRecord] {
+        try database.read { db in try RotationRecord.filter(Column("runId") == id).order(Column("identity")).fetchAll(db) }
+    }
+
+    /// The newest rotation of `identity` when it is not retired yet (a partial one `rotate --resume` or a later rotate finishes).
+    public func unfinishedRotation(identity: String, kind: String) throws -> RotationRecord? {
+        try database.read { db in
+            let newest = try RotationRecord.filter(Column("identity") == identity && Column("kind") == kind).order(Column("startedAt").desc).fetchOne(db)
+            return newest?.state == .retired ? nil : newest
+        }
+    }
+
+    /// Marks a key deactivated (or deleted) in the key table; unknown keys are left alone.
+    public func markKey(_ keyId: String, deactivatedAt: Date? = nil, deletedAt: Date? = nil) throws {
+        try database.write { db in
+            if let deactivatedAt {
+                try db.execute(sql: "UPDATE sshKey SET deactivatedAt = ? WHERE keyId = ?", arguments: [deactivatedAt, keyId])
+            }
+            if let deletedAt {
+                try db.execute(sql: "UPDATE sshKey SET deletedAt = ? WHERE keyId = ?", arguments: [deletedAt, keyId])
+            }
+        }
+    }
+
+    public func key(id: String) throws -> SSHKeyRecord? {
+        try database.read { db in try SSHKeyRecord.fetchOne(db, key: id) }
+    }
+
+    /// The key each cluster last ran with, by cluster (from the newest result that names one).
+    public func lastKeys(clusters: [String]) throws -> [String: String] {
+        try database.read { db in
+            var out: [String: String] = [:]
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT c.cluster, c.keyId FROM clusterResult c JOIN run r ON r.id = c.runId
+                WHERE c.keyId IS NOT NULL AND c.status = 'succeeded' ORDER BY r.startedAt
+                """)
+            let wanted = Set(clusters)
+            for row in rows {
+                let cluster: String = row["cluster"]
+                if wanted.contains(cluster) { out[cluster] = row["keyId"] }
+            }
+            return out
+        }
+    }
+
+    public func record(findings: [FindingRecord]) throws {
+        try database.write { db in
+            for finding in findings { try finding.insert(db) }
+        }
+    }
+
+    public func findings(run id: String) throws -> [FindingRecord] {
+        try database.read { db in try FindingRecord.filter(Column("runId") == id).order(Column("id")).fetchAll(db) }
+    }
+}

@@ -1,0 +1,123 @@
+// `fleetstrap rotate`: a new SSH key per identity, switched to on every cluster that uses it, the old one retired
+// only when all are verified. Meant for schedules (cron, a Kubernetes CronJob) with --older-than.
+import ArgumentParser
+import Fleet
+import FleetSupport
+import Foundation
+import Ledger
+
+struct RotateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rotate",
+        abstract: "Rotate the SSH keys of the fleet's identities without a moment where a cluster has no working key.",
+        discussion: """
+            Per identity: a new key is uploaded while the old stays Active; each cluster keeps its current secret as
+            flux-system-previous, gets the new key and the new key id in its GitRepository URL (gotk-sync.yaml in Git
+            too, one commit per repository and wave) and must fetch with it; only when every cluster of the identity
+            does are the old keys made Inactive (deleted with --delete-old, or by a later rotate after --grace). A
+            cluster that fails is rolled back to its previous key and the identity stays "partially rotated" until
+            `rotate --resume` finishes it.
+
+            Exit codes: 0 rotated or nothing due, 1 some identity partially rotated or refused, 2 invalid input,
+            3 could not start, 130 interrupted.
+            """)
+
+    @OptionGroup var fleet: FleetOptions
+
+    @Option(name: .customLong("identity"), help: "Only this identity (repeatable).")
+    var identities: [String] = []
+
+    @Option(help: "Only identities whose Active key is older than this (90d, 12h): for schedules.")
+    var olderThan: String?
+
+    @Flag(help: "Delete Inactive keys no cluster is known to use, to make room under IAM's limit of 5.")
+    var pruneInactive = false
+
+    @Flag(help: "Delete the old keys once every cluster is switched (default: make them Inactive).")
+    var deleteOld = false
+
+    @Option(help: "Keys made Inactive by an earlier rotation are deleted once this long has passed.")
+    var grace = "7d"
+
+    @Flag(name: .customLong("no-rollback"), help: "Leave clusters that fail with the new key as they are, for inspection.")
+    var noRollback = false
+
+    @Flag(name: [.customLong("dry-run"), .customLong("plan")], help: "Say what would be rotated; change nothing.")
+    var dryRun = false
+
+    @Option(help: "Continue a rotate run (its identities keep the new keys they got).")
+    var resume: String?
+
+    @Flag(name: .customLong("resume-last"), help: "Continue the newest unfinished rotate run.")
+    var resumeLast = false
+
+    func validate() throws {
+        if let olderThan, DurationText.parse(olderThan) == nil { throw ValidationError("--older-than '\(olderThan)' is not a duration (90d, 12h)") }
+        if DurationText.parse(grace) == nil { throw ValidationError("--grace '\(grace)' is not a duration (7d)") }
+    }
+
+    func run() async throws {
+        let (inventory, clusters, digest) = try fleet.load()
+        let settings = try fleet.settings(inventory, dryRun: dryRun)
+        var rotation = RotationSettings()
+        rotation.identities = identities
+        rotation.olderThanSeconds = olderThan.flatMap(DurationText.parse).map(\.seconds)
+        rotation.graceSeconds = DurationText.parse(grace)!.seconds
+        rotation.pruneInactive = pruneInactive
+        rotation.deleteOld = deleteOld
+        rotation.rollback = !noRollback
+        for name in identities where inventory.identity(named: name) == nil {
+            let suggestion = Suggestion.closest(to: name, in: inventory.identities.map(\.name)).map { "; did you mean '\($0)'?" } ?? ""
+            throw CommandFailure.invalidInput("--identity \(name): no such identity in \(fleet.file)\(suggestion)")
+        }
+        let context = try fleet.context(inventory)
+        let run = RotationRun(context: context, settings: settings, rotation: rotation)
+        let reporter = RunReporter(output: fleet.output, total: clusters.count, logFormat: fleet.logFormat, quiet: fleet.quiet, verbose: fleet.verbose)
+        let summary: RotationSummary = try await RunReporter.interruptible {
+            if resume != nil || resumeLast {
+                let id: String
+                if let resume { id = resume } else {
+                    guard let last = try context.ledger.lastUnfinished(command: "rotate") else {
+                        throw CommandFailure.invalidInput("no unfinished rotate run in \(fleet.ledger) to resume")
+                    }
+                    id = last.id
+                }
+                guard let record = try context.ledger.run(id), record.command == "rotate" else { throw CommandFailure.invalidInput("no rotate run \(id) in \(fleet.ledger)") }
+                return try await run.resume(runID: id, progress: reporter.event)
+            }
+            guard !clusters.isEmpty else { throw CommandFailure.invalidInput("no cluster selected") }
+            return try await run.start(clusters: clusters, inventoryPath: fleet.file, inventoryDigest: digest, dryRun: dryRun, progress: reporter.event)
+        }
+        report(summary, reporter: reporter)
+        let partial = summary.identities.contains { $0.state == .partial || $0.state == .refused }
+        let code = summary.run.outcome == .interrupted ? 130 : partial || !summary.run.failed.isEmpty ? 1 : 0
+        if code != 0 { throw ExitCode(Int32(code)) }
+    }
+
+    private func report(_ summary: RotationSummary, reporter: RunReporter) {
+        if fleet.output == .json {
+            let identities: [[String: Any]] = summary.identities.map { outcome in
+                var entry: [String: Any] = [
+                    "identity": outcome.identity, "iamUser": outcome.iamUser, "state": outcome.state.rawValue, "oldKeys": outcome.oldKeys,
+                    "clusters": outcome.clusters, "message": outcome.message,
+                ]
+                if let key = outcome.newKey { entry["newKey"] = key }
+                return entry
+            }
+            var clusters: [[String: Any]] = summary.run.succeeded.map { ["cluster": $0, "status": "succeeded"] }
+            clusters += summary.run.failed.map { ["cluster": $0.cluster, "status": "failed", "error": $0.error] }
+            clusters += summary.run.notStarted.map { ["cluster": $0, "status": "notStarted"] }
+            var document: [String: Any] = ["identities": identities, "clusters": clusters, "outcome": summary.run.outcome.rawValue]
+            if !summary.run.runID.isEmpty { document["run"] = summary.run.runID }
+            if let data = try? JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) {
+                FileHandle.standardOutput.write(data + Data("\n".utf8))
+            }
+            return
+        }
+        for outcome in summary.identities {
+            print("identity \(outcome.identity) (\(outcome.iamUser)): \(outcome.state.rawValue): \(outcome.message)")
+        }
+        guard !summary.run.runID.isEmpty else { return }
+        reporter.finish(summary.run, plan: false)
+    }
+}
