@@ -176,7 +176,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "FleetTests",
-            dependencies: ["Fleet", "Ledger", "Inventory", "Kube", "AWS", "FleetSupport", "FleetCrypto", "Git", "FleetLab", "TestSupport", "LabSupport"],
+            dependencies: ["Fleet", "Ledger", "Inventory", "Kube", "AWS", "FleetSupport", "FleetCrypto", "Git", "Flux", "FleetLab", "TestSupport", "LabSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "HTTPTests",

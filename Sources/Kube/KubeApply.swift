@@ -92,7 +92,7 @@ extension KubeClient {
         }
     }
 
-    static func condition(_ object: JSONValue?, _ type: String) -> JSONValue? {
+    public static func condition(_ object: JSONValue?, _ type: String) -> JSONValue? {
         object?[path: "status.conditions"]?.array?.first { $0["type"]?.string == type }
     }
 }

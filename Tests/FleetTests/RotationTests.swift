@@ -161,9 +161,10 @@ struct RotationTests {
         return (IAMClient(client: client), try await fleet.fixture.session("prod", client: client))
     }
 
-    static func keys(_ fleet: LabFleet) async throws -> [IAMClient.SSHPublicKey] {
-        let (iam, credentials) = try await iam(fleet)
-        return try await iam.listSSHPublicKeys(userName: "flux-prod", credentials: credentials, account: "prod")
+    static func keys(_ fleet: LabFleet, user: String = "flux-prod", account: String = "prod") async throws -> [IAMClient.SSHPublicKey] {
+        let client = try fleet.fixture.client()
+        let credentials = try await fleet.fixture.session(account, client: client)
+        return try await IAMClient(client: client).listSSHPublicKeys(userName: user, credentials: credentials, account: account)
     }
 
     static func activeKeys(_ fleet: LabFleet) async throws -> [String] {

@@ -1,0 +1,109 @@
+// `fleetstrap audit`: the fleet's keys and clusters as they are, reading only. Per identity its IAM keys (id, status,
+// age, fingerprint); per cluster what `ClusterInspection` reads; findings with severity. Recorded in the ledger as an
+// audit run (its clusters and findings), so reports can render it like any other run.
+import AWS
+import FleetSupport
+import Foundation
+import Inventory
+import Ledger
+
+public struct AuditReport: Sendable {
+    public var runID: String
+    public var identities: [IdentityKeySet]
+    public var clusters: [ClusterState]
+    public var findings: [AuditFinding]
+
+    public func worst() -> AuditFinding.Severity? { findings.map(\.severity).max() }
+}
+
+public struct FleetAudit: Sendable {
+    public let context: FleetContext
+    public let parallel: Int
+    public var now: @Sendable () -> Date = Date.init
+
+    public init(context: FleetContext, parallel: Int) {
+        self.context = context
+        self.parallel = parallel
+    }
+
+    public func run(clusters: [Cluster], inventoryPath: String, inventoryDigest: String, progress: @escaping @Sendable (ProgressEvent) -> Void) async throws -> AuditReport {
+        let runID = FleetRun.newRunID(now()).replacingOccurrences(of: "run-", with: "audit-")
+        try context.ledger.begin(
+            RunRecord(id: runID, command: "audit", inventory: inventoryPath, inventoryDigest: inventoryDigest, options: "{}", startedAt: now(), outcome: .running),
+            clusters: clusters.map { ClusterRecord(runId: runID, cluster: $0.name, account: $0.account, repository: $0.repository, wave: 0, status: .pending) })
+        let inventory = context.inventory
+        // The identities of the selected clusters.
+        let names = Set(clusters.compactMap { inventory.repository(named: $0.repository)?.identity })
+        var identities: [IdentityKeySet] = []
+        var findings: [AuditFinding] = []
+        for identity in inventory.identities where names.contains(identity.name) {
+            let (keys, found) = await keySet(identity)
+            identities.append(keys)
+            findings += found
+        }
+        let byIdentity = Dictionary(uniqueKeysWithValues: identities.map { ($0.identity, $0) })
+        progress(.waveStarted(index: 0, clusters: clusters.count))
+        let context = self.context
+        let results: [(ClusterState, [AuditFinding])] = await boundedMap(clusters, limit: parallel, whenCancelled: { cluster in
+            (ClusterState(cluster: cluster.name, account: cluster.account, region: cluster.region, repository: cluster.repository, labels: cluster.labels, error: "interrupted"), [])
+        }) { cluster in
+            progress(.clusterStarted(cluster.name))
+            let identity = inventory.repository(named: cluster.repository)?.identity
+            let journal = StepJournal(ledger: context.ledger, runID: runID, cluster: cluster.name) { step, ms in progress(.step(cluster: cluster.name, step: step, milliseconds: ms)) }
+            let result = await ClusterInspection(context: context, cluster: cluster, keys: identity.flatMap { byIdentity[$0] }, journal: journal).inspect()
+            var record = ClusterRecord(runId: runID, cluster: cluster.name, account: cluster.account, repository: cluster.repository, wave: 0, status: result.0.error == nil ? .succeeded : .failed)
+            record.keyId = result.0.keyID
+            record.revision = result.0.revision
+            record.errorMessage = result.0.error ?? result.1.map { "\($0.code.rawValue): \($0.message)" }.first
+            record.errorClass = result.0.error != nil ? "audit.unreachable" : result.1.map(\.code.rawValue).first
+            record.endedAt = Date()
+            try? context.ledger.finish(cluster: record)
+            progress(.clusterFinished(record, ClusterActions()))
+            return result
+        }
+        findings += results.flatMap(\.1)
+        let report = AuditReport(runID: runID, identities: identities, clusters: results.map(\.0), findings: findings.sorted { ($0.severity, $0.subject) > ($1.severity, $1.subject) })
+        try context.ledger.record(findings: report.findings.map {
+            FindingRecord(runId: runID, severity: $0.severity.rawValue, code: $0.code.rawValue, subject: $0.subject, cluster: $0.cluster, identity: $0.identity, message: $0.message)
+        })
+        let outcome: RunRecord.Outcome = Task.isCancelled ? .interrupted : results.contains { $0.0.error != nil } ? .failed : .succeeded
+        try context.ledger.finish(run: runID, outcome: outcome, at: now())
+        return report
+    }
+
+    /// An identity's IAM keys with fingerprints, and the identity's own findings (age, the limit of five).
+    private func keySet(_ identity: Identity) async -> (IdentityKeySet, [AuditFinding]) {
+        var set = IdentityKeySet(
+            identity: identity.name, account: identity.account, iamUser: identity.iamUser, maxKeyAgeDays: identity.maxKeyAge.map { $0.seconds / 86_400 }, keys: [])
+        var findings: [AuditFinding] = []
+        do {
+            let region = context.inventory.account(named: identity.account)?.region ?? "us-east-1"
+            let credentials = try await context.credentials(account: identity.account, region: region)
+            let iam = IAMClient(client: context.aws)
+            for key in try await iam.listSSHPublicKeys(userName: identity.iamUser, credentials: credentials, account: identity.account) {
+                let full = try await iam.getSSHPublicKey(userName: identity.iamUser, keyID: key.keyID, credentials: credentials, account: identity.account)
+                set.keys.append(IdentityKeySet.Key(
+                    keyID: key.keyID, status: key.status.rawValue, uploaded: key.uploadDate, ageDays: key.uploadDate.map { now().timeIntervalSince($0) / 86_400 },
+                    fingerprint: full.fingerprint))
+            }
+        } catch {
+            set.error = "\(error)"
+            findings.append(AuditFinding(.unreachable, identity: identity.name, "cannot read the IAM keys of \(identity.iamUser): \(error)"))
+            return (set, findings)
+        }
+        if let limit = identity.maxKeyAge?.seconds {
+            for key in set.keys where key.status == "Active" {
+                guard let uploaded = key.uploaded, now().timeIntervalSince(uploaded) > limit else { continue }
+                findings.append(AuditFinding(
+                    .keyTooOld, identity: identity.name,
+                    "Active key \(key.keyID) of \(identity.iamUser) is \(DurationText.age(seconds: now().timeIntervalSince(uploaded))) old, older than maxKeyAge \(DurationText.age(seconds: limit)): fleetstrap rotate --identity \(identity.name)"))
+            }
+        }
+        if set.keys.count >= IdentityKeys.limit {
+            findings.append(AuditFinding(
+                .keyLimit, identity: identity.name,
+                "IAM user \(identity.iamUser) has \(set.keys.count) SSH keys, IAM's limit: a rotation needs one deleted first (rotate --prune-inactive)"))
+        }
+        return (set, findings)
+    }
+}
