@@ -1,4 +1,5 @@
 // IAM's SSH public key API: the keys CodeCommit accepts for SSH, at most five per user.
+import FleetSupport
 import Foundation
 
 public struct IAMClient: Sendable {
@@ -71,6 +72,49 @@ public struct IAMClient: Sendable {
         async throws
     {
         _ = try await send("DeleteSSHPublicKey", [("UserName", userName), ("SSHPublicKeyId", keyID)], credentials, account)
+    }
+
+    /// IAM HTTPS Git credentials for CodeCommit (service-specific credentials, at most two per user).
+    public struct GitCredential: Sendable, Hashable {
+        public let id: String
+        public let userName: String
+        public let serviceUserName: String
+        public let status: SSHPublicKey.Status
+        public let created: Date?
+        /// Only when just created: IAM never shows it again.
+        public let password: Secret?
+    }
+
+    public func createGitCredential(userName: String, credentials: any CredentialProvider, account: String = "default") async throws -> GitCredential {
+        let xml = try await send(
+            "CreateServiceSpecificCredential", [("UserName", userName), ("ServiceName", "codecommit.amazonaws.com")], credentials, account)
+        guard let node = xml.find("ServiceSpecificCredential"), let credential = Self.gitCredential(node) else { throw malformed("CreateServiceSpecificCredential") }
+        return credential
+    }
+
+    public func listGitCredentials(userName: String, credentials: any CredentialProvider, account: String = "default") async throws -> [GitCredential] {
+        let xml = try await send(
+            "ListServiceSpecificCredentials", [("UserName", userName), ("ServiceName", "codecommit.amazonaws.com")], credentials, account)
+        guard let result = xml.find("ListServiceSpecificCredentialsResult") else { throw malformed("ListServiceSpecificCredentials") }
+        return (result["ServiceSpecificCredentials"]?.all("member") ?? []).compactMap(Self.gitCredential)
+    }
+
+    public func updateGitCredential(userName: String, id: String, status: SSHPublicKey.Status, credentials: any CredentialProvider, account: String = "default") async throws {
+        _ = try await send(
+            "UpdateServiceSpecificCredential", [("UserName", userName), ("ServiceSpecificCredentialId", id), ("Status", status.rawValue)], credentials, account)
+    }
+
+    public func deleteGitCredential(userName: String, id: String, credentials: any CredentialProvider, account: String = "default") async throws {
+        _ = try await send("DeleteServiceSpecificCredential", [("UserName", userName), ("ServiceSpecificCredentialId", id)], credentials, account)
+    }
+
+    static func gitCredential(_ node: XMLNode) -> GitCredential? {
+        guard let id = node["ServiceSpecificCredentialId"]?.text, let user = node["UserName"]?.text, let serviceUser = node["ServiceUserName"]?.text,
+            let statusText = node["Status"]?.text, let status = SSHPublicKey.Status(rawValue: statusText)
+        else { return nil }
+        return GitCredential(
+            id: id, userName: user, serviceUserName: serviceUser, status: status, created: node["CreateDate"].flatMap { AWSTimestamp.parseISO8601($0.text) },
+            password: node["ServicePassword"].map { Secret($0.text) })
     }
 
     private func send(_ action: String, _ parameters: [(String, String)], _ credentials: any CredentialProvider, _ account: String)

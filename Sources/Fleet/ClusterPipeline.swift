@@ -207,7 +207,7 @@ struct ClusterPipeline {
         case .https:
             return .codeCommitIAM(credentials: credentials, region: repository.region)
         case .httpsToken:
-            guard let username = repository.username, let password = repository.password else {
+            guard let username = try repository.gitUsername(environment: context.environment), let password = repository.password else {
                 throw FleetFailure("repository \(repository.name): https-token needs username and password")
             }
             return .basic(username: username, password: try password.resolve(environment: context.environment))
@@ -226,7 +226,7 @@ struct ClusterPipeline {
         case .https:
             return nil
         case .httpsToken:
-            guard let username = repository.username, let password = repository.password else { return nil }
+            guard let username = try repository.gitUsername(environment: context.environment), let password = repository.password else { return nil }
             return SecretData.basic(username: username, password: try password.resolve(environment: context.environment).reveal())
         }
     }

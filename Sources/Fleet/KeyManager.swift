@@ -70,7 +70,7 @@ public actor KeyManager {
         }
     }
 
-    private func path(_ accountID: String, _ user: String, _ keyID: String) -> String { "\(directory)/\(accountID)/\(user)/\(keyID).pem" }
+    nonisolated private func path(_ accountID: String, _ user: String, _ keyID: String) -> String { "\(directory)/\(accountID)/\(user)/\(keyID).pem" }
 
     private func ensure(_ identity: Identity, accountID: String, iam: IAMClient, credentials: any CredentialProvider, runID: String?, create: Bool = true) async throws -> SSHKeyMaterial {
         let passphrase = try passphrase(identity)
@@ -90,7 +90,7 @@ public actor KeyManager {
     }
 
     /// The identity's passphrase, checked as OpenSSH would.
-    func passphrase(_ identity: Identity) throws -> Secret {
+    nonisolated func passphrase(_ identity: Identity) throws -> Secret {
         let passphrase: Secret
         do {
             passphrase = try identity.passphrase.resolve(environment: environment)
@@ -110,7 +110,7 @@ public actor KeyManager {
     }
 
     /// The key `keyID` of `identity` from the key store (a rotation resumed), checked against the passphrase.
-    public func material(keyID: String, for identity: Identity, accountID: String) throws -> SSHKeyMaterial {
+    nonisolated public func material(keyID: String, for identity: Identity, accountID: String) throws -> SSHKeyMaterial {
         let passphrase = try passphrase(identity)
         let file = path(accountID, identity.iamUser, keyID)
         guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {

@@ -62,6 +62,24 @@ struct IAMService {
                     <ServiceUserName>\(c.serviceUserName)</ServiceUserName><ServicePassword>\(LabEncoding.xmlEscape(c.password))</ServicePassword>\
                     <ServiceSpecificCredentialId>\(c.id)</ServiceSpecificCredentialId><UserName>\(user)</UserName><Status>Active</Status></ServiceSpecificCredential>
                     """)
+            case "ListServiceSpecificCredentials":
+                let credentials = try state.gitCredentials(accountID: account, userName: user).filter { _ in p["ServiceName"] == nil || p["ServiceName"] == "codecommit.amazonaws.com" }
+                return wrap(action, "<ServiceSpecificCredentials>" + credentials.map { c in
+                    """
+                    <member><CreateDate>\(AWSTimestamp.iso8601(c.created))</CreateDate><ServiceName>codecommit.amazonaws.com</ServiceName>\
+                    <ServiceUserName>\(c.serviceUserName)</ServiceUserName><ServiceSpecificCredentialId>\(c.id)</ServiceSpecificCredentialId>\
+                    <UserName>\(user)</UserName><Status>\(c.active ? "Active" : "Inactive")</Status></member>
+                    """
+                }.joined() + "</ServiceSpecificCredentials>")
+            case "UpdateServiceSpecificCredential":
+                guard let status = p["Status"], status == "Active" || status == "Inactive" else {
+                    throw LabError(code: "ValidationError", message: "Status must be Active or Inactive", status: 400)
+                }
+                try state.setGitCredential(accountID: account, userName: user, id: p["ServiceSpecificCredentialId"] ?? "", active: status == "Active")
+                return wrap(action, nil)
+            case "DeleteServiceSpecificCredential":
+                try state.setGitCredential(accountID: account, userName: user, id: p["ServiceSpecificCredentialId"] ?? "", active: nil)
+                return wrap(action, nil)
             case "DeleteSSHPublicKey":
                 try state.deleteKey(accountID: account, userName: user, id: p["SSHPublicKeyId"] ?? "")
                 keysChanged()
@@ -75,9 +93,15 @@ struct IAMService {
             let user = p["UserName"] ?? ""
             let e: LabError = switch error {
             case .noSuchUser: LabError(code: "NoSuchEntity", message: "The user with name \(user) cannot be found.", status: 404)
-            case .limitExceeded: LabError(code: "LimitExceeded", message: "Cannot exceed quota for PublicKeysPerUser: 5", status: 409)
+            case .limitExceeded:
+                action.contains("ServiceSpecific")
+                    ? LabError(code: "LimitExceeded", message: "Cannot exceed quota for ServiceSpecificCredentialsPerUserPerService: 2", status: 409)
+                    : LabError(code: "LimitExceeded", message: "Cannot exceed quota for PublicKeysPerUser: 5", status: 409)
             case .duplicate: LabError(code: "DuplicateSSHPublicKey", message: "The public key you have attempted to upload already exists for this user.", status: 400)
-            case .noSuchKey: LabError.noSuchKey(p["SSHPublicKeyId"] ?? "")
+            case .noSuchKey:
+                action.contains("ServiceSpecific")
+                    ? LabError(code: "NoSuchEntity", message: "No such credential \(p["ServiceSpecificCredentialId"] ?? "")", status: 404)
+                    : LabError.noSuchKey(p["SSHPublicKeyId"] ?? "")
             }
             return e.response(protocol: .query(namespace: Self.namespace))
         } catch {

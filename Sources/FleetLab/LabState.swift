@@ -38,6 +38,7 @@ public final class LabState: Sendable {
         var clusters: [LabConfig.Cluster] = []
         var counters = LabCounters()
         var gitCredentials: [String: GitCredential] = [:]  // service user name → credential
+        var gitCredentialSerial = 0
     }
 
     /// An IAM service-specific credential for CodeCommit (HTTPS Git credentials).
@@ -156,8 +157,10 @@ public final class LabState: Sendable {
         try data.withLock { d throws(KeyError) -> GitCredential in
             guard d.users.contains("\(accountID)/\(userName)") else { throw .noSuchUser }
             guard d.gitCredentials.values.filter({ $0.accountID == accountID && $0.userName == userName }).count < 2 else { throw .limitExceeded }
+            let serial = d.gitCredentialSerial
+            d.gitCredentialSerial += 1
             let credential = GitCredential(
-                id: Self.randomKeyID(prefix: "ACCA"), serviceUserName: "\(userName)-at-\(accountID)\(d.gitCredentials.isEmpty ? "" : "-\(d.gitCredentials.count)")",
+                id: Self.randomKeyID(prefix: "ACCA"), serviceUserName: "\(userName)-at-\(accountID)\(serial == 0 ? "" : "-\(serial)")",
                 password: Self.randomSecret(length: 44), accountID: accountID, userName: userName, active: true, created: now())
             d.gitCredentials[credential.serviceUserName] = credential
             return credential
@@ -165,6 +168,22 @@ public final class LabState: Sendable {
     }
 
     public func gitCredential(serviceUserName: String) -> GitCredential? { data.withLock { $0.gitCredentials[serviceUserName] } }
+
+    public func gitCredentials(accountID: String, userName: String) throws(KeyError) -> [GitCredential] {
+        try data.withLock { d throws(KeyError) -> [GitCredential] in
+            guard d.users.contains("\(accountID)/\(userName)") else { throw .noSuchUser }
+            return d.gitCredentials.values.filter { $0.accountID == accountID && $0.userName == userName }.sorted { $0.created < $1.created }
+        }
+    }
+
+    /// Activates, deactivates (`active`) or deletes (nil) a credential by id.
+    public func setGitCredential(accountID: String, userName: String, id: String, active: Bool?) throws(KeyError) {
+        try data.withLock { d throws(KeyError) in
+            guard d.users.contains("\(accountID)/\(userName)") else { throw .noSuchUser }
+            guard let credential = d.gitCredentials.values.first(where: { $0.id == id && $0.accountID == accountID && $0.userName == userName }) else { throw .noSuchKey }
+            if let active { d.gitCredentials[credential.serviceUserName]?.active = active } else { d.gitCredentials[credential.serviceUserName] = nil }
+        }
+    }
 
     // MARK: Repositories and clusters
 

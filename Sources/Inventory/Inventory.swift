@@ -61,10 +61,18 @@ public struct Repository: Sendable, Hashable {
     public var identity: String?
     /// The SSH key id pinned in the inventory's URL, if it named one.
     public var pinnedKeyID: String?
-    /// IAM HTTPS Git credentials (for `https-token`).
+    /// IAM HTTPS Git credentials (for `https-token`): the user name as written, or where to read it
+    /// (`{file: …}` lets `fleetstrap rotate` write the new one there).
     public var username: String?
+    public var usernameReference: SecretReference?
     public var password: SecretReference?
     public var location: SourceLocation
+
+    /// The https-token user name, read now.
+    public func gitUsername(environment: [String: String]) throws -> String? {
+        if let usernameReference { return try usernameReference.resolve(environment: environment).reveal() }
+        return username
+    }
 
     /// `/v1/repos/<name>`, the path CodeCommit serves the repository at.
     public var path: String { "/v1/repos/\(codecommitName)" }

@@ -42,6 +42,7 @@ struct RepositoryDraft {
     var transport: Located<GitTransport>?
     var identity: Located<String>?
     var username: Located<String>?
+    var usernameReference: SecretReference?
     var password: SecretReference?
     var passwordLocation: SourceLocation?
 }

@@ -180,7 +180,13 @@ struct InventoryParser {
             }
         }
         r.identity = f.string("identity")
-        r.username = f.string("username")
+        if let node = f.value("username"), case .mapping = node {
+            // A user name kept where a rotation can write it ({file: …}) or read from the environment.
+            r.usernameReference = secretReference(node, what: "repository '\(name.value)': username")
+            r.username = Located(value: "", location: source.location(node.mark))
+        } else {
+            r.username = f.string("username")
+        }
         if let node = f.value("password") {
             r.password = secretReference(node, what: "repository '\(name.value)': password")
             r.passwordLocation = source.location(node.mark)

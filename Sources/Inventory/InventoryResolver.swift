@@ -192,7 +192,7 @@ struct InventoryResolver {
             name: d.name.value, account: accountName, region: region,
             codecommitName: parsed?.repository ?? d.codecommit!.value, host: host, port: port,
             branch: d.branch ?? "main", transport: transport, identity: identity, pinnedKeyID: parsed?.user,
-            username: d.username?.value, password: d.password, location: d.location)
+            username: d.usernameReference == nil ? d.username?.value : nil, usernameReference: d.usernameReference, password: d.password, location: d.location)
     }
 
     /// The CodeCommit URL rules: no scp-like form, `/v1/repos/<name>`, and for SSH a user that is a key id.

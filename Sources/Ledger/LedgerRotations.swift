@@ -62,3 +62,15 @@ extension Ledger {
         try database.read { db in try FindingRecord.filter(Column("runId") == id).order(Column("id")).fetchAll(db) }
     }
 }
+
+extension Ledger {
+    /// When a rotation retired `keyID` (made it Inactive), if one did.
+    public func retiredAt(keyID: String) throws -> Date? {
+        try database.read { db in
+            try Date.fetchOne(db, sql: """
+                SELECT endedAt FROM rotation WHERE state = 'retired' AND (',' || oldKeyIds || ',') LIKE ('%,' || ? || ',%')
+                ORDER BY endedAt DESC LIMIT 1
+                """, arguments: [keyID])
+        }
+    }
+}

@@ -190,3 +190,73 @@ struct RotationTests {
 enum RSAPrivateKeyFactory {
     static func make() throws -> String { try RSAPrivateKey.generate(bits: 2048).publicKey.openSSH }
 }
+
+@Suite("Fleet: HTTPS Git credential rotation against the lab", .serialized, .tags(.integration))
+struct TokenRotationTests {
+    @Test(.enabled(if: LabFleet.sshAvailable, Comment(rawValue: LabFleet.sshReason)))
+    func anHTTPSTokenRepositoryGetsANewCredentialAndTheOldOneRetires() async throws {
+        let started = try await LabFleet.start(accounts: 1, clusters: 4, transports: ["https-token"])
+        defer { Task { await started.stop() } }
+        let context = try started.context()
+        try await RotationTests.bootstrap(started, context)
+
+        // With the password in the environment there is nowhere to keep a new one: refused, nothing made.
+        let refused = try await RotationRun(context: context, settings: RotationTests.settings, rotation: RotationSettings()).start(
+            clusters: started.inventory.clusters, inventoryPath: started.inventoryPath, inventoryDigest: "test", dryRun: false, progress: { _ in })
+        #expect(refused.identities.first?.state == .refused)
+        #expect(refused.identities.first?.message.contains("writes the new user name and password where the inventory reads them") == true, "\(refused.identities)")
+        #expect(try await Self.credentials(started).count == 1)
+
+        // The pair in files (as a rotation needs it).
+        let oldUser = try #require(started.fixture.lab.info.gitUsers["flux-prod"])
+        let oldPassword = try #require(started.environment[Lab.Info.gitPasswordVariable(user: "flux-prod")])
+        let userFile = started.fixture.directory.appendingPathComponent("git-user").path
+        let passwordFile = started.fixture.directory.appendingPathComponent("git-password").path
+        try oldUser.write(toFile: userFile, atomically: true, encoding: .utf8)
+        try oldPassword.write(toFile: passwordFile, atomically: true, encoding: .utf8)
+        var text = try String(contentsOfFile: started.inventoryPath, encoding: .utf8)
+        text = text.replacingOccurrences(of: "username: \(oldUser)", with: "username: {file: \(userFile)}")
+        text = text.replacingOccurrences(of: "password: {env: \(Lab.Info.gitPasswordVariable(user: "flux-prod"))}", with: "password: {file: \(passwordFile)}")
+        try text.write(toFile: started.inventoryPath, atomically: true, encoding: .utf8)
+        let fleet = LabFleet(
+            fixture: started.fixture, inventory: try InventoryLoader.load(path: started.inventoryPath), inventoryPath: started.inventoryPath,
+            ledgerPath: started.ledgerPath, stateDirectory: started.stateDirectory)
+        let fileContext = try fleet.context()
+
+        let summary = try await RotationRun(context: fileContext, settings: RotationTests.settings, rotation: RotationSettings()).start(
+            clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test", dryRun: false, progress: { _ in })
+        #expect(summary.run.outcome == .succeeded, "\(summary.run.failed) \(summary.identities)")
+        let outcome = try #require(summary.identities.first)
+        #expect(outcome.identity == "fleet-prod" && outcome.iamUser == "flux-prod" && outcome.state == .rotated)
+        // IAM: the new credential Active, the old one Inactive; the files hold the new pair, mode 0600.
+        let credentials = try await Self.credentials(fleet)
+        #expect(credentials.count == 2)
+        #expect(credentials.first { $0.serviceUserName == oldUser }?.status == .inactive)
+        let newUser = try String(contentsOfFile: userFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let newPassword = try String(contentsOfFile: passwordFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(newUser != oldUser && newPassword != oldPassword)
+        #expect(credentials.first { $0.serviceUserName == newUser }?.status == .active)
+        #expect((try FileManager.default.attributesOfItem(atPath: passwordFile)[.posixPermissions] as? Int) == 0o600)
+        // Every cluster fetches with the new pair (the old one no longer works).
+        for cluster in fleet.inventory.clusters {
+            let kube = try await RotationTests.kube(fileContext, cluster)
+            let secret = try #require(try await kube.get(apiVersion: "v1", kind: "Secret", namespace: "flux-system", name: "flux-system"))
+            #expect(secret[path: "data.username"]?.string == Data(newUser.utf8).base64EncodedString(), "\(cluster.name)")
+            let requested = try await kube.requestReconcile(apiVersion: "source.toolkit.fluxcd.io/v1", kind: "GitRepository", namespace: "flux-system", name: "flux-system")
+            try await kube.waitReady(
+                apiVersion: "source.toolkit.fluxcd.io/v1", kind: "GitRepository", namespace: "flux-system", name: "flux-system", revision: nil, requestedAt: requested,
+                settings: WaitSettings(timeout: .seconds(30), poll: .milliseconds(200)))
+        }
+        // fleetstrap itself reaches the repository with the new pair, and finds nothing to do.
+        let again = try await FleetRun(context: try fleet.context(), settings: RotationTests.settings).start(
+            command: "bootstrap", clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test", progress: { _ in })
+        #expect(again.outcome == .succeeded, "\(again.failed)")
+        #expect(again.plans.values.allSatisfy { $0.nothingToDo }, "\(again.plans)")
+    }
+
+    static func credentials(_ fleet: LabFleet) async throws -> [IAMClient.GitCredential] {
+        let client = try fleet.fixture.client()
+        let credentials = try await fleet.fixture.session("prod", client: client)
+        return try await IAMClient(client: client).listGitCredentials(userName: "flux-prod", credentials: credentials, account: "prod")
+    }
+}

@@ -99,7 +99,7 @@ public struct FleetAudit: Sendable {
                     "Active key \(key.keyID) of \(identity.iamUser) is \(DurationText.age(seconds: now().timeIntervalSince(uploaded))) old, older than maxKeyAge \(DurationText.age(seconds: limit)): fleetstrap rotate --identity \(identity.name)"))
             }
         }
-        if set.keys.count >= IdentityKeys.limit {
+        if set.keys.count >= CredentialHolder.identity(identity).limit {
             findings.append(AuditFinding(
                 .keyLimit, identity: identity.name,
                 "IAM user \(identity.iamUser) has \(set.keys.count) SSH keys, IAM's limit: a rotation needs one deleted first (rotate --prune-inactive)"))

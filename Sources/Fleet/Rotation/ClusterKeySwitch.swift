@@ -1,8 +1,9 @@
-// One cluster's part of an SSH key rotation: protect (the current Secret `flux-system` copied to
-// `flux-system-previous`, in the cluster), switch (the new key in Secret `flux-system` and the new key id as the
-// GitRepository URL's user, right after each other, once gotk-sync.yaml in Git carries the same URL), verify (a
-// reconcile requested and the GitRepository Ready at the rotation's revision with the new URL, so fetched with the
-// new key; the Kustomization Ready at it too), and, when that fails, roll back to the previous secret and URL.
+// One cluster's part of a rotation: protect (the current Secret `flux-system` copied to `flux-system-previous`, in
+// the cluster), switch (for SSH the new key in Secret `flux-system` and the new key id as the GitRepository URL's
+// user, right after each other, once gotk-sync.yaml in Git carries the same URL; for https-token the new user name
+// and password in the secret), verify (a reconcile requested and the GitRepository Ready at the rotation's revision,
+// so fetched with the new credential; the Kustomization Ready at it too), and, when that fails, roll back to the
+// previous secret and URL.
 // Every step is journaled; every step is safe to run again (a resumed run finds what is done).
 import FleetSupport
 import Flux
@@ -15,7 +16,7 @@ struct ClusterKeySwitch: Sendable {
     let context: FleetContext
     let cluster: Cluster
     let repository: Repository
-    let newKey: SSHKeyMaterial
+    let credential: RotationCredential
     let journal: StepJournal
 
     static let previousSecret = "flux-system-previous"
@@ -29,10 +30,22 @@ struct ClusterKeySwitch: Sendable {
         let data: [String: Secret]
         /// The cluster already fetches with the new key (a resumed run).
         let switched: Bool
-        var oldKeyID: String? { GitURL.parts(url)?.user }
+        /// What named the old credential: the URL's user (SSH) or the secret's user name (https-token).
+        let oldMarker: String?
     }
 
-    var newURL: String { repository.url(sshUser: newKey.keyID) }
+    var newURL: String {
+        if case .sshKey(let key) = credential { return repository.url(sshUser: key.keyID) }
+        return repository.url()
+    }
+
+    /// What names the credential in the cluster: the URL's user (SSH) or the secret's user name (https-token).
+    var marker: String {
+        switch credential {
+        case .sshKey(let key): key.keyID
+        case .token(_, let username, _): username
+        }
+    }
 
     /// gotk-sync.yaml for `url`, as the cluster's folder holds it.
     func syncFile(url: String) -> RepositoryWriter.Submission {
@@ -54,8 +67,13 @@ struct ClusterKeySwitch: Sendable {
                 throw FleetFailure("Secret flux-system/flux-system is missing: run fleetstrap bootstrap to restore it", errorClass: "rotate.no-secret")
             }
             let data = Self.decode(secret)
-            let switched = GitURL.parts(url)?.user == newKey.keyID && data["identity.pub"]?.reveal().trimmingCharacters(in: .whitespacesAndNewlines) == newKey.publicKey
-            return Before(kube: kube, url: url, data: data, switched: switched)
+            let switched = switch credential {
+            case .sshKey(let key):
+                GitURL.parts(url)?.user == key.keyID && data["identity.pub"]?.reveal().trimmingCharacters(in: .whitespacesAndNewlines) == key.publicKey
+            case .token(_, let username, let password):
+                data["username"]?.reveal() == username && data["password"]?.reveal() == password.reveal()
+            }
+            return Before(kube: kube, url: url, data: data, switched: switched, oldMarker: isSSH ? GitURL.parts(url)?.user : data["username"]?.reveal())
         }
         if !before.switched {
             try await journal.step("protect") {
@@ -69,19 +87,19 @@ struct ClusterKeySwitch: Sendable {
 
     /// The new key in the secret, the new URL on the GitRepository, then a reconcile and Ready at `revision` with it.
     /// Returns the revision the GitRepository holds.
-    func switchAndVerify(_ before: Before, revision: String, writer: RepositoryWriter) async throws -> String {
+    func switchAndVerify(_ before: Before, revision: String?, writer: RepositoryWriter?) async throws -> String? {
         let kube = before.kube
         if !before.switched {
             try await journal.step("switch") {
                 try await kube.createOrUpdateSecret(namespace: "flux-system", name: "flux-system", data: try secretData(knownHosts: before.data["known_hosts"]?.reveal()))
-                try await applySource(kube, url: newURL)
+                if isSSH { try await applySource(kube, url: newURL) }
             }
         }
         return try await journal.step("verify") {
             let source = try await waitReady(kube, revision: revision, writer: writer)
-            guard source[path: "spec.url"]?.string == newURL else {
+            guard source[path: "spec.url"]?.string == newURL || !isSSH else {
                 throw FleetFailure(
-                    "the GitRepository's URL is \(GitURL.redacted(source[path: "spec.url"]?.string ?? "?")) with user \(GitURL.parts(source[path: "spec.url"]?.string ?? "")?.user ?? "none"), not key \(newKey.keyID): something else rewrote it",
+                    "the GitRepository's URL is \(GitURL.redacted(source[path: "spec.url"]?.string ?? "?")) with user \(GitURL.parts(source[path: "spec.url"]?.string ?? "")?.user ?? "none"), not key \(marker): something else rewrote it",
                     errorClass: "rotate.url-changed")
             }
             return source[path: "status.artifact.revision"]?.string ?? revision
@@ -90,11 +108,11 @@ struct ClusterKeySwitch: Sendable {
 
     /// Back to what the cluster had: the previous secret and URL (gotk-sync.yaml with the old URL is at
     /// `revision`), then a reconcile to see it works again. Throws when it does not.
-    func rollBack(_ before: Before, revision: String?, writer: RepositoryWriter) async throws {
+    func rollBack(_ before: Before, revision: String?, writer: RepositoryWriter?) async throws {
         let kube = before.kube
         try await journal.step("rollback") {
             try await kube.createOrUpdateSecret(namespace: "flux-system", name: "flux-system", data: before.data.mapValues { $0.reveal() })
-            try await applySource(kube, url: before.url)
+            if isSSH { try await applySource(kube, url: before.url) }
             _ = try await waitReady(kube, revision: revision, writer: writer)
         }
     }
@@ -108,17 +126,30 @@ struct ClusterKeySwitch: Sendable {
         }
     }
 
-    /// The key id the cluster's GitRepository URL names now (for clusters of the identity outside the run).
-    func currentKeyID() async throws -> String? {
+    /// What the cluster uses now, as `marker` names it (for clusters of the holder outside the run).
+    func currentMarker() async throws -> String? {
         let credentials = try await context.credentials(account: cluster.account, region: cluster.region)
         let kube = try await context.kubeClient(for: cluster, credentials: credentials)
+        guard isSSH else {
+            let secret = try await kube.get(apiVersion: "v1", kind: "Secret", namespace: "flux-system", name: "flux-system")
+            return secret.map(Self.decode)?["username"]?.reveal()
+        }
         let source = try await kube.get(apiVersion: Self.gitRepository.apiVersion, kind: Self.gitRepository.kind, namespace: "flux-system", name: "flux-system")
         return (source?[path: "spec.url"]?.string).flatMap { GitURL.parts($0)?.user }
+    }
+
+    var isSSH: Bool {
+        if case .sshKey = credential { return true }
+        return false
     }
 
     // MARK: Pieces
 
     private func secretData(knownHosts: String?) throws -> [String: String] {
+        guard case .sshKey(let newKey) = credential else {
+            guard case .token(_, let username, let password) = credential else { return [:] }
+            return SecretData.basic(username: username, password: password.reveal())
+        }
         var hosts = knownHosts
         if hosts?.isEmpty ?? true, let parts = GitURL.parts(newURL) { hosts = context.hostKeys.knownHostsLine(host: parts.host, port: parts.port) }
         guard let hosts, !hosts.isEmpty else { throw FleetFailure("no known_hosts for \(repository.host): the repository was not reached over SSH", errorClass: "rotate.known-hosts") }
@@ -133,10 +164,10 @@ struct ClusterKeySwitch: Sendable {
     }
 
     /// A reconcile requested, then the GitRepository and the Kustomization Ready at `revision` or a later one.
-    private func waitReady(_ kube: KubeClient, revision: String?, writer: RepositoryWriter) async throws -> JSONValue {
+    private func waitReady(_ kube: KubeClient, revision: String?, writer: RepositoryWriter?) async throws -> JSONValue {
         let pushed = revision.flatMap { ObjectID(hex: String($0.suffix(40))) }
         let accepts: @Sendable (String) async -> Bool = { seen in
-            guard let pushed, let candidate = ObjectID(hex: String(seen.suffix(40))) else { return false }
+            guard let pushed, let writer, let candidate = ObjectID(hex: String(seen.suffix(40))) else { return false }
             return (try? await writer.contains(candidate, ancestor: pushed)) ?? false
         }
         let (apiVersion, kind) = Self.gitRepository

@@ -1,9 +1,10 @@
-// `fleetstrap rotate`: a new SSH key per identity, switched to on every cluster that uses it, in waves, with no
-// moment where a cluster has no working key. Per identity: the new key is uploaded while the old stays Active; per
-// wave, each cluster's secret is protected, gotk-sync.yaml gets the new URL in one commit per repository, then each
-// cluster switches and is verified (a failed one is rolled back, its old URL committed back); only when every
-// cluster of the identity fetches with the new key are the old keys made Inactive. Otherwise the identity is
-// "partially rotated" and a later `rotate` (or `--resume`) continues with the same new key.
+// `fleetstrap rotate`: a new credential per holder (an SSH identity's key, an https-token repository's HTTPS Git
+// credential), switched to on every cluster that uses it, in waves, with no moment where a cluster has no working
+// credential. Per holder: the new one is made while the old stays Active; per wave, each cluster's secret is
+// protected, (SSH) gotk-sync.yaml gets the new URL in one commit per repository, then each cluster switches and is
+// verified (a failed one is rolled back, its old URL committed back); only when every cluster of the holder fetches
+// with the new credential are the old ones made Inactive. Otherwise the holder is "partially rotated" and a later
+// `rotate` (or `--resume`) continues with the same new credential.
 import AWS
 import FleetSupport
 import Foundation
@@ -52,93 +53,120 @@ public struct RotationRun: Sendable {
 
     /// An identity taking part in the run.
     struct Member: Sendable {
-        let identity: Identity
+        let holder: CredentialHolder
         let accountID: String
         var record: RotationRecord
-        var key: SSHKeyMaterial
+        var credential: RotationCredential
         let clusters: [Cluster]
     }
 
-    /// The SSH identities of `clusters` (those reached over SSH), in inventory order, with their clusters.
-    func identities(of clusters: [Cluster]) throws -> [(Identity, [Cluster])] {
+    /// The holders of `clusters`' credentials (SSH identities, https-token repositories) in inventory order, with
+    /// their clusters; https-token repositories whose IAM user cannot be told come back as refusals.
+    func holders(of clusters: [Cluster]) throws -> ([(CredentialHolder, [Cluster])], [IdentityOutcome]) {
         let inventory = context.inventory
-        var out: [(Identity, [Cluster])] = []
-        for identity in inventory.identities where rotation.identities.isEmpty || rotation.identities.contains(identity.name) {
-            let mine = clusters.filter { cluster in
-                guard let repository = inventory.repository(named: cluster.repository) else { return false }
-                return repository.transport == .ssh && repository.identity == identity.name
+        let wanted = { (name: String) in rotation.identities.isEmpty || rotation.identities.contains(name) }
+        var out: [(CredentialHolder, [Cluster])] = []
+        var refused: [IdentityOutcome] = []
+        func mine(_ holder: CredentialHolder) -> [Cluster] {
+            clusters.filter { inventory.repository(named: $0.repository).map(holder.uses) ?? false }
+        }
+        for identity in inventory.identities where wanted(identity.name) {
+            let clusters = mine(.identity(identity))
+            if !clusters.isEmpty { out.append((.identity(identity), clusters)) }
+        }
+        for repository in inventory.repositories where repository.transport == .httpsToken && wanted(repository.name) {
+            let username = try? repository.gitUsername(environment: context.environment)
+            guard let user = username.flatMap({ $0 }).flatMap(CredentialHolder.iamUser(serviceUserName:)) else {
+                let clusters = clusters.filter { $0.repository == repository.name }
+                if !clusters.isEmpty {
+                    refused.append(IdentityOutcome(
+                        identity: repository.name, iamUser: "?", state: .refused, oldKeys: [], newKey: nil, clusters: clusters.count,
+                        message: "the user name of repository \(repository.name) cannot be read or is not an IAM HTTPS Git user name (<user>-at-<account id>)"))
+                }
+                continue
             }
-            if !mine.isEmpty { out.append((identity, mine)) }
+            let clusters = mine(.repository(repository, iamUser: user))
+            if !clusters.isEmpty { out.append((.repository(repository, iamUser: user), clusters)) }
         }
-        for name in rotation.identities where inventory.identity(named: name) == nil {
-            let suggestion = Suggestion.closest(to: name, in: inventory.identities.map(\.name)).map { "; did you mean '\($0)'?" } ?? ""
-            throw FleetFailure("--identity \(name): no such identity in the inventory\(suggestion)", errorClass: "inventory.identity")
+        let known = inventory.identities.map(\.name) + inventory.repositories.filter { $0.transport == .httpsToken }.map(\.name)
+        for name in rotation.identities where !known.contains(name) {
+            let suggestion = Suggestion.closest(to: name, in: known).map { "; did you mean '\($0)'?" } ?? ""
+            throw FleetFailure("--identity \(name): no such identity or https-token repository in the inventory\(suggestion)", errorClass: "inventory.identity")
         }
-        return out
+        return (out, refused)
     }
 
-    /// Rotates the identities of `clusters`; a dry run says what it would do and changes nothing.
+    private struct Plan {
+        let holder: CredentialHolder
+        let accountID: String
+        let clusters: [Cluster]
+        let unfinished: RotationRecord?
+        let held: [HeldCredential]
+    }
+
+    private func credentials(_ holder: CredentialHolder, _ accountID: String) -> HolderCredentials {
+        HolderCredentials(context: context, holder: holder, accountID: accountID, settings: rotation, now: now())
+    }
+
+    /// Rotates the credentials of `clusters`; a dry run says what it would do and changes nothing.
     public func start(clusters: [Cluster], inventoryPath: String, inventoryDigest: String, dryRun: Bool, progress: @escaping @Sendable (ProgressEvent) -> Void) async throws -> RotationSummary {
-        let candidates = try identities(of: clusters)
+        let (candidates, refused) = try holders(of: clusters)
         let runID = FleetRun.newRunID(now())
-        var outcomes: [IdentityOutcome] = []
-        var plans: [(Identity, String, [Cluster], RotationRecord?, [IAMClient.SSHPublicKey])] = []
+        var outcomes: [IdentityOutcome] = refused
+        var plans: [Plan] = []
         // Decide from IAM and the ledger, reading only.
-        for (identity, members) in candidates {
-            guard let accountID = context.inventory.account(named: identity.account)?.id else { continue }
-            let keys = IdentityKeys(context: context, identity: identity, accountID: accountID, settings: rotation, now: now())
-            let base = IdentityOutcome(identity: identity.name, iamUser: identity.iamUser, state: .planned, oldKeys: [], newKey: nil, clusters: members.count, message: "")
+        for (holder, members) in candidates {
+            guard let accountID = context.inventory.account(named: holder.account)?.id else { continue }
+            let store = credentials(holder, accountID)
+            var outcome = IdentityOutcome(identity: holder.name, iamUser: holder.iamUser, state: .skipped, oldKeys: [], newKey: nil, clusters: members.count, message: "")
             do {
-                let iamKeys = try await keys.list()
-                let unfinished = try context.ledger.unfinishedRotation(identity: identity.name, kind: "ssh")
-                if let unfinished, iamKeys.contains(where: { $0.keyID == unfinished.newKeyId && $0.status == .active }) {
-                    plans.append((identity, accountID, members, unfinished, iamKeys))
+                let held = try await store.list()
+                let unfinished = try context.ledger.unfinishedRotation(identity: holder.name, kind: holder.kind)
+                if let unfinished, held.contains(where: { $0.id == unfinished.newKeyId && $0.active }) {
+                    plans.append(Plan(holder: holder, accountID: accountID, clusters: members, unfinished: unfinished, held: held))
                     continue
                 }
-                let current = IdentityKeys.current(iamKeys)
-                if let limit = rotation.olderThanSeconds, let uploaded = current?.uploadDate, now().timeIntervalSince(uploaded) < limit {
-                    var outcome = base
-                    outcome.state = .skipped
-                    outcome.oldKeys = current.map { [$0.keyID] } ?? []
-                    outcome.message = "key \(current!.keyID) is \(DurationText.age(seconds: now().timeIntervalSince(uploaded))) old, younger than --older-than \(DurationText.age(seconds: limit))"
+                guard let current = try store.current(held) else {
+                    outcome.message = "IAM user \(holder.iamUser) has no Active \(holder.what) the inventory uses: nothing to rotate"
                     outcomes.append(outcome)
                     continue
                 }
-                guard current != nil else {
-                    var outcome = base
-                    outcome.state = .skipped
-                    outcome.message = "IAM user \(identity.iamUser) has no Active SSH key: nothing to rotate (bootstrap makes one)"
+                if let limit = rotation.olderThanSeconds, let created = current.created, now().timeIntervalSince(created) < limit {
+                    outcome.oldKeys = [current.id]
+                    outcome.message = "\(holder.what) \(current.id) is \(DurationText.age(seconds: now().timeIntervalSince(created))) old, younger than --older-than \(DurationText.age(seconds: limit))"
                     outcomes.append(outcome)
                     continue
                 }
-                plans.append((identity, accountID, members, nil, iamKeys))
+                try store.checkWritable()
+                plans.append(Plan(holder: holder, accountID: accountID, clusters: members, unfinished: nil, held: held))
             } catch {
-                var outcome = base
                 outcome.state = .refused
                 outcome.message = "\(error)"
                 outcomes.append(outcome)
             }
         }
         if dryRun {
-            for (identity, _, members, unfinished, iamKeys) in plans {
-                let usedBy = try usage(members)
+            for plan in plans {
+                let usedBy = try usage(plan.clusters)
                 var outcome = IdentityOutcome(
-                    identity: identity.name, iamUser: identity.iamUser, state: .planned, oldKeys: iamKeys.filter { $0.status == .active && $0.keyID != unfinished?.newKeyId }.map(\.keyID),
-                    newKey: unfinished?.newKeyId, clusters: members.count, message: "")
-                if let unfinished {
-                    outcome.message = "would continue the partial rotation to \(unfinished.newKeyId) (run \(unfinished.runId)) on \(members.count) clusters"
-                } else if let refusal = IdentityKeys.refusal(iamKeys.filter { key in !(key.status == .inactive && rotation.pruneInactive && (usedBy[key.keyID] ?? []).isEmpty) }, identity: identity, usedBy: usedBy) {
+                    identity: plan.holder.name, iamUser: plan.holder.iamUser, state: .planned,
+                    oldKeys: plan.held.filter { $0.active && $0.id != plan.unfinished?.newKeyId }.map(\.id), newKey: plan.unfinished?.newKeyId, clusters: plan.clusters.count,
+                    message: "")
+                let store = credentials(plan.holder, plan.accountID)
+                if let unfinished = plan.unfinished {
+                    outcome.message = "would continue the partial rotation to \(unfinished.newKeyId) (run \(unfinished.runId)) on \(plan.clusters.count) clusters"
+                } else if let refusal = store.refusal(plan.held.filter { !(!$0.active && rotation.pruneInactive && (usedBy[$0.id] ?? []).isEmpty) }, usedBy: usedBy) {
                     outcome.state = .refused
                     outcome.message = refusal
                 } else {
-                    outcome.message = "would upload a new \(identity.keyBits)-bit key and switch \(members.count) clusters to it, then make \(outcome.oldKeys.joined(separator: ", ")) Inactive"
+                    outcome.message = "would make a new \(plan.holder.what), switch \(plan.clusters.count) clusters to it, then make \(outcome.oldKeys.joined(separator: ", ")) Inactive"
                 }
                 outcomes.append(outcome)
             }
             return RotationSummary(run: RunSummary(runID: "", outcome: .succeeded), identities: outcomes.sorted { $0.identity < $1.identity })
         }
 
-        let all = plans.flatMap(\.2)
+        let all = plans.flatMap(\.clusters)
         let waves = settings.waveIndices(count: all.count)
         let options = String(decoding: try JSONEncoder().encode(RotateOptions(run: settings, rotation: rotation)), as: UTF8.self)
         try context.ledger.begin(
@@ -146,21 +174,21 @@ public struct RotationRun: Sendable {
             clusters: zip(all, waves).map { cluster, wave in
                 ClusterRecord(runId: runID, cluster: cluster.name, account: cluster.account, repository: cluster.repository, wave: wave, status: .pending)
             })
-        for outcome in outcomes { try? context.ledger.event(run: runID, level: outcome.state == .refused ? "error" : "info", "identity \(outcome.identity): \(outcome.state.rawValue): \(outcome.message)") }
+        for outcome in outcomes { try? context.ledger.event(run: runID, level: outcome.state == .refused ? "error" : "info", "\(outcome.identity): \(outcome.state.rawValue): \(outcome.message)") }
 
-        // Keys: deleted where safe, then a new one per identity (or the partial rotation's), recorded before use.
+        // Credentials: deleted where safe, then a new one per holder (or the partial rotation's), recorded before use.
         var members: [Member] = []
-        for (identity, accountID, clusters, unfinished, iamKeys) in plans {
+        for plan in plans {
             do {
-                members.append(try await prepare(identity, accountID: accountID, clusters: clusters, unfinished: unfinished, iamKeys: iamKeys, runID: runID))
+                members.append(try await prepare(plan, runID: runID))
             } catch {
-                outcomes.append(IdentityOutcome(identity: identity.name, iamUser: identity.iamUser, state: .refused, oldKeys: [], newKey: nil, clusters: clusters.count, message: "\(error)"))
-                try? context.ledger.event(run: runID, level: "error", "identity \(identity.name): refused: \(error)")
-                for cluster in clusters {
-                    var record = ClusterRecord(runId: runID, cluster: cluster.name, account: cluster.account, repository: cluster.repository, wave: 0, status: .notStarted)
-                    record.wave = zip(all, waves).first { $0.0.name == cluster.name }?.1 ?? 0
+                outcomes.append(IdentityOutcome(identity: plan.holder.name, iamUser: plan.holder.iamUser, state: .refused, oldKeys: [], newKey: nil, clusters: plan.clusters.count, message: "\(error)"))
+                try? context.ledger.event(run: runID, level: "error", "\(plan.holder.name): refused: \(error)")
+                let waveOf = Dictionary(uniqueKeysWithValues: zip(all.map(\.name), waves))
+                for cluster in plan.clusters {
+                    var record = ClusterRecord(runId: runID, cluster: cluster.name, account: cluster.account, repository: cluster.repository, wave: waveOf[cluster.name] ?? 0, status: .notStarted)
                     record.errorClass = "rotate.refused"
-                    record.errorMessage = "identity \(identity.name): \(error)"
+                    record.errorMessage = "\(plan.holder.name): \(error)"
                     try? context.ledger.update(record)
                 }
             }
@@ -168,71 +196,80 @@ public struct RotationRun: Sendable {
         return try await execute(runID: runID, members: members, earlier: outcomes, progress: progress)
     }
 
-    /// Continues a rotate run: its identities with their new keys, its clusters not switched yet.
+    /// Continues a rotate run: its holders with their new credentials, its clusters not switched yet.
     public func resume(runID: String, progress: @escaping @Sendable (ProgressEvent) -> Void) async throws -> RotationSummary {
         try context.ledger.reopen(run: runID)
         try context.ledger.event(run: runID, "resumed")
-        let records = try context.ledger.rotations(run: runID)
         let clusterRecords = try context.ledger.clusters(run: runID)
+        let (candidates, _) = try holders(of: clusterRecords.compactMap { context.inventory.cluster(named: $0.cluster) })
         var members: [Member] = []
         var outcomes: [IdentityOutcome] = []
-        for var record in records {
-            guard let identity = context.inventory.identity(named: record.identity), let accountID = context.inventory.account(named: identity.account)?.id else {
-                throw FleetFailure("identity \(record.identity) of run \(runID) is no longer in the inventory", errorClass: "inventory.identity")
-            }
-            let clusters = clusterRecords.compactMap { context.inventory.cluster(named: $0.cluster) }.filter { cluster in
-                context.inventory.repository(named: cluster.repository)?.identity == identity.name
+        for var record in try context.ledger.rotations(run: runID) {
+            guard let (holder, clusters) = candidates.first(where: { $0.0.name == record.identity && $0.0.kind == record.kind }),
+                let accountID = context.inventory.account(named: holder.account)?.id
+            else {
+                throw FleetFailure("\(record.identity) of run \(runID) is no longer in the inventory", errorClass: "inventory.identity")
             }
             if record.state == .retired {
-                outcomes.append(IdentityOutcome(identity: identity.name, iamUser: identity.iamUser, state: .rotated, oldKeys: record.oldKeys, newKey: record.newKeyId, clusters: clusters.count, message: "rotated earlier in this run"))
+                outcomes.append(IdentityOutcome(identity: holder.name, iamUser: holder.iamUser, state: .rotated, oldKeys: record.oldKeys, newKey: record.newKeyId, clusters: clusters.count, message: "rotated earlier in this run"))
                 continue
             }
+            let store = credentials(holder, accountID)
             if record.newKeyId.isEmpty {
-                // Killed before the key was recorded: start this identity's key again.
-                let keys = IdentityKeys(context: context, identity: identity, accountID: accountID, settings: rotation, now: now())
-                members.append(try await prepare(identity, accountID: accountID, clusters: clusters, unfinished: nil, iamKeys: try await keys.list(), runID: runID))
+                // Killed between recording the rotation and its new credential: one made since is adopted, else one is made.
+                let held = try await store.list()
+                let made = held.filter { $0.active && ($0.created ?? .distantPast) >= record.startedAt.addingTimeInterval(-1) }
+                if let adopted = made.lazy.compactMap({ try? store.adopt($0.id) }).first(where: { holder.kind == "ssh" || $0.id == (try? store.current(held))??.id }) {
+                    record.newKeyId = adopted.id
+                    try context.ledger.record(rotation: record)
+                    members.append(Member(holder: holder, accountID: accountID, record: record, credential: adopted, clusters: clusters))
+                } else {
+                    members.append(try await prepare(Plan(holder: holder, accountID: accountID, clusters: clusters, unfinished: nil, held: held), runID: runID))
+                }
                 continue
             }
             record.state = .switching
-            members.append(Member(identity: identity, accountID: accountID, record: record, key: try await context.keys.material(keyID: record.newKeyId, for: identity, accountID: accountID), clusters: clusters))
+            members.append(Member(holder: holder, accountID: accountID, record: record, credential: try store.adopt(record.newKeyId), clusters: clusters))
         }
         return try await execute(runID: runID, members: members, earlier: outcomes, progress: progress)
     }
 
-    /// Clusters last known (from the ledger) to use each key.
+    /// Clusters last known (from the ledger) to use each credential.
     private func usage(_ clusters: [Cluster]) throws -> [String: [String]] {
         var usedBy: [String: [String]] = [:]
         for (cluster, key) in try context.ledger.lastKeys(clusters: clusters.map(\.name)) { usedBy[key, default: []].append(cluster) }
         return usedBy
     }
 
-    private func prepare(_ identity: Identity, accountID: String, clusters: [Cluster], unfinished: RotationRecord?, iamKeys: [IAMClient.SSHPublicKey], runID: String) async throws -> Member {
-        if let unfinished {
+    private func prepare(_ plan: Plan, runID: String) async throws -> Member {
+        let holder = plan.holder
+        let store = credentials(holder, plan.accountID)
+        if let unfinished = plan.unfinished {
             var record = unfinished
             record.runId = runID
             record.state = .switching
             record.startedAt = now()
             try context.ledger.record(rotation: record)
-            try? context.ledger.event(run: runID, "identity \(identity.name): continuing the partial rotation to \(unfinished.newKeyId) of run \(unfinished.runId)")
-            return Member(identity: identity, accountID: accountID, record: record, key: try await context.keys.material(keyID: unfinished.newKeyId, for: identity, accountID: accountID), clusters: clusters)
+            try? context.ledger.event(run: runID, "\(holder.name): continuing the partial rotation to \(unfinished.newKeyId) of run \(unfinished.runId)")
+            return Member(holder: holder, accountID: plan.accountID, record: record, credential: try store.adopt(unfinished.newKeyId), clusters: plan.clusters)
         }
-        let keys = IdentityKeys(context: context, identity: identity, accountID: accountID, settings: rotation, now: now())
-        let usedBy = try usage(clusters)
-        let deleted = try await keys.deleteRetired(iamKeys, usedBy: usedBy, runID: runID)
-        let remaining = iamKeys.filter { !deleted.contains($0.keyID) }
-        if let refusal = IdentityKeys.refusal(remaining, identity: identity, usedBy: usedBy) { throw FleetFailure(refusal, errorClass: "rotate.key-limit") }
-        let old = remaining.filter { $0.status == .active }.map(\.keyID)
-        // Recorded before the upload: a run killed in between finds the key by its date (see resume).
+        let usedBy = try usage(plan.clusters)
+        let deleted = try await store.deleteRetired(plan.held, usedBy: usedBy, runID: runID)
+        let remaining = plan.held.filter { !deleted.contains($0.id) }
+        if let refusal = store.refusal(remaining, usedBy: usedBy) { throw FleetFailure(refusal, errorClass: "rotate.limit") }
+        let old = remaining.filter(\.active).map(\.id)
+        // Recorded before the new credential is made: a run killed in between adopts it on resume.
         var record = RotationRecord(
-            runId: runID, identity: identity.name, kind: "ssh", account: accountID, iamUser: identity.iamUser, oldKeyIds: old, newKeyId: "", newFingerprint: nil,
+            runId: runID, identity: holder.name, kind: holder.kind, account: plan.accountID, iamUser: holder.iamUser, oldKeyIds: old, newKeyId: "", newFingerprint: nil,
             state: .switching, startedAt: now())
         try context.ledger.record(rotation: record)
-        let key = try await keys.upload(runID: runID)
-        record.newKeyId = key.keyID
-        record.newFingerprint = key.fingerprint
+        let credential = try await store.make(runID: runID)
+        record.newKeyId = credential.id
+        if case .sshKey(let key) = credential { record.newFingerprint = key.fingerprint }
         try context.ledger.record(rotation: record)
-        try? context.ledger.event(run: runID, "identity \(identity.name): new SSH key \(key.keyID) (\(key.fingerprint)); \(old.joined(separator: ", ")) stay Active until every cluster is switched")
-        return Member(identity: identity, accountID: accountID, record: record, key: key, clusters: clusters)
+        try? context.ledger.event(
+            run: runID, "\(holder.name): new \(holder.what) \(credential.id)\(record.newFingerprint.map { " (\($0))" } ?? ""); \(old.joined(separator: ", ")) stay Active until every cluster is switched")
+        return Member(holder: holder, accountID: plan.accountID, record: record, credential: credential, clusters: plan.clusters)
     }
 
     // MARK: Waves
@@ -303,7 +340,7 @@ public struct RotationRun: Sendable {
                 let repository = context.inventory.repository(named: cluster.repository)
             else { return nil }
             let journal = StepJournal(ledger: context.ledger, runID: runID, cluster: cluster.name) { step, ms in progress(.step(cluster: cluster.name, step: step, milliseconds: ms)) }
-            return ClusterKeySwitch(context: context, cluster: cluster, repository: repository, newKey: member.key, journal: journal)
+            return ClusterKeySwitch(context: context, cluster: cluster, repository: repository, credential: member.credential, journal: journal)
         }
         // Phase 1: protect.
         var states: [Switched] = await boundedMap(records, limit: parallel, whenCancelled: { Switched(record: Self.notStarted($0)) }) { record in
@@ -319,17 +356,21 @@ public struct RotationRun: Sendable {
             do { state.before = try await switcher.protect() } catch { state.error = error }
             return state
         }
-        // Phase 2: the new URLs, one commit per repository.
+        // Phase 2 (SSH): the new URLs, one commit per repository. https-token URLs do not change.
         let ready = states.indices.filter { states[$0].error == nil && states[$0].before != nil }
-        var revisions: [Int: (String, RepositoryWriter)] = [:]
+        var revisions: [Int: (String?, RepositoryWriter?)] = [:]
         for (_, indices) in Dictionary(grouping: ready, by: { states[$0].record.repository }) {
             guard let first = switcher(states[indices[0]].record) else { continue }
+            guard first.isSSH else {
+                for index in indices { revisions[index] = (nil, nil) }
+                continue
+            }
             do {
                 let writer = try await writer(for: first)
                 let receipts = try await StepJournal(ledger: context.ledger, runID: runID, cluster: first.cluster.name, progress: { _, _ in }).step("commit") {
                     try await writer.submit(
                         indices.compactMap { index in switcher(states[index].record).map { $0.syncFile(url: $0.newURL) } },
-                        message: "Rotate the SSH key of \(first.repository.identity ?? "the fleet") to \(first.newKey.keyID)")
+                        message: "Rotate the SSH key of \(first.repository.identity ?? "the fleet") to \(first.credential.id)")
                 }
                 for (index, receipt) in zip(indices, receipts) { revisions[index] = ("\(first.repository.branch)@sha1:\(receipt.commit.hex)", writer) }
             } catch {
@@ -345,7 +386,7 @@ public struct RotationRun: Sendable {
             do {
                 state.touched = !before.switched
                 state.record.revision = try await switcher.switchAndVerify(before, revision: revision, writer: writer)
-                state.record.keyId = switcher.newKey.keyID
+                state.record.keyId = switcher.credential.id
             } catch {
                 state.error = error
             }
@@ -358,7 +399,7 @@ public struct RotationRun: Sendable {
                 guard let first = switcher(states[indices[0]].record) else { continue }
                 var revision: String?
                 var writer: RepositoryWriter?
-                do {
+                if first.isSSH { do {
                     let w = try await self.writer(for: first)
                     writer = w
                     let receipts = try await w.submit(
@@ -367,14 +408,16 @@ public struct RotationRun: Sendable {
                     revision = receipts.first.map { "\(first.repository.branch)@sha1:\($0.commit.hex)" }
                 } catch {
                     try? context.ledger.event(run: runID, level: "error", "rollback commit to \(first.repository.name) failed: \(error)")
-                }
+                } }
                 let snapshot = states
                 let (rollbackRevision, rollbackWriter) = (revision, writer)
                 let rolled: [(Int, String)] = await boundedMap(indices, limit: parallel, whenCancelled: { ($0, "not rolled back: interrupted") }) { index in
-                    guard let before = snapshot[index].before, let switcher = switcher(snapshot[index].record), let writer = rollbackWriter else { return (index, "not rolled back: the rollback commit failed") }
+                    guard let before = snapshot[index].before, let switcher = switcher(snapshot[index].record), rollbackWriter != nil || !switcher.isSSH else {
+                        return (index, "not rolled back: the rollback commit failed")
+                    }
                     do {
-                        try await switcher.rollBack(before, revision: rollbackRevision, writer: writer)
-                        return (index, "rolled back to key \(before.oldKeyID ?? "?"), which works")
+                        try await switcher.rollBack(before, revision: rollbackRevision, writer: rollbackWriter)
+                        return (index, "rolled back to \(switcher.isSSH ? "key" : "credential") \(before.oldMarker ?? "?"), which works")
                     } catch {
                         return (index, "rollback failed too: \(error)")
                     }
@@ -411,7 +454,7 @@ public struct RotationRun: Sendable {
 
     private func writer(for switcher: ClusterKeySwitch) async throws -> RepositoryWriter {
         let repository = switcher.repository
-        let key = switcher.newKey
+        guard case .sshKey(let key) = switcher.credential else { throw FleetFailure("no Git writer for an https-token rotation") }
         let remote = GitRemote(
             url: repository.url(sshUser: key.keyID), authentication: .sshKey(privateKeyPEM: key.privateKeyPEM, passphrase: key.passphrase),
             trust: GitTrust(caPEM: context.caBundle, hostKeys: context.hostKeys))
@@ -420,44 +463,42 @@ public struct RotationRun: Sendable {
 
     // MARK: Finish
 
-    /// Retires the old keys when every cluster of the identity (in the whole inventory) fetches with the new one.
+    /// Retires the old credentials when every cluster of the holder (in the whole inventory) fetches with the new one.
     private func finish(_ member: Member, runID: String, progress: @escaping @Sendable (ProgressEvent) -> Void) async -> IdentityOutcome {
+        let holder = member.holder
         var record = member.record
         var outcome = IdentityOutcome(
-            identity: member.identity.name, iamUser: member.identity.iamUser, state: .partial, oldKeys: record.oldKeys, newKey: record.newKeyId,
+            identity: holder.name, iamUser: holder.iamUser, state: .partial, oldKeys: record.oldKeys, newKey: record.newKeyId,
             clusters: member.clusters.count, message: "")
         let results = Dictionary(uniqueKeysWithValues: ((try? context.ledger.clusters(run: runID)) ?? []).map { ($0.cluster, $0) })
         let notSwitched = member.clusters.filter { results[$0.name]?.status != .succeeded }.map(\.name)
-        // Clusters of the identity outside this run's selection must be on the new key too.
+        // Clusters of the holder outside this run's selection must use the new credential too.
         let inRun = Set(member.clusters.map(\.name))
-        let others = context.inventory.clusters.filter { cluster in
-            !inRun.contains(cluster.name) && context.inventory.repository(named: cluster.repository).map { $0.transport == .ssh && $0.identity == member.identity.name } == true
-        }
         var outside: [String] = []
-        for cluster in others {
-            guard let repository = context.inventory.repository(named: cluster.repository) else { continue }
+        for cluster in context.inventory.clusters where !inRun.contains(cluster.name) {
+            guard let repository = context.inventory.repository(named: cluster.repository), holder.uses(repository) else { continue }
             let journal = StepJournal(ledger: context.ledger, runID: runID, cluster: cluster.name) { _, _ in }
-            let check = ClusterKeySwitch(context: context, cluster: cluster, repository: repository, newKey: member.key, journal: journal)
-            if (try? await check.currentKeyID()) != member.key.keyID { outside.append(cluster.name) }
+            let check = ClusterKeySwitch(context: context, cluster: cluster, repository: repository, credential: member.credential, journal: journal)
+            if (try? await check.currentMarker()) != check.marker { outside.append(cluster.name) }
         }
         if !notSwitched.isEmpty || !outside.isEmpty || Task.isCancelled {
             var reasons: [String] = []
             if !notSwitched.isEmpty { reasons.append("\(notSwitched.count) of \(member.clusters.count) clusters not switched (\(notSwitched.prefix(5).joined(separator: ", "))\(notSwitched.count > 5 ? ", …" : ""))") }
-            if !outside.isEmpty { reasons.append("\(outside.count) clusters of the identity outside this run still use another key (\(outside.prefix(5).joined(separator: ", ")))") }
+            if !outside.isEmpty { reasons.append("\(outside.count) clusters outside this run still use another \(holder.what) (\(outside.prefix(5).joined(separator: ", ")))") }
+            if reasons.isEmpty { reasons.append("interrupted") }
             record.state = .partial
             record.detail = reasons.joined(separator: "; ")
             outcome.message = "partially rotated: \(record.detail!); \(record.oldKeys.joined(separator: ", ")) stay Active; `fleetstrap rotate --resume \(runID)` finishes it"
             try? context.ledger.record(rotation: record)
-            try? context.ledger.event(run: runID, level: "warning", "identity \(member.identity.name): \(outcome.message)")
+            try? context.ledger.event(run: runID, level: "warning", "\(holder.name): \(outcome.message)")
             return outcome
         }
-        // Every cluster fetches with the new key: the previous secrets go, then the old keys.
-        let keys = IdentityKeys(context: context, identity: member.identity, accountID: member.accountID, settings: rotation, now: now())
+        // Every cluster fetches with the new credential: the previous secrets go, then the old credentials.
         let retired: [String?] = await boundedMap(member.clusters, limit: settings.parallel, whenCancelled: { "\($0.name): interrupted" }) { cluster in
             guard let repository = context.inventory.repository(named: cluster.repository) else { return nil }
             let journal = StepJournal(ledger: context.ledger, runID: runID, cluster: cluster.name) { step, ms in progress(.step(cluster: cluster.name, step: step, milliseconds: ms)) }
             do {
-                try await ClusterKeySwitch(context: context, cluster: cluster, repository: repository, newKey: member.key, journal: journal).retire(nil)
+                try await ClusterKeySwitch(context: context, cluster: cluster, repository: repository, credential: member.credential, journal: journal).retire(nil)
                 return nil
             } catch {
                 return "\(cluster.name): \(error)"
@@ -467,10 +508,10 @@ public struct RotationRun: Sendable {
             try? context.ledger.event(run: runID, level: "warning", "could not delete Secret flux-system-previous on \(problem) (harmless; delete it by hand)")
         }
         do {
-            try await keys.retire(record.oldKeys, runID: runID)
+            try await credentials(holder, member.accountID).retire(record.oldKeys, runID: runID)
         } catch {
             record.state = .partial
-            record.detail = "every cluster is switched, but the old keys could not be made Inactive: \(error)"
+            record.detail = "every cluster is switched, but the old \(holder.what)s could not be made Inactive: \(error)"
             outcome.message = record.detail! + "; run fleetstrap rotate --resume \(runID)"
             try? context.ledger.record(rotation: record)
             return outcome
@@ -480,7 +521,7 @@ public struct RotationRun: Sendable {
         record.detail = nil
         try? context.ledger.record(rotation: record)
         outcome.state = .rotated
-        outcome.message = "\(member.clusters.count) clusters switched to \(record.newKeyId); \(record.oldKeys.isEmpty ? "no old key" : record.oldKeys.joined(separator: ", ")) \(rotation.deleteOld ? "deleted" : "made Inactive")"
+        outcome.message = "\(member.clusters.count) clusters switched to \(record.newKeyId); \(record.oldKeys.isEmpty ? "nothing older" : record.oldKeys.joined(separator: ", ")) \(rotation.deleteOld ? "deleted" : "made Inactive")"
         return outcome
     }
 }
