@@ -37,6 +37,11 @@ extension Fleetstrap {
             var stderr = StandardError()
             print("error: \(failure.description)", to: &stderr)
             exit(withError: failure.exitCode)
+        } catch where exitCode(for: error) == .validationFailure {
+            // A bad option or argument is invalid input like any other: exit 2, with argument-parser's message.
+            var stderr = StandardError()
+            print(fullMessage(for: error), to: &stderr)
+            exit(withError: ExitStatus.invalidInput)
         } catch {
             exit(withError: error)
         }

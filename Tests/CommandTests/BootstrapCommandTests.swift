@@ -28,3 +28,20 @@ struct BootstrapCommandTests {
         #expect(runs.status == 3 && runs.stderr.contains("no ledger"))
     }
 }
+
+@Suite("fleetstrap rotate and audit (binary): bad input")
+struct RotateAuditCommandTests {
+    @Test func badInputExitsWithTwoAndSaysWhy() throws {
+        let inventory = "inventories/example-fleet.yaml"
+        let identity = try Binary.run(["rotate", "-f", inventory, "--identity", "flux-prd"])
+        #expect(identity.status == 2 && identity.stderr.contains("--identity flux-prd: no such identity") && identity.stderr.contains("did you mean 'flux-prod'"), "\(identity.stderr)")
+        let age = try Binary.run(["rotate", "-f", inventory, "--older-than", "three months"])
+        #expect(age.status == 2 && age.stderr.contains("--older-than 'three months' is not a duration"), "\(age.stderr)")
+        let grace = try Binary.run(["rotate", "-f", inventory, "--grace", "soon"])
+        #expect(grace.status == 2, "\(grace.stderr)")
+        let severity = try Binary.run(["audit", "-f", inventory, "--fail-on", "fatal"])
+        #expect(severity.status == 2 && severity.stderr.contains("fail-on"), "\(severity.stderr)")
+        let missing = try Binary.run(["audit", "-f", "/nonexistent/fleet.yaml"])
+        #expect(missing.status == 2)
+    }
+}
