@@ -7,10 +7,12 @@ import HummingbirdTLS
 import Logging
 import NIOCore
 import NIOSSL
+import ServiceLifecycle
 import Synchronization
 
 enum LabHTTPServer {
-    /// Starts listening and returns the port and the task serving it (cancel it to stop).
+    /// Starts listening and returns the port and the task serving it (cancel it to stop: the listener closes, the
+    /// connections already accepted are served and closed, and requests still running after 2 s are cancelled).
     /// `serverNames`, when given, picks a certificate by the TLS server name (SNI): one listener, many identities.
     static func start(
         certificatePEM: String, keyPEM: String, name: String, port: Int = 0, bodyLimit: Int = 256 << 20,
@@ -70,7 +72,22 @@ enum LabHTTPServer {
             configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: name),
             onServerRunning: { channel in ready.continuation.yield(channel.localAddress?.port ?? 0) },
             logger: logger)
-        let task = Task { try await app.run() }
+        // Stopping is a graceful shutdown, not a cancellation of the server: cancelled, Hummingbird drops connections
+        // it accepted but has not picked up yet, and NIO traps on their unfinished writers ("Deinited NIOAsyncWriter
+        // without calling finish()") when a client connects at that moment.
+        let group = ServiceGroup(services: [app], logger: logger)
+        let runner = Task { try await group.run() }
+        let task = Task<Void, any Error> {
+            await withTaskCancellationHandler {
+                _ = try? await runner.value
+            } onCancel: {
+                Task { await group.triggerGracefulShutdown() }
+                Task {
+                    try? await Task.sleep(for: .seconds(2))
+                    runner.cancel()
+                }
+            }
+        }
         for await bound in ready.stream where bound > 0 { return (bound, task) }
         task.cancel()
         throw LabFailure("\(name) did not start listening")

@@ -97,6 +97,19 @@ struct FleetOptions: ParsableArguments {
         return settings
     }
 
+    /// The run `--resume RUN` names, or with `--resume-last` the newest unfinished run of `command`.
+    func runToResume(_ explicit: String?, command: String, in ledger: Ledger) throws -> String {
+        let id: String
+        if let explicit { id = explicit } else {
+            guard let last = try ledger.lastUnfinished(command: command) else {
+                throw CommandFailure.invalidInput("no unfinished \(command) run in \(self.ledger) to resume")
+            }
+            id = last.id
+        }
+        guard let run = try ledger.run(id), run.command == command else { throw CommandFailure.invalidInput("no \(command) run \(id) in \(self.ledger)") }
+        return id
+    }
+
     func context(_ inventory: Inventory) throws -> FleetContext {
         let aws: AWSEnvironment
         do {
@@ -158,14 +171,7 @@ func runFleet(_ fleet: FleetOptions, dryRun: Bool, resume: String?, resumeLast: 
     let reporter = RunReporter(output: fleet.output, total: clusters.count, logFormat: fleet.logFormat, quiet: fleet.quiet, verbose: fleet.verbose)
     let summary: RunSummary = try await RunReporter.interruptible {
         if resume != nil || resumeLast {
-            let id: String
-            if let resume { id = resume } else {
-                guard let last = try context.ledger.lastUnfinished(command: "bootstrap") else {
-                    throw CommandFailure.invalidInput("no unfinished bootstrap run in \(fleet.ledger) to resume")
-                }
-                id = last.id
-            }
-            guard try context.ledger.run(id) != nil else { throw CommandFailure.invalidInput("no run \(id) in \(fleet.ledger)") }
+            let id = try fleet.runToResume(resume, command: "bootstrap", in: context.ledger)
             return try await fleetRun.resume(runID: id, clusters: inventory.clusters, progress: reporter.event)
         }
         guard !clusters.isEmpty else { throw CommandFailure.invalidInput("no cluster selected") }

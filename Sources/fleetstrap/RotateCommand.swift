@@ -75,15 +75,7 @@ struct RotateCommand: AsyncParsableCommand {
         let reporter = RunReporter(output: fleet.output, total: clusters.count, logFormat: fleet.logFormat, quiet: fleet.quiet, verbose: fleet.verbose)
         let summary: RotationSummary = try await RunReporter.interruptible {
             if resume != nil || resumeLast {
-                let id: String
-                if let resume { id = resume } else {
-                    guard let last = try context.ledger.lastUnfinished(command: "rotate") else {
-                        throw CommandFailure.invalidInput("no unfinished rotate run in \(fleet.ledger) to resume")
-                    }
-                    id = last.id
-                }
-                guard let record = try context.ledger.run(id), record.command == "rotate" else { throw CommandFailure.invalidInput("no rotate run \(id) in \(fleet.ledger)") }
-                return try await run.resume(runID: id, progress: reporter.event)
+                return try await run.resume(runID: try fleet.runToResume(resume, command: "rotate", in: context.ledger), progress: reporter.event)
             }
             guard !clusters.isEmpty else { throw CommandFailure.invalidInput("no cluster selected") }
             return try await run.start(clusters: clusters, inventoryPath: fleet.file, inventoryDigest: digest, dryRun: dryRun, progress: reporter.event)

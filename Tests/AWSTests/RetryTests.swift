@@ -172,7 +172,7 @@ struct RetryTests {
     }
 
     @Test func theQuotaRunsOutUnderSustainedFailure() async throws {
-        let server = try PeerServer(arguments: ["--sequence", "broken=500", "--max-requests", "400"], lifetime: 60)
+        let server = try PeerServer(arguments: ["--sequence", "broken=500", "--max-requests", "400"], lifetime: 300)
         defer { server.stop() }
         let (c, call) = client(server, name: "broken")
         for _ in 0..<60 {

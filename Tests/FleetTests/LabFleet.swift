@@ -10,6 +10,12 @@ import Kube
 import LabSupport
 import Ledger
 import TestSupport
+import Testing
+
+/// The suites that run fleets in the lab, one after another: each starts a lab with tens of clusters, sshd and git
+/// processes, and on two cores they starve each other (and the rest of the test run) when they run at once.
+@Suite("Fleet against the lab", .serialized, .tags(.integration))
+struct LabFleetSuites {}
 
 struct LabFleet {
     let fixture: LabFixture

@@ -8,97 +8,99 @@ import Ledger
 import TestSupport
 import Testing
 
-@Suite("Fleet: kill -9 and resume", .serialized, .tags(.integration))
-struct ResumeTests {
-    static var binary: URL {
-        var url = Bundle.main.bundleURL
-        while url.path != "/" && !FileManager.default.fileExists(atPath: url.appendingPathComponent("fleetstrap").path) {
-            url = url.deletingLastPathComponent()
-        }
-        return url.appendingPathComponent("fleetstrap")
-    }
-
-    @Test(.enabled(if: LabFleet.sshAvailable, Comment(rawValue: LabFleet.sshReason)))
-    func aKilledRunResumesWithoutDuplicateCommits() async throws {
-        let fleet = try await LabFleet.start(
-            accounts: 2, clusters: 16,
-            rollout: "  rollout:\n    parallelism: 2\n    waves: [100%]\n    maxFailures: 0\n    clusterTimeout: 2m\n")
-        let arguments = ["bootstrap", "-f", fleet.inventoryPath, "--ledger", fleet.ledgerPath, "--state-dir", fleet.stateDirectory, "--wait-timeout", "60s"]
-        let process = Process()
-        process.executableURL = Self.binary
-        process.arguments = arguments
-        process.environment = fleet.environment
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        // Kill it once a few clusters are done and others are in flight.
-        var done = 0
-        for _ in 0..<600 {
-            try await Task.sleep(for: .milliseconds(100))
-            if let ledger = try? Ledger(path: fleet.ledgerPath), let run = try? ledger.runs().first {
-                done = (try? ledger.clusters(run: run.id).filter { $0.status == .succeeded }.count) ?? 0
-                if done >= 4 { break }
+extension LabFleetSuites {
+    @Suite("Fleet: kill -9 and resume", .serialized, .tags(.integration))
+    struct ResumeTests {
+        static var binary: URL {
+            var url = Bundle.main.bundleURL
+            while url.path != "/" && !FileManager.default.fileExists(atPath: url.appendingPathComponent("fleetstrap").path) {
+                url = url.deletingLastPathComponent()
             }
+            return url.appendingPathComponent("fleetstrap")
         }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        #expect(done >= 4 && done < 16, "killed in the middle (\(done) of 16 done)")
 
-        let resumed = try await runCommand(
-            [Self.binary.path] + arguments + ["--resume-last", "--output", "json", "--log-format", "json"], environment: fleet.environment)
-        #expect(resumed.status == 0, "\(resumed.stderr)")
-        // One JSON document on standard output, one JSON event a line on standard error.
-        let document = try JSONSerialization.jsonObject(with: resumed.stdout) as? [String: Any]
-        #expect(document?["outcome"] as? String == "succeeded" && document?["succeeded"] as? Int == 16)
-        let events = resumed.stderr.split(separator: "\n").filter { $0.hasPrefix("{") }
-        #expect(!events.isEmpty && events.allSatisfy { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) != nil })
-        let ledger = try Ledger(path: fleet.ledgerPath)
-        let runs = try ledger.runs()
-        #expect(runs.count == 1 && runs[0].outcome == .succeeded)
-        #expect(try ledger.clusters(run: runs[0].id).allSatisfy { $0.status == .succeeded })
-        #expect(try ledger.integrityCheck() == "ok")
-        #expect(try ledger.events(run: runs[0].id).contains { $0.message == "resumed" })
-
-        // Every cluster's files were added by exactly one commit.
-        for repository in fleet.inventory.repositories {
-            let bare = fleet.bareRepository(repository.codecommitName, account: fleet.fixture.lab.info.accounts[repository.account]!)
-            let added = try await GitCLI.output(["-C", bare, "log", "--diff-filter=A", "--name-only", "--format=", "main", "--", "clusters/"])
-                .split(separator: "\n").filter { $0.hasSuffix("gotk-sync.yaml") }
-            let clusters = fleet.inventory.clusters.filter { $0.repository == repository.name }.count
-            #expect(added.count == clusters && Set(added).count == clusters, "\(repository.name): \(added.count) adds for \(clusters) clusters")
-        }
-        await fleet.stop()
-    }
-
-    @Test(.enabled(if: LabFleet.sshAvailable, Comment(rawValue: LabFleet.sshReason)))
-    func ctrlCStopsStartingClustersRecordsTheRestAndExits130() async throws {
-        let fleet = try await LabFleet.start(
-            accounts: 1, clusters: 10,
-            rollout: "  rollout:\n    parallelism: 1\n    waves: [100%]\n    maxFailures: 0\n    clusterTimeout: 2m\n")
-        let process = Process()
-        process.executableURL = Self.binary
-        process.arguments = ["bootstrap", "-f", fleet.inventoryPath, "--ledger", fleet.ledgerPath, "--state-dir", fleet.stateDirectory]
-        process.environment = fleet.environment
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        for _ in 0..<600 {
-            try await Task.sleep(for: .milliseconds(100))
-            if let ledger = try? Ledger(path: fleet.ledgerPath), let run = try? ledger.runs().first,
-                (try? ledger.clusters(run: run.id).filter { $0.status == .succeeded }.count) ?? 0 >= 2
-            {
-                break
+        @Test(.enabled(if: LabFleet.sshAvailable, Comment(rawValue: LabFleet.sshReason)))
+        func aKilledRunResumesWithoutDuplicateCommits() async throws {
+            let fleet = try await LabFleet.start(
+                accounts: 2, clusters: 16,
+                rollout: "  rollout:\n    parallelism: 2\n    waves: [100%]\n    maxFailures: 0\n    clusterTimeout: 2m\n")
+            let arguments = ["bootstrap", "-f", fleet.inventoryPath, "--ledger", fleet.ledgerPath, "--state-dir", fleet.stateDirectory, "--wait-timeout", "60s"]
+            let process = Process()
+            process.executableURL = Self.binary
+            process.arguments = arguments
+            process.environment = fleet.environment
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            // Kill it once a few clusters are done and others are in flight.
+            var done = 0
+            for _ in 0..<600 {
+                try await Task.sleep(for: .milliseconds(100))
+                if let ledger = try? Ledger(path: fleet.ledgerPath), let run = try? ledger.runs().first {
+                    done = (try? ledger.clusters(run: run.id).filter { $0.status == .succeeded }.count) ?? 0
+                    if done >= 4 { break }
+                }
             }
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            #expect(done >= 4 && done < 16, "killed in the middle (\(done) of 16 done)")
+
+            let resumed = try await runCommand(
+                [Self.binary.path] + arguments + ["--resume-last", "--output", "json", "--log-format", "json"], environment: fleet.environment)
+            #expect(resumed.status == 0, "\(resumed.stderr)")
+            // One JSON document on standard output, one JSON event a line on standard error.
+            let document = try JSONSerialization.jsonObject(with: resumed.stdout) as? [String: Any]
+            #expect(document?["outcome"] as? String == "succeeded" && document?["succeeded"] as? Int == 16)
+            let events = resumed.stderr.split(separator: "\n").filter { $0.hasPrefix("{") }
+            #expect(!events.isEmpty && events.allSatisfy { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) != nil })
+            let ledger = try Ledger(path: fleet.ledgerPath)
+            let runs = try ledger.runs()
+            #expect(runs.count == 1 && runs[0].outcome == .succeeded)
+            #expect(try ledger.clusters(run: runs[0].id).allSatisfy { $0.status == .succeeded })
+            #expect(try ledger.integrityCheck() == "ok")
+            #expect(try ledger.events(run: runs[0].id).contains { $0.message == "resumed" })
+
+            // Every cluster's files were added by exactly one commit.
+            for repository in fleet.inventory.repositories {
+                let bare = fleet.bareRepository(repository.codecommitName, account: fleet.fixture.lab.info.accounts[repository.account]!)
+                let added = try await GitCLI.output(["-C", bare, "log", "--diff-filter=A", "--name-only", "--format=", "main", "--", "clusters/"])
+                    .split(separator: "\n").filter { $0.hasSuffix("gotk-sync.yaml") }
+                let clusters = fleet.inventory.clusters.filter { $0.repository == repository.name }.count
+                #expect(added.count == clusters && Set(added).count == clusters, "\(repository.name): \(added.count) adds for \(clusters) clusters")
+            }
+            await fleet.stop()
         }
-        kill(process.processIdentifier, SIGINT)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 130)
-        let ledger = try Ledger(path: fleet.ledgerPath)
-        let run = try #require(try ledger.runs().first)
-        #expect(run.outcome == .interrupted)
-        let clusters = try ledger.clusters(run: run.id)
-        #expect(clusters.contains { $0.status == .notStarted }, "clusters not begun are recorded as such")
-        #expect(!clusters.contains { $0.status == .running || $0.status == .pending }, "nothing left half-recorded")
-        await fleet.stop()
+
+        @Test(.enabled(if: LabFleet.sshAvailable, Comment(rawValue: LabFleet.sshReason)))
+        func ctrlCStopsStartingClustersRecordsTheRestAndExits130() async throws {
+            let fleet = try await LabFleet.start(
+                accounts: 1, clusters: 10,
+                rollout: "  rollout:\n    parallelism: 1\n    waves: [100%]\n    maxFailures: 0\n    clusterTimeout: 2m\n")
+            let process = Process()
+            process.executableURL = Self.binary
+            process.arguments = ["bootstrap", "-f", fleet.inventoryPath, "--ledger", fleet.ledgerPath, "--state-dir", fleet.stateDirectory]
+            process.environment = fleet.environment
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            for _ in 0..<600 {
+                try await Task.sleep(for: .milliseconds(100))
+                if let ledger = try? Ledger(path: fleet.ledgerPath), let run = try? ledger.runs().first,
+                    (try? ledger.clusters(run: run.id).filter { $0.status == .succeeded }.count) ?? 0 >= 2
+                {
+                    break
+                }
+            }
+            kill(process.processIdentifier, SIGINT)
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 130)
+            let ledger = try Ledger(path: fleet.ledgerPath)
+            let run = try #require(try ledger.runs().first)
+            #expect(run.outcome == .interrupted)
+            let clusters = try ledger.clusters(run: run.id)
+            #expect(clusters.contains { $0.status == .notStarted }, "clusters not begun are recorded as such")
+            #expect(!clusters.contains { $0.status == .running || $0.status == .pending }, "nothing left half-recorded")
+            await fleet.stop()
+        }
     }
 }

@@ -13,77 +13,79 @@ import LabSupport
 import TestSupport
 import Testing
 
-@Suite("Fleet: no secret in anything fleetstrap writes", .serialized, .tags(.integration))
-struct SecretsTests {
-    @Test(.enabled(if: LabFleet.sshAvailable, Comment(rawValue: LabFleet.sshReason)))
-    func bootstrapRotateAndAuditLeaveNoKeyOrPassphraseBehind() async throws {
-        let fleet = try await LabFleet.start(accounts: 1, clusters: 3)
-        defer { Task { await fleet.stop() } }
-        let common = ["-f", fleet.inventoryPath, "--ledger", fleet.ledgerPath, "--state-dir", fleet.stateDirectory, "--wait-timeout", "60s"]
-        var outputs: [String: Data] = [:]
-        func run(_ name: String, _ arguments: [String]) async throws -> Int32 {
-            let result = try await runCommand([ResumeTests.binary.path] + arguments, environment: fleet.environment)
-            outputs["\(name).stdout"] = Data(result.stdout)
-            outputs["\(name).stderr"] = Data(result.stderr.utf8)
-            return result.status
-        }
-        #expect(try await run("bootstrap", ["bootstrap"] + common + ["-v"]) == 0, "\(String(decoding: outputs["bootstrap.stderr"] ?? Data(), as: UTF8.self))")
-        let context = try fleet.context()
-        let cluster = try #require(fleet.inventory.clusters.first)
-        let oldKey = try await Self.clusterKey(context, cluster)
-        #expect(try await run("plan", ["rotate"] + common + ["--dry-run", "--output", "json"]) == 0)
-        #expect(try await run("rotate", ["rotate"] + common + ["-v", "--log-format", "json"]) == 0, "\(String(decoding: outputs["rotate.stderr"] ?? Data(), as: UTF8.self))")
-        #expect(try await run("rotate-scheduled", ["rotate"] + common + ["-v", "--older-than", "90d"]) == 0, "a young key: nothing due")
-        #expect(try await run("audit", ["audit"] + common + ["--output", "json"]) == 0, "\(String(decoding: outputs["audit.stdout"] ?? Data(), as: UTF8.self))")
-        let newKey = try await Self.clusterKey(context, cluster)
-        #expect(oldKey.clear != newKey.clear, "the rotation changed the key")
-
-        // Everything fleetstrap wrote: its output, the ledger and its journal, the state folder.
-        var files = outputs
-        for path in [fleet.ledgerPath, fleet.ledgerPath + "-wal", fleet.ledgerPath + "-shm"] where FileManager.default.fileExists(atPath: path) {
-            files[path] = FileManager.default.contents(atPath: path)
-        }
-        let enumerator = FileManager.default.enumerator(atPath: fleet.stateDirectory)
-        while let relative = enumerator?.nextObject() as? String {
-            let path = fleet.stateDirectory + "/" + relative
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue { files[path] = FileManager.default.contents(atPath: path) }
-        }
-        #expect(files.count > 10, "\(files.keys.sorted())")
-        let keyStore = fleet.stateDirectory + "/keys/"
-        var keyFiles = 0
-        for (path, bytes) in files {
-            let text = String(decoding: bytes, as: UTF8.self)
-            #expect(!text.contains(LabFleet.passphrase), "the passphrase is in \(path)")
-            for key in [oldKey, newKey] {
-                #expect(!key.clearLines.contains { text.contains($0) }, "a private key in clear is in \(path)")
-                if path.hasPrefix(keyStore) { continue }
-                #expect(!key.encryptedLines.contains { text.contains($0) }, "an encrypted private key is in \(path), outside the key store")
+extension LabFleetSuites {
+    @Suite("Fleet: no secret in anything fleetstrap writes", .serialized, .tags(.integration))
+    struct SecretsTests {
+        @Test(.enabled(if: LabFleet.sshAvailable, Comment(rawValue: LabFleet.sshReason)))
+        func bootstrapRotateAndAuditLeaveNoKeyOrPassphraseBehind() async throws {
+            let fleet = try await LabFleet.start(accounts: 1, clusters: 3)
+            defer { Task { await fleet.stop() } }
+            let common = ["-f", fleet.inventoryPath, "--ledger", fleet.ledgerPath, "--state-dir", fleet.stateDirectory, "--wait-timeout", "60s"]
+            var outputs: [String: Data] = [:]
+            func run(_ name: String, _ arguments: [String]) async throws -> Int32 {
+                let result = try await runCommand([ResumeTests.binary.path] + arguments, environment: fleet.environment)
+                outputs["\(name).stdout"] = Data(result.stdout)
+                outputs["\(name).stderr"] = Data(result.stderr.utf8)
+                return result.status
             }
-            if path.hasPrefix(keyStore) {
-                keyFiles += 1
-                #expect((try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) == 0o600, "\(path)")
+            #expect(try await run("bootstrap", ["bootstrap"] + common + ["-v"]) == 0, "\(String(decoding: outputs["bootstrap.stderr"] ?? Data(), as: UTF8.self))")
+            let context = try fleet.context()
+            let cluster = try #require(fleet.inventory.clusters.first)
+            let oldKey = try await Self.clusterKey(context, cluster)
+            #expect(try await run("plan", ["rotate"] + common + ["--dry-run", "--output", "json"]) == 0)
+            #expect(try await run("rotate", ["rotate"] + common + ["-v", "--log-format", "json"]) == 0, "\(String(decoding: outputs["rotate.stderr"] ?? Data(), as: UTF8.self))")
+            #expect(try await run("rotate-scheduled", ["rotate"] + common + ["-v", "--older-than", "90d"]) == 0, "a young key: nothing due")
+            #expect(try await run("audit", ["audit"] + common + ["--output", "json"]) == 0, "\(String(decoding: outputs["audit.stdout"] ?? Data(), as: UTF8.self))")
+            let newKey = try await Self.clusterKey(context, cluster)
+            #expect(oldKey.clear != newKey.clear, "the rotation changed the key")
+
+            // Everything fleetstrap wrote: its output, the ledger and its journal, the state folder.
+            var files = outputs
+            for path in [fleet.ledgerPath, fleet.ledgerPath + "-wal", fleet.ledgerPath + "-shm"] where FileManager.default.fileExists(atPath: path) {
+                files[path] = FileManager.default.contents(atPath: path)
             }
+            let enumerator = FileManager.default.enumerator(atPath: fleet.stateDirectory)
+            while let relative = enumerator?.nextObject() as? String {
+                let path = fleet.stateDirectory + "/" + relative
+                var isDirectory: ObjCBool = false
+                if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue { files[path] = FileManager.default.contents(atPath: path) }
+            }
+            #expect(files.count > 10, "\(files.keys.sorted())")
+            let keyStore = fleet.stateDirectory + "/keys/"
+            var keyFiles = 0
+            for (path, bytes) in files {
+                let text = String(decoding: bytes, as: UTF8.self)
+                #expect(!text.contains(LabFleet.passphrase), "the passphrase is in \(path)")
+                for key in [oldKey, newKey] {
+                    #expect(!key.clearLines.contains { text.contains($0) }, "a private key in clear is in \(path)")
+                    if path.hasPrefix(keyStore) { continue }
+                    #expect(!key.encryptedLines.contains { text.contains($0) }, "an encrypted private key is in \(path), outside the key store")
+                }
+                if path.hasPrefix(keyStore) {
+                    keyFiles += 1
+                    #expect((try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) == 0o600, "\(path)")
+                }
+            }
+            #expect(keyFiles == 2, "the old and the new key, encrypted")
+            #expect((try FileManager.default.attributesOfItem(atPath: fleet.ledgerPath)[.posixPermissions] as? Int) == 0o600)
         }
-        #expect(keyFiles == 2, "the old and the new key, encrypted")
-        #expect((try FileManager.default.attributesOfItem(atPath: fleet.ledgerPath)[.posixPermissions] as? Int) == 0o600)
-    }
 
-    struct KeyText {
-        /// Lines of the PEM body in clear and as Secret flux-system holds it (encrypted): 64 base64 characters each.
-        let clearLines: [String]
-        let encryptedLines: [String]
-        var clear: String { clearLines.joined() }
-    }
+        struct KeyText {
+            /// Lines of the PEM body in clear and as Secret flux-system holds it (encrypted): 64 base64 characters each.
+            let clearLines: [String]
+            let encryptedLines: [String]
+            var clear: String { clearLines.joined() }
+        }
 
-    /// The cluster's key as Secret flux-system holds it, and in clear.
-    static func clusterKey(_ context: FleetContext, _ cluster: Cluster) async throws -> KeyText {
-        let kube = try await RotationTests.kube(context, cluster)
-        let secret = try #require(try await kube.get(apiVersion: "v1", kind: "Secret", namespace: "flux-system", name: "flux-system"))
-        let encrypted = String(decoding: Data(base64Encoded: try #require(secret[path: "data.identity"]?.string)) ?? Data(), as: UTF8.self)
-        let key = try RSAPrivateKey(pem: Secret(encrypted), passphrase: Secret(LabFleet.passphrase))
-        let clear = try key.pem().reveal()
-        func lines(_ pem: String) -> [String] { pem.split(separator: "\n").map(String.init).filter { $0.count == 64 && !$0.contains(":") } }
-        return KeyText(clearLines: lines(clear), encryptedLines: lines(encrypted))
+        /// The cluster's key as Secret flux-system holds it, and in clear.
+        static func clusterKey(_ context: FleetContext, _ cluster: Cluster) async throws -> KeyText {
+            let kube = try await RotationTests.kube(context, cluster)
+            let secret = try #require(try await kube.get(apiVersion: "v1", kind: "Secret", namespace: "flux-system", name: "flux-system"))
+            let encrypted = String(decoding: Data(base64Encoded: try #require(secret[path: "data.identity"]?.string)) ?? Data(), as: UTF8.self)
+            let key = try RSAPrivateKey(pem: Secret(encrypted), passphrase: Secret(LabFleet.passphrase))
+            let clear = try key.pem().reveal()
+            func lines(_ pem: String) -> [String] { pem.split(separator: "\n").map(String.init).filter { $0.count == 64 && !$0.contains(":") } }
+            return KeyText(clearLines: lines(clear), encryptedLines: lines(encrypted))
+        }
     }
 }
