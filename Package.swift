@@ -89,11 +89,16 @@ let package = Package(
             dependencies: ["Inventory", "Ledger", "AWS", "Git", "Flux", "Kube", "FleetCrypto", "FleetSupport"],
             swiftSettings: strict),
 
+        .target(
+            name: "Reports",
+            dependencies: ["Ledger"],
+            swiftSettings: strict),
+
         // MARK: - Executable
         .executableTarget(
             name: "fleetstrap",
             dependencies: [
-                "Inventory", "AWS", "HTTP", "FleetSupport", "FleetCrypto", "Fleet", "Ledger", "Kube",
+                "Inventory", "AWS", "HTTP", "FleetSupport", "FleetCrypto", "Fleet", "Ledger", "Kube", "Reports",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -175,6 +180,10 @@ let package = Package(
         .testTarget(
             name: "KubeTests",
             dependencies: ["Kube", "Flux", "Git", "AWS", "FleetCrypto", "FleetSupport", "FleetLab", "TestSupport", "LabSupport"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "ReportsTests",
+            dependencies: ["Reports", "Ledger", "TestSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "FleetTests",

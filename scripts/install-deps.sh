@@ -6,6 +6,7 @@ set -euo pipefail
 APT_PACKAGES=(
   libcurl4-openssl-dev libssl-dev libgit2-dev libsqlite3-dev   # the C libraries fleetstrap links
   git openssh-server libnss-wrapper                            # the lab's Git over HTTPS and SSH
+  chromium fonts-dejavu-core                                   # a real browser renders the HTML report in a test
 )
 # Python test peers: moto (an independent AWS stand-in), botocore/boto3 (reference SigV4 and AWS clients),
 # jsonschema (report schema checks).

@@ -138,6 +138,18 @@ public final class Ledger: Sendable {
             }
             try db.create(index: "findingByRun", on: "finding", columns: ["runId"])
         }
+        migrator.registerMigration("v3: keys an audit saw") { db in
+            try db.create(table: "auditKey") { t in
+                t.column("runId", .text).notNull().references("run", onDelete: .cascade)
+                t.column("identity", .text).notNull()
+                t.column("iamUser", .text).notNull()
+                t.column("keyId", .text).notNull()
+                t.column("status", .text).notNull()
+                t.column("uploadedAt", .datetime)
+                t.column("fingerprint", .text)
+                t.primaryKey(["runId", "identity", "keyId"])
+            }
+        }
         return migrator
     }
 

@@ -113,3 +113,10 @@ extension Ledger {
         }
     }
 }
+
+extension Ledger {
+    /// Every step of a run, in journal order (for reports: one query whatever the fleet's size).
+    public func steps(run: String) throws -> [StepRecord] {
+        try database.read { db in try StepRecord.filter(Column("runId") == run).order(Column("id")).fetchAll(db) }
+    }
+}

@@ -74,3 +74,15 @@ extension Ledger {
         }
     }
 }
+
+extension Ledger {
+    public func record(auditKeys: [AuditKeyRecord]) throws {
+        try database.write { db in
+            for key in auditKeys { try key.save(db) }
+        }
+    }
+
+    public func auditKeys(run id: String) throws -> [AuditKeyRecord] {
+        try database.read { db in try AuditKeyRecord.filter(Column("runId") == id).order(Column("identity"), Column("uploadedAt")).fetchAll(db) }
+    }
+}

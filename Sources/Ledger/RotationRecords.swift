@@ -55,3 +55,19 @@ public struct FindingRecord: Codable, Sendable, Equatable, FetchableRecord, Pers
         (self.cluster, self.identity, self.message) = (cluster, identity, message)
     }
 }
+
+/// An IAM key as an audit saw it (id, status, upload date, fingerprint: never key material).
+public struct AuditKeyRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "auditKey"
+    public var runId: String
+    public var identity: String
+    public var iamUser: String
+    public var keyId: String
+    public var status: String
+    public var uploadedAt: Date?
+    public var fingerprint: String?
+
+    public init(runId: String, identity: String, iamUser: String, keyId: String, status: String, uploadedAt: Date?, fingerprint: String?) {
+        (self.runId, self.identity, self.iamUser, self.keyId, self.status, self.uploadedAt, self.fingerprint) = (runId, identity, iamUser, keyId, status, uploadedAt, fingerprint)
+    }
+}

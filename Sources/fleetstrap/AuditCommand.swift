@@ -42,6 +42,7 @@ struct AuditCommand: AsyncParsableCommand {
         } else {
             print(Self.text(report))
         }
+        fleet.writeReports(report.runID, context: context)
         if Task.isCancelled { throw ExitCode(130) }
         if let worst = report.worst(), worst >= failOn { throw ExitCode(1) }
     }

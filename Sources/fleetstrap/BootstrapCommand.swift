@@ -43,6 +43,12 @@ struct FleetOptions: ParsableArguments {
     @Option(help: "Progress on standard error: text, or json (one event a line).")
     var logFormat: LogFormat = .text
 
+    @Option(help: "Where each run writes its reports (HTML, JSON, JUnit, Markdown), in a folder per run.")
+    var reports = "reports"
+
+    @Flag(help: "Write no reports (fleetstrap report renders any run later).")
+    var noReports = false
+
     @Flag(name: .shortAndLong, help: "Only the failures and the summary.")
     var quiet = false
 
@@ -95,6 +101,11 @@ struct FleetOptions: ParsableArguments {
         }
         settings.dryRun = dryRun
         return settings
+    }
+
+    /// The run's reports in `--reports`/<run-id>/, unless `--no-reports`.
+    func writeReports(_ runID: String, context: FleetContext) {
+        ReportCommand.writeAfterRun(runID, ledger: context.ledger, inventory: context.inventory, folder: noReports ? nil : reports, quiet: quiet || output == .json)
     }
 
     /// The run `--resume RUN` names, or with `--resume-last` the newest unfinished run of `command`.
@@ -179,6 +190,7 @@ func runFleet(_ fleet: FleetOptions, dryRun: Bool, resume: String?, resumeLast: 
             command: dryRun ? "plan" : "bootstrap", clusters: clusters, inventoryPath: fleet.file, inventoryDigest: digest, progress: reporter.event)
     }
     reporter.finish(summary, plan: dryRun)
+    fleet.writeReports(summary.runID, context: context)
     let code = RunReporter.exitCode(summary)
     if code != 0 { throw ExitCode(code) }
 }

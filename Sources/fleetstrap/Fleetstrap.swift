@@ -18,7 +18,7 @@ struct Fleetstrap: AsyncParsableCommand {
             """,
         version: version,
         subcommands: [
-            ValidateCommand.self, BootstrapCommand.self, PlanCommand.self, RotateCommand.self, AuditCommand.self, RunsCommand.self, ShowCommand.self, EKSTokenCommand.self,
+            ValidateCommand.self, BootstrapCommand.self, PlanCommand.self, RotateCommand.self, AuditCommand.self, ReportCommand.self, RunsCommand.self, ShowCommand.self, EKSTokenCommand.self,
             GitCredentialCommand.self,
         ])
 }

@@ -81,6 +81,7 @@ struct RotateCommand: AsyncParsableCommand {
             return try await run.start(clusters: clusters, inventoryPath: fleet.file, inventoryDigest: digest, dryRun: dryRun, progress: reporter.event)
         }
         report(summary, reporter: reporter)
+        fleet.writeReports(summary.run.runID, context: context)
         let partial = summary.identities.contains { $0.state == .partial || $0.state == .refused }
         let code = summary.run.outcome == .interrupted ? 130 : partial || !summary.run.failed.isEmpty ? 1 : 0
         if code != 0 { throw ExitCode(Int32(code)) }

@@ -43,5 +43,9 @@ struct RotateAuditCommandTests {
         #expect(severity.status == 2 && severity.stderr.contains("fail-on"), "\(severity.stderr)")
         let missing = try Binary.run(["audit", "-f", "/nonexistent/fleet.yaml"])
         #expect(missing.status == 2)
+        let format = try Binary.run(["report", "--format", "html,pdf", "--ledger", "/nonexistent/fleetstrap.db"])
+        #expect(format.status == 2 && format.stderr.contains("--format pdf: one of html, json, junit, md"), "\(format.stderr)")
+        let ledger = try Binary.run(["report", "latest", "--ledger", "/nonexistent/fleetstrap.db"])
+        #expect(ledger.status == 3 && ledger.stderr.contains("no ledger"), "\(ledger.stderr)")
     }
 }

@@ -24,7 +24,7 @@ extension LabFleetSuites {
             let fleet = try await LabFleet.start(
                 accounts: 2, clusters: 16,
                 rollout: "  rollout:\n    parallelism: 2\n    waves: [100%]\n    maxFailures: 0\n    clusterTimeout: 2m\n")
-            let arguments = ["bootstrap", "-f", fleet.inventoryPath, "--ledger", fleet.ledgerPath, "--state-dir", fleet.stateDirectory, "--wait-timeout", "60s"]
+            let arguments = ["bootstrap", "-f", fleet.inventoryPath, "--ledger", fleet.ledgerPath, "--state-dir", fleet.stateDirectory, "--wait-timeout", "60s", "--reports", fleet.fixture.directory.appendingPathComponent("reports").path]
             let process = Process()
             process.executableURL = Self.binary
             process.arguments = arguments
@@ -78,7 +78,7 @@ extension LabFleetSuites {
                 rollout: "  rollout:\n    parallelism: 1\n    waves: [100%]\n    maxFailures: 0\n    clusterTimeout: 2m\n")
             let process = Process()
             process.executableURL = Self.binary
-            process.arguments = ["bootstrap", "-f", fleet.inventoryPath, "--ledger", fleet.ledgerPath, "--state-dir", fleet.stateDirectory]
+            process.arguments = ["bootstrap", "-f", fleet.inventoryPath, "--ledger", fleet.ledgerPath, "--state-dir", fleet.stateDirectory, "--no-reports"]
             process.environment = fleet.environment
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice

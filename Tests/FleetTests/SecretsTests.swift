@@ -1,6 +1,6 @@
 // Nothing fleetstrap writes holds a private key or a passphrase: bootstrap, rotate (with --verbose and JSON logs),
-// a dry run and an audit are run as a user would, and every byte of their output, the ledger and the state folder
-// is searched for the passphrase and for the private keys in clear. The only key material on disk is the key store
+// a dry run, an audit and reports are run as a user would, and every byte of their output, the ledger, the reports
+// and the state folder is searched for the passphrase and for the private keys in clear. The only key material on disk is the key store
 // (the PEM encrypted with the passphrase), mode 0600, like the ledger.
 import Fleet
 import FleetCrypto
@@ -20,7 +20,8 @@ extension LabFleetSuites {
         func bootstrapRotateAndAuditLeaveNoKeyOrPassphraseBehind() async throws {
             let fleet = try await LabFleet.start(accounts: 1, clusters: 3)
             defer { Task { await fleet.stop() } }
-            let common = ["-f", fleet.inventoryPath, "--ledger", fleet.ledgerPath, "--state-dir", fleet.stateDirectory, "--wait-timeout", "60s"]
+            let reports = fleet.fixture.directory.appendingPathComponent("reports").path
+        let common = ["-f", fleet.inventoryPath, "--ledger", fleet.ledgerPath, "--state-dir", fleet.stateDirectory, "--wait-timeout", "60s", "--reports", reports]
             var outputs: [String: Data] = [:]
             func run(_ name: String, _ arguments: [String]) async throws -> Int32 {
                 let result = try await runCommand([ResumeTests.binary.path] + arguments, environment: fleet.environment)
@@ -36,7 +37,9 @@ extension LabFleetSuites {
             #expect(try await run("rotate", ["rotate"] + common + ["-v", "--log-format", "json"]) == 0, "\(String(decoding: outputs["rotate.stderr"] ?? Data(), as: UTF8.self))")
             #expect(try await run("rotate-scheduled", ["rotate"] + common + ["-v", "--older-than", "90d"]) == 0, "a young key: nothing due")
             #expect(try await run("audit", ["audit"] + common + ["--output", "json"]) == 0, "\(String(decoding: outputs["audit.stdout"] ?? Data(), as: UTF8.self))")
-            let newKey = try await Self.clusterKey(context, cluster)
+            #expect(try await run("report", ["report", "latest", "--ledger", fleet.ledgerPath, "--out", reports + "/again"]) == 0)
+        #expect(try await run("merge", ["report", "--merge", fleet.ledgerPath, fleet.ledgerPath, "--format", "json,md", "--out", reports + "/merged"]) == 0)
+        let newKey = try await Self.clusterKey(context, cluster)
             #expect(oldKey.clear != newKey.clear, "the rotation changed the key")
 
             // Everything fleetstrap wrote: its output, the ledger and its journal, the state folder.
@@ -51,7 +54,30 @@ extension LabFleetSuites {
                 if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue { files[path] = FileManager.default.contents(atPath: path) }
             }
             #expect(files.count > 10, "\(files.keys.sorted())")
-            let keyStore = fleet.stateDirectory + "/keys/"
+            // Every run wrote its four reports.
+        let folders = try FileManager.default.contentsOfDirectory(atPath: reports).filter { $0.hasPrefix("run-") || $0.hasPrefix("audit-") }
+        #expect(folders.count >= 3, "\(folders)")
+        for folder in folders {
+            #expect(Set(try FileManager.default.contentsOfDirectory(atPath: reports + "/" + folder)) == ["report.html", "report.json", "junit.xml", "summary.md"])
+        }
+        // The real runs' JSON reports follow the schema too.
+        let schema = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("schemas/report-v1.schema.json").path
+        if Python.hasModules("jsonschema") {
+            for folder in folders {
+                let check = try Python.run(
+                    ["-c", "import json,sys,jsonschema; jsonschema.validate(json.load(open(sys.argv[2])), json.load(open(sys.argv[1])))", schema, "\(reports)/\(folder)/report.json"],
+                    input: Data())
+                #expect(check.status == 0, "\(folder): \(check.stderr)")
+            }
+        }
+        let walker = FileManager.default.enumerator(atPath: reports)
+        while let relative = walker?.nextObject() as? String {
+            let path = reports + "/" + relative
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue { files[path] = FileManager.default.contents(atPath: path) }
+        }
+        let keyStore = fleet.stateDirectory + "/keys/"
             var keyFiles = 0
             for (path, bytes) in files {
                 let text = String(decoding: bytes, as: UTF8.self)

@@ -63,6 +63,9 @@ public struct FleetAudit: Sendable {
         }
         findings += results.flatMap(\.1)
         let report = AuditReport(runID: runID, identities: identities, clusters: results.map(\.0), findings: findings.sorted { ($0.severity, $0.subject) > ($1.severity, $1.subject) })
+        try context.ledger.record(auditKeys: identities.flatMap { set in
+            set.keys.map { AuditKeyRecord(runId: runID, identity: set.identity, iamUser: set.iamUser, keyId: $0.keyID, status: $0.status, uploadedAt: $0.uploaded, fingerprint: $0.fingerprint) }
+        })
         try context.ledger.record(findings: report.findings.map {
             FindingRecord(runId: runID, severity: $0.severity.rawValue, code: $0.code.rawValue, subject: $0.subject, cluster: $0.cluster, identity: $0.identity, message: $0.message)
         })
