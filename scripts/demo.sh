@@ -60,7 +60,12 @@ if grep -q '"sshPort"' "$state/lab.json"; then
   echo "==> what the lab served"
   "$bin/fleetstrap-lab" counters --state "$state" | head -40
   echo
-  echo "The ledger is $state/fleetstrap.db; the lab's repositories are under $state/repos."
+  echo "==> the reports each run wrote (fleetstrap report RUN renders any run again)"
+  ls -dt reports/run-* reports/audit-* | head -5
+  cat "reports/$first/summary.md"
+  echo
+  echo "The ledger is $state/fleetstrap.db; the lab's repositories are under $state/repos;"
+  echo "open reports/$first/report.html in a browser to see the bootstrap."
 else
   echo "The lab serves no Git over SSH here ($(grep -o '"sshUnavailable" : "[^"]*"' "$state/lab.json")), so the bootstrap is skipped."
 fi

@@ -58,8 +58,10 @@ extension RunReport {
 
     /// A few lines for a pull request or chat: outcome, counts, the failures (ten at most), findings.
     public func markdown() -> String {
-        let title = runs.count == 1 ? "fleetstrap \(runs[0].command) `\(runs[0].id)`: \(runs[0].outcome)" : "fleetstrap: \(runs.count) runs merged"
-        var out = "### \(Self.md(title))\n\n"
+        // Run ids, commands and outcomes are fleetstrap's own words; everything else is escaped (never in code spans,
+        // where escapes would show).
+        let title = runs.count == 1 ? "fleetstrap \(runs[0].command) `\(runs[0].id.filter { $0 != "`" })`: \(runs[0].outcome)" : "fleetstrap: \(runs.count) runs merged"
+        var out = "### \(title)\n\n"
         out += "| clusters | succeeded | failed | not started | waves | time |\n| ---: | ---: | ---: | ---: | ---: | ---: |\n"
         let seconds = runs.compactMap(\.seconds).max().map { String(format: "%.0f s", $0) } ?? "–"
         out += "| \(summary.clusters) | \(summary.succeeded) | \(summary.failed) | \(summary.notStarted + summary.pending) | \(summary.waves) | \(seconds) |\n"
@@ -67,12 +69,12 @@ extension RunReport {
         if !failures.isEmpty {
             out += "\n**Failed** (\(failures.count)):\n\n"
             for cluster in failures.prefix(10) {
-                out += "- `\(Self.md(cluster.name))` at \(Self.md(cluster.step ?? "?")): \(Self.md(Self.firstLine(cluster.errorMessage ?? "failed")))\n"
+                out += "- **\(Self.md(cluster.name))** at \(Self.md(cluster.step ?? "?")): \(Self.md(Self.firstLine(cluster.errorMessage ?? "failed")))\n"
             }
             if failures.count > 10 { out += "- … and \(failures.count - 10) more (see the HTML or JSON report)\n" }
         }
         for rotation in rotations {
-            out += "\n- rotation of `\(Self.md(rotation.holder))` (\(Self.md(rotation.iamUser))): \(rotation.state), new \(Self.md(rotation.newKey))"
+            out += "\n- rotation of \(Self.md(rotation.holder)) (\(Self.md(rotation.iamUser))): \(rotation.state), new \(Self.md(rotation.newKey))"
                 + (rotation.oldKeys.isEmpty ? "" : ", old \(rotation.oldKeys.map(Self.md).joined(separator: ", "))") + "\n"
         }
         if !findings.isEmpty {

@@ -17,14 +17,15 @@ struct LabControllerTests {
     static let sshReason: Comment = "Git over SSH in the lab runs sshd, which needs root and openssh-server (CI has both)"
     static var sshAvailable: Bool { getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/sbin/sshd") }
 
-    static func config(scaleMode: Bool = false) -> LabConfig {
+    static func config(scaleMode: Bool = false, deploymentDelay: String = "300ms") -> LabConfig {
         var config = LabFixture.config
-        config.controllers = .init(deploymentDelay: "300ms", scaleMode: scaleMode)
+        config.controllers = .init(deploymentDelay: deploymentDelay, scaleMode: scaleMode)
         return config
     }
 
     @Test func deploymentsBecomeAvailableAfterTheDelay() async throws {
-        let fixture = try await LabFixture(ssh: false, config: Self.config())
+        // A delay long enough that a loaded machine still reads the Deployment before it ends.
+        let fixture = try await LabFixture(ssh: false, config: Self.config(deploymentDelay: "4s"))
         let c = try await fixture.connect()
         try await c.apply("/api/v1/namespaces/flux-system", Flux.namespace)
         let created = try await c.apply("/apis/apps/v1/namespaces/flux-system/deployments/source-controller", Flux.deployment("source-controller"))
