@@ -107,7 +107,9 @@ public final class KubeClient: Sendable {
         if let known = resources.withLock({ $0[key] }) { return known }
         let path = apiVersion.contains("/") ? "/apis/\(apiVersion)" : "/api/\(apiVersion)"
         let response = try await send("GET", path, verb: "discover", object: apiVersion)
-        if response.status == 401 || response.status == 403 {
+        // Refused, throttled or failing: that error (a 429 or a 5xx is worth another try); only a 404 (or a body
+        // without resources) means the group version is not served.
+        if response.status == 401 || response.status == 403 || response.status == 429 || response.status >= 500 {
             throw KubeError.from(status: response.status, body: response.body, verb: "discover", object: apiVersion, cluster: access.name)
         }
         guard response.status == 200, let list = response.body?["resources"]?.array else {

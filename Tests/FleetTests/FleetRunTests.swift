@@ -70,11 +70,12 @@ extension LabFleetSuites {
             let fleet = try await LabFleet.start(accounts: 3, clusters: 12, faults: faults)
             let context = try fleet.context()
             // The unreachable cluster is in the first wave; with a budget of 0 no further wave starts.
-            let strict = RunSettings(parallel: 6, waves: ["3", "100%"], maxFailures: "0", clusterTimeoutSeconds: 60)
+            // Timeouts generous for a loaded machine: what is measured here is attribution, not speed.
+            let strict = RunSettings(parallel: 6, waves: ["3", "100%"], maxFailures: "0", clusterTimeoutSeconds: 240)
             let stopped = try await FleetRun(context: context, settings: strict).start(
                 command: "bootstrap", clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test", progress: { _ in })
             #expect(stopped.outcome == .stopped)
-            #expect(stopped.failed.map(\.cluster) == ["prod-0001"])
+            #expect(stopped.failed.map(\.cluster) == ["prod-0001"], "\(stopped.failed)")
             #expect(stopped.failed.first?.error.contains("prod-0001") == true)
             #expect(stopped.notStarted.count == 9)
             let records = try context.ledger.clusters(run: stopped.runID)
@@ -82,12 +83,12 @@ extension LabFleetSuites {
             #expect(records.first { $0.cluster == "prod-0001" }?.errorClass?.hasPrefix("kubernetes.") == true)
 
             // With room for one failure, every healthy cluster succeeds despite throttling, 5xx and the rival pushes.
-            let lenient = RunSettings(parallel: 6, waves: ["3", "100%"], maxFailures: "1", clusterTimeoutSeconds: 60)
+            let lenient = RunSettings(parallel: 6, waves: ["3", "100%"], maxFailures: "1", clusterTimeoutSeconds: 240)
             let run = try await FleetRun(context: context, settings: lenient).start(
                 command: "bootstrap", clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test", progress: { _ in })
             #expect(run.outcome == .failed)
             #expect(run.succeeded.count == 11, "\(run.failed)")
-            #expect(run.failed.map(\.cluster) == ["prod-0001"])
+            #expect(run.failed.map(\.cluster) == ["prod-0001"], "\(run.failed)")
             let counters = fleet.fixture.lab.counters()
             #expect((counters.throttled["eks"] ?? 0) + (counters.throttled["kubernetes"] ?? 0) > 0)
             await fleet.stop()

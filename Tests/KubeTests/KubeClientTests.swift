@@ -97,6 +97,22 @@ struct KubeClientTests {
         await fixture.stop()
     }
 
+    @Test func discoveryThatKeepsFailingIsAServerErrorNotAMissingCRD() async throws {
+        let fixture = try await LabFixture(ssh: false)
+        let kube = try await client(fixture)
+        // Every GET fails with 503 for longer than the client retries: discovery must say so, not "not served".
+        try await fixture.lab.setFaults(LabFaults(rules: [.init(service: "kubernetes", error: .unavailable, count: 100)]))
+        await #expect { _ = try await kube.resource(apiVersion: "apps/v1", kind: "Deployment") } throws: { error in
+            (error as? KubeError)?.kind == .server && !"\(error)".contains("does not serve")
+        }
+        try await fixture.lab.setFaults(LabFaults())
+        #expect(try await kube.resource(apiVersion: "apps/v1", kind: "Deployment").plural == "deployments")
+        await #expect { _ = try await kube.resource(apiVersion: "example.com/v1", kind: "Widget") } throws: { error in
+            (error as? KubeError)?.kind == .notFound
+        }
+        await fixture.stop()
+    }
+
     @Test func aWrongCAAndARoleWithoutAccessFailClearly() async throws {
         let fixture = try await LabFixture(ssh: false)
         let kube = try await client(fixture)
