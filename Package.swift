@@ -126,7 +126,7 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(
             name: "fleetstrap-bench",
-            dependencies: ["AWS", "FleetSupport"],
+            dependencies: ["AWS", "FleetSupport", "Inventory", "Flux", "Reports"],
             swiftSettings: strict),
 
         // MARK: - Tests

@@ -15,6 +15,10 @@ public struct RunReport: Codable, Sendable, Equatable {
         public var startedAt: Date
         public var endedAt: Date?
         public var seconds: Double?
+
+        public init(id: String, command: String, inventory: String, outcome: String, startedAt: Date, endedAt: Date?, seconds: Double?) {
+            (self.id, self.command, self.inventory, self.outcome, self.startedAt, self.endedAt, self.seconds) = (id, command, inventory, outcome, startedAt, endedAt, seconds)
+        }
     }
 
     public struct Summary: Codable, Sendable, Equatable {
@@ -25,6 +29,8 @@ public struct RunReport: Codable, Sendable, Equatable {
         public var pending = 0
         public var waves = 0
         public var findings: [String: Int] = [:]
+
+        public init() {}
     }
 
     public struct Step: Codable, Sendable, Equatable {
@@ -34,6 +40,10 @@ public struct RunReport: Codable, Sendable, Equatable {
         public var milliseconds: Int?
         public var attempts: Int
         public var detail: String?
+
+        public init(name: String, state: String, startedAt: Date?, milliseconds: Int?, attempts: Int, detail: String?) {
+            (self.name, self.state, self.startedAt, self.milliseconds, self.attempts, self.detail) = (name, state, startedAt, milliseconds, attempts, detail)
+        }
     }
 
     public struct Cluster: Codable, Sendable, Equatable {
@@ -53,6 +63,15 @@ public struct RunReport: Codable, Sendable, Equatable {
         public var endedAt: Date?
         public var seconds: Double?
         public var steps: [Step]
+
+        public init(
+            name: String, account: String, region: String?, repository: String, labels: [String: String], wave: Int, status: String, step: String?, revision: String?,
+            keyId: String?, errorClass: String?, errorMessage: String?, startedAt: Date?, endedAt: Date?, seconds: Double?, steps: [Step]
+        ) {
+            (self.name, self.account, self.region, self.repository, self.labels, self.wave, self.status, self.step) = (name, account, region, repository, labels, wave, status, step)
+            (self.revision, self.keyId, self.errorClass, self.errorMessage) = (revision, keyId, errorClass, errorMessage)
+            (self.startedAt, self.endedAt, self.seconds, self.steps) = (startedAt, endedAt, seconds, steps)
+        }
     }
 
     public struct Event: Codable, Sendable, Equatable {
@@ -104,4 +123,14 @@ public struct RunReport: Codable, Sendable, Equatable {
     /// For audits: every key of the identities audited.
     public var keys: [Key]
     public var findings: [Finding]
+}
+
+// Public initializers: reports are built by `ReportBuilder` from a ledger, and by benchmarks from synthetic runs.
+extension RunReport {
+    public init(
+        generatedAt: Date, runs: [Run], summary: Summary, clusters: [Cluster], events: [Event], rotations: [Rotation], keys: [Key], findings: [Finding]
+    ) {
+        (self.generatedAt, self.runs, self.summary, self.clusters) = (generatedAt, runs, summary, clusters)
+        (self.events, self.rotations, self.keys, self.findings) = (events, rotations, keys, findings)
+    }
 }

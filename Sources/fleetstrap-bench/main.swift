@@ -22,3 +22,14 @@ print(String(format: "  fleetstrap  %10.0f signatures/s (cold signing keys: %.0f
 print(String(format: "  botocore    %10.0f signatures/s", sigv4.botocoreSignaturesPerSecond))
 print(String(format: "  ratio       %10.1fx", sigv4.ratio))
 try write(sigv4, to: "sigv4.json")
+
+print("Fleet work away from the network, 10,000 clusters, best of 3:")
+let micro = try FleetMicroBenchmarks(manifests: "inventories/flux-v2.4.0/gotk-components.yaml").run()
+print(String(format: "  inventory validation   %8.2f s  (%.0f clusters/s)", micro.inventoryValidationSeconds, micro.inventoryClustersPerSecond))
+print(String(format: "  components rendered    %8.1f ms, once per version and options", micro.componentsRenderMilliseconds))
+print(String(format: "  sync manifests         %8.1f µs per cluster", micro.syncManifestsMicrosecondsPerCluster))
+for (format, value) in micro.reportRenderSeconds.sorted(by: { $0.key < $1.key }) {
+    print(String(format: "  report %-5@           %8.3f s", format as NSString, value))
+}
+print("  report.html            \(micro.reportHTMLBytes / 1024) KB")
+try write(micro, to: "fleet-micro.json")

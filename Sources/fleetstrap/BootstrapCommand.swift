@@ -13,8 +13,11 @@ struct FleetOptions: ParsableArguments {
     @Option(name: [.short, .customLong("file")], help: "The inventory.")
     var file = "fleet.yaml"
 
-    @Option(help: "The ledger (SQLite).")
+    @Option(help: "The ledger (SQLite). With --shard, the default is fleetstrap-shard-I-of-N.db.")
     var ledger = "fleetstrap.db"
+
+    @Option(help: "Take one shard of the fleet: I/N (0-based), or N with the index from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job). Whole SSH identities and repositories go to one shard.")
+    var shard: String?
 
     @Option(help: "Where fleetstrap keeps Git mirrors, encrypted SSH keys and downloaded manifests.")
     var stateDir = ".fleetstrap"
@@ -78,8 +81,24 @@ struct FleetOptions: ParsableArguments {
             }
             clusters = clusters.filter { self.clusters.contains($0.name) }
         }
+        if let shard = try parsedShard() { clusters = shard.clusters(clusters, of: inventory) }
         let digest = (FileManager.default.contents(atPath: file).map { SHA256.hash(Array($0)).hexString }) ?? ""
         return (inventory, clusters, digest)
+    }
+
+    func parsedShard() throws -> Shard? {
+        guard let shard else { return nil }
+        do {
+            return try Shard(shard, environment: ProcessInfo.processInfo.environment)
+        } catch {
+            throw CommandFailure.invalidInput("\(error)")
+        }
+    }
+
+    /// The ledger's path: `--ledger`, or one per shard when sharded and left at its default.
+    var ledgerPath: String {
+        guard ledger == "fleetstrap.db", let shard = try? parsedShard() else { return ledger }
+        return "fleetstrap-shard-\(shard.index)-of-\(shard.count).db"
     }
 
     func settings(_ inventory: Inventory, dryRun: Bool) throws -> RunSettings {
@@ -113,11 +132,11 @@ struct FleetOptions: ParsableArguments {
         let id: String
         if let explicit { id = explicit } else {
             guard let last = try ledger.lastUnfinished(command: command) else {
-                throw CommandFailure.invalidInput("no unfinished \(command) run in \(self.ledger) to resume")
+                throw CommandFailure.invalidInput("no unfinished \(command) run in \(ledgerPath) to resume")
             }
             id = last.id
         }
-        guard let run = try ledger.run(id), run.command == command else { throw CommandFailure.invalidInput("no \(command) run \(id) in \(self.ledger)") }
+        guard let run = try ledger.run(id), run.command == command else { throw CommandFailure.invalidInput("no \(command) run \(id) in \(ledgerPath)") }
         return id
     }
 
@@ -134,7 +153,7 @@ struct FleetOptions: ParsableArguments {
         guard let timeout = DurationText.parse(waitTimeout) else { throw CommandFailure.invalidInput("--wait-timeout '\(waitTimeout)' is not a duration") }
         do {
             try FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            let ledger = try Ledger(path: self.ledger)
+            let ledger = try Ledger(path: ledgerPath)
             return try FleetContext(
                 inventory: inventory, aws: aws.client, baseCredentials: try aws.defaultCredentials(region: aws.region ?? "us-east-1"), ledger: ledger,
                 stateDirectory: stateDir, wait: WaitSettings(timeout: timeout, poll: .seconds(2)))
