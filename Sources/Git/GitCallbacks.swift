@@ -72,7 +72,10 @@ private let gitCredentialCallback: git_credential_acquire_cb = { out, url, usern
             return state.stop(GitError(.authentication, operation: state.operation, remote: state.remote.url, message: "the server wants credentials and none were configured"))
         }
     }
-    switch state.authentication {
+    // A local copy, and C strings built one by one: an optional passed straight into the call made the Swift 6.3
+    // optimizer's ownership verifier crash in release builds.
+    let authentication = state.authentication
+    switch authentication {
     case .sshKey(let publicKey, let privateKey, let passphrase):
         guard allowedTypes & GIT_CREDENTIAL_SSH_MEMORY.rawValue != 0 || allowedTypes & GIT_CREDENTIAL_SSH_KEY.rawValue != 0 else {
             return state.stop(GitError(.authentication, operation: state.operation, remote: state.remote.url, message: "the server does not accept SSH keys here"))
@@ -82,7 +85,10 @@ private let gitCredentialCallback: git_credential_acquire_cb = { out, url, usern
                 .invalid, operation: state.operation, remote: state.remote.url, message: "the SSH URL names no user",
                 hint: "CodeCommit needs the SSH key id as user: ssh://APKA…@git-codecommit.<region>.amazonaws.com/v1/repos/<name>"))
         }
-        return git_credential_ssh_key_memory_new(out, user, publicKey, privateKey.reveal(), passphrase?.reveal())
+        let privateText = privateKey.reveal()
+        guard let passphrase else { return git_credential_ssh_key_memory_new(out, user, publicKey, privateText, nil) }
+        let passphraseText = passphrase.reveal()
+        return git_credential_ssh_key_memory_new(out, user, publicKey, privateText, passphraseText)
     case .basic(let username, let password):
         guard allowedTypes & GIT_CREDENTIAL_USERPASS_PLAINTEXT.rawValue != 0 else {
             return state.stop(GitError(.authentication, operation: state.operation, remote: state.remote.url, message: "the server does not accept a username and password"))
