@@ -145,31 +145,19 @@ public struct FleetRun: Sendable {
         return summary
     }
 
-    /// One wave: at most `parallel` clusters at a time; each child returns its outcome, none cancels another.
+    /// One wave: at most `parallel` clusters at a time; each returns its outcome, none cancels another. Clusters not
+    /// started because of cancellation are recorded so.
     private func runWave(runID: String, records: [ClusterRecord], clusters: [String: Cluster], progress: @escaping @Sendable (ProgressEvent) -> Void) async -> [(ClusterRecord, ClusterOutcome)] {
-        var results: [(ClusterRecord, ClusterOutcome)] = []
         let run = self
-        await withTaskGroup(of: (ClusterRecord, ClusterOutcome).self) { group in
-            var queue = records[...]
-            for _ in 0..<max(1, settings.parallel) {
-                guard !Task.isCancelled, let record = queue.popFirst() else { break }
-                let cluster = clusters[record.cluster]
-                group.addTask { await run.runCluster(runID: runID, record: record, cluster: cluster, progress: progress) }
-            }
-            while let result = await group.next() {
-                results.append(result)
-                guard !Task.isCancelled, let record = queue.popFirst() else { continue }
-                let cluster = clusters[record.cluster]
-                group.addTask { await run.runCluster(runID: runID, record: record, cluster: cluster, progress: progress) }
-            }
-            // Not started because of cancellation.
-            for var record in queue {
-                record.status = .notStarted
-                try? context.ledger.update(record)
-                results.append((record, ClusterOutcome(cluster: record.cluster, succeeded: false, error: CancellationError())))
-            }
+        let ledger = context.ledger
+        return await boundedMap(records, limit: settings.parallel, whenCancelled: { record in
+            var record = record
+            record.status = .notStarted
+            try? ledger.update(record)
+            return (record, ClusterOutcome(cluster: record.cluster, succeeded: false, error: CancellationError()))
+        }) { record in
+            await run.runCluster(runID: runID, record: record, cluster: clusters[record.cluster], progress: progress)
         }
-        return results
     }
 
     private func runCluster(runID: String, record: ClusterRecord, cluster: Cluster?, progress: @escaping @Sendable (ProgressEvent) -> Void) async -> (ClusterRecord, ClusterOutcome) {

@@ -72,7 +72,7 @@ struct ReportCommand: AsyncParsableCommand {
         let paths = inventory.map { [$0] } ?? sources.compactMap { try? $0.ledger.run($0.run)?.inventory }
         for path in Set(paths) {
             guard let loaded = try? InventoryLoader.load(path: path) else { continue }
-            for cluster in loaded.clusters { placements[cluster.name] = .init(region: cluster.region, labels: cluster.labels) }
+            placements.merge(Self.placements(loaded)) { $1 }
         }
         do {
             return try ReportBuilder.build(sources, placements: placements)
@@ -81,14 +81,17 @@ struct ReportCommand: AsyncParsableCommand {
         }
     }
 
+    /// Each cluster's region and labels (the ledger keeps neither).
+    static func placements(_ inventory: Inventory) -> [String: ReportBuilder.Placement] {
+        Dictionary(inventory.clusters.map { ($0.name, ReportBuilder.Placement(region: $0.region, labels: $0.labels)) }) { $1 }
+    }
+
     /// Writes every format of a run that just ended to `folder/<run-id>/`; says where on standard error.
     static func writeAfterRun(_ runID: String, ledger: Ledger, inventory: Inventory, folder: String?, quiet: Bool) {
         guard let folder, !runID.isEmpty else { return }
-        var placements: [String: ReportBuilder.Placement] = [:]
-        for cluster in inventory.clusters { placements[cluster.name] = .init(region: cluster.region, labels: cluster.labels) }
         var stderr = StandardError()
         do {
-            let report = try ReportBuilder.build([(ledger, runID)], placements: placements)
+            let report = try ReportBuilder.build([(ledger, runID)], placements: placements(inventory))
             let written = try ReportWriter.write(report, formats: ReportFormat.allCases, to: "\(folder)/\(runID)")
             if !quiet { print("reports: \(written.first { $0.hasSuffix(".html") } ?? written[0]) (and .json, junit.xml, summary.md)", to: &stderr) }
         } catch {

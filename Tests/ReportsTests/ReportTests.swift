@@ -3,7 +3,7 @@
 // and a real browser (headless Chromium, when installed) draws the page with its clusters.
 import Foundation
 import Ledger
-@testable import Reports
+import Reports
 import TestSupport
 import Testing
 

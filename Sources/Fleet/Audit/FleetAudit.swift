@@ -44,6 +44,7 @@ public struct FleetAudit: Sendable {
         let byIdentity = Dictionary(uniqueKeysWithValues: identities.map { ($0.identity, $0) })
         progress(.waveStarted(index: 0, clusters: clusters.count))
         let context = self.context
+        let audit = self
         let results: [(ClusterState, [AuditFinding])] = await boundedMap(clusters, limit: parallel, whenCancelled: { cluster in
             (ClusterState(cluster: cluster.name, account: cluster.account, region: cluster.region, repository: cluster.repository, labels: cluster.labels, error: "interrupted"), [])
         }) { cluster in
@@ -56,7 +57,7 @@ public struct FleetAudit: Sendable {
             record.revision = result.0.revision
             record.errorMessage = result.0.error ?? result.1.map { "\($0.code.rawValue): \($0.message)" }.first
             record.errorClass = result.0.error != nil ? "audit.unreachable" : result.1.map(\.code.rawValue).first
-            record.endedAt = Date()
+            record.endedAt = audit.now()
             try? context.ledger.finish(cluster: record)
             progress(.clusterFinished(record, ClusterActions()))
             return result

@@ -118,11 +118,10 @@ struct ClusterKeySwitch: Sendable {
     }
 
     /// Once every cluster of the identity is switched: the previous secret goes.
-    func retire(_ kube: KubeClient?) async throws {
+    func retire() async throws {
         try await journal.step("retire") {
-            var client = kube
-            if client == nil { client = try await context.kubeClient(for: cluster, credentials: try await context.credentials(account: cluster.account, region: cluster.region)) }
-            try await client!.delete(apiVersion: "v1", kind: "Secret", namespace: "flux-system", name: Self.previousSecret)
+            let kube = try await context.kubeClient(for: cluster, credentials: try await context.credentials(account: cluster.account, region: cluster.region))
+            try await kube.delete(apiVersion: "v1", kind: "Secret", namespace: "flux-system", name: Self.previousSecret)
         }
     }
 

@@ -102,6 +102,8 @@ public struct RotationRun: Sendable {
         let clusters: [Cluster]
         let unfinished: RotationRecord?
         let held: [HeldCredential]
+        /// Credential id → the clusters last known (from the ledger) to use it.
+        let usedBy: [String: [String]]
     }
 
     private func credentials(_ holder: CredentialHolder, _ accountID: String) -> HolderCredentials {
@@ -114,6 +116,8 @@ public struct RotationRun: Sendable {
         let runID = FleetRun.newRunID(now())
         var outcomes: [IdentityOutcome] = refused
         var plans: [Plan] = []
+        // What each cluster last ran with, read once for every holder.
+        let known = try context.ledger.lastKeys(clusters: candidates.flatMap { $0.1.map(\.name) })
         // Decide from IAM and the ledger, reading only.
         for (holder, members) in candidates {
             guard let accountID = context.inventory.account(named: holder.account)?.id else { continue }
@@ -123,7 +127,7 @@ public struct RotationRun: Sendable {
                 let held = try await store.list()
                 let unfinished = try context.ledger.unfinishedRotation(identity: holder.name, kind: holder.kind)
                 if let unfinished, held.contains(where: { $0.id == unfinished.newKeyId && $0.active }) {
-                    plans.append(Plan(holder: holder, accountID: accountID, clusters: members, unfinished: unfinished, held: held))
+                    plans.append(Plan(holder: holder, accountID: accountID, clusters: members, unfinished: unfinished, held: held, usedBy: Self.usage(members, known)))
                     continue
                 }
                 guard let current = try store.current(held) else {
@@ -138,7 +142,7 @@ public struct RotationRun: Sendable {
                     continue
                 }
                 try store.checkWritable()
-                plans.append(Plan(holder: holder, accountID: accountID, clusters: members, unfinished: nil, held: held))
+                plans.append(Plan(holder: holder, accountID: accountID, clusters: members, unfinished: nil, held: held, usedBy: Self.usage(members, known)))
             } catch {
                 outcome.state = .refused
                 outcome.message = "\(error)"
@@ -147,7 +151,7 @@ public struct RotationRun: Sendable {
         }
         if dryRun {
             for plan in plans {
-                let usedBy = try usage(plan.clusters)
+                let usedBy = plan.usedBy
                 var outcome = IdentityOutcome(
                     identity: plan.holder.name, iamUser: plan.holder.iamUser, state: .planned,
                     oldKeys: plan.held.filter { $0.active && $0.id != plan.unfinished?.newKeyId }.map(\.id), newKey: plan.unfinished?.newKeyId, clusters: plan.clusters.count,
@@ -178,13 +182,13 @@ public struct RotationRun: Sendable {
 
         // Credentials: deleted where safe, then a new one per holder (or the partial rotation's), recorded before use.
         var members: [Member] = []
+        let waveOf = Dictionary(uniqueKeysWithValues: zip(all.map(\.name), waves))
         for plan in plans {
             do {
                 members.append(try await prepare(plan, runID: runID))
             } catch {
                 outcomes.append(IdentityOutcome(identity: plan.holder.name, iamUser: plan.holder.iamUser, state: .refused, oldKeys: [], newKey: nil, clusters: plan.clusters.count, message: "\(error)"))
                 try? context.ledger.event(run: runID, level: "error", "\(plan.holder.name): refused: \(error)")
-                let waveOf = Dictionary(uniqueKeysWithValues: zip(all.map(\.name), waves))
                 for cluster in plan.clusters {
                     var record = ClusterRecord(runId: runID, cluster: cluster.name, account: cluster.account, repository: cluster.repository, wave: waveOf[cluster.name] ?? 0, status: .notStarted)
                     record.errorClass = "rotate.refused"
@@ -217,14 +221,20 @@ public struct RotationRun: Sendable {
             let store = credentials(holder, accountID)
             if record.newKeyId.isEmpty {
                 // Killed between recording the rotation and its new credential: one made since is adopted, else one is made.
+                // (An https-token credential only if the inventory's files name it: they are written right after it is made.)
                 let held = try await store.list()
-                let made = held.filter { $0.active && ($0.created ?? .distantPast) >= record.startedAt.addingTimeInterval(-1) }
-                if let adopted = made.lazy.compactMap({ try? store.adopt($0.id) }).first(where: { holder.kind == "ssh" || $0.id == (try? store.current(held))??.id }) {
+                let current = (try? store.current(held)) ?? nil
+                let made = held.filter { credential in
+                    credential.active && (credential.created ?? .distantPast) >= record.startedAt.addingTimeInterval(-1)
+                        && (holder.kind == "ssh" || credential.id == current?.id)
+                }
+                if let adopted = made.lazy.compactMap({ try? store.adopt($0.id) }).first {
                     record.newKeyId = adopted.id
                     try context.ledger.record(rotation: record)
                     members.append(Member(holder: holder, accountID: accountID, record: record, credential: adopted, clusters: clusters))
                 } else {
-                    members.append(try await prepare(Plan(holder: holder, accountID: accountID, clusters: clusters, unfinished: nil, held: held), runID: runID))
+                    let usedBy = Self.usage(clusters, try context.ledger.lastKeys(clusters: clusters.map(\.name)))
+                    members.append(try await prepare(Plan(holder: holder, accountID: accountID, clusters: clusters, unfinished: nil, held: held, usedBy: usedBy), runID: runID))
                 }
                 continue
             }
@@ -234,10 +244,12 @@ public struct RotationRun: Sendable {
         return try await execute(runID: runID, members: members, earlier: outcomes, progress: progress)
     }
 
-    /// Clusters last known (from the ledger) to use each credential.
-    private func usage(_ clusters: [Cluster]) throws -> [String: [String]] {
+    /// Credential id → those of `clusters` last known to use it (`known`: cluster → credential id, from the ledger).
+    static func usage(_ clusters: [Cluster], _ known: [String: String]) -> [String: [String]] {
         var usedBy: [String: [String]] = [:]
-        for (cluster, key) in try context.ledger.lastKeys(clusters: clusters.map(\.name)) { usedBy[key, default: []].append(cluster) }
+        for cluster in clusters {
+            if let key = known[cluster.name] { usedBy[key, default: []].append(cluster.name) }
+        }
         return usedBy
     }
 
@@ -253,7 +265,7 @@ public struct RotationRun: Sendable {
             try? context.ledger.event(run: runID, "\(holder.name): continuing the partial rotation to \(unfinished.newKeyId) of run \(unfinished.runId)")
             return Member(holder: holder, accountID: plan.accountID, record: record, credential: try store.adopt(unfinished.newKeyId), clusters: plan.clusters)
         }
-        let usedBy = try usage(plan.clusters)
+        let usedBy = plan.usedBy
         let deleted = try await store.deleteRetired(plan.held, usedBy: usedBy, runID: runID)
         let remaining = plan.held.filter { !deleted.contains($0.id) }
         if let refusal = store.refusal(remaining, usedBy: usedBy) { throw FleetFailure(refusal, errorClass: "rotate.limit") }
@@ -321,7 +333,8 @@ public struct RotationRun: Sendable {
             }
         }
         var outcomes = earlier
-        for member in members { outcomes.append(await finish(member, runID: runID, progress: progress)) }
+        let results = Dictionary(uniqueKeysWithValues: ((try? context.ledger.clusters(run: runID)) ?? []).map { ($0.cluster, $0) })
+        for member in members { outcomes.append(await finish(member, results: results, runID: runID, progress: progress)) }
         let identityFailed = outcomes.contains { $0.state == .refused || $0.state == .partial }
         summary.outcome = Task.isCancelled ? .interrupted : stopReason != nil ? .stopped : summary.failed.isEmpty && !identityFailed ? .succeeded : .failed
         try? context.ledger.finish(run: runID, outcome: summary.outcome, at: now())
@@ -397,20 +410,9 @@ public struct RotationRun: Sendable {
             let failed = states.indices.filter { states[$0].error != nil && states[$0].touched }
             for (_, indices) in Dictionary(grouping: failed, by: { states[$0].record.repository }) {
                 guard let first = switcher(states[indices[0]].record) else { continue }
-                var revision: String?
-                var writer: RepositoryWriter?
-                if first.isSSH { do {
-                    let w = try await self.writer(for: first)
-                    writer = w
-                    let receipts = try await w.submit(
-                        indices.compactMap { index in states[index].before.flatMap { switcher(states[index].record)?.syncFile(url: $0.url) } },
-                        message: "Roll back the SSH key of \(indices.count) cluster\(indices.count == 1 ? "" : "s") to the previous key")
-                    revision = receipts.first.map { "\(first.repository.branch)@sha1:\($0.commit.hex)" }
-                } catch {
-                    try? context.ledger.event(run: runID, level: "error", "rollback commit to \(first.repository.name) failed: \(error)")
-                } }
+                let files = indices.compactMap { index in states[index].before.flatMap { switcher(states[index].record)?.syncFile(url: $0.url) } }
+                let (rollbackRevision, rollbackWriter) = first.isSSH ? await commitRollback(files, for: first, runID: runID) : (nil, nil)
                 let snapshot = states
-                let (rollbackRevision, rollbackWriter) = (revision, writer)
                 let rolled: [(Int, String)] = await boundedMap(indices, limit: parallel, whenCancelled: { ($0, "not rolled back: interrupted") }) { index in
                     guard let before = snapshot[index].before, let switcher = switcher(snapshot[index].record), rollbackWriter != nil || !switcher.isSSH else {
                         return (index, "not rolled back: the rollback commit failed")
@@ -446,6 +448,19 @@ public struct RotationRun: Sendable {
         }
     }
 
+    /// The old URLs of the clusters rolled back in one repository, in one commit; nil (and an event) when it fails.
+    private func commitRollback(_ files: [RepositoryWriter.Submission], for first: ClusterKeySwitch, runID: String) async -> (String?, RepositoryWriter?) {
+        do {
+            let writer = try await self.writer(for: first)
+            let receipts = try await writer.submit(
+                files, message: "Roll back the SSH key of \(files.count) cluster\(files.count == 1 ? "" : "s") to the previous key")
+            return (receipts.first.map { "\(first.repository.branch)@sha1:\($0.commit.hex)" }, writer)
+        } catch {
+            try? context.ledger.event(run: runID, level: "error", "rollback commit to \(first.repository.name) failed: \(error)")
+            return (nil, nil)
+        }
+    }
+
     private static func notStarted(_ record: ClusterRecord) -> ClusterRecord {
         var record = record
         record.status = .notStarted
@@ -464,23 +479,23 @@ public struct RotationRun: Sendable {
     // MARK: Finish
 
     /// Retires the old credentials when every cluster of the holder (in the whole inventory) fetches with the new one.
-    private func finish(_ member: Member, runID: String, progress: @escaping @Sendable (ProgressEvent) -> Void) async -> IdentityOutcome {
+    private func finish(_ member: Member, results: [String: ClusterRecord], runID: String, progress: @escaping @Sendable (ProgressEvent) -> Void) async -> IdentityOutcome {
         let holder = member.holder
         var record = member.record
         var outcome = IdentityOutcome(
             identity: holder.name, iamUser: holder.iamUser, state: .partial, oldKeys: record.oldKeys, newKey: record.newKeyId,
             clusters: member.clusters.count, message: "")
-        let results = Dictionary(uniqueKeysWithValues: ((try? context.ledger.clusters(run: runID)) ?? []).map { ($0.cluster, $0) })
         let notSwitched = member.clusters.filter { results[$0.name]?.status != .succeeded }.map(\.name)
         // Clusters of the holder outside this run's selection must use the new credential too.
         let inRun = Set(member.clusters.map(\.name))
-        var outside: [String] = []
-        for cluster in context.inventory.clusters where !inRun.contains(cluster.name) {
-            guard let repository = context.inventory.repository(named: cluster.repository), holder.uses(repository) else { continue }
+        let checks = context.inventory.clusters.compactMap { cluster -> ClusterKeySwitch? in
+            guard !inRun.contains(cluster.name), let repository = context.inventory.repository(named: cluster.repository), holder.uses(repository) else { return nil }
             let journal = StepJournal(ledger: context.ledger, runID: runID, cluster: cluster.name) { _, _ in }
-            let check = ClusterKeySwitch(context: context, cluster: cluster, repository: repository, credential: member.credential, journal: journal)
-            if (try? await check.currentMarker()) != check.marker { outside.append(cluster.name) }
+            return ClusterKeySwitch(context: context, cluster: cluster, repository: repository, credential: member.credential, journal: journal)
         }
+        let outside = await boundedMap(checks, limit: settings.parallel, whenCancelled: { $0.cluster.name as String? }) { check in
+            (try? await check.currentMarker()) == check.marker ? nil : check.cluster.name
+        }.compactMap { $0 }
         if !notSwitched.isEmpty || !outside.isEmpty || Task.isCancelled {
             var reasons: [String] = []
             if !notSwitched.isEmpty { reasons.append("\(notSwitched.count) of \(member.clusters.count) clusters not switched (\(notSwitched.prefix(5).joined(separator: ", "))\(notSwitched.count > 5 ? ", …" : ""))") }
@@ -498,7 +513,7 @@ public struct RotationRun: Sendable {
             guard let repository = context.inventory.repository(named: cluster.repository) else { return nil }
             let journal = StepJournal(ledger: context.ledger, runID: runID, cluster: cluster.name) { step, ms in progress(.step(cluster: cluster.name, step: step, milliseconds: ms)) }
             do {
-                try await ClusterKeySwitch(context: context, cluster: cluster, repository: repository, credential: member.credential, journal: journal).retire(nil)
+                try await ClusterKeySwitch(context: context, cluster: cluster, repository: repository, credential: member.credential, journal: journal).retire()
                 return nil
             } catch {
                 return "\(cluster.name): \(error)"
