@@ -49,15 +49,7 @@ public enum JSONValue: Sendable, Hashable, Codable {
         }
     }
 
-    public static func parse(_ bytes: [UInt8]) -> JSONValue? {
-        (try? JSONDecoder().decode(JSONValue.self, from: Data(bytes)))
-    }
-
-    public var encoded: [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return Array((try? encoder.encode(self)) ?? Data("null".utf8))
-    }
+    // Parsing and writing JSON text: JSONText.swift.
 
     public subscript(key: String) -> JSONValue? {
         get { if case .object(let o) = self { return o[key] } else { return nil } }
