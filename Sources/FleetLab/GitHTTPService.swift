@@ -40,6 +40,7 @@ struct GitHTTPService {
         if let injected = await faults?.intercept(call, answer: .git, state: state) { return injected }
         if request.method == "POST", suffix == "/git-receive-pack" {
             await rival?.raceIfArmed(accountID: accountID, repository: name, ref: Self.firstPushedRef(request.body))
+            state.countPush(repository: "\(accountID)/\(name)")
         }
         let root = "\(repositoriesRoot)/\(accountID)"
         guard FileManager.default.fileExists(atPath: "\(root)/\(name).git") else {

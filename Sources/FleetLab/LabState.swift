@@ -216,6 +216,8 @@ public final class LabState: Sendable {
         }
     }
 
+    func countPush(repository: String) { data.withLock { $0.counters.pushes[repository, default: 0] += 1 } }
+
     public func counters() -> LabCounters { data.withLock { $0.counters } }
     public func resetCounters() { data.withLock { $0.counters = LabCounters() } }
 
@@ -255,6 +257,8 @@ public struct LabCounters: Codable, Sendable, Equatable {
     public var clusters: [String: Int] = [:]
     /// Git over HTTPS requests per `account id/repository`.
     public var repositories: [String: Int] = [:]
+    /// Pushes (receive-pack requests that reached Git, over HTTPS) per `account id/repository`.
+    public var pushes: [String: Int] = [:]
     /// Answered `Throttling` or 429 (rate limits and injected throttling), per service.
     public var throttled: [String: Int] = [:]
     /// Injected errors, resets and hangs, per service.
