@@ -65,32 +65,42 @@ struct ClusterPipeline {
         let credentials = try await step(.credentials) { try await context.credentials(account: cluster.account, region: cluster.region) }
         let kube = try await step(.describe) { try await context.kubeClient(for: cluster, credentials: credentials) }
         // Preflight: reachable, and an existing Flux is one Flux manages; whether the components were ever applied.
-        let componentsApplied = try await step(.preflight) { () -> Bool in
-            let server = try await kube.serverVersion()
+        // Every look at once: one round trip.
+        let preflight = try await step(.preflight) { () -> (fluxFound: Bool, componentsApplied: Bool) in
+            async let version = kube.serverVersion()
+            // What Flux's install needs of the caller, asked as kubectl auth can-i asks.
+            let needs: [(verb: String, group: String, resource: String, namespace: String?)] = [
+                ("create", "apiextensions.k8s.io", "customresourcedefinitions", nil), ("create", "", "namespaces", nil),
+                ("create", "rbac.authorization.k8s.io", "clusterrolebindings", nil), ("create", "", "secrets", "flux-system"),
+            ]
+            async let allowed = boundedTryMap(needs.indices.map { $0 }, limit: needs.count) { index in
+                try await kube.canI(needs[index].verb, group: needs[index].group, resource: needs[index].resource, namespace: needs[index].namespace)
+            }
+            async let crdLook = kube.get(
+                apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition", namespace: nil, name: "gitrepositories.source.toolkit.fluxcd.io")
+            async let kustomizationLook = try? kube.get(
+                apiVersion: "kustomize.toolkit.fluxcd.io/v1", kind: "Kustomization", namespace: "flux-system", name: "flux-system")
+            let server = try await version
             let minimum = Self.minimumKubernetesMinor(flux: cluster.flux.version)
             guard server.major > 1 || server.minor >= minimum else {
                 throw FleetFailure(
                     "Kubernetes \(server.major).\(server.minor) is older than Flux \(cluster.flux.version) supports (>= 1.\(minimum), as flux check --pre requires)",
                     errorClass: "preflight.kubernetes-version")
             }
-            // What Flux's install needs of the caller, asked as kubectl auth can-i asks.
-            for (verb, group, resource, namespace) in [
-                ("create", "apiextensions.k8s.io", "customresourcedefinitions", nil), ("create", "", "namespaces", nil),
-                ("create", "rbac.authorization.k8s.io", "clusterrolebindings", nil), ("create", "", "secrets", "flux-system"),
-            ] as [(String, String, String, String?)] where try await !kube.canI(verb, group: group, resource: resource, namespace: namespace) {
+            if let refused = try await zip(needs, allowed).first(where: { !$0.1 })?.0 {
                 throw FleetFailure(
-                    "the role may not \(verb) \(resource)\(namespace.map { " in \($0)" } ?? ""): installing Flux needs cluster-admin (an EKS access entry with AmazonEKSClusterAdminPolicy)",
+                    "the role may not \(refused.verb) \(refused.resource)\(refused.namespace.map { " in \($0)" } ?? ""): installing Flux needs cluster-admin (an EKS access entry with AmazonEKSClusterAdminPolicy)",
                     errorClass: "preflight.permissions")
             }
-            let crd = try await kube.get(
-                apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition", namespace: nil, name: "gitrepositories.source.toolkit.fluxcd.io")
+            let crd = try await crdLook
             if let manager = crd?[path: "metadata.labels"]?["app.kubernetes.io/managed-by"]?.string, !manager.isEmpty, manager != "flux" {
                 throw FleetFailure("Flux on this cluster is managed by '\(manager)', not by flux: refusing to take it over", errorClass: "preflight.managed")
             }
-            guard crd != nil else { return false }
-            let kustomization = try? await kube.get(apiVersion: "kustomize.toolkit.fluxcd.io/v1", kind: "Kustomization", namespace: "flux-system", name: "flux-system")
-            return !(kustomization?[path: "status.lastAppliedRevision"]?.string ?? "").isEmpty
+            let kustomization = await kustomizationLook
+            guard crd != nil else { return (false, false) }
+            return (true, !(kustomization?[path: "status.lastAppliedRevision"]?.string ?? "").isEmpty)
         }
+        let componentsApplied = preflight.componentsApplied
 
         // The repository's remote, as fleetstrap and as Flux reach it.
         var key: SSHKeyMaterial?
@@ -157,7 +167,8 @@ struct ClusterPipeline {
             // annotations go on the controllers' service accounts as they are applied.
             let objects = Self.annotated(try await RenderCache.shared.objects(components), roles: flux.serviceAccountRoles)
             outcome.actions.applyComponents = try await step(.components) {
-                dryRun ? objects.count : try await kube.applyAll(objects).applied.count
+                // No Flux CRD at all: nothing of Flux's is there to compare with, every object is sent.
+                dryRun ? objects.count : try await kube.applyAll(objects, readFirst: preflight.fluxFound).applied.count
             }
         }
         if let data = try secretData(repository, key: key, url: url) {
@@ -191,9 +202,8 @@ struct ClusterPipeline {
                 return (try? await writer.contains(candidate, ancestor: pushed)) ?? false
             }
             let requested = try await kube.requestReconcile(apiVersion: "source.toolkit.fluxcd.io/v1", kind: "GitRepository", namespace: "flux-system", name: "flux-system")
-            try await kube.waitReady(apiVersion: "source.toolkit.fluxcd.io/v1", kind: "GitRepository", namespace: "flux-system", name: "flux-system", revision: revision, requestedAt: requested, accepts: accepts, settings: context.wait)
-            let source = try await kube.get(apiVersion: "source.toolkit.fluxcd.io/v1", kind: "GitRepository", namespace: "flux-system", name: "flux-system")
-            outcome.revision = source?[path: "status.artifact.revision"]?.string ?? revision
+            let source = try await kube.waitReady(apiVersion: "source.toolkit.fluxcd.io/v1", kind: "GitRepository", namespace: "flux-system", name: "flux-system", revision: revision, requestedAt: requested, accepts: accepts, settings: context.wait)
+            outcome.revision = source[path: "status.artifact.revision"]?.string ?? revision
             try await kube.waitReady(apiVersion: "kustomize.toolkit.fluxcd.io/v1", kind: "Kustomization", namespace: "flux-system", name: "flux-system", revision: revision, accepts: accepts, settings: context.wait)
             try await kube.waitAvailable(namespace: "flux-system", deployments: install.components, settings: context.wait)
         }

@@ -21,3 +21,14 @@ public func boundedMap<Item: Sendable, Answer: Sendable>(
     }
     return items.indices.map { answers[$0] ?? whenCancelled(items[$0]) }
 }
+
+/// `boundedMap` for work that can fail: every item runs (at most `limit` at a time), then the first failure in the
+/// items' order is thrown, or the answers returned in that order.
+public func boundedTryMap<Item: Sendable, Answer: Sendable>(
+    _ items: [Item], limit: Int, _ body: @escaping @Sendable (Item) async throws -> Answer
+) async throws -> [Answer] {
+    let results = await boundedMap(items, limit: limit, whenCancelled: { _ in Result<Answer, any Error>.failure(CancellationError()) }) { item in
+        do { return .success(try await body(item)) } catch { return .failure(error) }
+    }
+    return try results.map { try $0.get() }
+}

@@ -25,34 +25,46 @@ extension KubeClient {
         }
     }
 
-    /// Applies `objects` in Flux's order; returns what was sent and what was already in place.
-    public func applyAll(_ objects: [JSONValue], fieldManager: String = "flux", establishTimeout: Duration = .seconds(60)) async throws -> ApplyReport {
+    /// Requests one cluster's apply has in flight at once: a stage of Flux's components takes a few round trips
+    /// instead of one per object.
+    public static let applyConcurrency = 8
+
+    /// Applies `objects` in Flux's order; returns what was sent and what was already in place. `readFirst`: look
+    /// at each live object and leave alone those already as wanted; without it (a cluster known to hold none of
+    /// them, e.g. no Flux CRD at all) every object is sent, as `flux install` sends them.
+    public func applyAll(
+        _ objects: [JSONValue], fieldManager: String = "flux", readFirst: Bool = true, establishTimeout: Duration = .seconds(60)
+    ) async throws -> ApplyReport {
         func isFirst(_ object: JSONValue) -> Bool { ["CustomResourceDefinition", "Namespace"].contains(object["kind"]?.string ?? "") }
         var report = ApplyReport()
         let first = objects.filter(isFirst)
-        try await applyEach(first, fieldManager: fieldManager, report: &report)
+        try await applyEach(first, fieldManager: fieldManager, readFirst: readFirst, report: &report)
         let crds = first.filter { $0["kind"]?.string == "CustomResourceDefinition" }.compactMap { $0[path: "metadata.name"]?.string }
         if !crds.isEmpty {
             try await waitEstablished(crds, timeout: establishTimeout)
             forgetDiscovery()
         }
-        try await applyEach(objects.filter { !isFirst($0) }, fieldManager: fieldManager, report: &report)
+        try await applyEach(objects.filter { !isFirst($0) }, fieldManager: fieldManager, readFirst: readFirst, report: &report)
         return report
     }
 
-    private func applyEach(_ objects: [JSONValue], fieldManager: String, report: inout ApplyReport) async throws {
-        for object in objects {
+    /// One stage: its objects at once (bounded); the report in the objects' order; the first failure (in that
+    /// order) is thrown once every request of the stage has ended.
+    private func applyEach(_ objects: [JSONValue], fieldManager: String, readFirst: Bool, report: inout ApplyReport) async throws {
+        let outcomes = try await boundedTryMap(objects, limit: Self.applyConcurrency) { object -> (String, Bool) in
             let kind = object["kind"]?.string ?? "?", name = object[path: "metadata.name"]?.string ?? "?"
             let label = Self.describe(kind, object[path: "metadata.namespace"]?.string, name)
-            if let live = try await get(
+            if readFirst, let live = try await self.get(
                 apiVersion: object["apiVersion"]?.string ?? "", kind: kind, namespace: object[path: "metadata.namespace"]?.string, name: name),
                 Self.holds(live, object), Self.managedBy(live, fieldManager)
             {
-                report.unchanged.append(label)
-                continue
+                return (label, false)
             }
-            _ = try await apply(object, fieldManager: fieldManager)
-            report.applied.append(label)
+            _ = try await self.apply(object, fieldManager: fieldManager)
+            return (label, true)
+        }
+        for (label, sent) in outcomes {
+            if sent { report.applied.append(label) } else { report.unchanged.append(label) }
         }
     }
 
@@ -77,18 +89,23 @@ extension KubeClient {
 
     // MARK: Waiting
 
-    /// Until every named CRD has `Established=True`.
+    /// Until every named CRD has `Established=True` (all of them looked at together on each pass).
     public func waitEstablished(_ names: [String], timeout: Duration, poll: Duration = .milliseconds(500)) async throws {
         let deadline = ContinuousClock.now + timeout
-        for name in names {
-            while true {
-                let crd = try await get(apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition", namespace: nil, name: name)
-                if Self.condition(crd, "Established")?["status"]?.string == "True" { break }
-                guard ContinuousClock.now < deadline else {
-                    throw KubeError(.timeout, verb: "wait", object: "CustomResourceDefinition \(name)", message: "not established after \(timeout)", cluster: access.name)
-                }
-                try await Task.sleep(for: poll)
+        var waiting = names
+        var pause = min(poll, .milliseconds(50))
+        while true {
+            let established = try await boundedTryMap(waiting, limit: Self.applyConcurrency) { name in
+                let crd = try await self.get(apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition", namespace: nil, name: name)
+                return Self.condition(crd, "Established")?["status"]?.string == "True"
             }
+            waiting = zip(waiting, established).filter { !$0.1 }.map(\.0)
+            if waiting.isEmpty { return }
+            guard ContinuousClock.now < deadline else {
+                throw KubeError(.timeout, verb: "wait", object: "CustomResourceDefinition \(waiting[0])", message: "not established after \(timeout)", cluster: access.name)
+            }
+            try await Task.sleep(for: pause)
+            pause = min(pause * 2, poll)
         }
     }
 

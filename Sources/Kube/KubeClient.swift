@@ -13,6 +13,8 @@ public final class KubeClient: Sendable {
     let quota = RetryQuota()
     let random: @Sendable () -> Double
     private let resources = Mutex<[String: Resource]>([:])
+    /// Discovery requests under way, per group version.
+    private let discovering = Mutex<[String: Task<[String: Resource], any Error>]>([:])
 
     /// What discovery says about a kind: its path segment and whether it lives in namespaces.
     public struct Resource: Sendable, Hashable {
@@ -101,25 +103,24 @@ public final class KubeClient: Sendable {
 
     // MARK: Discovery
 
-    /// The resource serving `kind` in `apiVersion`; discovery is asked once per group version (again after CRDs).
+    /// The resource serving `kind` in `apiVersion`; discovery is asked once per group version (again after CRDs),
+    /// however many requests want it at the same time.
     public func resource(apiVersion: String, kind: String) async throws -> Resource {
         let key = "\(apiVersion)/\(kind)"
         if let known = resources.withLock({ $0[key] }) { return known }
-        let path = apiVersion.contains("/") ? "/apis/\(apiVersion)" : "/api/\(apiVersion)"
-        let response = try await send("GET", path, verb: "discover", object: apiVersion)
-        // Refused, throttled or failing: that error (a 429 or a 5xx is worth another try); only a 404 (or a body
-        // without resources) means the group version is not served.
-        if response.status == 401 || response.status == 403 || response.status == 429 || response.status >= 500 {
-            throw KubeError.from(status: response.status, body: response.body, verb: "discover", object: apiVersion, cluster: access.name)
+        let lookup = discovering.withLock { inFlight in
+            if let running = inFlight[apiVersion] { return running }
+            let task = Task { try await self.discover(apiVersion) }
+            inFlight[apiVersion] = task
+            return task
         }
-        guard response.status == 200, let list = response.body?["resources"]?.array else {
-            throw KubeError(.notFound, status: response.status, verb: "discover", object: "\(kind) (\(apiVersion))",
-                message: "the server does not serve \(apiVersion) (is its CRD installed and established?)", cluster: access.name)
-        }
-        var found: [String: Resource] = [:]
-        for entry in list {
-            guard let name = entry["name"]?.string, !name.contains("/"), let entryKind = entry["kind"]?.string else { continue }
-            found["\(apiVersion)/\(entryKind)"] = Resource(apiVersion: apiVersion, kind: entryKind, plural: name, namespaced: entry["namespaced"]?.bool ?? true)
+        let found: [String: Resource]
+        do {
+            found = try await lookup.value
+            discovering.withLock { _ = $0.removeValue(forKey: apiVersion) }
+        } catch {
+            discovering.withLock { _ = $0.removeValue(forKey: apiVersion) }
+            throw error
         }
         resources.withLock { $0.merge(found) { $1 } }
         guard let resource = found[key] else {
@@ -129,8 +130,32 @@ public final class KubeClient: Sendable {
         return resource
     }
 
+    /// The kinds a group version serves, asked of the server.
+    private func discover(_ apiVersion: String) async throws -> [String: Resource] {
+        let path = apiVersion.contains("/") ? "/apis/\(apiVersion)" : "/api/\(apiVersion)"
+        let response = try await send("GET", path, verb: "discover", object: apiVersion)
+        // Refused, throttled or failing: that error (a 429 or a 5xx is worth another try); only a 404 (or a body
+        // without resources) means the group version is not served.
+        if response.status == 401 || response.status == 403 || response.status == 429 || response.status >= 500 {
+            throw KubeError.from(status: response.status, body: response.body, verb: "discover", object: apiVersion, cluster: access.name)
+        }
+        guard response.status == 200, let list = response.body?["resources"]?.array else {
+            throw KubeError(.notFound, status: response.status, verb: "discover", object: apiVersion,
+                message: "the server does not serve \(apiVersion) (is its CRD installed and established?)", cluster: access.name)
+        }
+        var found: [String: Resource] = [:]
+        for entry in list {
+            guard let name = entry["name"]?.string, !name.contains("/"), let entryKind = entry["kind"]?.string else { continue }
+            found["\(apiVersion)/\(entryKind)"] = Resource(apiVersion: apiVersion, kind: entryKind, plural: name, namespaced: entry["namespaced"]?.bool ?? true)
+        }
+        return found
+    }
+
     /// Forget discovery (after CRDs change).
-    public func forgetDiscovery() { resources.withLock { $0.removeAll() } }
+    public func forgetDiscovery() {
+        resources.withLock { $0.removeAll() }
+        discovering.withLock { $0.removeAll() }
+    }
 
     public func path(_ resource: Resource, namespace: String?, name: String? = nil) -> String {
         var path = resource.apiVersion.contains("/") ? "/apis/\(resource.apiVersion)" : "/api/\(resource.apiVersion)"

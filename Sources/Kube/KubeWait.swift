@@ -23,7 +23,7 @@ extension KubeClient {
         let deadline = ContinuousClock.now + settings.timeout
         let label = Self.describe(kind, namespace, name)
         var last = "no status yet"
-        var poll = min(settings.poll, .milliseconds(250))
+        var poll = min(settings.poll, .milliseconds(50))
         while true {
             if let object = try await get(apiVersion: apiVersion, kind: kind, namespace: namespace, name: name) {
                 if object[path: "spec.suspend"]?.bool == true {
@@ -58,19 +58,25 @@ extension KubeClient {
         }
     }
 
-    /// Until each named Deployment reports `Available=True` for its current generation.
+    /// Until each named Deployment reports `Available=True` for its current generation (all looked at together
+    /// on each pass; quick first looks, then Flux's pace).
     public func waitAvailable(namespace: String, deployments: [String], settings: WaitSettings = WaitSettings()) async throws {
         let deadline = ContinuousClock.now + settings.timeout
-        for name in deployments {
-            while true {
-                let deployment = try await get(apiVersion: "apps/v1", kind: "Deployment", namespace: namespace, name: name)
+        var waiting = deployments
+        var poll = min(settings.poll, .milliseconds(50))
+        while true {
+            let available = try await boundedTryMap(waiting, limit: Self.applyConcurrency) { name in
+                let deployment = try await self.get(apiVersion: "apps/v1", kind: "Deployment", namespace: namespace, name: name)
                 let current = deployment?[path: "metadata.generation"]?.int == deployment?[path: "status.observedGeneration"]?.int
-                if current, Self.condition(deployment, "Available")?["status"]?.string == "True" { break }
-                guard ContinuousClock.now < deadline else {
-                    throw KubeError(.timeout, verb: "wait", object: "Deployment \(namespace)/\(name)", message: "not Available after \(settings.timeout)", cluster: access.name)
-                }
-                try await Task.sleep(for: settings.poll)
+                return current && Self.condition(deployment, "Available")?["status"]?.string == "True"
             }
+            waiting = zip(waiting, available).filter { !$0.1 }.map(\.0)
+            if waiting.isEmpty { return }
+            guard ContinuousClock.now < deadline else {
+                throw KubeError(.timeout, verb: "wait", object: "Deployment \(namespace)/\(waiting[0])", message: "not Available after \(settings.timeout)", cluster: access.name)
+            }
+            try await Task.sleep(for: poll)
+            poll = min(poll * 2, settings.poll)
         }
     }
 
