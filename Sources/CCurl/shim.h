@@ -25,4 +25,31 @@ static inline CURLcode fs_curl_getinfo_long(CURL *h, CURLINFO i, long *v) { retu
 static inline CURLcode fs_curl_getinfo_pointer(CURL *h, CURLINFO i, void **v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLcode fs_curl_getinfo_double(CURL *h, CURLINFO i, double *v) { return curl_easy_getinfo(h, i, v); }
 static inline CURLMcode fs_curl_multi_setopt_long(CURLM *m, CURLMoption o, long v) { return curl_multi_setopt(m, o, v); }
+
+// A share object holding TLS sessions, so that a new connection to a server seen before resumes its session (no
+// certificate chain to verify, no key exchange signature) instead of a full handshake. Locked per kind of data:
+// easy handles are configured on any thread.
+#include <pthread.h>
+#include <stdlib.h>
+static void fs_share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *user) {
+    (void)h; (void)access;
+    pthread_mutex_lock(&((pthread_mutex_t *)user)[data]);
+}
+static void fs_share_unlock(CURL *h, curl_lock_data data, void *user) {
+    (void)h;
+    pthread_mutex_unlock(&((pthread_mutex_t *)user)[data]);
+}
+/// Made once per process and never freed (its mutexes live as long as it does).
+static inline CURLSH *fs_curl_share_tls_sessions(void) {
+    pthread_mutex_t *mutexes = calloc(CURL_LOCK_DATA_LAST, sizeof(pthread_mutex_t));
+    if (mutexes == NULL) return NULL;
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++) pthread_mutex_init(&mutexes[i], NULL);
+    CURLSH *share = curl_share_init();
+    if (share == NULL) return NULL;
+    curl_share_setopt(share, CURLSHOPT_USERDATA, (void *)mutexes);
+    curl_share_setopt(share, CURLSHOPT_LOCKFUNC, fs_share_lock);
+    curl_share_setopt(share, CURLSHOPT_UNLOCKFUNC, fs_share_unlock);
+    curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    return share;
+}
 #endif

@@ -11,8 +11,9 @@ import Synchronization
 public final class HTTPClient: @unchecked Sendable {
     public struct Configuration: Sendable {
         public var userAgent = "fleetstrap/0.1.0"
-        /// Connections kept open for reuse.
-        public var connectionCache = 256
+        /// Connections kept open for reuse (one or more per cluster in flight: a smaller cache closes connections that are
+        /// about to be used again, and each reopening costs a TLS handshake).
+        public var connectionCache = 1024
         /// Parallel connections per host; more requests queue (HTTP/2 multiplexes over one).
         public var connectionsPerHost = 64
         public var totalConnections = 1024
@@ -49,6 +50,13 @@ public final class HTTPClient: @unchecked Sendable {
     }
 
     private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
+
+    /// TLS sessions shared by every transfer of the process: a new connection to a server met before resumes its
+    /// session. libcurl keys them by host, port and TLS settings (the trusted CAs included).
+    nonisolated(unsafe) static let tlsSessions: UnsafeMutableRawPointer? = {
+        _ = globalInit
+        return fs_curl_share_tls_sessions()
+    }()
 
     /// Stops the loop; transfers still in flight fail with a shutdown error. Waits for the thread to finish.
     public func shutdown() {
