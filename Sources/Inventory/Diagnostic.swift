@@ -36,8 +36,17 @@ public struct Diagnostic: Sendable, Hashable, CustomStringConvertible {
         self.location = location
         self.severity = severity
         self.rule = rule
-        self.message = message
-        self.hint = hint
+        self.message = Self.bounded(message)
+        self.hint = hint.map(Self.bounded)
+    }
+
+    /// Longest message kept whole: messages quote what they found, and a broken file can hold a megabyte on one line.
+    public static let maximumMessageLength = 400
+
+    static func bounded(_ text: String) -> String {
+        guard text.unicodeScalars.count > maximumMessageLength else { return text }
+        return String(String.UnicodeScalarView(text.unicodeScalars.prefix(maximumMessageLength)))
+            + "… (\(text.unicodeScalars.count) characters in all)"
     }
 
     /// `file:line:column: error: message`, then the hint indented on its own line, as compilers print.
@@ -54,9 +63,13 @@ public struct InventoryError: Error, Sendable, CustomStringConvertible {
 
     public var errors: [Diagnostic] { diagnostics.filter { $0.severity == .error } }
 
+    /// More diagnostics than this are counted, not printed: a broken generated file can hold thousands.
+    public static let printLimit = 200
+
     public var description: String {
         let count = errors.count
-        return diagnostics.map(\.description).joined(separator: "\n")
-            + "\n\(count) error\(count == 1 ? "" : "s")"
+        var lines = diagnostics.prefix(Self.printLimit).map(\.description)
+        if diagnostics.count > Self.printLimit { lines.append("… and \(diagnostics.count - Self.printLimit) more") }
+        return lines.joined(separator: "\n") + "\n\(count) error\(count == 1 ? "" : "s")"
     }
 }

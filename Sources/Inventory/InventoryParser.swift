@@ -47,7 +47,16 @@ struct InventoryParser {
         }
         if let metadata = fields.fields("metadata", known: ["name"]) {
             metadata.reportUnknownKeys()
-            if isRoot { draft.name = metadata.string("name") }
+            if isRoot, let name = metadata.string("name") {
+                if name.value.isEmpty || name.value.unicodeScalars.count > 253
+                    || name.value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+                    source.collector.error(
+                        "metadata-name", at: name.location,
+                        "metadata.name must be 1 to 253 characters without control characters, found \(name.value.unicodeScalars.count)",
+                        hint: "name the fleet as you would a Kubernetes object, e.g. production-eu")
+                }
+                draft.name = name
+            }
         }
         if let defaults = fields.fields("defaults", known: Self.defaultsKeys) {
             if isRoot {
@@ -299,9 +308,10 @@ struct InventoryParser {
             let url = m.string("url"), path = m.string("path")
             switch (url, path) {
             case (let u?, nil):
-                if !(u.value.hasPrefix("https://") || u.value.hasPrefix("http://")) {
+                if !u.value.hasPrefix("https://") {
                     source.collector.error(
-                        "manifests-url", at: u.location, "\(m.path).url must be an http(s) URL, found '\(u.value)'")
+                        "manifests-url", at: u.location, "\(m.path).url must be an https URL, found '\(u.value)'",
+                        hint: "these manifests are applied with cluster-admin rights: fetch them over TLS, or download them and give path")
                 }
                 flux.manifests = .url(u.value, sha256: sha?.value.lowercased())
             case (nil, let p?):
@@ -523,7 +533,10 @@ struct InventoryParser {
             }
             return .environment(env.value)
         case (nil, let file?):
-            guard !file.value.isEmpty else { return nil }
+            guard !file.value.isEmpty else {
+                source.collector.error("secret-reference", at: file.location, "\(what): file must name a file, found an empty path")
+                return nil
+            }
             return .file(file.value)
         default:
             source.error("secret-reference", at: node.mark, "\(what) needs exactly one of env or file")

@@ -25,7 +25,7 @@ struct AuditCommand: AsyncParsableCommand {
 
     func run() async throws {
         let (inventory, clusters, digest) = try fleet.load()
-        guard !clusters.isEmpty else { throw CommandFailure.invalidInput("no cluster selected") }
+        try fleet.requireClusters(inventory, clusters)
         let settings = try fleet.settings(inventory, dryRun: true)
         let context = try fleet.context(inventory)
         let reporter = RunReporter(output: fleet.output, total: clusters.count, logFormat: fleet.logFormat, quiet: true, verbose: fleet.verbose)

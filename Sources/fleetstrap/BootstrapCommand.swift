@@ -63,7 +63,7 @@ struct FleetOptions: ParsableArguments {
         do {
             inventory = try InventoryLoader.load(path: file)
         } catch {
-            throw CommandFailure.invalidInput("\(error)")
+            throw CommandFailure.invalidInventory("\(error)")
         }
         var clusters = inventory.clusters
         if let selector {
@@ -86,6 +86,20 @@ struct FleetOptions: ParsableArguments {
         return (inventory, clusters, digest)
     }
 
+    /// Refuses a selection of no clusters before anything is opened or written, saying why it is empty.
+    func requireClusters(_ inventory: Inventory, _ clusters: [Cluster]) throws {
+        guard clusters.isEmpty else { return }
+        if inventory.clusters.isEmpty {
+            throw CommandFailure.invalidInput("\(file): the inventory has no clusters; add some under 'clusters:'")
+        }
+        var filters: [String] = []
+        if let selector { filters.append("--selector '\(selector)'") }
+        if !self.clusters.isEmpty { filters.append("--cluster \(self.clusters.joined(separator: ","))") }
+        if let shard { filters.append("--shard \(shard)") }
+        throw CommandFailure.invalidInput(
+            "no cluster selected: \(filters.joined(separator: " and ")) leaves none of the \(inventory.clusters.count) clusters in \(file)")
+    }
+
     func parsedShard() throws -> Shard? {
         guard let shard else { return nil }
         do {
@@ -102,6 +116,7 @@ struct FleetOptions: ParsableArguments {
     }
 
     func settings(_ inventory: Inventory, dryRun: Bool) throws -> RunSettings {
+        if quiet && verbose { throw CommandFailure.invalidInput("--quiet and --verbose contradict each other; give one") }
         var settings = RunSettings(rollout: inventory.rollout)
         if let parallel {
             guard parallel > 0 else { throw CommandFailure.invalidInput("--parallel must be at least 1") }
@@ -111,6 +126,9 @@ struct FleetOptions: ParsableArguments {
             let sizes = waves.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
             guard !sizes.isEmpty, sizes.allSatisfy({ RunSettingsCheck.isSize($0) }) else {
                 throw CommandFailure.invalidInput("--waves '\(waves)': give counts or percentages, e.g. 1,10%,100%")
+            }
+            guard RunSettingsCheck.grows(sizes) else {
+                throw CommandFailure.invalidInput("--waves '\(waves)': wave sizes are cumulative and must grow, e.g. 1,10%,100%")
             }
             settings.waves = sizes
         }
@@ -168,6 +186,21 @@ enum RunSettingsCheck {
         if text.hasSuffix("%"), let p = Double(text.dropLast()) { return p > 0 && p <= 100 }
         return Int(text).map { $0 >= 0 } ?? false
     }
+
+    /// Counts grow among counts and percentages among percentages, as the inventory's `rollout.waves` must.
+    static func grows(_ sizes: [String]) -> Bool {
+        var lastCount = 0, lastPercent = 0.0
+        for size in sizes {
+            if size.hasSuffix("%"), let p = Double(size.dropLast()) {
+                guard p > lastPercent else { return false }
+                lastPercent = p
+            } else if let n = Int(size) {
+                guard n > lastCount else { return false }
+                lastCount = n
+            }
+        }
+        return true
+    }
 }
 
 struct BootstrapCommand: AsyncParsableCommand {
@@ -195,6 +228,7 @@ struct BootstrapCommand: AsyncParsableCommand {
 /// Bootstrap and plan share this: the same pipeline, writing or not.
 func runFleet(_ fleet: FleetOptions, dryRun: Bool, resume: String?, resumeLast: Bool) async throws {
     let (inventory, clusters, digest) = try fleet.load()
+    if resume == nil && !resumeLast { try fleet.requireClusters(inventory, clusters) }
     let settings = try fleet.settings(inventory, dryRun: dryRun)
     let context = try fleet.context(inventory)
     let fleetRun = FleetRun(context: context, settings: settings)
@@ -204,7 +238,6 @@ func runFleet(_ fleet: FleetOptions, dryRun: Bool, resume: String?, resumeLast: 
             let id = try fleet.runToResume(resume, command: "bootstrap", in: context.ledger)
             return try await fleetRun.resume(runID: id, clusters: inventory.clusters, progress: reporter.event)
         }
-        guard !clusters.isEmpty else { throw CommandFailure.invalidInput("no cluster selected") }
         return try await fleetRun.start(
             command: dryRun ? "plan" : "bootstrap", clusters: clusters, inventoryPath: fleet.file, inventoryDigest: digest, progress: reporter.event)
     }

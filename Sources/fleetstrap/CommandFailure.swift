@@ -6,16 +6,26 @@ import FleetSupport
 enum CommandFailure: Error, CustomStringConvertible {
     case invalidInput(String)
     case couldNotStart(String)
+    /// Diagnostics that already read `file:line:column: error: …`, printed as they are.
+    case invalidInventory(String)
 
     var description: String {
         switch self {
-        case .invalidInput(let m), .couldNotStart(let m): m
+        case .invalidInput(let m), .couldNotStart(let m), .invalidInventory(let m): m
+        }
+    }
+
+    /// What goes to standard error.
+    var message: String {
+        switch self {
+        case .invalidInventory(let m): m
+        default: "error: \(description)"
         }
     }
 
     var exitCode: ExitCode {
         switch self {
-        case .invalidInput: ExitStatus.invalidInput
+        case .invalidInput, .invalidInventory: ExitStatus.invalidInput
         case .couldNotStart: ExitStatus.couldNotStart
         }
     }

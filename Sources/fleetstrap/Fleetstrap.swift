@@ -35,7 +35,7 @@ extension Fleetstrap {
             }
         } catch let failure as CommandFailure {
             var stderr = StandardError()
-            print("error: \(failure.description)", to: &stderr)
+            print(failure.message, to: &stderr)
             exit(withError: failure.exitCode)
         } catch where exitCode(for: error) == .validationFailure {
             // A bad option or argument is invalid input like any other: exit 2, with argument-parser's message.

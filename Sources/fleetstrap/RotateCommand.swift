@@ -58,6 +58,7 @@ struct RotateCommand: AsyncParsableCommand {
 
     func run() async throws {
         let (inventory, clusters, digest) = try fleet.load()
+        if resume == nil && !resumeLast { try fleet.requireClusters(inventory, clusters) }
         let settings = try fleet.settings(inventory, dryRun: dryRun)
         var rotation = RotationSettings()
         rotation.identities = identities
@@ -77,7 +78,6 @@ struct RotateCommand: AsyncParsableCommand {
             if resume != nil || resumeLast {
                 return try await run.resume(runID: try fleet.runToResume(resume, command: "rotate", in: context.ledger), progress: reporter.event)
             }
-            guard !clusters.isEmpty else { throw CommandFailure.invalidInput("no cluster selected") }
             return try await run.start(clusters: clusters, inventoryPath: fleet.file, inventoryDigest: digest, dryRun: dryRun, progress: reporter.event)
         }
         report(summary, reporter: reporter)

@@ -18,8 +18,7 @@ struct ValidateCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "text or json.")
     var output: OutputFormat = .text
 
-    /// More diagnostics than this are counted, not printed: a broken generated file can hold thousands.
-    static let printLimit = 200
+    static let printLimit = InventoryError.printLimit
 
     func run() throws {
         let result = InventoryLoader.validate(path: file)
