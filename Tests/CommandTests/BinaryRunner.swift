@@ -20,9 +20,10 @@ enum Binary {
     static let packageRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    static func run(_ arguments: [String], environment: [String: String]? = nil, input: String? = nil) throws -> CommandResult {
+    /// `executable`: another program to run instead (a wrapper such as prlimit, given fleetstrap in `arguments`).
+    static func run(_ arguments: [String], executable: String? = nil, environment: [String: String]? = nil, input: String? = nil) throws -> CommandResult {
         let process = Process()
-        process.executableURL = productsDirectory.appendingPathComponent("fleetstrap")
+        process.executableURL = executable.map { URL(fileURLWithPath: $0) } ?? productsDirectory.appendingPathComponent("fleetstrap")
         process.arguments = arguments
         process.currentDirectoryURL = packageRoot
         if let environment { process.environment = environment }
@@ -36,9 +37,15 @@ enum Binary {
             stdin.fileHandleForWriting.write(Data(input.utf8))
             try stdin.fileHandleForWriting.close()
         }
-        // Read both pipes before waiting, so a large output cannot fill a pipe and stall the child.
+        // Both pipes read at once before waiting: a large output on either cannot fill its pipe and stall the child.
+        nonisolated(unsafe) var errData = Data()
+        let errRead = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            errData = err.fileHandleForReading.readDataToEndOfFile()
+            errRead.signal()
+        }
         let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        errRead.wait()
         process.waitUntilExit()
         return CommandResult(
             status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
