@@ -28,6 +28,9 @@ struct XMLNode: Sendable {
 
     /// Parses a document; nil when it is not well-formed XML or nests absurdly deep.
     static func parse(_ bytes: [UInt8]) -> XMLNode? {
+        // AWS answers in UTF-8. FoundationXML traps on element names that are not (found by fuzzing), so such a body is
+        // refused here as malformed rather than handed to it.
+        guard String(validating: bytes, as: UTF8.self) != nil else { return nil }
         let delegate = Builder()
         let parser = XMLParser(data: Data(bytes))
         parser.shouldProcessNamespaces = false

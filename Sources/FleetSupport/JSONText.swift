@@ -253,7 +253,9 @@ private struct JSONReader {
             if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
             guard digits() > 0 else { return nil }
         }
-        guard let text = String(validating: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self), let number = Double(text) else {
+        guard let text = String(validating: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self), let number = Double(text),
+            number.isFinite  // 1E400 is not representable, as JSONSerialization says too; it would be written back as "inf"
+        else {
             return nil
         }
         return .number(number)
