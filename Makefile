@@ -2,7 +2,7 @@
 SWIFT ?= swift
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: deps build release demo test bench clean
+.PHONY: deps build release demo test bench fuzz clean
 
 deps:
 	@scripts/install-deps.sh
@@ -25,6 +25,10 @@ test: deps
 ## Benchmarks in release builds; results printed and written as JSON to reports/bench/.
 bench: release
 	@scripts/bench.sh
+
+## libFuzzer over the parsers of untrusted input for FUZZ_SECONDS (default 300); see scripts/fuzz.sh.
+fuzz: deps
+	@scripts/fuzz.sh
 
 clean:
 	$(SWIFT) package clean

@@ -125,6 +125,10 @@ let package = Package(
             dependencies: ["FleetLab", "HTTP", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
         .executableTarget(
+            name: "fleetstrap-fuzz",
+            dependencies: ["AWS", "FleetSupport", "HTTP", "Inventory", "Kube"],
+            swiftSettings: strict),
+        .executableTarget(
             name: "fleetstrap-bench",
             dependencies: ["AWS", "FleetSupport", "Inventory", "Flux", "Reports"],
             swiftSettings: strict),
