@@ -96,11 +96,12 @@ public final class AWSClient: Sendable {
         let quota = quota(for: parts.hostAndPort)
         var lastRetryCost = 0
         var attempt = 0
+        var renewedCredentials = false
         while true {
             attempt += 1
             try await bucket.acquire()
             counts.withLock { $0["\(call.service.signingName):\(call.operation)", default: 0] += 1 }
-            let request = try await prepare(call, endpoint: parts, credentials: provider)
+            let (request, credentials) = try await prepare(call, endpoint: parts, credentials: provider)
             let failure: RetryStrategy.Failure
             let error: any Error
             do {
@@ -110,6 +111,16 @@ public final class AWSClient: Sendable {
                     return response
                 }
                 let awsError = AWSError.parse(response, service: call.service.signingName, operation: call.operation)
+                if awsError.isExpiredToken, let provider, let credentials, !renewedCredentials {
+                    // Once per call, and not counted as a retry: drop the cached session and sign again with a new one.
+                    renewedCredentials = true
+                    configuration.logger.notice(
+                        "AWS refused the session as expired; renewing it",
+                        metadata: ["service": "\(call.service.signingName)", "operation": "\(call.operation)", "account": "\(call.account)"])
+                    await provider.invalidate(credentials)
+                    attempt -= 1
+                    continue
+                }
                 error = awsError
                 failure = awsError.isRetryable
                     ? .retryable(isTimeout: false, retryAfter: Self.retryAfter(response.header("Retry-After")))
@@ -137,25 +148,28 @@ public final class AWSClient: Sendable {
         }
     }
 
+    /// The signed request, and the credentials that signed it (nil for unsigned calls).
     private func prepare(_ call: AWSCall, endpoint: URLParts, credentials provider: (any CredentialProvider)?) async throws
-        -> HTTPRequest
+        -> (HTTPRequest, AWSCredentials?)
     {
         let host = endpoint.hostAndPort
         let path = endpoint.path + (call.path == "/" && !endpoint.path.isEmpty ? "" : call.path)
         var request = SigV4Request(
             method: call.method, host: host, path: path.isEmpty ? "/" : path, query: call.query,
             headers: [("Host", host)] + call.headers, body: call.body)
+        var credentials: AWSCredentials?
         if call.signed {
             guard let provider else { throw CredentialError.notFound("\(call.service.signingName) \(call.operation)") }
-            let credentials = try await provider.credentials()
+            let signing = try await provider.credentials()
+            credentials = signing
             let signer = SigV4Signer(service: call.service.signingName, region: call.service.signingRegion(for: call.region))
-            request = signer.sign(request, credentials: credentials, date: configuration.now()).request
+            request = signer.sign(request, credentials: signing, date: configuration.now()).request
         }
         let query = request.query.isEmpty ? "" : "?" + request.encodedQuery
-        return HTTPRequest(
+        return (HTTPRequest(
             method: call.method, url: "\(endpoint.scheme)://\(host)\(request.path)\(query)",
             headers: request.headers.filter { $0.0.lowercased() != "host" }, body: call.body,
-            timeout: configuration.timeout, trust: configuration.trust)
+            timeout: configuration.timeout, trust: configuration.trust), credentials)
     }
 
     private func bucket(for call: AWSCall) -> TokenBucket {

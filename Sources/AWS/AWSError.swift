@@ -51,6 +51,9 @@ public struct AWSError: FleetError, Hashable {
     static let transientCodes: Set<String> = ["RequestTimeout", "RequestTimeoutException", "InternalError", "IDPCommunicationError"]
 
     public var isThrottling: Bool { Self.throttlingCodes.contains(code) || status == 429 }
+    /// The session the request was signed with has expired (or was revoked).
+    public var isExpiredToken: Bool { code == "ExpiredToken" || code == "ExpiredTokenException" }
+
     public var isRetryable: Bool {
         isThrottling || Self.transientCodes.contains(code) || [500, 502, 503, 504].contains(status)
     }

@@ -6,6 +6,13 @@ public protocol CredentialProvider: Sendable {
     /// Credentials valid now. Throws `CredentialError.notFound` when this source has none, other errors when it
     /// has some but could not produce them.
     func credentials() async throws -> AWSCredentials
+    /// AWS refused `credentials` as expired (its clock, or a revoked session, disagreeing with their expiry): a
+    /// cache drops them so the next call fetches new ones. Sources without a cache ignore it.
+    func invalidate(_ credentials: AWSCredentials) async
+}
+
+extension CredentialProvider {
+    public func invalidate(_ credentials: AWSCredentials) async {}
 }
 
 public struct CredentialError: FleetError, Hashable {
@@ -71,6 +78,10 @@ public actor CachedCredentialProvider: CredentialProvider {
         return try await refresh()
     }
 
+    public func invalidate(_ credentials: AWSCredentials) async {
+        if cached?.accessKeyID == credentials.accessKeyID { cached = nil }
+    }
+
     private func refresh() async throws -> AWSCredentials {
         if let refreshing { return try await refreshing.value }
         let task = Task { [source] in try await source.credentials() }
@@ -88,6 +99,10 @@ public struct CredentialChain: CredentialProvider {
     let providers: [any CredentialProvider]
 
     public init(_ providers: [any CredentialProvider]) { self.providers = providers }
+
+    public func invalidate(_ credentials: AWSCredentials) async {
+        for provider in providers { await provider.invalidate(credentials) }
+    }
 
     public func credentials() async throws -> AWSCredentials {
         var tried: [String] = []

@@ -53,6 +53,9 @@ public struct LabFaults: Codable, Sendable, Equatable {
         case reset
         /// No answer until the client gives up (at most `hangSeconds`), then the connection is closed.
         case hang
+        /// The caller's credentials are refused as expired: AWS `ExpiredToken`/`ExpiredTokenException` (403), a
+        /// Kubernetes 401 (an EKS token past its time), a Git 403.
+        case expiredToken = "expired-token"
     }
 
     /// AWS's own throttling: requests above `perSecond` (burst `burst`) per service, account and region get
@@ -269,6 +272,7 @@ enum FaultAnswer {
             case .throttling: LabError(code: json ? "ThrottlingException" : "Throttling", message: "Rate exceeded", status: kind.isRest ? 429 : 400)
             case .internalError: LabError(code: json ? "InternalFailure" : "InternalFailure", message: "We encountered an internal error. Please try again.", status: 500, type: "Receiver")
             case .unavailable: LabError(code: "ServiceUnavailable", message: "Service is unavailable. Please try again.", status: 503, type: "Receiver")
+            case .expiredToken: LabError(code: json ? "ExpiredTokenException" : "ExpiredToken", message: "The security token included in the request is expired", status: 403)
             default: LabError(code: "TooManyRequestsException", message: "Too many requests", status: 429)
             }
             var answer = refusal.response(protocol: kind)
@@ -278,6 +282,7 @@ enum FaultAnswer {
             let (status, text) = switch error {
             case .internalError: (500, "Internal Server Error")
             case .unavailable: (503, "Service Unavailable")
+            case .expiredToken: (403, "Forbidden")
             default: (429, "Too Many Requests")
             }
             return LabResponse(status: status, headers: status == 429 ? retryAfter : [], body: Array("fleetstrap-lab: \(text)\n".utf8))
@@ -285,6 +290,7 @@ enum FaultAnswer {
             let status = switch error {
             case .internalError: KubernetesError(code: 500, reason: "InternalError", message: "an error on the server (\"fleetstrap-lab injected fault\") has prevented the request from succeeding")
             case .unavailable: KubernetesError(code: 503, reason: "ServiceUnavailable", message: "the server is currently unable to handle the request")
+            case .expiredToken: KubernetesError(code: 401, reason: "Unauthorized", message: "Unauthorized")
             default: KubernetesError(code: 429, reason: "TooManyRequests", message: "the server has received too many requests and has asked us to try again later")
             }
             var answer = KubernetesAPI.status(status)

@@ -127,6 +127,34 @@ struct RetryTests {
         #expect(try await served(server, "denied") == 1, "AccessDenied is not retried")
     }
 
+    /// Hands out a new session each time it is asked, valid for an hour.
+    actor SessionSource: CredentialProvider {
+        private(set) var issued = 0
+        func credentials() async throws -> AWSCredentials {
+            issued += 1
+            return AWSCredentials(accessKeyID: "ASIA\(issued)", secretAccessKey: "secret", sessionToken: "token", expiration: Date() + 3600)
+        }
+    }
+
+    @Test func anExpiredSessionIsRenewedOnceAndTheCallSignedAgain() async throws {
+        let server = try PeerServer(arguments: [
+            "--sequence", "once=403:ExpiredToken,200", "--sequence", "always=403:ExpiredToken,403:ExpiredToken,403:ExpiredToken", "--max-requests", "20",
+        ], lifetime: 60)
+        defer { server.stop() }
+        let source = SessionSource()
+        let cached = CachedCredentialProvider(source)
+        let (client, call) = self.client(server, name: "once")
+        #expect(try await client.send(call, credentials: cached).status == 200)
+        #expect(try await served(server, "once") == 2)
+        #expect(await source.issued == 2, "the refused session was dropped and a new one fetched")
+        #expect(try await cached.credentials().accessKeyID == "ASIA2", "and the new one is kept")
+
+        // A session refused again after renewal is an error to report, not a loop.
+        let (alwaysClient, alwaysCall) = self.client(server, name: "always")
+        await #expect { _ = try await alwaysClient.send(alwaysCall, credentials: cached) } throws: { ($0 as? AWSError)?.isExpiredToken == true }
+        #expect(try await served(server, "always") == 2)
+    }
+
     /// Keeps what was logged, to check what a log shows (and that it shows no secret).
     final class CapturingLog: LogHandler, @unchecked Sendable {
         let lines = Mutex<[String]>([])
