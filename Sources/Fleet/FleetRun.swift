@@ -6,6 +6,7 @@ import FleetSupport
 import Foundation
 import Inventory
 import Ledger
+import Synchronization
 
 public struct RunSettings: Codable, Sendable, Equatable {
     public var parallel: Int
@@ -66,6 +67,31 @@ public enum ProgressEvent: Sendable {
     case stopped(reason: String)
 }
 
+/// The first write the ledger's disk refused in a run: once set, no further cluster starts.
+final class LedgerHealth: Sendable {
+    private let failure = Mutex<LedgerWriteError?>(nil)
+    let path: String
+    init(path: String) { self.path = path }
+
+    var error: LedgerWriteError? { failure.withLock { $0 } }
+
+    /// Notes `error` if it is a storage failure; returns it as one.
+    @discardableResult
+    func note(_ error: any Error) -> LedgerWriteError? {
+        guard let storage = LedgerWriteError.from(error, path: path) else { return nil }
+        failure.withLock { if $0 == nil { $0 = storage } }
+        return storage
+    }
+
+    /// A journal write whose failure stops the run rather than the cluster.
+    func journal(_ write: () throws -> Void) {
+        do { try write() } catch { note(error) }
+    }
+}
+
+/// A cluster left alone because the ledger could no longer be written.
+struct NotStartedForTheLedger: Error {}
+
 public struct FleetRun: Sendable {
     public let context: FleetContext
     public let settings: RunSettings
@@ -105,6 +131,7 @@ public struct FleetRun: Sendable {
         var failures = 0
         let waveCount = (records.values.map(\.wave).max() ?? -1) + 1
         var stopReason: String?
+        let health = LedgerHealth(path: context.ledger.path)
         for wave in 0..<waveCount {
             let todo = records.values.filter { $0.wave == wave }.sorted { $0.cluster < $1.cluster }
             let done = todo.filter { $0.status == .succeeded }
@@ -120,12 +147,12 @@ public struct FleetRun: Sendable {
             }
             guard !pending.isEmpty else { continue }
             progress(.waveStarted(index: wave, clusters: pending.count))
-            let outcomes = await runWave(runID: runID, records: pending, clusters: byName, progress: progress)
+            let outcomes = await runWave(runID: runID, records: pending, clusters: byName, health: health, progress: progress)
             for (record, outcome) in outcomes {
                 if outcome.succeeded {
                     summary.succeeded.append(record.cluster)
                     summary.plans[record.cluster] = outcome.actions
-                } else if outcome.error is CancellationError || Task.isCancelled && outcome.error != nil {
+                } else if outcome.error is CancellationError || outcome.error is NotStartedForTheLedger || Task.isCancelled && outcome.error != nil {
                     summary.notStarted.append(record.cluster)
                 } else {
                     failures += 1
@@ -133,7 +160,12 @@ public struct FleetRun: Sendable {
                 }
             }
             if Task.isCancelled { stopReason = "interrupted" }
-            if failures > budget, wave < waveCount - 1 {
+            if let failure = health.error {
+                // Without its journal a run could not be resumed safely: stop here, resume once there is room.
+                stopReason = "\(failure.description): no further cluster starts; \(failure.hint ?? "")"
+                try? context.ledger.event(run: runID, level: "error", stopReason!)
+                progress(.stopped(reason: stopReason!))
+            } else if failures > budget, wave < waveCount - 1 {
                 stopReason = "\(failures) clusters failed, more than the budget of \(budget): no further wave starts"
                 try? context.ledger.event(run: runID, level: "error", stopReason!)
                 progress(.stopped(reason: stopReason!))
@@ -147,7 +179,9 @@ public struct FleetRun: Sendable {
 
     /// One wave: at most `parallel` clusters at a time; each returns its outcome, none cancels another. Clusters not
     /// started because of cancellation are recorded so.
-    private func runWave(runID: String, records: [ClusterRecord], clusters: [String: Cluster], progress: @escaping @Sendable (ProgressEvent) -> Void) async -> [(ClusterRecord, ClusterOutcome)] {
+    private func runWave(
+        runID: String, records: [ClusterRecord], clusters: [String: Cluster], health: LedgerHealth, progress: @escaping @Sendable (ProgressEvent) -> Void
+    ) async -> [(ClusterRecord, ClusterOutcome)] {
         let run = self
         let ledger = context.ledger
         return await boundedMap(records, limit: settings.parallel, whenCancelled: { record in
@@ -156,17 +190,24 @@ public struct FleetRun: Sendable {
             try? ledger.update(record)
             return (record, ClusterOutcome(cluster: record.cluster, succeeded: false, error: CancellationError()))
         }) { record in
-            await run.runCluster(runID: runID, record: record, cluster: clusters[record.cluster], progress: progress)
+            await run.runCluster(runID: runID, record: record, cluster: clusters[record.cluster], health: health, progress: progress)
         }
     }
 
-    private func runCluster(runID: String, record: ClusterRecord, cluster: Cluster?, progress: @escaping @Sendable (ProgressEvent) -> Void) async -> (ClusterRecord, ClusterOutcome) {
+    private func runCluster(
+        runID: String, record: ClusterRecord, cluster: Cluster?, health: LedgerHealth, progress: @escaping @Sendable (ProgressEvent) -> Void
+    ) async -> (ClusterRecord, ClusterOutcome) {
         var record = record
+        if health.error != nil {
+            record.status = .notStarted
+            try? context.ledger.update(record)
+            return (record, ClusterOutcome(cluster: record.cluster, succeeded: false, error: NotStartedForTheLedger()))
+        }
         guard let cluster else {
             record.status = .failed
             record.errorClass = "inventory.cluster"
             record.errorMessage = "the cluster is no longer in the inventory"
-            try? context.ledger.update(record)
+            health.journal { try context.ledger.update(record) }
             return (record, ClusterOutcome(cluster: record.cluster, succeeded: false, error: FleetFailure(record.errorMessage!)))
         }
         progress(.clusterStarted(record.cluster))
@@ -174,7 +215,7 @@ public struct FleetRun: Sendable {
         record.startedAt = now()
         record.errorClass = nil
         record.errorMessage = nil
-        try? context.ledger.update(record)
+        health.journal { try context.ledger.update(record) }
         let name = cluster.name
         let pipeline = ClusterPipeline(context: context, cluster: cluster, runID: runID, dryRun: settings.dryRun) { step, ms in
             progress(.step(cluster: name, step: step, milliseconds: ms))
@@ -198,8 +239,13 @@ public struct FleetRun: Sendable {
         record.keyId = outcome.keyID ?? record.keyId
         record.errorClass = outcome.errorClass
         record.errorMessage = outcome.error.map { "\($0)" }
+        if let error = outcome.error, let storage = health.note(error) {
+            // The cluster failed because its journal could not be written, not for anything of its own.
+            record.errorClass = storage.errorClass
+            record.errorMessage = storage.description
+        }
         // Only the result columns: `step` is the journal's, written as each step began.
-        try? context.ledger.finish(cluster: record)
+        health.journal { try context.ledger.finish(cluster: record) }
         progress(.clusterFinished(record, outcome.actions))
         return (record, outcome)
     }

@@ -25,6 +25,11 @@ public final class Ledger: Sendable {
         if !directory.isEmpty, !fm.fileExists(atPath: directory) {
             throw OpenError(path: path, reason: "the folder \(directory) does not exist")
         }
+        // A ledger that cannot be written is refused before anything starts: every step is journaled before it runs.
+        if access(directory.isEmpty ? "." : directory, W_OK) != 0 {
+            let reason = errno == EROFS ? "its file system is read-only" : "the folder \(directory) is not writable (\(String(cString: strerror(errno))))"
+            throw OpenError(path: path, reason: reason)
+        }
         if !fm.fileExists(atPath: path) {
             guard fm.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
                 throw OpenError(path: path, reason: "cannot create the file")
