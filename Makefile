@@ -2,7 +2,7 @@
 SWIFT ?= swift
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: deps build release demo test bench fuzz clean
+.PHONY: deps build release demo test test-faults bench fuzz clean
 
 deps:
 	@scripts/install-deps.sh
@@ -21,6 +21,11 @@ demo: build
 test: deps
 	$(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS)
 	$(SWIFT) test --skip-build $(SWIFT_BUILD_FLAGS)
+
+## The fault campaign alone (also part of `make test`): prints the table of faults survived.
+test-faults: deps
+	$(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS)
+	$(SWIFT) test --skip-build $(SWIFT_BUILD_FLAGS) --filter FaultCampaignTests
 
 ## Benchmarks in release builds; results printed and written as JSON to reports/bench/.
 bench: release

@@ -1,0 +1,280 @@
+// The fault campaign: for each kind of fault a fresh lab fleet is bootstrapped with that fault on. Every cluster that
+// can succeed does, every failure is the one the fault causes (its step and error class), no repository holds a
+// duplicate commit, and the ledger passes integrity_check. The table it prints is the README's reliability figures.
+// `make test-faults` runs this suite alone.
+import Fleet
+import FleetLab
+import FleetSupport
+import Foundation
+import Inventory
+import Kube
+import LabSupport
+import Ledger
+import TestSupport
+import Synchronization
+import Testing
+
+extension LabFleetSuites {
+    @Suite("Fleet: fault campaign", .serialized, .tags(.integration, .faults))
+    struct FaultCampaignTests {
+        /// A failure the fault must cause: the cluster (by its index in the fleet), the step it fails at, its error class.
+        struct ExpectedFailure {
+            let index: Int
+            let step: String
+            let errorClass: String
+        }
+
+        struct Campaign: CustomTestStringConvertible, Sendable {
+            let fault: String
+            let faults: @Sendable (_ clusters: [String]) -> LabFaults
+            var expected: [ExpectedFailure] = []
+            var waitSeconds = 30
+            var testDescription: String { fault }
+        }
+
+        static let clusters = 8
+
+        static let campaigns: [Campaign] = [
+            Campaign(fault: "throttling bursts") { _ in
+                LabFaults(rules: [
+                    .init(service: "sts", error: .throttling, count: 2), .init(service: "iam", error: .throttling, count: 4),
+                    .init(service: "eks", error: .throttling, count: 6), .init(service: "kubernetes", error: .throttling, count: 12),
+                ])
+            },
+            Campaign(fault: "5xx answers") { _ in
+                LabFaults(rules: [
+                    .init(service: "iam", error: .internalError, count: 2), .init(service: "eks", error: .unavailable, count: 2),
+                    .init(service: "kubernetes", error: .internalError, probability: 0.04),
+                    .init(service: "kubernetes", error: .unavailable, probability: 0.04), .init(service: "git", error: .unavailable, count: 1),
+                ])
+            },
+            Campaign(fault: "429 with Retry-After") { _ in
+                LabFaults(rules: [
+                    .init(service: "eks", error: .tooManyRequests, count: 3, retryAfter: 1),
+                    .init(service: "kubernetes", error: .tooManyRequests, count: 10, retryAfter: 1),
+                ])
+            },
+            Campaign(fault: "connection resets") { _ in
+                LabFaults(rules: [
+                    .init(service: "iam", error: .reset, count: 1), .init(service: "eks", error: .reset, count: 2),
+                    .init(service: "kubernetes", error: .reset, probability: 0.04), .init(service: "git", error: .reset, count: 1),
+                ])
+            },
+            Campaign(fault: "hangs (2 s, then closed)") { _ in
+                LabFaults(rules: [.init(service: "kubernetes", error: .hang, count: 4), .init(service: "eks", error: .hang, count: 1)], hangSeconds: 2)
+            },
+            Campaign(fault: "expired credentials mid-run") { _ in
+                LabFaults(rules: [
+                    // One refusal per service: a session refused again right after its renewal is an error to report.
+                    .init(service: "iam", error: .expiredToken, count: 1), .init(service: "eks", error: .expiredToken, count: 1),
+                    .init(service: "kubernetes", error: .expiredToken, count: 6),
+                ])
+            },
+            Campaign(
+                fault: "a cluster's API down", faults: { LabFaults(unreachableClusters: [$0[2]]) },
+                expected: [ExpectedFailure(index: 2, step: "preflight", errorClass: "kubernetes.")]),
+            Campaign(fault: "a rival pusher") { _ in
+                LabFaults(rivalPushes: [.init(repository: "fleet-prod", account: "prod", pushes: 3), .init(repository: "fleet-staging", account: "staging", pushes: 3)])
+            },
+            Campaign(
+                fault: "a stuck source-controller", faults: { LabFaults(stuckClusters: [$0[5]]) },
+                expected: [ExpectedFailure(index: 5, step: "wait", errorClass: "kubernetes.timeout")], waitSeconds: 8),
+        ]
+
+        struct Row {
+            let fault: String
+            let clusters: Int
+            let succeeded: Int
+            let failedAsExpected: Int
+            let lost: Int
+            let seconds: Double
+        }
+
+        static let rows = Mutex<[Row]>([])
+
+        @Test(.enabled(if: LabFleet.sshAvailable, Comment(rawValue: LabFleet.sshReason)), arguments: campaigns)
+        func everyClusterThatCanSucceedDoes(_ campaign: Campaign) async throws {
+            let started = ContinuousClock.now
+            let fleet = try await LabFleet.start(accounts: 2, clusters: Self.clusters, transports: ["ssh", "https-token"])
+            let names = fleet.inventory.clusters.map(\.name)
+            try await fleet.fixture.lab.setFaults(campaign.faults(names))
+            let context = try fleet.context(wait: WaitSettings(timeout: .seconds(campaign.waitSeconds), poll: .seconds(1)))
+            // Every cluster is given its chance: no failure budget, no waves to stop.
+            let settings = RunSettings(parallel: 4, waves: ["100%"], maxFailures: "100%", clusterTimeoutSeconds: 240)
+            let summary = try await FleetRun(context: context, settings: settings).start(
+                command: "bootstrap", clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "faults",
+                progress: { _ in })
+
+            let records = try context.ledger.clusters(run: summary.runID)
+            #expect(records.count == Self.clusters)
+            var failedAsExpected = 0
+            var lost: [String] = []
+            for record in records {
+                let expected = campaign.expected.first { names[$0.index] == record.cluster }
+                switch (record.status, expected) {
+                case (.succeeded, nil):
+                    continue
+                case (.failed, let expected?) where record.step == expected.step && record.errorClass?.hasPrefix(expected.errorClass) == true:
+                    failedAsExpected += 1
+                    #expect(record.errorMessage?.isEmpty == false, "the failure says why")
+                default:
+                    lost.append("\(record.cluster): \(record.status) at \(record.step ?? "-") \(record.errorClass ?? "") \(record.errorMessage ?? "")")
+                }
+            }
+            #expect(lost.isEmpty, "\(campaign.fault): \(lost)")
+            // The fault did happen: a campaign that injected nothing would prove nothing.
+            let counters = fleet.fixture.lab.counters()
+            let injected = counters.throttled.values.reduce(0, +) + counters.failed.values.reduce(0, +)
+            if !(campaign.faults(names).rules ?? []).isEmpty { #expect(injected > 0, "\(campaign.fault): nothing injected") }
+            #expect(failedAsExpected == campaign.expected.count, "\(campaign.fault)")
+            #expect(try context.ledger.integrityCheck() == "ok")
+
+            // Each cluster that succeeded had its files added by exactly one commit, rival pushes or not.
+            for repository in fleet.inventory.repositories {
+                let bare = fleet.bareRepository(repository.codecommitName, account: fleet.fixture.lab.info.accounts[repository.account]!)
+                let added = try await GitCLI.output(["-C", bare, "log", "--diff-filter=A", "--name-only", "--format=", "--branches", "--", "clusters/"])
+                    .split(separator: "\n").filter { $0.hasSuffix("gotk-sync.yaml") }
+                #expect(added.count == Set(added).count, "\(campaign.fault): \(repository.name) has a cluster's files added twice")
+            }
+            await fleet.stop()
+            let row = Row(
+                fault: campaign.fault, clusters: records.count, succeeded: records.filter { $0.status == .succeeded }.count,
+                failedAsExpected: failedAsExpected, lost: lost.count, seconds: (ContinuousClock.now - started).seconds)
+            Self.record(row)
+        }
+
+        // MARK: The ledger's disk
+
+        /// A private mount namespace gives the ledger a disk of its own (tmpfs: really full, or really read-only)
+        /// without touching the machine's; it needs root and a kernel that allows unshare, as CI has.
+        static var mountsReason: String { "the ledger's disk is a tmpfs in a private mount namespace: needs root, sshd and unshare -m" }
+        static let mountsAvailable: Bool = {
+            guard LabFleet.sshAvailable, FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare") else { return false }
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+            process.arguments = ["-m", "/bin/true"]
+            guard (try? process.run()) != nil else { return false }
+            process.waitUntilExit()
+            return process.terminationStatus == 0
+        }()
+
+        static func quoted(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+
+        /// Runs fleetstrap with its ledger in `disk`, a tmpfs of `kilobytes` mounted for it alone (read-only when asked,
+        /// over the files `disk` already holds), then copies what the ledger's disk holds to `saved`.
+        func runWithLedgerDisk(
+            _ fleet: LabFleet, arguments: [String], disk: String, saved: String, kilobytes: Int, readOnly: Bool = false
+        ) async throws -> (status: Int32, stdout: Data, stderr: String) {
+            try FileManager.default.createDirectory(atPath: disk, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: saved, withIntermediateDirectories: true)
+            let seed = fleet.fixture.directory.appendingPathComponent("ledger-seed").path
+            let mount = readOnly
+                ? "mkdir -p \(Self.quoted(seed)) && cp -a \(Self.quoted(disk))/. \(Self.quoted(seed))/ && mount -t tmpfs -o size=\(kilobytes)k tmpfs \(Self.quoted(disk)) && cp -a \(Self.quoted(seed))/. \(Self.quoted(disk))/ && mount -o remount,ro \(Self.quoted(disk))"
+                : "mount -t tmpfs -o size=\(kilobytes)k tmpfs \(Self.quoted(disk))"
+            let command = ([ResumeTests.binary.path] + arguments).map(Self.quoted).joined(separator: " ")
+            let script = "\(mount) || exit 99; \(command); rc=$?; cp -a \(Self.quoted(disk))/. \(Self.quoted(saved))/; exit $rc"
+            return try await runCommand(["unshare", "-m", "/bin/sh", "-c", script], environment: fleet.environment)
+        }
+
+        func addedTwice(_ fleet: LabFleet) async throws -> [String] {
+            var twice: [String] = []
+            for repository in fleet.inventory.repositories {
+                let bare = fleet.bareRepository(repository.codecommitName, account: fleet.fixture.lab.info.accounts[repository.account]!)
+                let added = try await GitCLI.output(["-C", bare, "log", "--diff-filter=A", "--name-only", "--format=", "--branches", "--", "clusters/"])
+                    .split(separator: "\n").filter { $0.hasSuffix("gotk-sync.yaml") }
+                twice += Dictionary(grouping: added, by: { $0 }).filter { $0.value.count > 1 }.map { String($0.key) }
+            }
+            return twice
+        }
+
+        @Test(.enabled(if: mountsAvailable, Comment(rawValue: mountsReason)))
+        func aFullLedgerDiskStopsTheRunAndItResumesWhenThereIsRoom() async throws {
+            let started = ContinuousClock.now
+            let fleet = try await LabFleet.start(accounts: 2, clusters: Self.clusters, transports: ["ssh", "https-token"])
+            let disk = fleet.fixture.directory.appendingPathComponent("ledger-disk").path
+            let saved = fleet.fixture.directory.appendingPathComponent("ledger-saved").path
+            let common = ["-f", fleet.inventoryPath, "--state-dir", fleet.stateDirectory, "--no-reports", "--wait-timeout", "60s", "--parallel", "2"]
+            let full = try await runWithLedgerDisk(
+                fleet, arguments: ["bootstrap"] + common + ["--ledger", "\(disk)/fleetstrap.db"], disk: disk, saved: saved, kilobytes: Self.fullDiskKilobytes)
+            print("disk full: exit \(full.status); \(full.stderr.suffix(1500))")
+            #expect(full.status != 0 && full.status != 99, "\(full.stderr)")
+            #expect(!full.stderr.contains("Fatal error"))
+            #expect(full.stderr.contains("stopped: cannot write the ledger") && full.stderr.contains("its disk is full"), "\(full.stderr.suffix(800))")
+            #expect(full.stderr.contains("--resume-last"), "says what to do")
+            let ledgerPath = "\(saved)/fleetstrap.db"
+            let ledger = try Ledger(path: ledgerPath)
+            #expect(try ledger.integrityCheck() == "ok")
+            let run = try #require(try ledger.runs().first)
+            let before = try ledger.clusters(run: run.id)
+            let doneBefore = before.filter { $0.status == .succeeded }.count
+            #expect(doneBefore < Self.clusters, "the disk filled before the run ended (\(doneBefore) done)")
+
+            // Room again (the same ledger on a disk with space): the run resumes and completes, nothing twice.
+            let resumed = try await runCommand(
+                [ResumeTests.binary.path, "bootstrap"] + common + ["--ledger", ledgerPath, "--resume-last"], environment: fleet.environment)
+            #expect(resumed.status == 0, "\(resumed.stderr.suffix(1500))")
+            let after = try Ledger(path: ledgerPath)
+            let records = try after.clusters(run: run.id)
+            let lost = records.filter { $0.status != .succeeded }
+            #expect(lost.isEmpty, "\(lost.map { "\($0.cluster) \($0.status)" })")
+            #expect(try after.integrityCheck() == "ok")
+            #expect(try await addedTwice(fleet).isEmpty)
+            await fleet.stop()
+            Self.record(Row(
+                fault: "the ledger's disk full (\(doneBefore) done before, then resumed)", clusters: records.count,
+                succeeded: records.count - lost.count, failedAsExpected: 0, lost: lost.count, seconds: (ContinuousClock.now - started).seconds))
+        }
+
+        /// Enough for the ledger's schema and the first clusters, not for a whole run of 8.
+        static let fullDiskKilobytes = 260
+
+        @Test(.enabled(if: mountsAvailable, Comment(rawValue: mountsReason)))
+        func aReadOnlyLedgerRefusesToStartAndChangesNothing() async throws {
+            let started = ContinuousClock.now
+            let fleet = try await LabFleet.start(accounts: 2, clusters: Self.clusters, transports: ["ssh", "https-token"])
+            let disk = fleet.fixture.directory.appendingPathComponent("ledger-disk").path
+            let saved = fleet.fixture.directory.appendingPathComponent("ledger-saved").path
+            try FileManager.default.createDirectory(atPath: disk, withIntermediateDirectories: true)
+            _ = try Ledger(path: "\(disk)/fleetstrap.db")  // an existing ledger, on a disk then remounted read-only
+            let common = ["-f", fleet.inventoryPath, "--state-dir", fleet.stateDirectory, "--no-reports", "--wait-timeout", "60s"]
+            let result = try await runWithLedgerDisk(
+                fleet, arguments: ["bootstrap"] + common + ["--ledger", "\(disk)/fleetstrap.db"], disk: disk, saved: saved, kilobytes: 4096,
+                readOnly: true)
+            print("read-only: exit \(result.status); \(result.stderr.suffix(800))")
+            #expect(result.status == 3, "could not start: \(result.stderr)")
+            #expect(result.stderr.contains("ledger") && result.stderr.lowercased().contains("read-only"), "\(result.stderr)")
+            let counters = fleet.fixture.lab.counters()
+            #expect((counters.operations["kubernetes:patch"] ?? 0) == 0 && (counters.operations["iam:UploadSSHPublicKey"] ?? 0) == 0, "nothing done")
+            #expect(try await addedTwice(fleet).isEmpty)
+            for repository in fleet.inventory.repositories {
+                let bare = fleet.bareRepository(repository.codecommitName, account: fleet.fixture.lab.info.accounts[repository.account]!)
+                let log = try await GitCLI.output(["-C", bare, "log", "--oneline", "--branches"])
+                #expect(!log.contains("Add Flux"), "no commit: \(log)")
+            }
+            await fleet.stop()
+            Self.record(Row(
+                fault: "the ledger's disk read-only (refused, exit 3)", clusters: Self.clusters, succeeded: 0, failedAsExpected: 0, lost: 0,
+                seconds: (ContinuousClock.now - started).seconds))
+        }
+
+        static func record(_ row: Row) {
+            let all = rows.withLock { rows in
+                rows.append(row)
+                return rows
+            }
+            if all.count == campaigns.count + (mountsAvailable ? 2 : 0) { printTable(all) }
+        }
+
+        static func printTable(_ rows: [Row]) {
+            var lines = ["| fault | clusters | succeeded | failed as expected | lost | seconds |", "|---|---:|---:|---:|---:|---:|"]
+            for row in rows {
+                lines.append("| \(row.fault) | \(row.clusters) | \(row.succeeded) | \(row.failedAsExpected) | \(row.lost) | \(String(format: "%.1f", row.seconds)) |")
+            }
+            print("fault campaign:\n" + lines.joined(separator: "\n"))
+        }
+    }
+}
+
+extension Tag {
+    @Tag static var faults: Self
+}
