@@ -208,7 +208,8 @@ public struct RotationRun: Sendable {
         let (candidates, _) = try holders(of: clusterRecords.compactMap { context.inventory.cluster(named: $0.cluster) })
         var members: [Member] = []
         var outcomes: [IdentityOutcome] = []
-        for var record in try context.ledger.rotations(run: runID) {
+        let rotations = try context.ledger.rotations(run: runID)
+        for var record in rotations {
             guard let (holder, clusters) = candidates.first(where: { $0.0.name == record.identity && $0.0.kind == record.kind }),
                 let accountID = context.inventory.account(named: holder.account)?.id
             else {
@@ -240,6 +241,20 @@ public struct RotationRun: Sendable {
             }
             record.state = .switching
             members.append(Member(holder: holder, accountID: accountID, record: record, credential: try store.adopt(record.newKeyId), clusters: clusters))
+        }
+        // Killed before a holder's rotation was recorded (holders are prepared one after another): its clusters are in
+        // the run, so it was planned; it is prepared now, as the run would have.
+        let recorded = Set(rotations.map { "\($0.kind)/\($0.identity)" })
+        for (holder, clusters) in candidates where !recorded.contains("\(holder.kind)/\(holder.name)") {
+            guard let accountID = context.inventory.account(named: holder.account)?.id else { continue }
+            do {
+                let held = try await credentials(holder, accountID).list()
+                let usedBy = Self.usage(clusters, try context.ledger.lastKeys(clusters: clusters.map(\.name)))
+                members.append(try await prepare(Plan(holder: holder, accountID: accountID, clusters: clusters, unfinished: nil, held: held, usedBy: usedBy), runID: runID))
+            } catch {
+                outcomes.append(IdentityOutcome(identity: holder.name, iamUser: holder.iamUser, state: .refused, oldKeys: [], newKey: nil, clusters: clusters.count, message: "\(error)"))
+                try? context.ledger.event(run: runID, level: "error", "\(holder.name): refused: \(error)")
+            }
         }
         return try await execute(runID: runID, members: members, earlier: outcomes, progress: progress)
     }
