@@ -22,10 +22,10 @@ test: deps
 	$(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS)
 	$(SWIFT) test --skip-build $(SWIFT_BUILD_FLAGS)
 
-## The fault campaign alone (also part of `make test`): prints the table of faults survived.
+## The fault and crash campaigns alone (also part of `make test`): prints the table of faults survived.
 test-faults: deps
 	$(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS)
-	$(SWIFT) test --skip-build $(SWIFT_BUILD_FLAGS) --filter FaultCampaignTests
+	$(SWIFT) test --skip-build $(SWIFT_BUILD_FLAGS) --filter "FaultCampaignTests|CrashCampaignTests"
 
 ## Benchmarks in release builds; results printed and written as JSON to reports/bench/.
 bench: release
