@@ -35,6 +35,11 @@ public enum Kubeconfig {
         let cluster = try named("clusters", clusterName)["cluster"] as? [String: Any] ?? [:]
         let user = try named("users", userName)["user"] as? [String: Any] ?? [:]
         guard let server = cluster["server"] as? String else { throw Invalid(path: file, message: "cluster '\(clusterName)' has no server") }
+        if (cluster["insecure-skip-tls-verify"] as? Bool) == true {
+            throw Invalid(
+                path: file,
+                message: "cluster '\(clusterName)' sets insecure-skip-tls-verify: fleetstrap always verifies TLS; remove it and give certificate-authority-data")
+        }
         let ca: [UInt8]
         if let data = cluster["certificate-authority-data"] as? String, let decoded = Data(base64Encoded: data) {
             ca = Array(decoded)

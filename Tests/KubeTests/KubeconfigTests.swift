@@ -71,4 +71,29 @@ struct KubeconfigTests {
         #expect { try Kubeconfig.access(path: path, context: "ok") } throws: { "\($0)".contains("fleetstrap always verifies TLS") }
         #expect { try Kubeconfig.access(path: "/nonexistent/kubeconfig") } throws: { "\($0)".contains("not readable") }
     }
+
+    /// TLS verification cannot be turned off from a kubeconfig: insecure-skip-tls-verify is refused by name, with or
+    /// without a CA (kubectl itself refuses the two together).
+    @Test func insecureSkipTLSVerifyIsRefusedNotObeyed() throws {
+        for ca in ["", "\n    certificate-authority-data: \(Data("-----BEGIN CERTIFICATE-----\n".utf8).base64EncodedString())"] {
+            let path = try write("""
+                current-context: c
+                clusters:
+                - name: c
+                  cluster:
+                    server: https://c.example
+                    insecure-skip-tls-verify: true\(ca)
+                users:
+                - name: u
+                  user: {token: t}
+                contexts:
+                - name: c
+                  context: {cluster: c, user: u}
+                """)
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            #expect { try Kubeconfig.access(path: path) } throws: {
+                "\($0)".contains("sets insecure-skip-tls-verify: fleetstrap always verifies TLS")
+            }
+        }
+    }
 }
