@@ -126,7 +126,7 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(
             name: "fleetstrap-fuzz",
-            dependencies: ["AWS", "FleetSupport", "HTTP", "Inventory", "Kube"],
+            dependencies: ["AWS", "FleetSupport", "Inventory", "Kube"],
             swiftSettings: strict),
         .executableTarget(
             name: "fleetstrap-bench",
