@@ -60,7 +60,7 @@ extension KubeClient {
             {
                 return (label, false)
             }
-            _ = try await self.apply(object, fieldManager: fieldManager)
+            try await self.apply(object, fieldManager: fieldManager, returningObject: false)
             return (label, true)
         }
         for (label, sent) in outcomes {

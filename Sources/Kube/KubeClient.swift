@@ -46,7 +46,11 @@ public final class KubeClient: Sendable {
     }
 
     /// One request, retried when the server or the network says to try again; a 401 renews the token once.
-    public func send(_ method: String, _ path: String, body: [UInt8] = [], contentType: String = "application/json", verb: String, object: String) async throws -> Response {
+    /// `parseSuccess: false` leaves a 2xx body unread (an apply's answer echoes a whole CRD back: parsing it was a
+    /// tenth of the orchestrator's CPU); error bodies are always read, for their Status.
+    public func send(
+        _ method: String, _ path: String, body: [UInt8] = [], contentType: String = "application/json", verb: String, object: String, parseSuccess: Bool = true
+    ) async throws -> Response {
         var attempt = 0
         var refreshed = false
         var lastCost = 0
@@ -59,7 +63,7 @@ public final class KubeClient: Sendable {
             do {
                 let response = try await http.execute(HTTPRequest(
                     method: method, url: access.server + path, headers: headers, body: body, timeout: .seconds(60), trust: .pem(access.caPEM)))
-                let json = JSONValue.parse(response.body)
+                let json = parseSuccess || !(200..<300).contains(response.status) ? JSONValue.parse(response.body) : nil
                 if response.status == 401, !refreshed {
                     refreshed = true
                     _ = try await access.tokens.token(refresh: true)
@@ -93,8 +97,10 @@ public final class KubeClient: Sendable {
     }
 
     /// A request that must succeed (2xx); otherwise its Status as a KubeError.
-    func expect(_ method: String, _ path: String, body: [UInt8] = [], contentType: String = "application/json", verb: String, object: String) async throws -> JSONValue {
-        let response = try await send(method, path, body: body, contentType: contentType, verb: verb, object: object)
+    func expect(
+        _ method: String, _ path: String, body: [UInt8] = [], contentType: String = "application/json", verb: String, object: String, parseSuccess: Bool = true
+    ) async throws -> JSONValue {
+        let response = try await send(method, path, body: body, contentType: contentType, verb: verb, object: object, parseSuccess: parseSuccess)
         guard (200..<300).contains(response.status) else {
             throw KubeError.from(status: response.status, body: response.body, verb: verb, object: object, cluster: access.name)
         }
@@ -204,8 +210,9 @@ public final class KubeClient: Sendable {
         return true
     }
 
-    /// Server-side apply of one object.
-    public func apply(_ object: JSONValue, fieldManager: String, force: Bool = true) async throws -> JSONValue {
+    /// Server-side apply of one object; the live object it returns is `.null` when `returningObject` is false.
+    @discardableResult
+    public func apply(_ object: JSONValue, fieldManager: String, force: Bool = true, returningObject: Bool = true) async throws -> JSONValue {
         guard let apiVersion = object["apiVersion"]?.string, let kind = object["kind"]?.string, let name = object[path: "metadata.name"]?.string else {
             throw KubeError(.invalid, verb: "apply", object: "?", message: "the object has no apiVersion, kind or metadata.name", cluster: access.name)
         }
@@ -213,7 +220,8 @@ public final class KubeClient: Sendable {
         let resource = try await resource(apiVersion: apiVersion, kind: kind)
         return try await expect(
             "PATCH", path(resource, namespace: namespace, name: name) + "?fieldManager=\(Self.escape(fieldManager))&force=\(force)",
-            body: object.encoded, contentType: "application/apply-patch+yaml", verb: "apply", object: Self.describe(kind, namespace, name))
+            body: object.encoded, contentType: "application/apply-patch+yaml", verb: "apply", object: Self.describe(kind, namespace, name),
+            parseSuccess: returningObject)
     }
 
     /// The server's Kubernetes version as (major, minor), from `/version`.

@@ -159,7 +159,7 @@ struct ClusterKeySwitch: Sendable {
     private func applySource(_ kube: KubeClient, url: String) async throws {
         let objects = try KubeClient.objects(fromYAML: SyncManifests.render(ClusterPipeline.syncSettings(cluster, repository, url: url)))
         guard let source = objects.first(where: { $0["kind"]?.string == Self.gitRepository.kind }) else { return }
-        _ = try await kube.apply(source, fieldManager: "flux")
+        try await kube.apply(source, fieldManager: "flux", returningObject: false)
     }
 
     /// A reconcile requested, then the GitRepository and the Kustomization Ready at `revision` or a later one.
