@@ -4,4 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=$(swift build -c release --show-bin-path)
 swift build -c release --product fleetstrap-bench >/dev/null
-"$bin/fleetstrap-bench" --out=reports/bench "$@"
+# Options given first win (the benchmark reads the first of each): a --out given here replaces the default.
+"$bin/fleetstrap-bench" "$@" --out=reports/bench
