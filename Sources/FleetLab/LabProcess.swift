@@ -90,18 +90,36 @@ enum LabProcess {
         return Output(status: exit, stdout: Array(out), stderr: String(decoding: errorText.withLock { $0 }, as: UTF8.self))
     }
 
-    /// Starts a long-running child (sshd) with no pipes: stdin, stdout and stderr go to /dev/null.
+    /// Starts a long-running child (sshd), its output to /dev/null, under a watchdog shell that holds the read end of
+    /// a lifeline pipe whose write end only this process has: when this process ends, however it ends (a test run
+    /// killed, a crash), the pipe reads end of file and the watchdog stops the daemon. Nothing outlives the lab.
     static func spawnDaemon(_ executable: String, _ arguments: [String], environment: [String: String]) throws -> pid_t {
         spawnLock.lock()
         defer { spawnLock.unlock() }
+        var lifeline: [Int32] = [0, 0]
+        guard pipe(&lifeline) == 0 else { throw LabFailure("pipe failed: errno \(errno)") }
+        _ = fcntl(lifeline[0], F_SETFD, FD_CLOEXEC)
+        _ = fcntl(lifeline[1], F_SETFD, FD_CLOEXEC)
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         for fd: Int32 in 0...2 { posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0) }
-        let (pid, spawned) = spawn(executable, arguments, environment, &actions)
-        guard spawned == 0 else { throw LabFailure("cannot run \(executable): errno \(spawned)") }
+        posix_spawn_file_actions_adddup2(&actions, lifeline[0], 3)
+        // The shell lives as long as the daemon (so a daemon that fails to start is seen to), and its watchdog as long
+        // as the lifeline: end of file on fd 3 stops the daemon.
+        let watchdog = "\"$@\" 3<&- & daemon=$!; { read _ <&3; kill $daemon 2>/dev/null; } & wait $daemon"
+        let (pid, spawned) = spawn("/bin/sh", ["-c", watchdog, "sh", executable] + arguments, environment, &actions)
+        close(lifeline[0])
+        guard spawned == 0 else {
+            close(lifeline[1])
+            throw LabFailure("cannot run \(executable): errno \(spawned)")
+        }
+        lifelines.withLock { $0[pid] = lifeline[1] }
         return pid
     }
+
+    /// The write end of each daemon's lifeline, by the watchdog's pid.
+    private static let lifelines = Mutex<[pid_t: Int32]>([:])
 
     /// posix_spawn with default signal dispositions and nothing blocked in the child, whatever our threads block.
     private static func spawn(
@@ -134,9 +152,13 @@ enum LabProcess {
         return waitpid(pid, &status, WNOHANG) == 0
     }
 
-    /// SIGTERM, then SIGKILL after `grace`; always reaps.
+    /// SIGTERM (for a daemon: its lifeline closed, so its watchdog stops it), then SIGKILL after `grace`; always reaps.
     static func terminate(_ pid: pid_t, grace: TimeInterval = 3) {
-        kill(pid, SIGTERM)
+        if let lifeline = lifelines.withLock({ $0.removeValue(forKey: pid) }) {
+            close(lifeline)
+        } else {
+            kill(pid, SIGTERM)
+        }
         let deadline = Date().addingTimeInterval(grace)
         while isRunning(pid) {
             guard Date() < deadline else {
