@@ -261,7 +261,14 @@ enum GitLibrary {
             break
         }
         _ = fs_git_opts_set_user_agent("fleetstrap")
+        // Bounded whatever the repositories grow to (a fleet's repository holds every cluster's files): libgit2's
+        // object cache defaults to 256 MB and its mapped pack windows to 8 GB on 64-bit systems.
+        _ = fs_git_opts_set_cache_max_size(cacheLimit)
+        _ = fs_git_opts_set_mwindow_mapped_limit(mappedLimit)
     }()
+
+    static let cacheLimit = 32 << 20
+    static let mappedLimit = 128 << 20
 
     static func initialize() { _ = once }
 }
