@@ -5,6 +5,7 @@ set -euo pipefail
 
 APT_PACKAGES=(
   libcurl4-openssl-dev libssl-dev libgit2-dev libsqlite3-dev   # the C libraries fleetstrap links
+  make util-linux                                              # make; prlimit and unshare for the campaigns
   git openssh-server libnss-wrapper                            # the lab's Git over HTTPS and SSH
   chromium fonts-dejavu-core                                   # a real browser renders the HTML report in a test
 )
