@@ -10,7 +10,6 @@ import Testing
 @Suite("Lab: AWS endpoints", .serialized)
 struct LabAWSTests {
     @Test func startsAndWritesWhatAClientNeeds() async throws {
-        let started = ContinuousClock.now
         let fixture = try await LabFixture(ssh: false)
         defer { Task { await fixture.stop() } }
         #expect(fixture.lab.info.endpoint.hasPrefix("https://127.0.0.1:"))
@@ -20,8 +19,6 @@ struct LabAWSTests {
         let mode = try FileManager.default.attributesOfItem(atPath: fixture.directory.appendingPathComponent("lab.json").path)[.posixPermissions] as? Int
         #expect(mode == 0o600)
         #expect(String(decoding: try Data(contentsOf: fixture.directory.appendingPathComponent("lab.env")), as: UTF8.self).contains("export AWS_ENDPOINT_URL='https://127.0.0.1:"))
-        // Not a timing assertion on the product: a sanity bound on a start-up that takes well under a second.
-        #expect(ContinuousClock.now - started < .seconds(30))
         await fixture.stop()
     }
 
