@@ -59,6 +59,39 @@ extension LabFleetSuites {
             #expect(try context.ledger.integrityCheck() == "ok")
         }
 
+        /// A holder with no rotation recorded in the run (its preparation failed, or the run was killed before it was
+        /// reached: holders are prepared one after another) is prepared when the run resumes; it used to be skipped,
+        /// and the run reported success with that identity's key unrotated (found by the crash campaign).
+        @Test(.enabled(if: LabFleet.sshAvailable, Comment(rawValue: LabFleet.sshReason)))
+        func aHolderNotYetPreparedWhenTheRunStoppedIsRotatedOnResume() async throws {
+            let fleet = try await LabFleet.start(accounts: 2, clusters: 4)
+            defer { Task { await fleet.stop() } }
+            let context = try fleet.context()
+            try await Self.bootstrap(fleet, context)
+            let stagingBefore = try await Self.keys(fleet, user: "flux-staging", account: "staging").filter { $0.status == .active }.map(\.keyID)
+            // staging's new key cannot be uploaded: its holder is left without a rotation record in the run.
+            try await fleet.fixture.lab.setFaults(LabFaults(rules: [.init(service: "iam", operation: "UploadSSHPublicKey", account: "staging", error: .internalError)]))
+            let first = try await RotationRun(context: context, settings: Self.settings, rotation: RotationSettings()).start(
+                clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test", dryRun: false, progress: { _ in })
+            #expect(first.identities.first { $0.identity == "flux-staging" }?.state == .refused, "\(first.identities)")
+            // As if the run had been killed before staging's turn: no rotation of it recorded at all.
+            #expect(try context.ledger.rotations(run: first.run.runID).map(\.identity).sorted() == ["flux-prod", "flux-staging"])
+            let removal = try Python.run(
+                ["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"delete from rotation where identity='flux-staging'\"); c.commit()", fleet.ledgerPath],
+                input: Data())
+            #expect(removal.status == 0, "\(removal.stderr)")
+            #expect(try context.ledger.rotations(run: first.run.runID).map(\.identity) == ["flux-prod"])
+
+            try await fleet.fixture.lab.setFaults(LabFaults())
+            let resumed = try await RotationRun(context: context, settings: Self.settings, rotation: RotationSettings()).resume(runID: first.run.runID, progress: { _ in })
+            let staging = try #require(resumed.identities.first { $0.identity == "flux-staging" }, "\(resumed.identities)")
+            #expect(staging.state == .rotated, "\(staging)")
+            let stagingAfter = try await Self.keys(fleet, user: "flux-staging", account: "staging").filter { $0.status == .active }.map(\.keyID)
+            #expect(stagingAfter.count == 1 && stagingAfter != stagingBefore, "\(stagingBefore) -> \(stagingAfter)")
+            #expect(resumed.run.outcome == .succeeded, "\(resumed.run.failed)")
+            #expect(try context.ledger.integrityCheck() == "ok")
+        }
+
         @Test(.enabled(if: LabFleet.sshAvailable, Comment(rawValue: LabFleet.sshReason)))
         func aClusterThatCannotUseTheNewKeyIsRolledBackAndResumeFinishes() async throws {
             let fleet = try await LabFleet.start(accounts: 1, clusters: 6)
