@@ -30,22 +30,40 @@ public final class Ledger: Sendable {
             let reason = errno == EROFS ? "its file system is read-only" : "the folder \(directory) is not writable (\(String(cString: strerror(errno))))"
             throw OpenError(path: path, reason: reason)
         }
-        if !fm.fileExists(atPath: path) {
-            guard fm.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) else {
-                throw OpenError(path: path, reason: "cannot create the file")
+        // Creating the file, switching it to WAL and migrating it are serialized across processes (a second
+        // fleetstrap, `fleetstrap runs` in a watch loop): GRDB's migrator and SQLite's journal-mode switch are not
+        // safe when two openers race on a new file. GRDB advises a file coordinator; on Linux that is an advisory
+        // lock, here on the ledger's folder so that the database file's own (POSIX) locks are never touched.
+        database = try Self.whileOpening(directory: directory.isEmpty ? "." : directory) {
+            let created = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            if created >= 0 {
+                close(created)
+            } else if errno != EEXIST {
+                throw OpenError(path: path, reason: "cannot create the file (\(String(cString: strerror(errno))))")
             }
-        }
-        var configuration = Configuration()
-        configuration.busyMode = .timeout(10)
-        do {
-            database = try DatabasePool(path: path, configuration: configuration)
-            try Self.migrator.migrate(database)
-        } catch {
-            throw OpenError(path: path, reason: "\(error)")
+            var configuration = Configuration()
+            configuration.busyMode = .timeout(10)
+            do {
+                let database = try DatabasePool(path: path, configuration: configuration)
+                try Self.migrator.migrate(database)
+                return database
+            } catch {
+                throw OpenError(path: path, reason: "\(error)")
+            }
         }
         for suffix in ["-wal", "-shm"] where fm.fileExists(atPath: path + suffix) {
             try? fm.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path + suffix)
         }
+    }
+
+    /// Runs `body` holding an exclusive advisory lock (flock) on `directory`, released when it returns or the process dies.
+    private static func whileOpening<T>(directory: String, _ body: () throws -> T) throws -> T {
+        let folder = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard folder >= 0 else { return try body() }
+        defer { close(folder) }
+        while flock(folder, LOCK_EX) != 0, errno == EINTR {}
+        defer { flock(folder, LOCK_UN) }
+        return try body()
     }
 
     static var migrator: DatabaseMigrator {
