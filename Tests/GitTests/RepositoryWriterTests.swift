@@ -79,6 +79,22 @@ struct RepositoryWriterTests {
         #expect(try await GitCLI.output(["-C", remote, "rev-list", "--count", "main"]) == "2", "nothing written by refused submissions")
     }
 
+    @Test func gitConfigInsteadOfDoesNotRedirectTheWriter() async throws {
+        // Flux on the cluster reads the inventory's URL; fleetstrap must write there, whatever `url.<base>.insteadOf`
+        // the operator's Git config says (here in the writer's own repository config, which libgit2 reads with the rest).
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let remote = try await bareRepository()
+        let elsewhere = try await bareRepository("elsewhere")
+        let mirror = "\(root)/mirror-insteadof.git"
+        let writer = try RepositoryWriter(remote: GitRemote(url: remote), localPath: mirror)
+        for key in ["insteadOf", "pushInsteadOf"] {
+            try await GitCLI.run(["config", "-f", "\(mirror)/config", "--add", "url.\(elsewhere).\(key)", remote])
+        }
+        let receipt = try await writer.submit(cluster: "a", directory: "clusters/a", changes: [.write("clusters/a/x.yaml", "x\n")], message: "add")
+        #expect(try await GitCLI.output(["-C", remote, "rev-parse", "main"]) == receipt.commit.hex)
+        #expect(try await GitCLI.run(["-C", elsewhere, "rev-parse", "--verify", "-q", "main"]).status != 0, "nothing reached the insteadOf target")
+    }
+
     @Test func anUnreachableRemoteFailsEveryClusterOfTheBatchWithTheOperationAndURL() async throws {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let writer = try writer("\(root)/missing.git")
