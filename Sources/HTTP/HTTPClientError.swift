@@ -35,16 +35,25 @@ public struct HTTPClientError: FleetError, Hashable {
     /// Timeouts (CURLE_OPERATION_TIMEDOUT): the AWS retry quota charges these more.
     public var isTimeout: Bool { curlCode == 28 }
 
-    /// Connection-level failures worth a retry: resolve, connect, reset, timeout, send/receive, HTTP/2 stream.
+    /// Connection-level failures worth a retry: resolve, connect, reset, timeout, send/receive, HTTP/2 stream, and a
+    /// TLS handshake cut off by the network.
     public var isRetryable: Bool {
         guard let c = curlCode else { return false }
-        return [5, 6, 7, 16, 18, 28, 52, 55, 56, 92].contains(c)
+        return [5, 6, 7, 16, 18, 28, 52, 55, 56, 92].contains(c) || isHandshakeCutOff
     }
 
     /// TLS verification failures (CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT...): never retried.
     public var isCertificateProblem: Bool {
         guard let c = curlCode else { return false }
-        return [35, 51, 53, 54, 58, 59, 60, 77, 80, 83, 90, 91].contains(c)
+        return [51, 53, 54, 58, 59, 60, 77, 80, 83, 90, 91].contains(c) || (c == 35 && !isHandshakeCutOff)
+    }
+
+    /// CURLE_SSL_CONNECT_ERROR (35) is any failed handshake: a server that rejects ours (a TLS problem, not retried)
+    /// or a connection reset or closed in the middle of it (a server going away or overloaded: a transport failure).
+    var isHandshakeCutOff: Bool {
+        guard curlCode == 35 else { return false }
+        return ["reset by peer", "Recv failure", "Send failure", "SSL_ERROR_SYSCALL", "unexpected eof", "Connection refused"]
+            .contains { detail.localizedCaseInsensitiveContains($0) }
     }
 
     public var errorClass: String {

@@ -133,3 +133,18 @@ struct HTTPClientTests {
         }
     }
 }
+
+@Suite("HTTP client errors")
+struct HTTPClientErrorClassTests {
+    @Test func aHandshakeCutOffByTheNetworkIsRetriedAndOneRejectedIsATLSProblem() {
+        // CURLE_SSL_CONNECT_ERROR covers both; only the first is worth another try, only the second is about TLS.
+        let reset = HTTPClientError.transport(35, url: "https://api.example/version", detail: "Recv failure: Connection reset by peer")
+        #expect(reset.isRetryable && !reset.isCertificateProblem && reset.errorClass == "http.transport.35")
+        let eof = HTTPClientError.transport(35, url: "https://api.example/version", detail: "OpenSSL SSL_connect: SSL_ERROR_SYSCALL in connection to api.example:443")
+        #expect(eof.isRetryable && !eof.isCertificateProblem)
+        let rejected = HTTPClientError.transport(35, url: "https://api.example/version", detail: "error:0A000410:SSL routines::sslv3 alert handshake failure")
+        #expect(!rejected.isRetryable && rejected.isCertificateProblem && rejected.errorClass == "http.tls")
+        let unverified = HTTPClientError.transport(60, url: "https://api.example/version", detail: "SSL certificate problem: unable to get local issuer certificate")
+        #expect(!unverified.isRetryable && unverified.isCertificateProblem)
+    }
+}
