@@ -40,7 +40,8 @@ public actor RepositoryWriter {
         public var author = LocalRepository.Author.flux
         /// The most clusters in one commit.
         public var maxBatch = 500
-        /// How long a batch waits for more clusters after the first arrives.
+        /// How long a batch waits for more clusters after the first arrives; skipped while batches hold one cluster
+        /// each (clusters one after another: nobody else is coming).
         public var gatherWindow: Duration = .milliseconds(25)
         /// Pushes tried per batch before giving up on a branch that keeps moving.
         public var maxAttempts = 10
@@ -57,6 +58,8 @@ public actor RepositoryWriter {
         public var pushes = 0
         /// Pushes the server refused because the branch had moved.
         public var rejections = 0
+        /// Fetches before a push (a push on the head the writer last pushed skips it).
+        public var fetches = 0
         /// Blobs written (identical content is written once).
         public var blobsWritten = 0
     }
@@ -80,6 +83,11 @@ public actor RepositoryWriter {
     private var written: [ContentKey: ObjectID] = [:]
     private var flushing: Task<Void, Never>?
     private var stats = Statistics()
+    /// The branch's head on the remote when this writer last pushed or fetched it; the next batch is built on it
+    /// without a fetch. A push on a stale head is refused (never forced), then the batch fetches and tries again.
+    private var knownHead: ObjectID?
+    /// Clusters in the last batch: one means clusters come one after another, and a gather window only delays them.
+    private var lastBatchSize = 0
 
     /// `localPath`: the writer's bare mirror of the remote (kept between runs: later fetches are small).
     public init(remote: GitRemote, localPath: String, options: Options = Options()) throws {
@@ -183,7 +191,7 @@ public actor RepositoryWriter {
 
     private func flush() async {
         while !pending.isEmpty {
-            try? await Task.sleep(for: options.gatherWindow)
+            if lastBatchSize != 1 || pending.count > 1 { try? await Task.sleep(for: options.gatherWindow) }
             if Task.isCancelled {
                 let waiting = pending
                 pending.removeAll()
@@ -194,6 +202,7 @@ public actor RepositoryWriter {
             }
             let batch = Array(pending.prefix(options.maxBatch))
             pending.removeFirst(batch.count)
+            lastBatchSize = batch.count
             stats.batches += 1
             do {
                 let outcome = try await write(batch)
@@ -219,8 +228,8 @@ public actor RepositoryWriter {
     }
 
     private enum Attempt: Sendable {
-        case done(Outcome, blobs: [ContentKey: ObjectID], committed: Bool)
-        case rejected(String, blobs: [ContentKey: ObjectID])
+        case done(Outcome, blobs: [ContentKey: ObjectID], committed: Bool, fetched: Bool)
+        case rejected(String, blobs: [ContentKey: ObjectID], fetched: Bool)
     }
 
     private func write(_ batch: [Pending]) async throws -> Outcome {
@@ -234,44 +243,64 @@ public actor RepositoryWriter {
             let known = written
             let (remote, local, options) = (self.remote, self.local, self.options)
             let requested = batch.map { ($0.changes, $0.keepIfPresent) }
+            // The first try builds on the head this writer last saw, if any; a retry always fetches.
+            let assumed = attempt == 1 ? knownHead : nil
+            knownHead = nil
             let result = try await GitThread.run { cancellation throws -> Attempt in
-                let head = try local.fetch(remote, authentication: authentication, branch: options.branch, cancellation: cancellation)
-                // Files to create only where the branch has none: dropped where it has one.
-                let changeSets = requested.map { changes, keep in changes.filter { path, _ in !keep.contains(path) || local.entry(path, in: head) == nil } }
-                var blobs = known
-                for (key, content) in toWrite where blobs[key] == nil { blobs[key] = try local.writeBlob(content) }
-                var merged: [String: ObjectID?] = [:]
-                for changes in changeSets {
-                    // updateValue: assigning nil through the subscript would drop a delete.
-                    for (path, key) in changes { merged.updateValue(key.map { blobs[$0]! }, forKey: path) }
+                func fetch() throws(GitError) -> ObjectID? {
+                    try local.fetch(remote, authentication: authentication, branch: options.branch, cancellation: cancellation)
                 }
-                // Which clusters' files differ from the head: only theirs make the commit.
-                let changed = changeSets.map { changes in
-                    changes.contains { path, key in local.entry(path, in: head) != key.map { blobs[$0]! } }
-                }
-                guard let commit = try local.commit(parent: head, changes: merged, message: message, author: options.author, now: options.now()) else {
-                    guard let head else {
-                        throw GitError(.invalid, operation: "commit", remote: remote.url, message: "nothing to write to an empty branch")
+                var fetched = assumed == nil
+                var head = try assumed ?? fetch()
+                while true {
+                    // Files to create only where the branch has none: dropped where it has one.
+                    let changeSets = requested.map { changes, keep in changes.filter { path, _ in !keep.contains(path) || local.entry(path, in: head) == nil } }
+                    var blobs = known
+                    for (key, content) in toWrite where blobs[key] == nil { blobs[key] = try local.writeBlob(content) }
+                    var merged: [String: ObjectID?] = [:]
+                    for changes in changeSets {
+                        // updateValue: assigning nil through the subscript would drop a delete.
+                        for (path, key) in changes { merged.updateValue(key.map { blobs[$0]! }, forKey: path) }
                     }
-                    return .done(Outcome(commit: head, changed: changed.map { _ in false }), blobs: blobs, committed: false)
+                    // Which clusters' files differ from the head: only theirs make the commit.
+                    let changed = changeSets.map { changes in
+                        changes.contains { path, key in local.entry(path, in: head) != key.map { blobs[$0]! } }
+                    }
+                    guard let commit = try local.commit(parent: head, changes: merged, message: message, author: options.author, now: options.now()) else {
+                        // "Already there" is only said of the branch as it is now: an assumed head is fetched first.
+                        if !fetched {
+                            head = try fetch()
+                            fetched = true
+                            continue
+                        }
+                        guard let head else {
+                            throw GitError(.invalid, operation: "commit", remote: remote.url, message: "nothing to write to an empty branch")
+                        }
+                        return .done(Outcome(commit: head, changed: changed.map { _ in false }), blobs: blobs, committed: false, fetched: fetched)
+                    }
+                    if let rejection = try local.push(remote, authentication: authentication, commit: commit, branch: options.branch, cancellation: cancellation) {
+                        return .rejected(rejection, blobs: blobs, fetched: fetched)
+                    }
+                    return .done(Outcome(commit: commit, changed: changed), blobs: blobs, committed: true, fetched: fetched)
                 }
-                if let rejection = try local.push(remote, authentication: authentication, commit: commit, branch: options.branch, cancellation: cancellation) {
-                    return .rejected(rejection, blobs: blobs)
-                }
-                return .done(Outcome(commit: commit, changed: changed), blobs: blobs, committed: true)
             }
             switch result {
-            case .done(let outcome, let blobs, let committed):
+            case .done(let outcome, let blobs, let committed, let fetched):
                 remember(blobs)
+                knownHead = outcome.commit
+                if fetched { stats.fetches += 1 }
                 if committed {
                     stats.commits += 1
                     stats.pushes += 1
                 }
                 return outcome
-            case .rejected(let reason, let blobs):
+            case .rejected(let reason, let blobs, let fetched):
                 remember(blobs)
+                if fetched { stats.fetches += 1 }
                 stats.pushes += 1
                 stats.rejections += 1
+                // Built on the head this writer last pushed and refused: the branch moved since; fetch at once.
+                if !fetched { continue }
                 guard attempt < options.maxAttempts else {
                     throw GitError(
                         .nonFastForward, operation: "push", remote: remote.url,

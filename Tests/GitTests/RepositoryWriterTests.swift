@@ -79,6 +79,43 @@ struct RepositoryWriterTests {
         #expect(try await GitCLI.output(["-C", remote, "rev-list", "--count", "main"]) == "2", "nothing written by refused submissions")
     }
 
+    @Test func batchesAfterTheFirstBuildOnTheLastPushWithoutFetchingAndAMovedBranchIsFetched() async throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let remote = try await bareRepository()
+        let writer = try writer(remote)
+        func submit(_ cluster: String, _ text: String = "x\n") async throws -> RepositoryWriter.Receipt {
+            try await writer.submit(cluster: cluster, directory: "clusters/\(cluster)", changes: [.write("clusters/\(cluster)/x.yaml", text)], message: "add \(cluster)")
+        }
+        // One after another: the first batch fetches, the next two build on the head the writer pushed.
+        for cluster in ["a", "b", "c"] { #expect(try await submit(cluster).changed) }
+        var statistics = await writer.statistics
+        #expect(statistics.fetches == 1 && statistics.pushes == 3 && statistics.rejections == 0, "\(statistics)")
+
+        // Someone else pushes: the writer's push on its stale head is refused (never forced), it fetches, and both land.
+        let rival = "\(root)/rival"
+        try await GitCLI.run(["clone", "-q", remote, rival])
+        try "rival\n".write(toFile: "\(rival)/README.md", atomically: true, encoding: .utf8)
+        try await GitCLI.run(["-C", rival, "add", "README.md"])
+        try await GitCLI.run(["-C", rival, "-c", "user.name=r", "-c", "user.email=r@example.com", "commit", "-qm", "rival"])
+        try await GitCLI.run(["-C", rival, "push", "-q", "origin", "main"])
+        let receipt = try await submit("d")
+        #expect(receipt.changed)
+        #expect(try await GitCLI.output(["-C", remote, "rev-parse", "main"]) == receipt.commit.hex)
+        let files = try await GitCLI.output(["-C", remote, "ls-tree", "-r", "--name-only", "main"])
+        #expect(files.split(separator: "\n").sorted() == ["README.md", "clusters/a/x.yaml", "clusters/b/x.yaml", "clusters/c/x.yaml", "clusters/d/x.yaml"])
+        statistics = await writer.statistics
+        #expect(statistics.rejections == 1 && statistics.fetches == 2, "\(statistics)")
+
+        // "Already there" is only said after a fetch: a file removed by someone else is written again.
+        try await GitCLI.run(["-C", rival, "pull", "-q", "--ff-only"])
+        try await GitCLI.run(["-C", rival, "rm", "-q", "clusters/a/x.yaml"])
+        try await GitCLI.run(["-C", rival, "-c", "user.name=r", "-c", "user.email=r@example.com", "commit", "-qm", "remove a"])
+        try await GitCLI.run(["-C", rival, "push", "-q", "origin", "main"])
+        _ = try await submit("d", "x\n")  // its own file is still there: not changed...
+        #expect(try await submit("a").changed, "...but a's was removed and is written back")
+        #expect(try await GitCLI.output(["-C", remote, "show", "main:clusters/a/x.yaml"]) == "x")
+    }
+
     @Test func gitConfigInsteadOfDoesNotRedirectTheWriter() async throws {
         // Flux on the cluster reads the inventory's URL; fleetstrap must write there, whatever `url.<base>.insteadOf`
         // the operator's Git config says (here in the writer's own repository config, which libgit2 reads with the rest).
