@@ -114,7 +114,7 @@ final class LabControllers: Sendable {
     }
 
     private func available(_ store: KubernetesStore, _ deployment: String) -> Bool {
-        let items = store.list(Types.deployment, namespace: nil)["items"]?.array ?? []
+        let items = store.storedObjects(Types.deployment)
         return items.contains { item in
             item[path: "metadata.name"]?.string == deployment
                 && (item[path: "status.conditions"]?.array ?? []).contains {
@@ -127,7 +127,7 @@ final class LabControllers: Sendable {
 
     private func reconcileDeployments(_ store: inout KubernetesStore, cluster: String, now: Date) -> Date? {
         var next: Date?
-        for item in store.list(Types.deployment, namespace: nil)["items"]?.array ?? [] {
+        for item in store.storedObjects(Types.deployment) {
             guard let name = item[path: "metadata.name"]?.string, let namespace = item[path: "metadata.namespace"]?.string else { continue }
             let generation = item[path: "metadata.generation"]?.int ?? 1
             let key = "\(cluster)/\(namespace)/\(name)"
@@ -180,7 +180,7 @@ final class LabControllers: Sendable {
         guard let type = store.type(apiVersion: "source.toolkit.fluxcd.io/v1", kind: "GitRepository") else { return (nil, []) }
         var next: Date?
         var jobs: [SourceFetcher.Request] = []
-        for item in store.list(type, namespace: nil)["items"]?.array ?? [] {
+        for item in store.storedObjects(type) {
             guard let name = item[path: "metadata.name"]?.string, let namespace = item[path: "metadata.namespace"]?.string,
                 item[path: "spec.suspend"]?.bool != true
             else { continue }
@@ -213,7 +213,7 @@ final class LabControllers: Sendable {
                 else { .branch(spec?[path: "ref.branch"]?.string ?? "master") }
             var secret: [String: String]?
             if let secretName = spec?[path: "secretRef.name"]?.string,
-                let object = try? store.get(ResourceType.builtIn[1], namespace: namespace, name: secretName)
+                let object = store.storedObject(ResourceType.builtIn[1], namespace: namespace, name: secretName)
             {
                 secret = (object["data"]?.object ?? [:]).compactMapValues { value in
                     value.string.flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) }
@@ -221,7 +221,7 @@ final class LabControllers: Sendable {
                 for (k, v) in object["stringData"]?.object ?? [:] { secret?[k] = v.string }
             }
             let secretName = spec?[path: "secretRef.name"]?.string
-            let serviceAccount = try? store.get(ResourceType.builtIn[2], namespace: "flux-system", name: "source-controller")
+            let serviceAccount = store.storedObject(ResourceType.builtIn[2], namespace: "flux-system", name: "source-controller")
             jobs.append(SourceFetcher.Request(
                 requestedAt: requested, generation: generation, cluster: cluster, namespace: namespace, name: name, url: spec?["url"]?.string ?? "", ref: ref, secret: secret,
                 provider: spec?["provider"]?.string,
@@ -237,7 +237,7 @@ final class LabControllers: Sendable {
         var interval: TimeInterval = 60
         stores.with(job.cluster) { store in
             guard let type = store.type(apiVersion: "source.toolkit.fluxcd.io/v1", kind: "GitRepository"),
-                let item = try? store.get(type, namespace: job.namespace, name: job.name)
+                let item = store.storedObject(type, namespace: job.namespace, name: job.name)
             else { return }
             interval = DurationText.parse(item[path: "spec.interval"]?.string ?? "1m").map(\.seconds) ?? 60
             try? store.setStatus(type, namespace: job.namespace, name: job.name, Self.sourceStatus(item, job: job, result: result, now: now))
@@ -292,14 +292,14 @@ final class LabControllers: Sendable {
         guard let type = store.type(apiVersion: "kustomize.toolkit.fluxcd.io/v1", kind: "Kustomization"),
             let sourceType = store.type(apiVersion: "source.toolkit.fluxcd.io/v1", kind: "GitRepository")
         else { return }
-        for item in store.list(type, namespace: nil)["items"]?.array ?? [] {
+        for item in store.storedObjects(type) {
             guard let name = item[path: "metadata.name"]?.string, let namespace = item[path: "metadata.namespace"]?.string,
                 item[path: "spec.suspend"]?.bool != true
             else { continue }
             let generation = item[path: "metadata.generation"]?.int ?? 1
             let sourceName = item[path: "spec.sourceRef.name"]?.string ?? ""
             let sourceNamespace = item[path: "spec.sourceRef.namespace"]?.string ?? namespace
-            let source = try? store.get(sourceType, namespace: sourceNamespace, name: sourceName)
+            let source = store.storedObject(sourceType, namespace: sourceNamespace, name: sourceName)
             let sourceReady = (source?[path: "status.conditions"]?.array ?? []).contains {
                 $0["type"]?.string == "Ready" && $0["status"]?.string == "True"
             }
