@@ -2,7 +2,7 @@
 SWIFT ?= swift
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: deps build release demo test test-faults bench bench-10k fuzz clean
+.PHONY: deps build release demo test test-faults bench fuzz clean
 
 deps:
 	@scripts/install-deps.sh
@@ -30,11 +30,6 @@ test-faults: deps
 ## Benchmarks in release builds; results printed and written as JSON to reports/bench/.
 bench: release
 	@scripts/bench.sh
-
-## The 10,000-cluster fleet benchmark alone, at the 1,000-cluster row's --parallel 100 (about 15 minutes on 2 cores,
-## where the lab and fleetstrap share the CPU).
-bench-10k: release
-	@scripts/bench.sh --fleet=10000:100 --seconds=0.2 --out=reports/bench/10k
 
 ## libFuzzer over the parsers of untrusted input for FUZZ_SECONDS (default 300); see scripts/fuzz.sh.
 fuzz: deps

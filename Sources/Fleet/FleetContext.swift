@@ -75,6 +75,8 @@ public final class FleetContext: Sendable {
 public actor WriterPool {
     let directory: String
     private var writers: [String: RepositoryWriter] = [:]
+    /// How long a writer's batch waits for more clusters; zero when clusters run one at a time (nobody can join).
+    private var gatherWindow = RepositoryWriter.Options().gatherWindow
 
     init(directory: String) { self.directory = directory }
 
@@ -82,10 +84,16 @@ public actor WriterPool {
         if let writer = writers[key] { return writer }
         var options = RepositoryWriter.Options()
         options.branch = branch
+        options.gatherWindow = gatherWindow
         let safe = key.map { $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "_" }
         let writer = try RepositoryWriter(remote: remote, localPath: "\(directory)/\(String(safe)).git", options: options)
         writers[key] = writer
         return writer
+    }
+
+    /// For writers made from now on: `parallel` clusters at a time (1: no gather window).
+    public func expect(parallel: Int) {
+        gatherWindow = parallel > 1 ? RepositoryWriter.Options().gatherWindow : .zero
     }
 
     public func statistics() async -> [String: RepositoryWriter.Statistics] {

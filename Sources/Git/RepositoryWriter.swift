@@ -40,8 +40,7 @@ public actor RepositoryWriter {
         public var author = LocalRepository.Author.flux
         /// The most clusters in one commit.
         public var maxBatch = 500
-        /// How long a batch waits for more clusters after the first arrives; skipped while batches hold one cluster
-        /// each (clusters one after another: nobody else is coming).
+        /// How long a batch waits for more clusters after the first arrives (zero when clusters run one at a time).
         public var gatherWindow: Duration = .milliseconds(25)
         /// Pushes tried per batch before giving up on a branch that keeps moving.
         public var maxAttempts = 10
@@ -86,8 +85,6 @@ public actor RepositoryWriter {
     /// The branch's head on the remote when this writer last pushed or fetched it; the next batch is built on it
     /// without a fetch. A push on a stale head is refused (never forced), then the batch fetches and tries again.
     private var knownHead: ObjectID?
-    /// Clusters in the last batch: one means clusters come one after another, and a gather window only delays them.
-    private var lastBatchSize = 0
 
     /// `localPath`: the writer's bare mirror of the remote (kept between runs: later fetches are small).
     public init(remote: GitRemote, localPath: String, options: Options = Options()) throws {
@@ -191,7 +188,7 @@ public actor RepositoryWriter {
 
     private func flush() async {
         while !pending.isEmpty {
-            if lastBatchSize != 1 || pending.count > 1 { try? await Task.sleep(for: options.gatherWindow) }
+            if options.gatherWindow > .zero { try? await Task.sleep(for: options.gatherWindow) }
             if Task.isCancelled {
                 let waiting = pending
                 pending.removeAll()
@@ -202,7 +199,6 @@ public actor RepositoryWriter {
             }
             let batch = Array(pending.prefix(options.maxBatch))
             pending.removeFirst(batch.count)
-            lastBatchSize = batch.count
             stats.batches += 1
             do {
                 let outcome = try await write(batch)

@@ -6,7 +6,7 @@ let arguments = CommandLine.arguments.dropFirst()
 let output = arguments.first { $0.hasPrefix("--out=") }.map { String($0.dropFirst("--out=".count)) } ?? "reports/bench"
 let seconds = arguments.first { $0.hasPrefix("--seconds=") }.flatMap { Double($0.dropFirst("--seconds=".count)) } ?? 3
 /// `--fleet=CLUSTERS:PARALLEL,…` (default below), or `--fleet=none`.
-let fleetSpec = arguments.first { $0.hasPrefix("--fleet=") }.map { String($0.dropFirst("--fleet=".count)) } ?? "100:1,100:10,100:100,1000:100"
+let fleetSpec = arguments.first { $0.hasPrefix("--fleet=") }.map { String($0.dropFirst("--fleet=".count)) } ?? "100:1,100:100,1000:100,10000:100"
 let scenarios = fleetSpec == "none" ? [] : fleetSpec.split(separator: ",").compactMap { item -> FleetBenchmark.Scenario? in
     let parts = item.split(separator: ":").compactMap { Int($0) }
     return parts.count == 2 ? FleetBenchmark.Scenario(clusters: parts[0], parallel: parts[1]) : nil
@@ -44,7 +44,7 @@ try write(micro, to: "fleet-micro.json")
 if !scenarios.isEmpty {
     let model = FleetBenchmark.Model()
     print("Fleet bootstrap against the lab (scale mode), \(model.accounts) accounts, \(model.accounts * model.repositoriesPerAccount) HTTPS repositories;")
-    print(String(format: "  model: AWS and Kubernetes calls %.0f ms, Git fetch %.0f ms, push %.0f ms, controllers Available after %.0f ms, DescribeCluster %.0f/s per account and region",
+    print(String(format: "  model: AWS and Kubernetes calls %.0f ms, Git fetch %.0f ms and push %.0f ms a request, controllers Available after %.0f ms, DescribeCluster %.0f/s per account and region",
         model.awsCallMilliseconds, model.gitFetchMilliseconds, model.gitPushMilliseconds, model.deploymentDelayMilliseconds, model.eksPerSecond))
     print(String(format: "  critical path of one cluster: %.0f ms; CPU bound: fleetstrap's and the lab's CPU time over %d cores", model.criticalPathSeconds * 1000, ProcessInfo.processInfo.activeProcessorCount))
     print("  clusters parallel     wall    ideal  ratio  CPU bound  CPU/cluster  peak RSS  lab CPU  AWS/cluster AssumeRole  kube/cluster pushes/repo")
