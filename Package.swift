@@ -38,6 +38,8 @@ let package = Package(
         .systemLibrary(
             name: "CGit2", pkgConfig: "libgit2",
             providers: [.apt(["libgit2-dev"])]),
+        // libgit2's plain socket stream with TCP_NODELAY, timeouts and cancellation (C: it keeps libgit2's layout).
+        .target(name: "CGitSocket", dependencies: ["CGit2"]),
 
         // MARK: - Foundations
         .target(
@@ -60,7 +62,7 @@ let package = Package(
 
         .target(
             name: "Git",
-            dependencies: ["CGit2", "AWS", "FleetCrypto", "FleetSupport"],
+            dependencies: ["CGit2", "CGitSocket", "AWS", "FleetCrypto", "FleetSupport"],
             swiftSettings: strict),
 
         .target(
@@ -175,7 +177,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "GitTests",
-            dependencies: ["Git", "AWS", "FleetCrypto", "FleetSupport", "FleetLab", "TestSupport", "LabSupport"],
+            dependencies: ["Git", "CGitSocket", "AWS", "FleetCrypto", "FleetSupport", "FleetLab", "TestSupport", "LabSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "FluxTests",

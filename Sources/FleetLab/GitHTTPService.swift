@@ -25,7 +25,10 @@ struct GitHTTPService {
         guard let authorization = request.header("Authorization"), authorization.hasPrefix("Basic "),
             let decoded = Data(base64Encoded: String(authorization.dropFirst(6))).map({ String(decoding: $0, as: UTF8.self) }),
             let colon = decoded.firstIndex(of: ":")
-        else { return challenge }
+        else {
+            state.countChallenge()
+            return challenge
+        }
         // Sent as is: `AKID%sessionToken` is not percent-encoding (the token holds `+`, `/` and `%`-like pairs).
         let user = String(decoded[..<colon])
         let password = String(decoded[decoded.index(after: colon)...])

@@ -216,6 +216,9 @@ public final class LabState: Sendable {
         }
     }
 
+    /// A Git request without credentials, answered with a 401 challenge (counted apart: no service call was made).
+    func countChallenge() { data.withLock { $0.counters.operations["git:challenge", default: 0] += 1 } }
+
     func countPush(repository: String) { data.withLock { $0.counters.pushes[repository, default: 0] += 1 } }
 
     public func counters() -> LabCounters { data.withLock { $0.counters } }

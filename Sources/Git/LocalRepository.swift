@@ -2,6 +2,7 @@
 // changes on top of the fetched head (no work tree, no index), push it. Blocking calls: run them on a GitThread,
 // one operation at a time per repository (the writer's actor sees to that).
 import CGit2
+import CGitSocket
 import FleetSupport
 import Foundation
 
@@ -53,8 +54,12 @@ public final class LocalRepository: @unchecked Sendable {  // one operation at a
             state.install(&options.callbacks)
             options.prune = GIT_FETCH_NO_PRUNE
             options.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE
-            let code = Self.withStrings(["+refs/heads/\(branch):\(tracking)"]) { refspecs in
-                git_remote_fetch(handle, &refspecs, &options, "fleetstrap: fetch")
+            let code = Self.withPreemptiveAuthorization(authentication, url: remote.url, state: state) { headers, redirects in
+                options.custom_headers = headers
+                options.follow_redirects = redirects
+                return Self.withStrings(["+refs/heads/\(branch):\(tracking)"]) { refspecs in
+                    git_remote_fetch(handle, &refspecs, &options, "fleetstrap: fetch")
+                }
             }
             guard code == 0 else { throw state.failure ?? GitError.last(code, operation: "fetch", remote: remote.url) }
         }
@@ -77,8 +82,12 @@ public final class LocalRepository: @unchecked Sendable {  // one operation at a
             var options = git_push_options()
             git_push_options_init(&options, UInt32(GIT_PUSH_OPTIONS_VERSION))
             state.install(&options.callbacks)
-            let code = Self.withStrings(["refs/heads/\(branch):refs/heads/\(branch)"]) { refspecs in
-                git_remote_push(handle, &refspecs, &options)
+            let code = Self.withPreemptiveAuthorization(authentication, url: remote.url, state: state) { headers, redirects in
+                options.custom_headers = headers
+                options.follow_redirects = redirects
+                return Self.withStrings(["refs/heads/\(branch):refs/heads/\(branch)"]) { refspecs in
+                    git_remote_push(handle, &refspecs, &options)
+                }
             }
             if code != 0 {
                 let error = state.failure ?? GitError.last(code, operation: "push", remote: remote.url)
@@ -108,11 +117,20 @@ public final class LocalRepository: @unchecked Sendable {  // one operation at a
         }
         defer { git_remote_free(handle) }
         let state = OperationState(operation: operation, remote: remote, authentication: authentication, cancellation: cancellation)
+        fs_git_socket_clear_failure()
         do {
             try withExtendedLifetime(state) { () throws(GitError) in
                 try body(handle, state)
             }
         } catch {
+            // Stopped by the socket stream while it waited on the network: libgit2 reports a network error.
+            if cancellation.isCancelled, error.kind != .cancelled {
+                throw GitError(.cancelled, operation: operation, remote: remote.url, message: "cancelled", libgit2: error.libgit2)
+            }
+            // The connection's own account of a timeout or a reset, which libgit2's TLS layer reports as a generic error.
+            if error.kind == .transport || error.kind == .other, let failure = fs_git_socket_failure() {
+                throw GitError(.transport, operation: operation, remote: remote.url, message: String(cString: failure))
+            }
             throw Self.explained(error, authentication: authentication)
         }
     }
@@ -127,6 +145,27 @@ public final class LocalRepository: @unchecked Sendable {  // one operation at a
             .authentication, operation: error.operation, remote: error.remote,
             message: "the server refused the password of \(user) (\(error.message))", libgit2: error.libgit2,
             hint: "check the credentials' account and permissions (codecommit:GitPull, codecommit:GitPush) and the repository's region")
+    }
+
+    /// HTTPS with a password: sent with the first request, as `git -c http.extraHeader` does, instead of after a 401
+    /// challenge that costs every fetch and push a round trip (libgit2 only answers challenges). Redirects are not
+    /// followed then: the header would go wherever the server points. A challenge still coming means the password
+    /// was refused (the credential callback says so). Other authentications: no header, libgit2's defaults.
+    static func withPreemptiveAuthorization<R>(
+        _ authentication: GitAuthentication.Resolved, url: String, state: OperationState,
+        _ body: (git_strarray, git_remote_redirect_t) -> R
+    ) -> R {
+        guard case .basic(let username, let password) = authentication, url.lowercased().hasPrefix("https://") else {
+            return body(git_strarray(strings: nil, count: 0), GIT_REMOTE_REDIRECT_INITIAL)
+        }
+        state.credentialAttempts = 1
+        var header = Array("Authorization: Basic \(Data("\(username):\(password.reveal())".utf8).base64EncodedString())".utf8CString)
+        return header.withUnsafeMutableBufferPointer { text in
+            var pointer: UnsafeMutablePointer<CChar>? = text.baseAddress
+            return withUnsafeMutablePointer(to: &pointer) { strings in
+                body(git_strarray(strings: strings, count: 1), GIT_REMOTE_REDIRECT_NONE)
+            }
+        }
     }
 
     static func withStrings<R>(_ strings: [String], _ body: (inout git_strarray) -> R) -> R {
@@ -272,7 +311,14 @@ enum GitLibrary {
         // object cache defaults to 256 MB and its mapped pack windows to 8 GB on 64-bit systems.
         _ = fs_git_opts_set_cache_max_size(cacheLimit)
         _ = fs_git_opts_set_mwindow_mapped_limit(mappedLimit)
+        // Git's connections with TCP_NODELAY, bounded waits and cancellation (libgit2 1.5 has none of the three).
+        _ = fs_git_socket_register(connectTimeoutMilliseconds, idleTimeoutMilliseconds)
     }()
+
+    /// To open a connection, and with nothing received or sent while waiting (a push's answer waits on the server's
+    /// hooks and checks: generous).
+    static let connectTimeoutMilliseconds: Int32 = 30_000
+    static let idleTimeoutMilliseconds: Int32 = 120_000
 
     static let cacheLimit = 32 << 20
     static let mappedLimit = 128 << 20

@@ -54,6 +54,9 @@ struct GitTransportTests {
         let prod = try await fixture.session("prod", client: try fixture.client())
         let receipt = try await write(try writer(fixture, try https(fixture, credentials: prod)))
         #expect(receipt.changed)
+        // The password goes with the first request of the fetch and of the push: no 401 round trip first.
+        #expect(fixture.lab.counters().operations["git:challenge"] == nil)
+        #expect((fixture.lab.counters().operations["git:git-receive-pack"] ?? 0) >= 2)
         #expect(try await GitCLI.output(["-C", bare(fixture, "fleet-prod"), "rev-parse", "main"]) == receipt.commit.hex)
         #expect(try await GitCLI.output(["-C", bare(fixture, "fleet-prod"), "show", "main:clusters/prod-a/flux-system/gotk-sync.yaml"]) == "name: prod-a")
 
