@@ -8,6 +8,7 @@ import Git
 import Inventory
 import Kube
 import Ledger
+import Synchronization
 
 public final class FleetContext: Sendable {
     public let inventory: Inventory
@@ -22,6 +23,8 @@ public final class FleetContext: Sendable {
     public let caBundle: [UInt8]?
     public let wait: WaitSettings
     public let environment: [String: String]
+    /// Kubernetes requests in flight per cluster, from the run's --parallel (`expect(parallel:)`).
+    private let kubeConcurrency = Mutex(KubeClient.defaultConcurrency)
 
     public init(
         inventory: Inventory, aws: AWSClient, baseCredentials: any CredentialProvider, ledger: Ledger, stateDirectory: String,
@@ -53,12 +56,21 @@ public final class FleetContext: Sendable {
     public func kubeClient(for cluster: Cluster, credentials: any CredentialProvider) async throws -> KubeClient {
         switch cluster.access {
         case .eks(let name):
-            return KubeClient(access: try await KubeAccess.eks(
-                cluster: name, region: cluster.region, describer: EKSClient(client: aws, region: cluster.region), credentials: credentials,
-                account: cluster.account))
+            return KubeClient(
+                access: try await KubeAccess.eks(
+                    cluster: name, region: cluster.region, describer: EKSClient(client: aws, region: cluster.region), credentials: credentials,
+                    account: cluster.account),
+                concurrency: kubeConcurrency.withLock { $0 })
         case .kubeconfig(let contextName, let path):
-            return KubeClient(access: try Kubeconfig.access(path: path, context: contextName, environment: environment))
+            return KubeClient(access: try Kubeconfig.access(path: path, context: contextName, environment: environment), concurrency: kubeConcurrency.withLock { $0 })
         }
+    }
+
+    /// A run is about to work on `parallel` clusters at once: Git writers and Kubernetes clients made from now on
+    /// pace themselves for it.
+    public func expect(parallel: Int) async {
+        kubeConcurrency.withLock { $0 = KubeClient.concurrency(parallel: parallel) }
+        await writers.expect(parallel: parallel)
     }
 
     /// Saves the host keys pinned during the run (trust on first use, then pinned for every later run).

@@ -123,7 +123,7 @@ public struct FleetRun: Sendable {
     }
 
     private func execute(runID: String, clusters: [Cluster], progress: @escaping @Sendable (ProgressEvent) -> Void) async throws -> RunSummary {
-        await context.writers.expect(parallel: settings.parallel)
+        await context.expect(parallel: settings.parallel)
         let records = Dictionary(uniqueKeysWithValues: try context.ledger.clusters(run: runID).map { ($0.cluster, $0) })
         let byName = Dictionary(uniqueKeysWithValues: clusters.map { ($0.name, $0) })
         var summary = RunSummary(runID: runID, outcome: .running)

@@ -12,6 +12,8 @@ public final class KubeClient: Sendable {
     let retry: RetryStrategy
     let quota = RetryQuota()
     let random: @Sendable () -> Double
+    /// Requests in flight at once for one cluster's stages (apply, waits).
+    public let concurrency: Int
     private let resources = Mutex<[String: Resource]>([:])
     /// Discovery requests under way, per group version.
     private let discovering = Mutex<[String: Task<[String: Resource], any Error>]>([:])
@@ -24,8 +26,12 @@ public final class KubeClient: Sendable {
         public var namespaced: Bool
     }
 
-    public init(access: KubeAccess, http: HTTPClient = .shared, retry: RetryStrategy = KubeClient.defaultRetry, random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) {
+    public init(
+        access: KubeAccess, http: HTTPClient = .shared, retry: RetryStrategy = KubeClient.defaultRetry, concurrency: Int = KubeClient.defaultConcurrency,
+        random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
+    ) {
         self.access = access
+        self.concurrency = max(1, concurrency)
         self.http = http
         self.retry = retry
         self.random = random

@@ -46,9 +46,11 @@ final class LabControllers: Sendable {
     func start() {
         loop.withLock { loop in
             loop = Task { [self] in
+                // Real controllers react to watch events within milliseconds: a coarse tick would add its own
+                // latency to every stage (Deployment, source, Kustomization) of every cluster's wait.
                 while !Task.isCancelled {
                     tick()
-                    try? await Task.sleep(for: .milliseconds(50))
+                    try? await Task.sleep(for: .milliseconds(20))
                 }
             }
         }
