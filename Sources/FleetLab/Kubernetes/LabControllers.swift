@@ -46,11 +46,12 @@ final class LabControllers: Sendable {
     func start() {
         loop.withLock { loop in
             loop = Task { [self] in
-                // Real controllers react to watch events within milliseconds: a coarse tick would add its own
-                // latency to every stage (Deployment, source, Kustomization) of every cluster's wait.
+                // Real controllers react to watch events within milliseconds; each tick adds up to its period to every
+                // stage of a cluster's wait. 20 ms was tried: a tick scans every cluster it knows, and at 10,000
+                // clusters that cost the lab a fifth more CPU. Finer needs a timer heap.
                 while !Task.isCancelled {
                     tick()
-                    try? await Task.sleep(for: .milliseconds(20))
+                    try? await Task.sleep(for: .milliseconds(50))
                 }
             }
         }
