@@ -81,7 +81,8 @@ public actor KeyManager {
             return try material(keyID: key.keyID, for: identity, accountID: accountID)
         }
         guard create else { throw NoUsableKey() }
-        guard keys.count < 5 else {
+        // A pending key may be one of the five already (uploaded, then the run was stopped): upload adopts it.
+        guard keys.count < 5 || FileManager.default.fileExists(atPath: pendingPath(accountID, identity.iamUser)) else {
             throw KeyError(
                 identity: identity.name, message: "IAM user \(identity.iamUser) already has 5 SSH keys and none of them is one fleetstrap holds",
                 hint: "delete an unused key (aws iam delete-ssh-public-key) or run fleetstrap rotate")
@@ -127,24 +128,63 @@ public actor KeyManager {
             fingerprint: privateKey.publicKey.md5Fingerprint, created: false)
     }
 
+    /// The key being made for an identity, kept before it is uploaded: a run killed between IAM's answer and the
+    /// key store's write resumes with the same key instead of leaving an orphan in IAM and making another.
+    nonisolated private func pendingPath(_ accountID: String, _ user: String) -> String { "\(directory)/\(accountID)/\(user)/pending.pem" }
+
     private func upload(_ identity: Identity, accountID: String, passphrase: Secret, iam: IAMClient, credentials: any CredentialProvider, runID: String?) async throws -> SSHKeyMaterial {
+        let pending = pendingPath(accountID, identity.iamUser)
+        let (generated, pem) = try await pendingKey(identity, at: pending, passphrase: passphrase)
+        let keyID: String
+        do {
+            keyID = try await iam.uploadSSHPublicKey(userName: identity.iamUser, publicKey: generated.publicKey.openSSH, credentials: credentials, account: identity.account).keyID
+        } catch let error as AWSError where error.code == "DuplicateSSHPublicKey" {
+            // Uploaded by a run that was stopped before it kept the key: the same public key, found by fingerprint.
+            guard let found = try await uploadedKey(generated.publicKey.md5Fingerprint, identity: identity, iam: iam, credentials: credentials) else { throw error }
+            keyID = found
+        }
+        let file = path(accountID, identity.iamUser, keyID)
+        guard rename(pending, file) == 0 else {
+            throw KeyError(identity: identity.name, message: "cannot move \(pending) to \(file): \(String(cString: strerror(errno)))", hint: "the key \(keyID) was uploaded; run again once the key store is writable")
+        }
+        try ledger.record(key: SSHKeyRecord(
+            keyId: keyID, account: accountID, iamUser: identity.iamUser, identity: identity.name,
+            fingerprint: generated.publicKey.md5Fingerprint, uploadedAt: Date()))
+        if let runID { try? ledger.event(run: runID, "uploaded SSH key \(keyID) for \(identity.iamUser) (\(generated.publicKey.md5Fingerprint))") }
+        return SSHKeyMaterial(
+            keyID: keyID, privateKeyPEM: pem, passphrase: passphrase, publicKey: generated.publicKey.openSSH,
+            fingerprint: generated.publicKey.md5Fingerprint, created: true)
+    }
+
+    /// The pending key at `path` if one opens with the passphrase, else a new one (made off the cooperative pool),
+    /// written there encrypted (0600, whole or not at all) before anything is uploaded.
+    private func pendingKey(_ identity: Identity, at path: String, passphrase: Secret) async throws -> (RSAPrivateKey, Secret) {
+        if let text = try? String(contentsOfFile: path, encoding: .utf8), let key = try? RSAPrivateKey(pem: Secret(text), passphrase: passphrase) {
+            return (key, Secret(text))
+        }
         let bits = identity.keyBits
         let generated: RSAPrivateKey = try await withCheckedThrowingContinuation { continuation in
             Thread.detachNewThread { continuation.resume(with: Result { try RSAPrivateKey.generate(bits: bits) }) }
         }
         let pem = try generated.pem(passphrase: passphrase)
-        let uploaded = try await iam.uploadSSHPublicKey(userName: identity.iamUser, publicKey: generated.publicKey.openSSH, credentials: credentials, account: identity.account)
-        let file = path(accountID, identity.iamUser, uploaded.keyID)
-        try FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        guard FileManager.default.createFile(atPath: file, contents: Data(pem.reveal().utf8), attributes: [.posixPermissions: 0o600]) else {
-            throw KeyError(identity: identity.name, message: "cannot write \(file)", hint: "the key \(uploaded.keyID) was uploaded; delete it in IAM if it is not used")
+        let folder = (path as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let partial = "\(path).\(getpid()).partial"
+        guard FileManager.default.createFile(atPath: partial, contents: Data(pem.reveal().utf8), attributes: [.posixPermissions: 0o600]),
+            rename(partial, path) == 0
+        else {
+            unlink(partial)
+            throw KeyError(identity: identity.name, message: "cannot write \(path)", hint: "make the state directory writable; nothing was uploaded")
         }
-        try ledger.record(key: SSHKeyRecord(
-            keyId: uploaded.keyID, account: accountID, iamUser: identity.iamUser, identity: identity.name,
-            fingerprint: generated.publicKey.md5Fingerprint, uploadedAt: Date()))
-        if let runID { try? ledger.event(run: runID, "uploaded SSH key \(uploaded.keyID) for \(identity.iamUser) (\(generated.publicKey.md5Fingerprint))") }
-        return SSHKeyMaterial(
-            keyID: uploaded.keyID, privateKeyPEM: pem, passphrase: passphrase, publicKey: generated.publicKey.openSSH,
-            fingerprint: generated.publicKey.md5Fingerprint, created: true)
+        return (generated, pem)
+    }
+
+    /// The id of `identity`'s key in IAM with this fingerprint, if there is one (at most five to look at).
+    private func uploadedKey(_ fingerprint: String, identity: Identity, iam: IAMClient, credentials: any CredentialProvider) async throws -> String? {
+        for key in try await iam.listSSHPublicKeys(userName: identity.iamUser, credentials: credentials, account: identity.account) {
+            let full = try await iam.getSSHPublicKey(userName: identity.iamUser, keyID: key.keyID, credentials: credentials, account: identity.account)
+            if full.fingerprint == fingerprint { return key.keyID }
+        }
+        return nil
     }
 }
