@@ -65,6 +65,12 @@ final class LabControllers: Sendable {
         await task?.value
     }
 
+    /// Whether a write to `path` is one the controllers act on: Deployments, Flux sources and Kustomizations, and
+    /// Secrets (a source's credentials).
+    static func watches(_ path: String) -> Bool {
+        ["/deployments", "/gitrepositories", "/kustomizations", "/secrets"].contains { path.contains($0) }
+    }
+
     /// Something changed in `cluster`: look at it on the next tick.
     func touch(_ cluster: String) {
         memory.withLock { m in

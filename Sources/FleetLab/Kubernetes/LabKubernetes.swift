@@ -145,7 +145,9 @@ final class LabKubernetes: Sendable {
         let api = KubernetesAPI(cluster: cluster, accountID: accountID, tokens: tokens, serverAddress: request.header("Host") ?? "127.0.0.1")
         let response = stores.with(name) { api.handle(request, store: &$0) }
         if response.status == 401 || response.status == 403 { state.count(.denied, service: "kubernetes") }
-        if request.method != "GET", response.status < 300 { controllers.touch(name) }
+        // Only writes the controllers act on wake them (every object of an apply did: a reconcile per tick per
+        // cluster being applied, most of them for RBAC, CRDs and the like).
+        if request.method != "GET", response.status < 300, LabControllers.watches(request.path) { controllers.touch(name) }
         return response
     }
 }
