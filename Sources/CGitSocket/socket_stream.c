@@ -158,33 +158,27 @@ static int stream_connect(git_stream *stream) {
     return 0;
 }
 
-static ssize_t stream_read(git_stream *stream, void *data, size_t length) {
-    fs_socket_stream *st = (fs_socket_stream *)stream;
+// One recv or send, retried on EINTR and, while the socket is not ready, after waiting for it (the idle timeout).
+static ssize_t transfer(fs_socket_stream *st, void *data, size_t length, int sending) {
     for (;;) {
-        ssize_t count = recv(st->s, data, length, 0);
+        ssize_t count = sending ? send(st->s, data, length, MSG_NOSIGNAL) : recv(st->s, data, length, 0);
         if (count >= 0) return count;
         if (errno == EINTR) continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK) {
-            fail(GIT_ERROR_NET, st, "could not read from", strerror(errno));
+            fail(GIT_ERROR_NET, st, sending ? "could not write to" : "could not read from", strerror(errno));
             return -1;
         }
-        if (wait_for(st, POLLIN, idle_timeout(), "waiting for an answer from") < 0) return -1;
+        if (wait_for(st, sending ? POLLOUT : POLLIN, idle_timeout(), sending ? "sending to" : "waiting for an answer from") < 0) return -1;
     }
 }
 
+static ssize_t stream_read(git_stream *stream, void *data, size_t length) {
+    return transfer((fs_socket_stream *)stream, data, length, 0);
+}
+
 static ssize_t stream_write(git_stream *stream, const char *data, size_t length, int flags) {
-    fs_socket_stream *st = (fs_socket_stream *)stream;
     (void)flags;
-    for (;;) {
-        ssize_t count = send(st->s, data, length, MSG_NOSIGNAL);
-        if (count >= 0) return count;
-        if (errno == EINTR) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) {
-            fail(GIT_ERROR_NET, st, "could not write to", strerror(errno));
-            return -1;
-        }
-        if (wait_for(st, POLLOUT, idle_timeout(), "sending to") < 0) return -1;
-    }
+    return transfer((fs_socket_stream *)stream, (void *)data, length, 1);
 }
 
 static int stream_close(git_stream *stream) {

@@ -54,16 +54,16 @@ public final class FleetContext: Sendable {
 
     /// A client for the cluster's Kubernetes API: through EKS (DescribeCluster, EKS tokens) or a kubeconfig context.
     public func kubeClient(for cluster: Cluster, credentials: any CredentialProvider) async throws -> KubeClient {
+        let access: KubeAccess
         switch cluster.access {
         case .eks(let name):
-            return KubeClient(
-                access: try await KubeAccess.eks(
-                    cluster: name, region: cluster.region, describer: EKSClient(client: aws, region: cluster.region), credentials: credentials,
-                    account: cluster.account),
-                concurrency: kubeConcurrency.withLock { $0 })
+            access = try await KubeAccess.eks(
+                cluster: name, region: cluster.region, describer: EKSClient(client: aws, region: cluster.region), credentials: credentials,
+                account: cluster.account)
         case .kubeconfig(let contextName, let path):
-            return KubeClient(access: try Kubeconfig.access(path: path, context: contextName, environment: environment), concurrency: kubeConcurrency.withLock { $0 })
+            access = try Kubeconfig.access(path: path, context: contextName, environment: environment)
         }
+        return KubeClient(access: access, concurrency: kubeConcurrency.withLock { $0 })
     }
 
     /// A run is about to work on `parallel` clusters at once: Git writers and Kubernetes clients made from now on

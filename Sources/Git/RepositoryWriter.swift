@@ -166,7 +166,7 @@ public actor RepositoryWriter {
         let (remote, local, options) = (self.remote, self.local, self.options)
         if !local.has(commit) {
             let authentication = try await remote.authentication.resolve(url: remote.url, now: options.now())
-            _ = try await GitThread.run(cancellation: Cancellation(idleTimeout: options.idleTimeout)) { cancellation in
+            _ = try await GitThread.run(idleTimeout: options.idleTimeout) { cancellation in
                 try local.fetch(remote, authentication: authentication, branch: options.branch, cancellation: cancellation)
             }
         }
@@ -177,7 +177,7 @@ public actor RepositoryWriter {
     public func preview(_ changes: [Change]) async throws -> [String] {
         let authentication = try await remote.authentication.resolve(url: remote.url, now: options.now())
         let (remote, local, options) = (self.remote, self.local, self.options)
-        return try await GitThread.run(cancellation: Cancellation(idleTimeout: options.idleTimeout)) { cancellation in
+        return try await GitThread.run(idleTimeout: options.idleTimeout) { cancellation in
             let head = try local.fetch(remote, authentication: authentication, branch: options.branch, cancellation: cancellation)
             return changes.filter { change in
                 let current = local.read(change.path, in: head)
@@ -245,7 +245,7 @@ public actor RepositoryWriter {
             // The first try builds on the head this writer last saw, if any; a retry always fetches.
             let assumed = attempt == 1 ? knownHead : nil
             knownHead = nil
-            let result = try await GitThread.run(cancellation: Cancellation(idleTimeout: options.idleTimeout)) { cancellation throws -> Attempt in
+            let result = try await GitThread.run(idleTimeout: options.idleTimeout) { cancellation throws -> Attempt in
                 func fetch() throws(GitError) -> ObjectID? {
                     try local.fetch(remote, authentication: authentication, branch: options.branch, cancellation: cancellation)
                 }
