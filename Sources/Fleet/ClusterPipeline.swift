@@ -268,15 +268,17 @@ struct ClusterPipeline {
     }
 
     /// The controllers' ServiceAccounts with their `eks.amazonaws.com/role-arn`, as the kustomization's patches make them.
-    static func annotated(_ objects: [JSONValue], roles: [String: String]) -> [JSONValue] {
+    /// The objects with each IRSA role on its controller's ServiceAccount (only those re-encoded).
+    static func annotated(_ objects: [EncodedObject], roles: [String: String]) -> [EncodedObject] {
         guard !roles.isEmpty else { return objects }
-        return objects.map { object in
-            guard object["kind"]?.string == "ServiceAccount", let name = object[path: "metadata.name"]?.string, let role = roles[name] else { return object }
+        return objects.map { encoded in
+            let object = encoded.object
+            guard object["kind"]?.string == "ServiceAccount", let name = object[path: "metadata.name"]?.string, let role = roles[name] else { return encoded }
             var copy = object
             var annotations = copy[path: "metadata.annotations"]?.object ?? [:]
             annotations["eks.amazonaws.com/role-arn"] = .string(role)
             copy["metadata"]?["annotations"] = .object(annotations)
-            return copy
+            return EncodedObject(copy)
         }
     }
 
@@ -305,7 +307,7 @@ actor RenderCache {
     }
 
     private var rendered: [Key: Rendered] = [:]
-    private var parsed: [Key: [JSONValue]] = [:]
+    private var parsed: [Key: [EncodedObject]] = [:]
 
     func render(_ manifests: ComponentManifests, _ options: InstallOptions) throws -> Rendered {
         let key = Key(manifests: manifests.sha256, options: options)
@@ -316,9 +318,9 @@ actor RenderCache {
         return result
     }
 
-    func objects(_ rendered: Rendered) throws -> [JSONValue] {
+    func objects(_ rendered: Rendered) throws -> [EncodedObject] {
         if let known = parsed[rendered.key] { return known }
-        let objects = try KubeClient.objects(fromYAML: String(decoding: rendered.bytes, as: UTF8.self))
+        let objects = try KubeClient.objects(fromYAML: String(decoding: rendered.bytes, as: UTF8.self)).map(EncodedObject.init)
         parsed[rendered.key] = objects
         return objects
     }

@@ -137,7 +137,7 @@ final class CurlTransfer: @unchecked Sendable {
     }
 
     fileprivate func receiveHeader(_ line: String) {
-        let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = Self.trimmed(line[...])
         if trimmed.hasPrefix("HTTP/") {
             // A new response (after 100 Continue or a redirect): start over.
             let parts = trimmed.split(separator: " ", maxSplits: 2)
@@ -146,9 +146,20 @@ final class CurlTransfer: @unchecked Sendable {
         } else if let colon = trimmed.firstIndex(of: ":") {
             headers.append((
                 String(trimmed[..<colon]),
-                String(trimmed[trimmed.index(after: colon)...]).trimmingCharacters(in: .whitespaces)
+                String(Self.trimmed(trimmed[trimmed.index(after: colon)...]))
             ))
         }
+    }
+
+    /// `text` without the spaces, tabs, CRs and LFs around it (HTTP's whitespace), byte by byte: Foundation's
+    /// trimming was 2% of fleetstrap's CPU in the fleet benchmark.
+    static func trimmed(_ text: Substring) -> Substring {
+        let utf8 = text.utf8
+        func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0D || byte == 0x0A }
+        var start = utf8.startIndex, end = utf8.endIndex
+        while start < end, isSpace(utf8[start]) { start = utf8.index(after: start) }
+        while end > start, isSpace(utf8[utf8.index(before: end)]) { end = utf8.index(before: end) }
+        return text[start..<end]
     }
 
     static func milliseconds(_ d: Duration) -> Int {

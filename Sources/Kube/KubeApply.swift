@@ -12,6 +12,18 @@ public struct ApplyReport: Sendable, Equatable {
     public var unchanged: [String] = []
 }
 
+/// An object and its JSON text, encoded once: a fleet applies the same components to every cluster, and Flux's CRDs
+/// are most of a megabyte.
+public struct EncodedObject: Sendable {
+    public let object: JSONValue
+    public let body: [UInt8]
+
+    public init(_ object: JSONValue) {
+        self.object = object
+        body = object.encoded
+    }
+}
+
 extension KubeClient {
     /// Multi-document YAML as objects (empty documents skipped).
     public static func objects(fromYAML text: String) throws -> [JSONValue] {
@@ -42,11 +54,18 @@ extension KubeClient {
     public func applyAll(
         _ objects: [JSONValue], fieldManager: String = "flux", readFirst: Bool = true, establishTimeout: Duration = .seconds(60)
     ) async throws -> ApplyReport {
-        func isFirst(_ object: JSONValue) -> Bool { ["CustomResourceDefinition", "Namespace"].contains(object["kind"]?.string ?? "") }
+        try await applyAll(objects.map(EncodedObject.init), fieldManager: fieldManager, readFirst: readFirst, establishTimeout: establishTimeout)
+    }
+
+    /// `applyAll` for objects encoded beforehand.
+    public func applyAll(
+        _ objects: [EncodedObject], fieldManager: String = "flux", readFirst: Bool = true, establishTimeout: Duration = .seconds(60)
+    ) async throws -> ApplyReport {
+        func isFirst(_ encoded: EncodedObject) -> Bool { ["CustomResourceDefinition", "Namespace"].contains(encoded.object["kind"]?.string ?? "") }
         var report = ApplyReport()
         let first = objects.filter(isFirst)
         try await applyEach(first, fieldManager: fieldManager, readFirst: readFirst, report: &report)
-        let crds = first.filter { $0["kind"]?.string == "CustomResourceDefinition" }.compactMap { $0[path: "metadata.name"]?.string }
+        let crds = first.map(\.object).filter { $0["kind"]?.string == "CustomResourceDefinition" }.compactMap { $0[path: "metadata.name"]?.string }
         if !crds.isEmpty {
             try await waitEstablished(crds, timeout: establishTimeout)
             forgetDiscovery()
@@ -57,8 +76,9 @@ extension KubeClient {
 
     /// One stage: its objects at once (bounded); the report in the objects' order; the first failure (in that
     /// order) is thrown once every request of the stage has ended.
-    private func applyEach(_ objects: [JSONValue], fieldManager: String, readFirst: Bool, report: inout ApplyReport) async throws {
-        let outcomes = try await boundedTryMap(objects, limit: concurrency) { object -> (String, Bool) in
+    private func applyEach(_ objects: [EncodedObject], fieldManager: String, readFirst: Bool, report: inout ApplyReport) async throws {
+        let outcomes = try await boundedTryMap(objects, limit: concurrency) { encoded -> (String, Bool) in
+            let object = encoded.object
             let kind = object["kind"]?.string ?? "?", name = object[path: "metadata.name"]?.string ?? "?"
             let label = Self.describe(kind, object[path: "metadata.namespace"]?.string, name)
             if readFirst, let live = try await self.get(
@@ -67,7 +87,7 @@ extension KubeClient {
             {
                 return (label, false)
             }
-            try await self.apply(object, fieldManager: fieldManager, returningObject: false)
+            try await self.apply(encoded, fieldManager: fieldManager, returningObject: false)
             return (label, true)
         }
         for (label, sent) in outcomes {
@@ -103,7 +123,9 @@ extension KubeClient {
         var pause = min(poll, .milliseconds(50))
         while true {
             let established = try await boundedTryMap(waiting, limit: concurrency) { name in
-                let crd = try await self.get(apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition", namespace: nil, name: name)
+                // Only the status matters here: the schema (most of the object) is not built.
+                let crd = try await self.get(
+                    apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition", namespace: nil, name: name, omitting: ["spec"])
                 return Self.condition(crd, "Established")?["status"]?.string == "True"
             }
             waiting = zip(waiting, established).filter { !$0.1 }.map(\.0)

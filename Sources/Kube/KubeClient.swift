@@ -55,7 +55,8 @@ public final class KubeClient: Sendable {
     /// `parseSuccess: false` leaves a 2xx body unread (an apply's answer echoes a whole CRD back: parsing it was a
     /// tenth of the orchestrator's CPU); error bodies are always read, for their Status.
     public func send(
-        _ method: String, _ path: String, body: [UInt8] = [], contentType: String = "application/json", verb: String, object: String, parseSuccess: Bool = true
+        _ method: String, _ path: String, body: [UInt8] = [], contentType: String = "application/json", verb: String, object: String, parseSuccess: Bool = true,
+        omitting: Set<String> = []
     ) async throws -> Response {
         var attempt = 0
         var refreshed = false
@@ -69,7 +70,7 @@ public final class KubeClient: Sendable {
             do {
                 let response = try await http.execute(HTTPRequest(
                     method: method, url: access.server + path, headers: headers, body: body, timeout: .seconds(60), trust: .pem(access.caPEM)))
-                let json = parseSuccess || !(200..<300).contains(response.status) ? JSONValue.parse(response.body) : nil
+                let json = parseSuccess || !(200..<300).contains(response.status) ? JSONValue.parse(response.body, omitting: omitting) : nil
                 if response.status == 401, !refreshed {
                     refreshed = true
                     _ = try await access.tokens.token(refresh: true)
@@ -187,11 +188,11 @@ public final class KubeClient: Sendable {
 
     // MARK: Objects
 
-    /// The object, or nil when it does not exist.
-    public func get(apiVersion: String, kind: String, namespace: String?, name: String) async throws -> JSONValue? {
+    /// The object, or nil when it does not exist; `omitting` names top-level fields not wanted (a CRD's `spec`).
+    public func get(apiVersion: String, kind: String, namespace: String?, name: String, omitting: Set<String> = []) async throws -> JSONValue? {
         let resource = try await resource(apiVersion: apiVersion, kind: kind)
         let object = Self.describe(kind, namespace, name)
-        let response = try await send("GET", path(resource, namespace: namespace, name: name), verb: "get", object: object)
+        let response = try await send("GET", path(resource, namespace: namespace, name: name), verb: "get", object: object, omitting: omitting)
         if response.status == 404 { return nil }
         guard response.status == 200 else { throw KubeError.from(status: response.status, body: response.body, verb: "get", object: object, cluster: access.name) }
         return response.body
@@ -219,6 +220,13 @@ public final class KubeClient: Sendable {
     /// Server-side apply of one object; the live object it returns is `.null` when `returningObject` is false.
     @discardableResult
     public func apply(_ object: JSONValue, fieldManager: String, force: Bool = true, returningObject: Bool = true) async throws -> JSONValue {
+        try await apply(EncodedObject(object), fieldManager: fieldManager, force: force, returningObject: returningObject)
+    }
+
+    /// Server-side apply of an object encoded beforehand (one encoding for every cluster it goes to).
+    @discardableResult
+    public func apply(_ encoded: EncodedObject, fieldManager: String, force: Bool = true, returningObject: Bool = true) async throws -> JSONValue {
+        let object = encoded.object
         guard let apiVersion = object["apiVersion"]?.string, let kind = object["kind"]?.string, let name = object[path: "metadata.name"]?.string else {
             throw KubeError(.invalid, verb: "apply", object: "?", message: "the object has no apiVersion, kind or metadata.name", cluster: access.name)
         }
@@ -226,7 +234,7 @@ public final class KubeClient: Sendable {
         let resource = try await resource(apiVersion: apiVersion, kind: kind)
         return try await expect(
             "PATCH", path(resource, namespace: namespace, name: name) + "?fieldManager=\(Self.escape(fieldManager))&force=\(force)",
-            body: object.encoded, contentType: "application/apply-patch+yaml", verb: "apply", object: Self.describe(kind, namespace, name),
+            body: encoded.body, contentType: "application/apply-patch+yaml", verb: "apply", object: Self.describe(kind, namespace, name),
             parseSuccess: returningObject)
     }
 

@@ -76,6 +76,26 @@ struct KubernetesStoreTests {
         #expect(after[path: "metadata.labels"]?["app.kubernetes.io/part-of"] == .string("flux"))
     }
 
+    /// Names are lowercase RFC 1123 subdomains, as the API server checks them.
+    @Test func namesAreRFC1123Subdomains() throws {
+        let secrets = ResourceType.builtIn.first { $0.kind == "Secret" }!
+        func accepts(_ name: String) -> Bool {
+            var s = store
+            let secret = JSONValue.object([
+                "apiVersion": .string("v1"), "kind": .string("Secret"), "metadata": .object(["name": .string(name), "namespace": .string("flux-system")]),
+            ])
+            do throws(KubernetesError) {
+                _ = try s.create(secret, type: secrets, namespace: "flux-system", manager: "flux")
+                return true
+            } catch {
+                #expect(error.code == 422 && error.message.contains("RFC 1123 subdomain"), "\(name): \(error.message)")
+                return false
+            }
+        }
+        for good in ["a", "0", "flux-system", "a.b-c.9", "a..b", String(repeating: "x", count: 253)] { #expect(accepts(good), "\(good)") }
+        for bad in ["A", "-a", "a-", ".a", "a.", "a_b", "é", "a b", String(repeating: "x", count: 254)] { #expect(!accepts(bad), "\(bad)") }
+    }
+
     @Test func errorsAreStatusObjects() throws {
         var s = store
         let secrets = ResourceType.builtIn.first { $0.kind == "Secret" }!

@@ -50,6 +50,38 @@ import Testing
         #expect(JSONValue.parse(Array(repeating: UInt8(ascii: "["), count: 1_000_000)) == nil)
     }
 
+    /// Omitted top-level members are gone and the rest is as a full read gives it, for random objects.
+    @Test func omitsTopLevelMembersOnly() throws {
+        var generator = SplitMix(seed: 11)
+        for _ in 0..<200 {
+            var members: [String: JSONValue] = [:]
+            for key in ["spec", "status", "metadata"] { members[key] = JSONValue.random(using: &generator, depth: 0) }
+            members["status"] = .object(["spec": .string("a nested spec is kept"), "value": members["status"]!])
+            let bytes = JSONValue.object(members).encoded
+            var expected = members
+            expected["spec"] = nil
+            #expect(JSONValue.parse(bytes, omitting: ["spec"]) == .object(expected))
+        }
+        #expect(JSONValue.parse(Array(#"[{"spec": 1}]"#.utf8), omitting: ["spec"]) == .array([.object(["spec": .number(1)])]))
+    }
+
+    /// An omitted member is still checked: a text that is not JSON is refused the same.
+    @Test(arguments: [
+        #"{"spec": {"a": 1,}, "status": {}}"#, #"{"spec": [1 2], "status": {}}"#, #"{"spec": "bad \x escape"}"#, #"{"spec": "\ud800"}"#,
+        "{\"spec\": \"raw \u{1} control\"}", #"{"spec": {"a" 1}}"#, #"{"spec": tru}"#, #"{"spec": "unterminated}"#, #"{"spec": {"a": 1}"#,
+        #"{"spec": 01}"#, #"{"spec": {a: 1}}"#,
+    ])
+    func omittedMembersAreStillChecked(_ text: String) {
+        #expect(JSONValue.parse(Array(text.utf8)) == nil, "\(text)")
+        #expect(JSONValue.parse(Array(text.utf8), omitting: ["spec"]) == nil, "\(text)")
+    }
+
+    @Test func omittedDeepNestingIsRefused() {
+        let deep = String(repeating: "[", count: JSONValue.maximumDepth + 1) + String(repeating: "]", count: JSONValue.maximumDepth + 1)
+        #expect(JSONValue.parse(Array("{\"spec\": \(deep)}".utf8), omitting: ["spec"]) == nil)
+        #expect(JSONValue.parse(Array("{\"spec\": [[{\"a\": \"\\u00e9\\n\"}]], \"b\": 1}".utf8), omitting: ["spec"]) == .object(["b": .number(1)]))
+    }
+
     /// Random values written and read back, and read by Foundation the same way.
     @Test func randomValuesRoundTrip() throws {
         var generator = SplitMix(seed: 7)
