@@ -39,17 +39,43 @@ static void fs_share_unlock(CURL *h, curl_lock_data data, void *user) {
     (void)h;
     pthread_mutex_unlock(&((pthread_mutex_t *)user)[data]);
 }
-/// Made once per process and never freed (its mutexes live as long as it does).
+typedef struct fs_curl_pool {
+    CURLSH *share;
+    pthread_mutex_t mutexes[CURL_LOCK_DATA_LAST];
+} fs_curl_pool;
+
+/// `connections`: the share also holds connections and DNS answers (a pool of its own), not only TLS sessions.
+static inline fs_curl_pool *fs_curl_pool_new(int connections) {
+    fs_curl_pool *pool = calloc(1, sizeof(fs_curl_pool));
+    if (pool == NULL) return NULL;
+    pool->share = curl_share_init();
+    if (pool->share == NULL) {
+        free(pool);
+        return NULL;
+    }
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++) pthread_mutex_init(&pool->mutexes[i], NULL);
+    curl_share_setopt(pool->share, CURLSHOPT_USERDATA, (void *)pool->mutexes);
+    curl_share_setopt(pool->share, CURLSHOPT_LOCKFUNC, fs_share_lock);
+    curl_share_setopt(pool->share, CURLSHOPT_UNLOCKFUNC, fs_share_unlock);
+    curl_share_setopt(pool->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    if (connections) {
+        curl_share_setopt(pool->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+        curl_share_setopt(pool->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    }
+    return pool;
+}
+
+/// Made once per process and never freed.
 static inline CURLSH *fs_curl_share_tls_sessions(void) {
-    pthread_mutex_t *mutexes = calloc(CURL_LOCK_DATA_LAST, sizeof(pthread_mutex_t));
-    if (mutexes == NULL) return NULL;
-    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++) pthread_mutex_init(&mutexes[i], NULL);
-    CURLSH *share = curl_share_init();
-    if (share == NULL) return NULL;
-    curl_share_setopt(share, CURLSHOPT_USERDATA, (void *)mutexes);
-    curl_share_setopt(share, CURLSHOPT_LOCKFUNC, fs_share_lock);
-    curl_share_setopt(share, CURLSHOPT_UNLOCKFUNC, fs_share_unlock);
-    curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
-    return share;
+    fs_curl_pool *pool = fs_curl_pool_new(0);
+    return pool == NULL ? NULL : pool->share;
+}
+
+/// Closes the pool's connections and frees it. Only once every easy handle that used it is cleaned up; were one
+/// left, libcurl refuses and the pool is left allocated rather than freed under it.
+static inline void fs_curl_pool_free(fs_curl_pool *pool) {
+    if (curl_share_cleanup(pool->share) != CURLSHE_OK) return;
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++) pthread_mutex_destroy(&pool->mutexes[i]);
+    free(pool);
 }
 #endif

@@ -49,7 +49,11 @@ final class CurlTransfer: @unchecked Sendable {
 
         check(fs_curl_setopt_string(handle, CURLOPT_URL, r.url))
         check(fs_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1))
-        if let sessions = HTTPClient.tlsSessions { check(fs_curl_setopt_pointer(handle, CURLOPT_SHARE, sessions)) }
+        if let pool = r.pool {
+            check(fs_curl_setopt_pointer(handle, CURLOPT_SHARE, pool.share))
+        } else if let sessions = HTTPClient.tlsSessions {
+            check(fs_curl_setopt_pointer(handle, CURLOPT_SHARE, sessions))
+        }
         check(fs_curl_setopt_string(handle, CURLOPT_PROTOCOLS_STR, "http,https"))
         check(fs_curl_setopt_long(handle, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS)))
         check(fs_curl_setopt_long(handle, CURLOPT_TIMEOUT_MS, Self.milliseconds(r.timeout)))

@@ -1,21 +1,22 @@
-// An async HTTP client on one libcurl multi handle, driven by one dedicated thread: no thread per request, the
-// cooperative pool never blocks, connections (and HTTP/2 streams) are reused, thousands of requests can be in
+// An async HTTP client on one libcurl multi handle, driven by one dedicated thread through curl's socket interface on
+// epoll (see `events.h`): no thread per request, the cooperative pool never blocks, connections (and HTTP/2 streams) are reused, thousands of requests can be in
 // flight. Cancelling the awaiting task aborts the transfer.
 import CCurl
 import FleetSupport
 import Foundation
 import Synchronization
 
-/// `@unchecked Sendable`: the multi handle is used only by the loop thread, except `curl_multi_wakeup` (which libcurl
-/// allows from any thread) and the cleanup after that thread has ended; everything else shared is behind the mutex.
+/// `@unchecked Sendable`: the multi handle and its epoll set are used only by the loop thread, except
+/// `fs_curl_events_wake` (an eventfd write, safe from any thread) and the cleanup after that thread has ended; everything else shared is behind the mutex.
 public final class HTTPClient: @unchecked Sendable {
     public struct Configuration: Sendable {
         public var userAgent = "fleetstrap/0.1.0"
-        /// Connections kept open for reuse (one or more per cluster in flight: a smaller cache closes connections that are
-        /// about to be used again, and each reopening costs a TLS handshake).
+        /// Connections kept open for reuse, in the process-wide cache (requests that name an `HTTPConnectionPool`
+        /// keep theirs there instead).
         public var connectionCache = 1024
         /// Parallel connections per host; more requests queue (HTTP/2 multiplexes over one).
         public var connectionsPerHost = 64
+        /// Connections open at once, per cache.
         public var totalConnections = 1024
 
         public init() {}
@@ -29,6 +30,8 @@ public final class HTTPClient: @unchecked Sendable {
     }
 
     private let multi: UnsafeMutableRawPointer
+    /// epoll under the multi handle: curl hears about the sockets that are ready, not every transfer on each wakeup.
+    private let events: UnsafeMutablePointer<fs_curl_events>
     private let state = Mutex(State())
     private let configuration: Configuration
     private let done = DispatchSemaphore(value: 0)
@@ -41,9 +44,13 @@ public final class HTTPClient: @unchecked Sendable {
         self.configuration = configuration
         guard let multi = curl_multi_init() else { fatalError("curl_multi_init failed: libcurl is unusable") }
         self.multi = multi
-        _ = fs_curl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, configuration.connectionCache)
+        guard let events = fs_curl_events_new(multi) else { fatalError("epoll or eventfd unavailable: \(String(cString: strerror(errno)))") }
+        self.events = events
+        // Never more connections than descriptors: past the open-files limit, connecting fails outright.
+        let descriptors = max(64, OpenFileLimit.current - 256)
+        _ = fs_curl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, min(configuration.connectionCache, descriptors))
         _ = fs_curl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, configuration.connectionsPerHost)
-        _ = fs_curl_multi_setopt_long(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, configuration.totalConnections)
+        _ = fs_curl_multi_setopt_long(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, min(configuration.totalConnections, descriptors))
         let thread = Thread { [self] in self.run() }
         thread.name = "fleetstrap-http"
         thread.start()
@@ -65,9 +72,10 @@ public final class HTTPClient: @unchecked Sendable {
             return !s.stopping
         }
         guard first else { return }
-        curl_multi_wakeup(multi)
+        fs_curl_events_wake(events)
         done.wait()
         curl_multi_cleanup(multi)
+        fs_curl_events_free(events)
     }
 
     /// Sends the request and returns the response (any status). Throws `HTTPClientError` for transport failures
@@ -89,14 +97,14 @@ public final class HTTPClient: @unchecked Sendable {
                         return true
                     }
                     if accepted {
-                        curl_multi_wakeup(multi)
+                        fs_curl_events_wake(events)
                     } else {
                         transfer.finish(.failure(.shutdown(url: request.redactedURL)))
                     }
                 }
             } onCancel: {
                 state.withLock { _ = $0.cancelled.insert(id) }
-                curl_multi_wakeup(multi)
+                fs_curl_events_wake(events)
             }
         } catch let error as HTTPClientError where error.isCancellation {
             throw CancellationError()
@@ -150,8 +158,9 @@ public final class HTTPClient: @unchecked Sendable {
                 return
             }
 
-            var running: Int32 = 0
-            curl_multi_perform(multi, &running)
+            // Sleep until a socket is ready, curl's timer is due, or a submission wakes us; curl then works on
+            // what is ready.
+            fs_curl_events_step(events, 1000)
             var left: Int32 = 0
             while let message = curl_multi_info_read(multi, &left) {
                 guard message.pointee.msg == CURLMSG_DONE, let handle = message.pointee.easy_handle else { continue }
@@ -159,8 +168,6 @@ public final class HTTPClient: @unchecked Sendable {
                 curl_multi_remove_handle(multi, handle)
                 if let transfer = active.removeValue(forKey: handle) { transfer.complete(result) }
             }
-            // Sleep until a socket is ready, a timer is due, or a submission wakes us.
-            curl_multi_poll(multi, nil, 0, 1000, nil)
         }
     }
 }

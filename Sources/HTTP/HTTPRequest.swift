@@ -20,11 +20,14 @@ public struct HTTPRequest: Sendable, CustomStringConvertible, CustomReflectable 
     public var trust: TLSTrust
     /// Follow up to five redirects (release downloads); off for API calls, whose signatures cover the URL.
     public var followRedirects = false
+    /// Connections of this server's own, closed with the pool; nil: the process-wide cache.
+    public var pool: HTTPConnectionPool?
 
     public init(
         method: String = "GET", url: String, headers: [(String, String)] = [], body: [UInt8] = [],
-        timeout: Duration = .seconds(30), connectTimeout: Duration = .seconds(10), trust: TLSTrust = .system
+        timeout: Duration = .seconds(30), connectTimeout: Duration = .seconds(10), trust: TLSTrust = .system, pool: HTTPConnectionPool? = nil
     ) {
+        self.pool = pool
         self.method = method
         self.url = url
         self.headers = headers

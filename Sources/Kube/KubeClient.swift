@@ -14,6 +14,8 @@ public final class KubeClient: Sendable {
     let random: @Sendable () -> Double
     /// Requests in flight at once for one cluster's stages (apply, waits).
     public let concurrency: Int
+    /// The cluster's connections: reused by its requests, closed when the client goes (a fleet never comes back).
+    private let connections = HTTPConnectionPool()
     private let resources = Mutex<[String: Resource]>([:])
     /// Discovery requests under way, per group version.
     private let discovering = Mutex<[String: Task<[String: Resource], any Error>]>([:])
@@ -69,7 +71,8 @@ public final class KubeClient: Sendable {
             if !body.isEmpty { headers.append(("Content-Type", contentType)) }
             do {
                 let response = try await http.execute(HTTPRequest(
-                    method: method, url: access.server + path, headers: headers, body: body, timeout: .seconds(60), trust: .pem(access.caPEM)))
+                    method: method, url: access.server + path, headers: headers, body: body, timeout: .seconds(60), trust: .pem(access.caPEM),
+                    pool: connections))
                 let json = parseSuccess || !(200..<300).contains(response.status) ? JSONValue.parse(response.body, omitting: omitting) : nil
                 if response.status == 401, !refreshed {
                     refreshed = true

@@ -1,5 +1,6 @@
 // The fleetstrap executable: parses the command line and hands over to the libraries.
 import ArgumentParser
+import FleetSupport
 import Foundation
 
 @main
@@ -26,6 +27,7 @@ struct Fleetstrap: AsyncParsableCommand {
 extension Fleetstrap {
     /// Prints a CommandFailure as `error: …` and exits with its code; everything else as argument-parser does.
     static func main() async {
+        OpenFileLimit.raise()
         do {
             var command = try parseAsRoot()
             if var async = command as? any AsyncParsableCommand {

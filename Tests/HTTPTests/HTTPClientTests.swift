@@ -148,3 +148,38 @@ struct HTTPClientErrorClassTests {
         #expect(!unverified.isRetryable && unverified.isCertificateProblem)
     }
 }
+
+/// A connection pool keeps its server's connections for its own requests and closes them when it goes.
+@Suite("HTTP client: connection pools", .serialized)
+struct HTTPConnectionPoolTests {
+    let client = HTTPClient.shared
+
+    func text(_ request: HTTPRequest) async throws -> String {
+        let response = try await client.execute(request)
+        #expect(response.status == 200)
+        return String(decoding: response.body, as: UTF8.self)
+    }
+
+    @Test func aPoolReusesItsConnectionsAndClosesThemWhenItGoes() async throws {
+        let server = try PeerServer(arguments: ["--max-requests", "80"], lifetime: 60)
+        defer { server.stop() }
+        let base = "http://127.0.0.1:\(server.port)"
+        var first: HTTPConnectionPool? = HTTPConnectionPool()
+        let second = HTTPConnectionPool()
+        let port = try await text(HTTPRequest(url: "\(base)/port", pool: first))
+        #expect(try await text(HTTPRequest(url: "\(base)/port", pool: first)) == port, "the pool's connection is reused")
+        let other = try await text(HTTPRequest(url: "\(base)/port", pool: second))
+        #expect(other != port, "another pool has connections of its own")
+
+        first = nil
+        // The server sees the first pool's connection close (asked at most 50 times, 0.1 s apart).
+        var open: [Int] = []
+        for _ in 0..<50 {
+            open = try JSONDecoder().decode([Int].self, from: Data(try await text(HTTPRequest(url: "\(base)/connections", pool: second)).utf8))
+            if !open.contains(Int(port) ?? -1) { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(!open.contains(Int(port) ?? -1), "the dropped pool's connection is still open: \(open)")
+        #expect(open.contains(Int(other) ?? -1), "the live pool's connection is kept")
+    }
+}

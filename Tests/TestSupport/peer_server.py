@@ -41,6 +41,7 @@ for spec in args.sequence:
     name, _, items = spec.partition("=")
     sequences[name] = items.split(",")
 counts = {}
+open_connections = set()
 lock = threading.Lock()
 served = 0
 
@@ -50,6 +51,16 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, *a):
         pass
+
+    def handle(self):
+        # Connections open now, by client port: what /connections reports.
+        with lock:
+            open_connections.add(self.client_address[1])
+        try:
+            super().handle()
+        finally:
+            with lock:
+                open_connections.discard(self.client_address[1])
 
     def handle_any(self):
         global served
@@ -110,6 +121,11 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 self.send(200, json.dumps({"AccessKeyId": "ASIACONTAINER", "SecretAccessKey": "container-secret",
                                            "Token": "container-session", "Expiration": "2099-01-01T00:00:00Z"}).encode())
+        elif parts[0] == "port":
+            self.send(200, str(self.client_address[1]).encode())
+        elif parts[0] == "connections":
+            with lock:
+                self.send(200, json.dumps(sorted(open_connections)).encode(), "application/json")
         elif parts[0] == "count":
             self.send(200, str(counts.get(parts[1], 0)).encode())
         else:

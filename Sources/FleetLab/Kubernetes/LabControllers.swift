@@ -19,8 +19,9 @@ final class LabControllers: Sendable {
     private struct Memory: Sendable {
         /// When to look at each cluster again.
         var due = TimerQueue()
-        /// Deployment → the generation last seen and when it was first seen.
-        var generationSeen: [String: (generation: Int, at: Date)] = [:]
+        /// Deployment → the generation last seen, when it was first seen, and its template's hash (hashing the
+        /// template on every reconcile was a twentieth of the lab's CPU at 10,000 clusters).
+        var generationSeen: [String: (generation: Int, at: Date, templateHash: String)] = [:]
         /// GitRepository → when it was last reconciled, and its artifact's directories.
         var lastFetch: [String: Date] = [:]
         var directories: [String: Set<String>] = [:]
@@ -135,11 +136,11 @@ final class LabControllers: Sendable {
             guard let name = item[path: "metadata.name"]?.string, let namespace = item[path: "metadata.namespace"]?.string else { continue }
             let generation = item[path: "metadata.generation"]?.int ?? 1
             let key = "\(cluster)/\(namespace)/\(name)"
-            let seen = memory.withLock { m in
-                if m.generationSeen[key]?.generation != generation { m.generationSeen[key] = (generation, now) }
-                return m.generationSeen[key]!.at
-            }
-            let readyAt = seen.addingTimeInterval(settings.deploymentDelay)
+            let known = memory.withLock { $0.generationSeen[key] }
+            let seen = known?.generation == generation ? known! : (generation: generation, at: now, templateHash: Self.podTemplateHash(item))
+            if known?.generation != generation { memory.withLock { $0.generationSeen[key] = seen } }
+            let templateHash = seen.templateHash
+            let readyAt = seen.at.addingTimeInterval(settings.deploymentDelay)
             let isAvailable = now >= readyAt
             if !isAvailable { next = min(next ?? readyAt, readyAt) }
             let replicas = item[path: "spec.replicas"]?.int ?? 1
@@ -155,8 +156,8 @@ final class LabControllers: Sendable {
                         now: now, previous: previous),
                     Conditions.make(
                         "Progressing", true, reason: isAvailable ? "NewReplicaSetAvailable" : "ReplicaSetUpdated",
-                        message: isAvailable ? "ReplicaSet \"\(name)-\(Self.podTemplateHash(item))\" has successfully progressed."
-                            : "ReplicaSet \"\(name)-\(Self.podTemplateHash(item))\" is progressing.",
+                        message: isAvailable ? "ReplicaSet \"\(name)-\(templateHash)\" has successfully progressed."
+                            : "ReplicaSet \"\(name)-\(templateHash)\" is progressing.",
                         now: now, previous: previous),
                 ]),
             ]
