@@ -8,14 +8,7 @@ extension JSONValue {
 
     /// The value of a JSON text, or nil when the text is not JSON (trailing garbage, bad escapes, invalid UTF-8,
     /// nesting deeper than `maximumDepth`).
-    public static func parse(_ bytes: [UInt8]) -> JSONValue? {
-        bytes.withUnsafeBufferPointer { buffer in
-            var reader = JSONReader(bytes: buffer)
-            guard let value = reader.value(depth: 0) else { return nil }
-            reader.skipSpace()
-            return reader.index == buffer.count ? value : nil
-        }
-    }
+    public static func parse(_ bytes: [UInt8]) -> JSONValue? { parse(bytes, omitting: []) }
 
     /// The value of a JSON text whose top-level object's members named in `omitting` are checked but not kept: a
     /// CRD's status without its schema, hundreds of kilobytes a fleet would otherwise build and drop. The omitted
