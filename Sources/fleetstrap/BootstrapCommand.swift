@@ -169,6 +169,9 @@ struct FleetOptions: ParsableArguments {
             throw CommandFailure.couldNotStart("\(error)")
         }
         guard let timeout = DurationText.parse(waitTimeout) else { throw CommandFailure.invalidInput("--wait-timeout '\(waitTimeout)' is not a duration") }
+        // The state folder is made before the ledger (which `--ledger` may put inside it), and a run refused at this
+        // point takes back a folder it made, as long as nothing was written into it.
+        let stateExisted = FileManager.default.fileExists(atPath: stateDir)
         do {
             try FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             let ledger = try Ledger(path: ledgerPath)
@@ -176,6 +179,7 @@ struct FleetOptions: ParsableArguments {
                 inventory: inventory, aws: aws.client, baseCredentials: try aws.defaultCredentials(region: aws.region ?? "us-east-1"), ledger: ledger,
                 stateDirectory: stateDir, wait: WaitSettings(timeout: timeout, poll: .seconds(2)))
         } catch {
+            if !stateExisted { rmdir(stateDir) }
             throw CommandFailure.couldNotStart(describe(error))
         }
     }

@@ -36,6 +36,9 @@ final class LabControllers: Sendable {
     let isStuck: @Sendable (String) -> Bool
     private let memory = Mutex(Memory())
     private let loop = Mutex<Task<Void, Never>?>(nil)
+    /// Fetches under way, which `stop()` waits for: a fetch writes into the lab's folder, and must not do so after
+    /// the lab has stopped (and its folder may be gone).
+    private let fetches = Mutex<(next: Int, running: [Int: Task<Void, Never>], stopped: Bool)>((0, [:], false))
 
     init(stores: ClusterStores, settings: Settings, fetcher: SourceFetcher, isStuck: @escaping @Sendable (String) -> Bool) {
         self.stores = stores
@@ -64,6 +67,11 @@ final class LabControllers: Sendable {
         }
         task?.cancel()
         await task?.value
+        let running = fetches.withLock { f in
+            f.stopped = true
+            return Array(f.running.values)
+        }
+        for fetch in running { await fetch.value }
     }
 
     /// Whether a write to `path` is one the controllers act on: Deployments, Flux sources and Kustomizations, and
@@ -110,10 +118,18 @@ final class LabControllers: Sendable {
             return (next, jobs)
         }
         if let next { schedule(cluster, at: next) }
-        for job in jobs {
-            Task { [self] in
+        for job in jobs { startFetch(job) }
+    }
+
+    private func startFetch(_ job: SourceFetcher.Request) {
+        fetches.withLock { f in
+            guard !f.stopped else { return }
+            let id = f.next
+            f.next += 1
+            f.running[id] = Task { [self] in
                 let result = await fetcher.fetch(job)
                 finish(job, result)
+                fetches.withLock { _ = $0.running.removeValue(forKey: id) }
             }
         }
     }
