@@ -201,7 +201,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "InventoryTests",
-            dependencies: ["Inventory", "FleetSupport"],
+            dependencies: ["Inventory", "FleetSupport", "TestSupport"],
             exclude: ["Corpus"],
             swiftSettings: strict),
         .testTarget(

@@ -10,10 +10,12 @@ import Testing
 
 @Suite("Credentials", .serialized)
 struct CredentialTests {
-    let home: URL
+    /// The HOME of each test, with its ~/.aws.
+    let folder: TemporaryFolder
+    var home: URL { folder.url }
 
     init() throws {
-        home = FileManager.default.temporaryDirectory.appendingPathComponent("fleetstrap-home-\(UUID())")
+        folder = try TemporaryFolder("fleetstrap-home")
         try FileManager.default.createDirectory(at: home.appendingPathComponent(".aws"), withIntermediateDirectories: true)
     }
 
@@ -38,7 +40,6 @@ struct CredentialTests {
     }
 
     @Test func sharedFilesAndRegion() throws {
-        defer { try? FileManager.default.removeItem(at: home) }
         try write(".aws/config", """
             # comment
             [default]
@@ -61,7 +62,6 @@ struct CredentialTests {
     }
 
     @Test func environmentWinsOverTheProfile() async throws {
-        defer { try? FileManager.default.removeItem(at: home) }
         try write(".aws/credentials", "[default]\naws_access_key_id = AKIDFILE\naws_secret_access_key = secret\n")
         let withEnv = try AWSEnvironment(variables: environment(["AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "x"]))
         #expect(try await withEnv.defaultCredentials().credentials().accessKeyID == "AKIDENV")
@@ -70,7 +70,6 @@ struct CredentialTests {
     }
 
     @Test func nothingFoundListsWhatWasTried() async throws {
-        defer { try? FileManager.default.removeItem(at: home) }
         let aws = try AWSEnvironment(variables: environment())
         await #expect {
             try await aws.defaultCredentials().credentials()
@@ -81,7 +80,6 @@ struct CredentialTests {
     }
 
     @Test func credentialProcess() async throws {
-        defer { try? FileManager.default.removeItem(at: home) }
         let script = home.appendingPathComponent("creds.sh")
         try "#!/bin/sh\necho '{\"Version\": 1, \"AccessKeyId\": \"AKIDPROC\", \"SecretAccessKey\": \"p\", \"SessionToken\": \"st\", \"Expiration\": \"2099-01-01T00:00:00Z\"}'\n"
             .write(to: script, atomically: true, encoding: .utf8)
@@ -98,7 +96,6 @@ struct CredentialTests {
     }
 
     @Test func sourceProfileCyclesAreRefused() throws {
-        defer { try? FileManager.default.removeItem(at: home) }
         try write(".aws/config", "[profile a]\nrole_arn = arn:aws:iam::1:role/a\nsource_profile = b\n[profile b]\nrole_arn = arn:aws:iam::1:role/b\nsource_profile = a\n")
         #expect {
             try AWSEnvironment(variables: environment(["AWS_PROFILE": "a"])).defaultCredentials()
@@ -178,7 +175,6 @@ struct CredentialTests {
 
     @Test(.enabled(if: MotoServer.available, "moto_server is not installed"))
     func roleChainsAndOneAssumeRolePerAccount() async throws {
-        defer { try? FileManager.default.removeItem(at: home) }
         let moto = try MotoServer(lifetime: 120)
         defer { moto.stop() }
         try write(".aws/config", """

@@ -11,7 +11,6 @@ import Testing
 struct LabAWSTests {
     @Test func startsAndWritesWhatAClientNeeds() async throws {
         let fixture = try await LabFixture(ssh: false)
-        defer { Task { await fixture.stop() } }
         #expect(fixture.lab.info.endpoint.hasPrefix("https://127.0.0.1:"))
         let json = try Data(contentsOf: fixture.directory.appendingPathComponent("lab.json"))
         let info = try JSONDecoder().decode(Lab.Info.self, from: json)

@@ -56,6 +56,23 @@ struct LabFleet {
             stateDirectory: fixture.directory.appendingPathComponent("state").path)
     }
 
+    /// Starts a fleet, runs `body` on it and stops it whether `body` returned or threw: a test's lab is gone before
+    /// the next test starts (a `defer` cannot await the stop).
+    static func with(
+        accounts: Int, clusters: Int, repositoriesPerAccount: Int = 1, faults: LabFaults? = nil, rollout: String? = nil, transports: [String] = ["ssh"],
+        _ body: (LabFleet) async throws -> Void
+    ) async throws {
+        let fleet = try await start(
+            accounts: accounts, clusters: clusters, repositoriesPerAccount: repositoriesPerAccount, faults: faults, rollout: rollout, transports: transports)
+        do {
+            try await body(fleet)
+        } catch {
+            await fleet.stop()
+            throw error
+        }
+        await fleet.stop()
+    }
+
     /// What the fleetstrap binary needs in its environment to reach the lab.
     var environment: [String: String] {
         var environment = fixture.lab.environment

@@ -23,40 +23,40 @@ extension LabFleetSuites {
 
         @Test(.enabled(if: LabFleet.sshAvailable, Comment(rawValue: LabFleet.sshReason)))
         func anIdentityOf40ClustersIn2RepositoriesIsRotated() async throws {
-            let fleet = try await LabFleet.start(accounts: 1, clusters: 40, repositoriesPerAccount: 2)
-            defer { Task { await fleet.stop() } }
-            let context = try fleet.context()
-            try await Self.bootstrap(fleet, context)
-            let oldKey = try #require(try await Self.activeKeys(fleet).first)
-            let headsBefore = try await Self.heads(fleet)
+            try await LabFleet.with(accounts: 1, clusters: 40, repositoriesPerAccount: 2) { fleet in
+                let context = try fleet.context()
+                try await Self.bootstrap(fleet, context)
+                let oldKey = try #require(try await Self.activeKeys(fleet).first)
+                let headsBefore = try await Self.heads(fleet)
 
-            let summary = try await RotationRun(context: context, settings: Self.settings, rotation: RotationSettings()).start(
-                clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test", dryRun: false, progress: { _ in })
-            #expect(summary.run.outcome == .succeeded, "\(summary.run.failed.prefix(3)) \(summary.identities)")
-            #expect(summary.run.succeeded.count == 40)
-            let outcome = try #require(summary.identities.first)
-            #expect(outcome.state == .rotated && outcome.oldKeys == [oldKey])
-            let newKey = try #require(outcome.newKey)
-            #expect(newKey != oldKey)
+                let summary = try await RotationRun(context: context, settings: Self.settings, rotation: RotationSettings()).start(
+                    clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test", dryRun: false, progress: { _ in })
+                #expect(summary.run.outcome == .succeeded, "\(summary.run.failed.prefix(3)) \(summary.identities)")
+                #expect(summary.run.succeeded.count == 40)
+                let outcome = try #require(summary.identities.first)
+                #expect(outcome.state == .rotated && outcome.oldKeys == [oldKey])
+                let newKey = try #require(outcome.newKey)
+                #expect(newKey != oldKey)
 
-            // IAM: the new key Active, the old one Inactive.
-            let keys = try await Self.keys(fleet)
-            #expect(keys.first { $0.keyID == oldKey }?.status == .inactive)
-            #expect(keys.first { $0.keyID == newKey }?.status == .active)
-            // Every cluster: the new key id in its URL, and Ready after a fetch requested now (the old key no longer works).
-            for cluster in fleet.inventory.clusters {
-                let kube = try await Self.kube(context, cluster)
-                let source = try await Self.fetchNow(kube)
-                #expect(GitURL.parts(source[path: "spec.url"]?.string ?? "")?.user == newKey, "\(cluster.name)")
-                #expect(try await kube.get(apiVersion: "v1", kind: "Secret", namespace: "flux-system", name: "flux-system-previous") == nil, "previous secret retired on \(cluster.name)")
+                // IAM: the new key Active, the old one Inactive.
+                let keys = try await Self.keys(fleet)
+                #expect(keys.first { $0.keyID == oldKey }?.status == .inactive)
+                #expect(keys.first { $0.keyID == newKey }?.status == .active)
+                // Every cluster: the new key id in its URL, and Ready after a fetch requested now (the old key no longer works).
+                for cluster in fleet.inventory.clusters {
+                    let kube = try await Self.kube(context, cluster)
+                    let source = try await Self.fetchNow(kube)
+                    #expect(GitURL.parts(source[path: "spec.url"]?.string ?? "")?.user == newKey, "\(cluster.name)")
+                    #expect(try await kube.get(apiVersion: "v1", kind: "Secret", namespace: "flux-system", name: "flux-system-previous") == nil, "previous secret retired on \(cluster.name)")
+                }
+                // Git: exactly one rotation commit per repository, and gotk-sync.yaml names the new key.
+                for (repository, before) in headsBefore {
+                    let log = try await GitCLI.output(["-C", repository, "log", "--format=%s", "\(before)..main"])
+                    #expect(log.split(separator: "\n").count == 1 && log.hasPrefix("Rotate the SSH key of flux-prod to \(newKey)"), "\(repository): \(log)")
+                }
+                #expect(try context.ledger.rotations(run: summary.run.runID).first?.state == .retired)
+                #expect(try context.ledger.integrityCheck() == "ok")
             }
-            // Git: exactly one rotation commit per repository, and gotk-sync.yaml names the new key.
-            for (repository, before) in headsBefore {
-                let log = try await GitCLI.output(["-C", repository, "log", "--format=%s", "\(before)..main"])
-                #expect(log.split(separator: "\n").count == 1 && log.hasPrefix("Rotate the SSH key of flux-prod to \(newKey)"), "\(repository): \(log)")
-            }
-            #expect(try context.ledger.rotations(run: summary.run.runID).first?.state == .retired)
-            #expect(try context.ledger.integrityCheck() == "ok")
         }
 
         /// A holder with no rotation recorded in the run (its preparation failed, or the run was killed before it was
@@ -64,116 +64,116 @@ extension LabFleetSuites {
         /// and the run reported success with that identity's key unrotated (found by the crash campaign).
         @Test(.enabled(if: LabFleet.sshAvailable, Comment(rawValue: LabFleet.sshReason)))
         func aHolderNotYetPreparedWhenTheRunStoppedIsRotatedOnResume() async throws {
-            let fleet = try await LabFleet.start(accounts: 2, clusters: 4)
-            defer { Task { await fleet.stop() } }
-            let context = try fleet.context()
-            try await Self.bootstrap(fleet, context)
-            let stagingBefore = try await Self.keys(fleet, user: "flux-staging", account: "staging").filter { $0.status == .active }.map(\.keyID)
-            // staging's new key cannot be uploaded: its holder is left without a rotation record in the run.
-            try await fleet.fixture.lab.setFaults(LabFaults(rules: [.init(service: "iam", operation: "UploadSSHPublicKey", account: "staging", error: .internalError)]))
-            let first = try await RotationRun(context: context, settings: Self.settings, rotation: RotationSettings()).start(
-                clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test", dryRun: false, progress: { _ in })
-            #expect(first.identities.first { $0.identity == "flux-staging" }?.state == .refused, "\(first.identities)")
-            // As if the run had been killed before staging's turn: no rotation of it recorded at all.
-            #expect(try context.ledger.rotations(run: first.run.runID).map(\.identity).sorted() == ["flux-prod", "flux-staging"])
-            let removal = try Python.run(
-                ["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"delete from rotation where identity='flux-staging'\"); c.commit()", fleet.ledgerPath],
-                input: Data())
-            #expect(removal.status == 0, "\(removal.stderr)")
-            #expect(try context.ledger.rotations(run: first.run.runID).map(\.identity) == ["flux-prod"])
+            try await LabFleet.with(accounts: 2, clusters: 4) { fleet in
+                let context = try fleet.context()
+                try await Self.bootstrap(fleet, context)
+                let stagingBefore = try await Self.keys(fleet, user: "flux-staging", account: "staging").filter { $0.status == .active }.map(\.keyID)
+                // staging's new key cannot be uploaded: its holder is left without a rotation record in the run.
+                try await fleet.fixture.lab.setFaults(LabFaults(rules: [.init(service: "iam", operation: "UploadSSHPublicKey", account: "staging", error: .internalError)]))
+                let first = try await RotationRun(context: context, settings: Self.settings, rotation: RotationSettings()).start(
+                    clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test", dryRun: false, progress: { _ in })
+                #expect(first.identities.first { $0.identity == "flux-staging" }?.state == .refused, "\(first.identities)")
+                // As if the run had been killed before staging's turn: no rotation of it recorded at all.
+                #expect(try context.ledger.rotations(run: first.run.runID).map(\.identity).sorted() == ["flux-prod", "flux-staging"])
+                let removal = try Python.run(
+                    ["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"delete from rotation where identity='flux-staging'\"); c.commit()", fleet.ledgerPath],
+                    input: Data())
+                #expect(removal.status == 0, "\(removal.stderr)")
+                #expect(try context.ledger.rotations(run: first.run.runID).map(\.identity) == ["flux-prod"])
 
-            try await fleet.fixture.lab.setFaults(LabFaults())
-            let resumed = try await RotationRun(context: context, settings: Self.settings, rotation: RotationSettings()).resume(runID: first.run.runID, progress: { _ in })
-            let staging = try #require(resumed.identities.first { $0.identity == "flux-staging" }, "\(resumed.identities)")
-            #expect(staging.state == .rotated, "\(staging)")
-            let stagingAfter = try await Self.keys(fleet, user: "flux-staging", account: "staging").filter { $0.status == .active }.map(\.keyID)
-            #expect(stagingAfter.count == 1 && stagingAfter != stagingBefore, "\(stagingBefore) -> \(stagingAfter)")
-            #expect(resumed.run.outcome == .succeeded, "\(resumed.run.failed)")
-            #expect(try context.ledger.integrityCheck() == "ok")
+                try await fleet.fixture.lab.setFaults(LabFaults())
+                let resumed = try await RotationRun(context: context, settings: Self.settings, rotation: RotationSettings()).resume(runID: first.run.runID, progress: { _ in })
+                let staging = try #require(resumed.identities.first { $0.identity == "flux-staging" }, "\(resumed.identities)")
+                #expect(staging.state == .rotated, "\(staging)")
+                let stagingAfter = try await Self.keys(fleet, user: "flux-staging", account: "staging").filter { $0.status == .active }.map(\.keyID)
+                #expect(stagingAfter.count == 1 && stagingAfter != stagingBefore, "\(stagingBefore) -> \(stagingAfter)")
+                #expect(resumed.run.outcome == .succeeded, "\(resumed.run.failed)")
+                #expect(try context.ledger.integrityCheck() == "ok")
+            }
         }
 
         @Test(.enabled(if: LabFleet.sshAvailable, Comment(rawValue: LabFleet.sshReason)))
         func aClusterThatCannotUseTheNewKeyIsRolledBackAndResumeFinishes() async throws {
-            let fleet = try await LabFleet.start(accounts: 1, clusters: 6)
-            defer { Task { await fleet.stop() } }
-            let context = try fleet.context()
-            try await Self.bootstrap(fleet, context)
-            let oldKey = try #require(try await Self.activeKeys(fleet).first)
-            // prod-0003 can only authenticate with the old key.
-            try await fleet.fixture.lab.setFaults(LabFaults(allowedSSHKeys: ["prod-0003": [oldKey]]))
+            try await LabFleet.with(accounts: 1, clusters: 6) { fleet in
+                let context = try fleet.context()
+                try await Self.bootstrap(fleet, context)
+                let oldKey = try #require(try await Self.activeKeys(fleet).first)
+                // prod-0003 can only authenticate with the old key.
+                try await fleet.fixture.lab.setFaults(LabFaults(allowedSSHKeys: ["prod-0003": [oldKey]]))
 
-            let first = try await RotationRun(context: context, settings: Self.settings, rotation: RotationSettings()).start(
-                clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test", dryRun: false, progress: { _ in })
-            #expect(first.run.outcome == .failed)
-            #expect(first.run.failed.map(\.cluster) == ["prod-0003"])
-            #expect(first.run.failed.first?.error.contains("rolled back to key \(oldKey)") == true, "\(first.run.failed)")
-            let outcome = try #require(first.identities.first)
-            #expect(outcome.state == .partial)
-            let newKey = try #require(outcome.newKey)
-            // The old key stays Active; the failed cluster works with it, the others use the new one.
-            #expect(try await Self.activeKeys(fleet).sorted() == [oldKey, newKey].sorted())
-            for cluster in fleet.inventory.clusters {
-                let kube = try await Self.kube(context, cluster)
-                let source = try await Self.fetchNow(kube)
-                let user = GitURL.parts(source[path: "spec.url"]?.string ?? "")?.user
-                #expect(user == (cluster.name == "prod-0003" ? oldKey : newKey), "\(cluster.name)")
+                let first = try await RotationRun(context: context, settings: Self.settings, rotation: RotationSettings()).start(
+                    clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test", dryRun: false, progress: { _ in })
+                #expect(first.run.outcome == .failed)
+                #expect(first.run.failed.map(\.cluster) == ["prod-0003"])
+                #expect(first.run.failed.first?.error.contains("rolled back to key \(oldKey)") == true, "\(first.run.failed)")
+                let outcome = try #require(first.identities.first)
+                #expect(outcome.state == .partial)
+                let newKey = try #require(outcome.newKey)
+                // The old key stays Active; the failed cluster works with it, the others use the new one.
+                #expect(try await Self.activeKeys(fleet).sorted() == [oldKey, newKey].sorted())
+                for cluster in fleet.inventory.clusters {
+                    let kube = try await Self.kube(context, cluster)
+                    let source = try await Self.fetchNow(kube)
+                    let user = GitURL.parts(source[path: "spec.url"]?.string ?? "")?.user
+                    #expect(user == (cluster.name == "prod-0003" ? oldKey : newKey), "\(cluster.name)")
+                }
+                let records = try context.ledger.clusters(run: first.run.runID)
+                #expect(records.first { $0.cluster == "prod-0003" }?.status == .failed)
+                #expect(try context.ledger.rotations(run: first.run.runID).first?.state == .partial)
+
+                // The fault lifted, the run resumed: the last cluster switches and the old key retires.
+                try await fleet.fixture.lab.setFaults(LabFaults())
+                let resumed = try await RotationRun(context: context, settings: Self.settings, rotation: RotationSettings()).resume(runID: first.run.runID, progress: { _ in })
+                #expect(resumed.run.outcome == .succeeded, "\(resumed.run.failed) \(resumed.identities)")
+                #expect(resumed.identities.first?.state == .rotated)
+                #expect(try await Self.activeKeys(fleet) == [newKey])
+                #expect(try context.ledger.integrityCheck() == "ok")
             }
-            let records = try context.ledger.clusters(run: first.run.runID)
-            #expect(records.first { $0.cluster == "prod-0003" }?.status == .failed)
-            #expect(try context.ledger.rotations(run: first.run.runID).first?.state == .partial)
-
-            // The fault lifted, the run resumed: the last cluster switches and the old key retires.
-            try await fleet.fixture.lab.setFaults(LabFaults())
-            let resumed = try await RotationRun(context: context, settings: Self.settings, rotation: RotationSettings()).resume(runID: first.run.runID, progress: { _ in })
-            #expect(resumed.run.outcome == .succeeded, "\(resumed.run.failed) \(resumed.identities)")
-            #expect(resumed.identities.first?.state == .rotated)
-            #expect(try await Self.activeKeys(fleet) == [newKey])
-            #expect(try context.ledger.integrityCheck() == "ok")
         }
 
         @Test(.enabled(if: LabFleet.sshAvailable, Comment(rawValue: LabFleet.sshReason)))
         func olderThanSkipsYoungKeysAndTheFiveKeyLimitIsRefusedUnlessPruned() async throws {
-            let fleet = try await LabFleet.start(accounts: 1, clusters: 2)
-            defer { Task { await fleet.stop() } }
-            let context = try fleet.context()
-            try await Self.bootstrap(fleet, context)
-            let oldKey = try #require(try await Self.activeKeys(fleet).first)
+            try await LabFleet.with(accounts: 1, clusters: 2) { fleet in
+                let context = try fleet.context()
+                try await Self.bootstrap(fleet, context)
+                let oldKey = try #require(try await Self.activeKeys(fleet).first)
 
-            // A key made a moment ago is younger than 90 days: nothing happens.
-            var young = RotationSettings()
-            young.olderThanSeconds = 90 * 86_400
-            let skipped = try await RotationRun(context: context, settings: Self.settings, rotation: young).start(
-                clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test", dryRun: false, progress: { _ in })
-            #expect(skipped.identities.first?.state == .skipped)
-            #expect(skipped.identities.first?.message.contains("younger than --older-than 90d") == true, "\(skipped.identities)")
-            #expect(try await Self.activeKeys(fleet) == [oldKey])
+                // A key made a moment ago is younger than 90 days: nothing happens.
+                var young = RotationSettings()
+                young.olderThanSeconds = 90 * 86_400
+                let skipped = try await RotationRun(context: context, settings: Self.settings, rotation: young).start(
+                    clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test", dryRun: false, progress: { _ in })
+                #expect(skipped.identities.first?.state == .skipped)
+                #expect(skipped.identities.first?.message.contains("younger than --older-than 90d") == true, "\(skipped.identities)")
+                #expect(try await Self.activeKeys(fleet) == [oldKey])
 
-            // Four more keys (two of them Inactive): five, IAM's limit. Refused, nothing changed.
-            let (iam, credentials) = try await Self.iam(fleet)
-            var extra: [String] = []
-            for _ in 0..<4 {
-                let key = try RSAPrivateKeyFactory.make()
-                extra.append(try await iam.uploadSSHPublicKey(userName: "flux-prod", publicKey: key, credentials: credentials, account: "prod").keyID)
+                // Four more keys (two of them Inactive): five, IAM's limit. Refused, nothing changed.
+                let (iam, credentials) = try await Self.iam(fleet)
+                var extra: [String] = []
+                for _ in 0..<4 {
+                    let key = try RSAPrivateKeyFactory.make()
+                    extra.append(try await iam.uploadSSHPublicKey(userName: "flux-prod", publicKey: key, credentials: credentials, account: "prod").keyID)
+                }
+                for id in extra.prefix(2) { try await iam.updateSSHPublicKey(userName: "flux-prod", keyID: id, status: .inactive, credentials: credentials, account: "prod") }
+                let refused = try await RotationRun(context: context, settings: Self.settings, rotation: RotationSettings()).start(
+                    clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test", dryRun: false, progress: { _ in })
+                #expect(refused.identities.first?.state == .refused)
+                #expect(refused.identities.first?.message.contains("has 5 SSH keys, IAM's limit") == true, "\(refused.identities)")
+                #expect(refused.identities.first?.message.contains("--prune-inactive") == true)
+                #expect(try await Self.keys(fleet).count == 5)
+
+                // --prune-inactive deletes the two Inactive keys no cluster uses, then rotates.
+                var prune = RotationSettings()
+                prune.pruneInactive = true
+                let pruned = try await RotationRun(context: context, settings: Self.settings, rotation: prune).start(
+                    clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test", dryRun: false, progress: { _ in })
+                #expect(pruned.run.outcome == .succeeded, "\(pruned.run.failed) \(pruned.identities)")
+                let after = try await Self.keys(fleet)
+                #expect(!after.contains { extra.prefix(2).contains($0.keyID) }, "the Inactive ones were deleted")
+                #expect(after.first { $0.keyID == oldKey }?.status == .inactive)
+                // The two extra Active keys were Active before too: rotation retires every Active key it replaced.
+                #expect(after.filter { $0.status == .active }.map(\.keyID) == [pruned.identities.first?.newKey].compactMap { $0 })
             }
-            for id in extra.prefix(2) { try await iam.updateSSHPublicKey(userName: "flux-prod", keyID: id, status: .inactive, credentials: credentials, account: "prod") }
-            let refused = try await RotationRun(context: context, settings: Self.settings, rotation: RotationSettings()).start(
-                clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test", dryRun: false, progress: { _ in })
-            #expect(refused.identities.first?.state == .refused)
-            #expect(refused.identities.first?.message.contains("has 5 SSH keys, IAM's limit") == true, "\(refused.identities)")
-            #expect(refused.identities.first?.message.contains("--prune-inactive") == true)
-            #expect(try await Self.keys(fleet).count == 5)
-
-            // --prune-inactive deletes the two Inactive keys no cluster uses, then rotates.
-            var prune = RotationSettings()
-            prune.pruneInactive = true
-            let pruned = try await RotationRun(context: context, settings: Self.settings, rotation: prune).start(
-                clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test", dryRun: false, progress: { _ in })
-            #expect(pruned.run.outcome == .succeeded, "\(pruned.run.failed) \(pruned.identities)")
-            let after = try await Self.keys(fleet)
-            #expect(!after.contains { extra.prefix(2).contains($0.keyID) }, "the Inactive ones were deleted")
-            #expect(after.first { $0.keyID == oldKey }?.status == .inactive)
-            // The two extra Active keys were Active before too: rotation retires every Active key it replaced.
-            #expect(after.filter { $0.status == .active }.map(\.keyID) == [pruned.identities.first?.newKey].compactMap { $0 })
         }
 
         // MARK: Helpers
@@ -233,60 +233,60 @@ extension LabFleetSuites {
     struct TokenRotationTests {
         @Test(.enabled(if: LabFleet.sshAvailable, Comment(rawValue: LabFleet.sshReason)))
         func anHTTPSTokenRepositoryGetsANewCredentialAndTheOldOneRetires() async throws {
-            let started = try await LabFleet.start(accounts: 1, clusters: 4, transports: ["https-token"])
-            defer { Task { await started.stop() } }
-            let context = try started.context()
-            try await RotationTests.bootstrap(started, context)
+            try await LabFleet.with(accounts: 1, clusters: 4, transports: ["https-token"]) { started in
+                let context = try started.context()
+                try await RotationTests.bootstrap(started, context)
 
-            // With the password in the environment there is nowhere to keep a new one: refused, nothing made.
-            let refused = try await RotationRun(context: context, settings: RotationTests.settings, rotation: RotationSettings()).start(
-                clusters: started.inventory.clusters, inventoryPath: started.inventoryPath, inventoryDigest: "test", dryRun: false, progress: { _ in })
-            #expect(refused.identities.first?.state == .refused)
-            #expect(refused.identities.first?.message.contains("writes the new user name and password where the inventory reads them") == true, "\(refused.identities)")
-            #expect(try await Self.credentials(started).count == 1)
+                // With the password in the environment there is nowhere to keep a new one: refused, nothing made.
+                let refused = try await RotationRun(context: context, settings: RotationTests.settings, rotation: RotationSettings()).start(
+                    clusters: started.inventory.clusters, inventoryPath: started.inventoryPath, inventoryDigest: "test", dryRun: false, progress: { _ in })
+                #expect(refused.identities.first?.state == .refused)
+                #expect(refused.identities.first?.message.contains("writes the new user name and password where the inventory reads them") == true, "\(refused.identities)")
+                #expect(try await Self.credentials(started).count == 1)
 
-            // The pair in files (as a rotation needs it).
-            let oldUser = try #require(started.fixture.lab.info.gitUsers["flux-prod"])
-            let oldPassword = try #require(started.environment[Lab.Info.gitPasswordVariable(user: "flux-prod")])
-            let userFile = started.fixture.directory.appendingPathComponent("git-user").path
-            let passwordFile = started.fixture.directory.appendingPathComponent("git-password").path
-            try oldUser.write(toFile: userFile, atomically: true, encoding: .utf8)
-            try oldPassword.write(toFile: passwordFile, atomically: true, encoding: .utf8)
-            var text = try String(contentsOfFile: started.inventoryPath, encoding: .utf8)
-            text = text.replacingOccurrences(of: "username: \(oldUser)", with: "username: {file: \(userFile)}")
-            text = text.replacingOccurrences(of: "password: {env: \(Lab.Info.gitPasswordVariable(user: "flux-prod"))}", with: "password: {file: \(passwordFile)}")
-            try text.write(toFile: started.inventoryPath, atomically: true, encoding: .utf8)
-            let fleet = LabFleet(
-                fixture: started.fixture, inventory: try InventoryLoader.load(path: started.inventoryPath), inventoryPath: started.inventoryPath,
-                ledgerPath: started.ledgerPath, stateDirectory: started.stateDirectory)
-            let fileContext = try fleet.context()
+                // The pair in files (as a rotation needs it).
+                let oldUser = try #require(started.fixture.lab.info.gitUsers["flux-prod"])
+                let oldPassword = try #require(started.environment[Lab.Info.gitPasswordVariable(user: "flux-prod")])
+                let userFile = started.fixture.directory.appendingPathComponent("git-user").path
+                let passwordFile = started.fixture.directory.appendingPathComponent("git-password").path
+                try oldUser.write(toFile: userFile, atomically: true, encoding: .utf8)
+                try oldPassword.write(toFile: passwordFile, atomically: true, encoding: .utf8)
+                var text = try String(contentsOfFile: started.inventoryPath, encoding: .utf8)
+                text = text.replacingOccurrences(of: "username: \(oldUser)", with: "username: {file: \(userFile)}")
+                text = text.replacingOccurrences(of: "password: {env: \(Lab.Info.gitPasswordVariable(user: "flux-prod"))}", with: "password: {file: \(passwordFile)}")
+                try text.write(toFile: started.inventoryPath, atomically: true, encoding: .utf8)
+                let fleet = LabFleet(
+                    fixture: started.fixture, inventory: try InventoryLoader.load(path: started.inventoryPath), inventoryPath: started.inventoryPath,
+                    ledgerPath: started.ledgerPath, stateDirectory: started.stateDirectory)
+                let fileContext = try fleet.context()
 
-            let summary = try await RotationRun(context: fileContext, settings: RotationTests.settings, rotation: RotationSettings()).start(
-                clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test", dryRun: false, progress: { _ in })
-            #expect(summary.run.outcome == .succeeded, "\(summary.run.failed) \(summary.identities)")
-            let outcome = try #require(summary.identities.first)
-            #expect(outcome.identity == "fleet-prod" && outcome.iamUser == "flux-prod" && outcome.state == .rotated)
-            // IAM: the new credential Active, the old one Inactive; the files hold the new pair, mode 0600.
-            let credentials = try await Self.credentials(fleet)
-            #expect(credentials.count == 2)
-            #expect(credentials.first { $0.serviceUserName == oldUser }?.status == .inactive)
-            let newUser = try String(contentsOfFile: userFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-            let newPassword = try String(contentsOfFile: passwordFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-            #expect(newUser != oldUser && newPassword != oldPassword)
-            #expect(credentials.first { $0.serviceUserName == newUser }?.status == .active)
-            #expect((try FileManager.default.attributesOfItem(atPath: passwordFile)[.posixPermissions] as? Int) == 0o600)
-            // Every cluster fetches with the new pair (the old one no longer works).
-            for cluster in fleet.inventory.clusters {
-                let kube = try await RotationTests.kube(fileContext, cluster)
-                let secret = try #require(try await kube.get(apiVersion: "v1", kind: "Secret", namespace: "flux-system", name: "flux-system"))
-                #expect(secret[path: "data.username"]?.string == Data(newUser.utf8).base64EncodedString(), "\(cluster.name)")
-                _ = try await RotationTests.fetchNow(kube)
+                let summary = try await RotationRun(context: fileContext, settings: RotationTests.settings, rotation: RotationSettings()).start(
+                    clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test", dryRun: false, progress: { _ in })
+                #expect(summary.run.outcome == .succeeded, "\(summary.run.failed) \(summary.identities)")
+                let outcome = try #require(summary.identities.first)
+                #expect(outcome.identity == "fleet-prod" && outcome.iamUser == "flux-prod" && outcome.state == .rotated)
+                // IAM: the new credential Active, the old one Inactive; the files hold the new pair, mode 0600.
+                let credentials = try await Self.credentials(fleet)
+                #expect(credentials.count == 2)
+                #expect(credentials.first { $0.serviceUserName == oldUser }?.status == .inactive)
+                let newUser = try String(contentsOfFile: userFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+                let newPassword = try String(contentsOfFile: passwordFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+                #expect(newUser != oldUser && newPassword != oldPassword)
+                #expect(credentials.first { $0.serviceUserName == newUser }?.status == .active)
+                #expect((try FileManager.default.attributesOfItem(atPath: passwordFile)[.posixPermissions] as? Int) == 0o600)
+                // Every cluster fetches with the new pair (the old one no longer works).
+                for cluster in fleet.inventory.clusters {
+                    let kube = try await RotationTests.kube(fileContext, cluster)
+                    let secret = try #require(try await kube.get(apiVersion: "v1", kind: "Secret", namespace: "flux-system", name: "flux-system"))
+                    #expect(secret[path: "data.username"]?.string == Data(newUser.utf8).base64EncodedString(), "\(cluster.name)")
+                    _ = try await RotationTests.fetchNow(kube)
+                }
+                // fleetstrap itself reaches the repository with the new pair, and finds nothing to do.
+                let again = try await FleetRun(context: try fleet.context(), settings: RotationTests.settings).start(
+                    command: "bootstrap", clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test", progress: { _ in })
+                #expect(again.outcome == .succeeded, "\(again.failed)")
+                #expect(again.plans.values.allSatisfy { $0.nothingToDo }, "\(again.plans)")
             }
-            // fleetstrap itself reaches the repository with the new pair, and finds nothing to do.
-            let again = try await FleetRun(context: try fleet.context(), settings: RotationTests.settings).start(
-                command: "bootstrap", clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test", progress: { _ in })
-            #expect(again.outcome == .succeeded, "\(again.failed)")
-            #expect(again.plans.values.allSatisfy { $0.nothingToDo }, "\(again.plans)")
         }
 
         static func credentials(_ fleet: LabFleet) async throws -> [IAMClient.GitCredential] {

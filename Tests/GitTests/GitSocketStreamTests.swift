@@ -17,7 +17,12 @@ struct GitSocketStreamTests {
             trust: GitTrust(caPEM: peer.certificatePEM))
     }
 
-    func mirror() -> String { FileManager.default.temporaryDirectory.appendingPathComponent("fleetstrap-mirror-\(UUID()).git").path }
+    /// The writer's local mirror, removed with the test.
+    let scratch: TemporaryFolder
+
+    init() throws { scratch = try TemporaryFolder("fleetstrap-mirror") }
+
+    func mirror() -> String { scratch.file("mirror.git").path }
 
     @Test(.timeLimit(.minutes(1)))
     func aServerThatStopsAnsweringFailsTheOperationAfterTheIdleTimeout() async throws {

@@ -1,14 +1,16 @@
 // Inventories split across files with `include:`.
 import Foundation
 import Inventory
+import TestSupport
 import Testing
 
 @Suite("Includes")
 struct IncludeTests {
-    let directory: URL
+    let folder: TemporaryFolder
+    var directory: URL { folder.url }
 
     init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("fleetstrap-include-\(UUID())")
+        folder = try TemporaryFolder("fleetstrap-include")
         try FileManager.default.createDirectory(at: directory.appendingPathComponent("teams"), withIntermediateDirectories: true)
     }
 
@@ -17,7 +19,6 @@ struct IncludeTests {
     }
 
     @Test func includedFilesAddEntriesAndReportTheirOwnPositions() throws {
-        defer { try? FileManager.default.removeItem(at: directory) }
         try write("fleet.yaml", Fixture.yaml(appending: ["include: [teams/payments.yaml]"]))
         try write(
             "teams/payments.yaml",
@@ -44,7 +45,6 @@ struct IncludeTests {
     }
 
     @Test func cyclesAndDefaultsInIncludesAreRefused() throws {
-        defer { try? FileManager.default.removeItem(at: directory) }
         try write("fleet.yaml", Fixture.yaml(appending: ["include: [a.yaml]"]))
         try write("a.yaml", "include: [b.yaml]\n")
         try write("b.yaml", "include: [fleet.yaml]\ndefaults: {region: eu-west-1}\n")

@@ -3,12 +3,17 @@
 import FleetSupport
 import Foundation
 import Kube
+import TestSupport
 import Testing
 
 @Suite("Kubeconfig")
 struct KubeconfigTests {
+    let folder: TemporaryFolder
+
+    init() throws { folder = try TemporaryFolder("fleetstrap-kubeconfig") }
+
     func write(_ text: String) throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("kubeconfig-\(UUID())").path
+        let path = folder.file("kubeconfig-\(UUID())").path
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }
@@ -16,7 +21,7 @@ struct KubeconfigTests {
     static let ca = Data("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".utf8).base64EncodedString()
 
     @Test func aContextWithATokenAndOneWithAnExecPlugin() async throws {
-        let counter = FileManager.default.temporaryDirectory.appendingPathComponent("exec-count-\(UUID())").path
+        let counter = folder.file("exec-count").path
         let path = try write("""
             apiVersion: v1
             kind: Config
@@ -39,7 +44,6 @@ struct KubeconfigTests {
             - name: prod-exec
               context: {cluster: prod, user: exec}
             """)
-        defer { try? FileManager.default.removeItem(atPath: path) }
         let access = try Kubeconfig.access(path: path)
         #expect(access.server == "https://prod.example:443" && access.name == "prod")
         #expect(String(decoding: access.caPEM, as: UTF8.self).hasPrefix("-----BEGIN CERTIFICATE-----"))
@@ -66,7 +70,6 @@ struct KubeconfigTests {
             - name: ok
               context: {cluster: c, user: u}
             """)
-        defer { try? FileManager.default.removeItem(atPath: path) }
         #expect { try Kubeconfig.access(path: path) } throws: { "\($0)".contains("no context named 'missing' (have: ok)") }
         #expect { try Kubeconfig.access(path: path, context: "ok") } throws: { "\($0)".contains("fleetstrap always verifies TLS") }
         #expect { try Kubeconfig.access(path: "/nonexistent/kubeconfig") } throws: { "\($0)".contains("not readable") }
@@ -90,7 +93,6 @@ struct KubeconfigTests {
                 - name: c
                   context: {cluster: c, user: u}
                 """)
-            defer { try? FileManager.default.removeItem(atPath: path) }
             #expect { try Kubeconfig.access(path: path) } throws: {
                 "\($0)".contains("sets insecure-skip-tls-verify: fleetstrap always verifies TLS")
             }

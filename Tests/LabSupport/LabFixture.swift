@@ -5,10 +5,13 @@ import FleetSupport
 import Foundation
 import HTTP
 import Synchronization
+import TestSupport
 
 public final class LabFixture: @unchecked Sendable {
     public let lab: Lab
-    public let directory: URL
+    /// The lab's state folder; removed by `stop()`, or with the fixture when a test ended before calling it.
+    private let folder: TemporaryFolder
+    public var directory: URL { folder.url }
     public let clock = MovableClock()
     /// Moves the lab's clock `seconds` ahead of real time.
     public func advance(to seconds: TimeInterval) { clock.offset.withLock { $0 = seconds } }
@@ -29,7 +32,8 @@ public final class LabFixture: @unchecked Sendable {
         clusters: [.init(name: "prod-a", account: "prod", region: "eu-west-1"), .init(name: "dev-a", account: "dev", region: "us-east-1")])
 
     public init(ssh: Bool = true, config: LabConfig = LabFixture.config) async throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("fleetstrap-lab-\(UUID())")
+        folder = try TemporaryFolder("fleetstrap-lab")
+        let directory = folder.url
         var options = Lab.Options(stateDirectory: directory.path, config: config)
         options.ssh = ssh
         let clock = self.clock

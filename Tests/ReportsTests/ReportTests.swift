@@ -17,16 +17,21 @@ struct ReportTests {
     static let schema = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("schemas/report-v1.schema.json").path
 
+    /// Each test's ledgers, reports and browser profile.
+    let scratch: TemporaryFolder
+
+    init() throws { scratch = try TemporaryFolder("fleetstrap-report") }
+
     /// A ledger with one finished run: `count` clusters over two waves, one failed with an error holding HTML, one
-    /// named like a script, a rotation and findings.
-    static func ledger(count: Int = 6, command: String = "bootstrap", prefix: String = "prod") throws -> (Ledger, String, URL) {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("fleetstrap-report-\(UUID().uuidString)")
+    /// named like a script, a rotation and findings; in a folder of its own inside the test's.
+    func seedLedger(count: Int = 6, command: String = "bootstrap", prefix: String = "prod") throws -> (Ledger, String, URL) {
+        let folder = scratch.file(prefix + "-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let ledger = try Ledger(path: folder.appendingPathComponent("fleetstrap.db").path)
         let id = "run-20261122-101500-\(prefix.prefix(4))"
         let start = Date(timeIntervalSince1970: 1_795_000_000)
         var names = (1..<count).map { String(format: "\(prefix)-%04d", $0) }
-        names.append(hostile)
+        names.append(Self.hostile)
         let records = names.enumerated().map { index, name in
             ClusterRecord(runId: id, cluster: name, account: "prod", repository: "fleet-prod", wave: index < 2 ? 0 : 1, status: .pending)
         }
@@ -39,7 +44,7 @@ struct ReportTests {
             }
             record.startedAt = began
             record.endedAt = began.addingTimeInterval(5 + Double(index))
-            if index == 1 || record.cluster == hostile {
+            if index == 1 || record.cluster == Self.hostile {
                 try ledger.journal(run: id, cluster: record.cluster, step: "wait", state: .failed, detail: "<b>Ready=False</b> & \"quoted\"", milliseconds: 900, at: began)
                 record.status = .failed
                 record.errorClass = "kube.failed"
@@ -60,7 +65,7 @@ struct ReportTests {
             AuditKeyRecord(runId: id, identity: "flux-prod", iamUser: "flux-prod", keyId: "APKAEXAMPLE000000001", status: "Active", uploadedAt: start.addingTimeInterval(-86_400), fingerprint: "cc:dd"),
         ])
         try ledger.record(findings: [
-            FindingRecord(runId: id, severity: "critical", code: "key.unknown", subject: hostile, cluster: hostile, identity: nil, message: "a key <i>nobody</i> knows"),
+            FindingRecord(runId: id, severity: "critical", code: "key.unknown", subject: Self.hostile, cluster: Self.hostile, identity: nil, message: "a key <i>nobody</i> knows"),
             FindingRecord(runId: id, severity: "warning", code: "key.limit", subject: "flux-prod", cluster: nil, identity: "flux-prod", message: "5 keys"),
         ])
         try ledger.finish(run: id, outcome: .failed, at: start.addingTimeInterval(60))
@@ -68,7 +73,7 @@ struct ReportTests {
     }
 
     @Test func everyFormatRendersAndTheJSONFollowsTheSchema() throws {
-        let (ledger, id, folder) = try Self.ledger()
+        let (ledger, id, folder) = try seedLedger()
         let report = try ReportBuilder.build([(ledger, id)], placements: ["prod-0001": .init(region: "eu-west-1", labels: ["env": "prod"])])
         #expect(report.summary.clusters == 6 && report.summary.succeeded == 4 && report.summary.failed == 2 && report.summary.waves == 2)
         #expect(report.summary.findings == ["critical": 1, "warning": 1])
@@ -110,7 +115,7 @@ struct ReportTests {
     }
 
     @Test func stringsFromTheInventoryAndServersCannotBecomeMarkup() throws {
-        let (ledger, id, _) = try Self.ledger()
+        let (ledger, id, _) = try seedLedger()
         let report = try ReportBuilder.build([(ledger, id)])
         let html = try report.html()
         #expect(!html.contains("<script>alert"), "a cluster name became a script element")
@@ -137,8 +142,8 @@ struct ReportTests {
     }
 
     @Test func theLedgersOfAShardedRunMergeIntoOneReport() throws {
-        let (a, idA, _) = try Self.ledger(count: 4, prefix: "east")
-        let (b, idB, _) = try Self.ledger(count: 3, prefix: "west")
+        let (a, idA, _) = try seedLedger(count: 4, prefix: "east")
+        let (b, idB, _) = try seedLedger(count: 3, prefix: "west")
         let report = try ReportBuilder.build([(a, idA), (b, idB)])
         #expect(report.runs.map(\.id) == [idA, idB])
         #expect(report.summary.clusters == 7)
@@ -176,7 +181,7 @@ struct ReportTests {
 
     @Test(.enabled(if: chromium != nil, "headless Chromium renders the page (Debian's chromium; make test installs it)"))
     func aBrowserDrawsThePageWithItsClusters() async throws {
-        let (ledger, id, folder) = try Self.ledger(count: 40)
+        let (ledger, id, folder) = try seedLedger(count: 40)
         let report = try ReportBuilder.build([(ledger, id)])
         let paths = try ReportWriter.write(report, formats: [.html], to: folder.path)
         let browser = try #require(Self.chromium)
