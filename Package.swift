@@ -157,7 +157,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "FleetSupportTests",
-            dependencies: ["FleetSupport"],
+            dependencies: ["FleetSupport", "TestSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "AWSTests",

@@ -1,89 +1,162 @@
-// The shapes AWS accepts for the names an inventory holds: account ids, regions, ARNs, IAM and EKS names.
+// The shapes AWS and Kubernetes accept for the names an inventory holds: account ids, regions, ARNs, IAM, EKS and
+// CodeCommit names, host names, label keys and values. Checked byte by byte: an inventory holds thousands of these,
+// and a Swift Regex literal is parsed and compiled again each time it is evaluated (it cannot be kept in a static:
+// `Regex` is not Sendable); validating 10,000 clusters spent more than half its time there. Each check below says the
+// pattern it implements, and `NameShapeTests` holds it to that pattern. The characters are ASCII, as AWS's `\w` is.
 
 enum AWSNames {
     static func isAccountID(_ s: String) -> Bool {
-        s.utf8.count == 12 && s.utf8.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
-    }
-
-    /// Region codes such as `eu-west-1`, `us-gov-west-1`, `cn-north-1`, `ap-southeast-3`.
-    static func isRegion(_ s: String) -> Bool {
-        s.wholeMatch(of: /(af|ap|ca|cn|eu|il|me|mx|sa|us)(-gov|-iso|-isob)?-(central|north|south|east|west|northeast|northwest|southeast|southwest)-[1-9][0-9]?/) != nil
+        s.utf8.count == 12 && s.utf8.allSatisfy(ASCII.isDigit)
     }
 
     static let partitions = ["aws", "aws-cn", "aws-us-gov"]
+    private static let regionPrefixes: Set<Substring> = ["af", "ap", "ca", "cn", "eu", "il", "me", "mx", "sa", "us"]
+    private static let regionQualifiers: Set<Substring> = ["gov", "iso", "isob"]
+    private static let regionDirections: Set<Substring> = [
+        "central", "north", "south", "east", "west", "northeast", "northwest", "southeast", "southwest",
+    ]
 
-    /// An IAM role ARN: `arn:<partition>:iam::<account>:role/<optional path/>name`. Returns the account id.
+    /// Region codes such as `eu-west-1`, `us-gov-west-1`, `cn-north-1`, `ap-southeast-3`:
+    /// `(af|ap|ca|cn|eu|il|me|mx|sa|us)(-gov|-iso|-isob)?-(central|…|southwest)-[1-9][0-9]?`.
+    static func isRegion(_ s: String) -> Bool {
+        let parts = s.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 3 || parts.count == 4, regionPrefixes.contains(parts[0]),
+            parts.count == 3 || regionQualifiers.contains(parts[1]), regionDirections.contains(parts[parts.count - 2])
+        else { return false }
+        let number = parts[parts.count - 1].utf8
+        return (1...2).contains(number.count) && number.allSatisfy(ASCII.isDigit) && number.first != UInt8(ascii: "0")
+    }
+
+    /// An IAM role ARN, `arn:(aws|aws-cn|aws-us-gov):iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}`, whose last path
+    /// segment (the role name) is 1 to 64 characters. Returns the account id.
     static func roleARNAccount(_ s: String) -> String? {
-        guard let m = s.wholeMatch(of: /arn:(aws|aws-cn|aws-us-gov):iam::([0-9]{12}):role\/([\w+=,.@\/-]{1,512})/)
+        let fields = s.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
+        guard fields.count == 6, fields[0] == "arn", partitions.contains(String(fields[1])), fields[2] == "iam", fields[3].isEmpty,
+            isAccountID(String(fields[4])), fields[5].hasPrefix("role/")
         else { return nil }
-        let name = m.3.split(separator: "/").last.map(String.init) ?? ""
-        guard !name.isEmpty, name.count <= 64, !m.3.hasSuffix("/") else { return nil }
-        return String(m.2)
+        let path = fields[5].dropFirst("role/".count)
+        guard ASCII.all(path, 1...512, { ASCII.isWord($0) || "+=,.@/-".utf8.contains($0) }) else { return nil }
+        let name = path.split(separator: "/").last ?? ""
+        guard !name.isEmpty, name.count <= 64, !path.hasSuffix("/") else { return nil }
+        return String(fields[4])
     }
 
-    /// A KMS key or alias ARN.
+    /// A KMS key or alias ARN:
+    /// `arn:(aws|aws-cn|aws-us-gov):kms:[a-z0-9-]+:[0-9]{12}:(key/[0-9a-fA-F-]{1,64}|alias/[\w/-]{1,250})`.
     static func isKMSKeyARN(_ s: String) -> Bool {
-        s.wholeMatch(of: /arn:(aws|aws-cn|aws-us-gov):kms:[a-z0-9-]+:[0-9]{12}:(key\/[0-9a-fA-F-]{1,64}|alias\/[\w\/-]{1,250})/) != nil
+        let fields = s.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
+        guard fields.count == 6, fields[0] == "arn", partitions.contains(String(fields[1])), fields[2] == "kms",
+            ASCII.all(fields[3], 1...Int.max, { ASCII.isLowerAlphanumeric($0) || $0 == UInt8(ascii: "-") }), isAccountID(String(fields[4]))
+        else { return false }
+        let resource = fields[5]
+        if resource.hasPrefix("key/") {
+            return ASCII.all(resource.dropFirst(4), 1...64) { ASCII.isHexDigit($0) || $0 == UInt8(ascii: "-") }
+        }
+        if resource.hasPrefix("alias/") {
+            return ASCII.all(resource.dropFirst(6), 1...250) { ASCII.isWord($0) || $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "-") }
+        }
+        return false
     }
 
-    /// IAM user names: up to 64 of `[A-Za-z0-9+=,.@_-]`.
+    /// IAM user names: `[\w+=,.@-]{1,64}`.
     static func isIAMUserName(_ s: String) -> Bool {
-        s.wholeMatch(of: /[\w+=,.@-]{1,64}/) != nil
+        ASCII.all(s, 1...64, isIAMNameCharacter)
     }
 
-    /// STS RoleSessionName: 2 to 64 of `[\w+=,.@-]`.
+    /// STS RoleSessionName: `[\w+=,.@-]{2,64}`.
     static func isRoleSessionName(_ s: String) -> Bool {
-        s.wholeMatch(of: /[\w+=,.@-]{2,64}/) != nil
+        ASCII.all(s, 2...64, isIAMNameCharacter)
     }
 
-    /// STS ExternalId: 2 to 1224 of `[\w+=,.@:\/-]`.
+    /// STS ExternalId: `[\w+=,.@:/-]{2,1224}`.
     static func isExternalID(_ s: String) -> Bool {
-        s.wholeMatch(of: /[\w+=,.@:\/-]{2,1224}/) != nil
+        ASCII.all(s, 2...1224) { isIAMNameCharacter($0) || $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: "/") }
     }
 
-    /// EKS cluster names: 1 to 100 characters, a letter or digit first, then letters, digits, `-` and `_`.
+    private static func isIAMNameCharacter(_ b: UInt8) -> Bool {
+        ASCII.isWord(b) || "+=,.@-".utf8.contains(b)
+    }
+
+    /// EKS cluster names: `[0-9A-Za-z][A-Za-z0-9_-]{0,99}`.
     static func isEKSClusterName(_ s: String) -> Bool {
-        s.wholeMatch(of: /[0-9A-Za-z][A-Za-z0-9_-]{0,99}/) != nil
+        ASCII.all(s, 1...100) { ASCII.isWord($0) || $0 == UInt8(ascii: "-") } && s.utf8.first.map(ASCII.isAlphanumeric) == true
     }
 
-    /// CodeCommit repository names: 1 to 100 of `[\w.-]`, not ending in `.git`.
+    /// CodeCommit repository names: `[\w.-]{1,100}`, not ending in `.git`.
     static func isCodeCommitRepositoryName(_ s: String) -> Bool {
-        s.wholeMatch(of: /[\w.-]{1,100}/) != nil && !s.hasSuffix(".git")
+        ASCII.all(s, 1...100) { ASCII.isWord($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") } && !s.hasSuffix(".git")
     }
 
-    /// An SSHPublicKeyId: `APKA` then upper-case letters and digits, 20 to 128 characters in all.
+    /// An SSHPublicKeyId: `APKA[A-Z0-9]{16,124}`.
     static func isSSHKeyID(_ s: String) -> Bool {
-        s.wholeMatch(of: /APKA[A-Z0-9]{16,124}/) != nil
+        s.hasPrefix("APKA") && ASCII.all(s.utf8.dropFirst(4), 16...124) { ASCII.isDigit($0) || ASCII.isUpper($0) }
     }
 
-    /// A DNS host name or an IPv4 address.
+    /// A DNS host name or an IPv4 address, at most 253 characters: dot-separated labels of 1 to 63 letters, digits
+    /// and `-`, a letter or digit at each end.
     static func isHost(_ s: String) -> Bool {
-        s.wholeMatch(of: /[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*/) != nil
-            && s.utf8.count <= 253
+        s.utf8.count <= 253 && s.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false).allSatisfy {
+            ASCII.isHyphenatedLabel($0, 1...63, ASCII.isAlphanumeric)
+        }
     }
 }
 
 /// Kubernetes names and labels.
 enum KubernetesNames {
-    /// A DNS-1123 label: what a Secret or namespace name may be.
+    /// A DNS-1123 label, what a Secret or namespace name may be: `[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?`.
     static func isDNSLabel(_ s: String) -> Bool {
-        s.wholeMatch(of: /[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?/) != nil
+        ASCII.isHyphenatedLabel(s.utf8, 1...63, ASCII.isLowerAlphanumeric)
     }
 
-    /// A label key: an optional DNS-subdomain prefix and `/`, then a name of up to 63 characters.
+    /// A label key: an optional DNS-subdomain prefix (at most 253 characters of
+    /// `[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*`) and `/`, then a name of up to 63 characters.
     static func isLabelKey(_ s: String) -> Bool {
         let parts = s.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count <= 2, let name = parts.last else { return false }
         if parts.count == 2 {
-            guard parts[0].count <= 253,
-                parts[0].wholeMatch(of: /[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/) != nil
+            guard parts[0].utf8.count <= 253,
+                parts[0].utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false).allSatisfy({
+                    ASCII.isHyphenatedLabel($0, 1...Int.max, ASCII.isLowerAlphanumeric)
+                })
             else { return false }
         }
         return isLabelValue(String(name)) && !name.isEmpty
     }
 
-    /// A label value: empty, or up to 63 alphanumerics with `-`, `_`, `.` inside.
+    /// A label value: empty, or `[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?`.
     static func isLabelValue(_ s: String) -> Bool {
-        s.isEmpty || s.wholeMatch(of: /[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?/) != nil
+        let bytes = s.utf8
+        guard let first = bytes.first, let last = bytes.last else { return true }
+        return ASCII.all(bytes, 1...63) { ASCII.isWord($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") }
+            && ASCII.isAlphanumeric(first) && ASCII.isAlphanumeric(last)
+    }
+}
+
+/// Byte classes for the checks above.
+enum ASCII {
+    static func isDigit(_ b: UInt8) -> Bool { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b) }
+    static func isLower(_ b: UInt8) -> Bool { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(b) }
+    static func isUpper(_ b: UInt8) -> Bool { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(b) }
+    static func isAlphanumeric(_ b: UInt8) -> Bool { isDigit(b) || isLower(b) || isUpper(b) }
+    static func isLowerAlphanumeric(_ b: UInt8) -> Bool { isDigit(b) || isLower(b) }
+    static func isHexDigit(_ b: UInt8) -> Bool {
+        isDigit(b) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(b) || (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(b)
+    }
+    /// `\w` as AWS's patterns mean it: `[A-Za-z0-9_]`.
+    static func isWord(_ b: UInt8) -> Bool { isAlphanumeric(b) || b == UInt8(ascii: "_") }
+
+    /// Whether `text` has a length in `lengths` and every byte is `allowed`.
+    static func all(_ text: some StringProtocol, _ lengths: ClosedRange<Int>, _ allowed: (UInt8) -> Bool) -> Bool {
+        all(text.utf8, lengths, allowed)
+    }
+
+    static func all<Bytes: Collection<UInt8>>(_ bytes: Bytes, _ lengths: ClosedRange<Int>, _ allowed: (UInt8) -> Bool) -> Bool {
+        lengths.contains(bytes.count) && bytes.allSatisfy(allowed)
+    }
+
+    /// A label in DNS's sense: a length in `lengths`, bytes that are `end` or `-`, and `end` bytes at both ends.
+    static func isHyphenatedLabel<Bytes: BidirectionalCollection<UInt8>>(_ bytes: Bytes, _ lengths: ClosedRange<Int>, _ end: (UInt8) -> Bool) -> Bool {
+        guard let first = bytes.first, let last = bytes.last, end(first), end(last) else { return false }
+        return all(bytes, lengths) { end($0) || $0 == UInt8(ascii: "-") }
     }
 }

@@ -300,7 +300,7 @@ struct InventoryParser {
         if let m = f.fields("manifests", known: ["url", "path", "sha256"]) {
             m.reportUnknownKeys()
             let sha = m.string("sha256")
-            if let sha, sha.value.wholeMatch(of: /[0-9a-fA-F]{64}/) == nil {
+            if let sha, !ASCII.all(sha.value, 64...64, ASCII.isHexDigit) {
                 source.collector.error(
                     "sha256", at: sha.location, "\(m.path).sha256 must be 64 hexadecimal digits",
                     hint: "compute it with: sha256sum install.yaml")
@@ -526,7 +526,7 @@ struct InventoryParser {
         f.reportUnknownKeys()
         switch (f.string("env"), f.string("file")) {
         case (let env?, nil):
-            guard env.value.wholeMatch(of: /[A-Za-z_][A-Za-z0-9_]*/) != nil else {
+            guard ASCII.all(env.value, 1...Int.max, ASCII.isWord), !(env.value.utf8.first.map(ASCII.isDigit) ?? true) else {
                 source.collector.error(
                     "secret-reference", at: env.location, "\(what): '\(env.value)' is not an environment variable name")
                 return nil

@@ -87,8 +87,10 @@ struct YAMLFields {
     ].reduce(into: []) { $0.insert($1.rawValue) }
 
     static func foreignTag(_ node: Node) -> String? {
-        let tag = node.tag.description
-        guard !yamlTypes.contains(tag) else { return nil }
+        // A scalar's tag as written: implicit (empty) or non-specific (`!`) unless the text names one. `node.tag` would
+        // resolve each plain scalar against YAML's schema (regular expressions), a third of a validation's time.
+        let tag = if case .scalar(let scalar) = node { scalar.tag.description } else { node.tag.description }
+        guard tag != Tag.Name.implicit.rawValue, tag != "!", !yamlTypes.contains(tag) else { return nil }
         return tag.hasPrefix("tag:yaml.org,2002:") ? "!!" + tag.dropFirst("tag:yaml.org,2002:".count) : tag
     }
 

@@ -7,18 +7,6 @@ import Testing
 
 @testable import AWS
 
-/// A small deterministic generator (SplitMix64), so a failing case can be reproduced from its seed.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 @Suite("SigV4 against botocore", .enabled(if: Python.hasModules("botocore"), "python3 with botocore is not installed"))
 struct BotocoreDifferentialTests {
     struct Generated {
@@ -37,7 +25,7 @@ struct BotocoreDifferentialTests {
     }
 
     static func generate(count: Int, seed: UInt64) -> [Generated] {
-        var rng = SeededGenerator(state: seed)
+        var rng = SplitMix64(seed: seed)
         let pathPieces = ["a", "b c", "ሴ", "%20", "x~y", "..", ".", "", "clusters", "v1", "repos", "ü", "a+b", "1=2", "*", "@", "$"]
         let keyPieces = ["Action", "Version", "a", "A", "b", "ሴ", "key with space", "", "x-amz-meta", "Z", "é", "k=v", "&", "+"]
         let valuePieces = ["1", "", "two words", "ü", "a/b", "=", "~", "%", "+", "2011-06-15", "GetCallerIdentity"]

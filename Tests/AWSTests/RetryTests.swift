@@ -81,7 +81,7 @@ struct RetryTests {
     }
 
     @Test func malformedBodiesNeverCrashTheParser() {
-        var rng = SeededGenerator(state: 7)
+        var rng = SplitMix64(seed: 7)
         let seeds = ["<ErrorResponse><Error><Code>", "{\"__type\":", "<<<>>>", "{\"message\": [1,2,{", "<a><b><c>", String(repeating: "<x>", count: 500)]
         for _ in 0..<500 {
             var body = Array(seeds.randomElement(using: &rng)!.utf8)

@@ -1,5 +1,6 @@
 import FleetSupport
 import Foundation
+import TestSupport
 import Testing
 
 @Suite struct JSONTextTests {
@@ -52,7 +53,7 @@ import Testing
 
     /// Omitted top-level members are gone and the rest is as a full read gives it, for random objects.
     @Test func omitsTopLevelMembersOnly() throws {
-        var generator = SplitMix(seed: 11)
+        var generator = SplitMix64(seed: 11)
         for _ in 0..<200 {
             var members: [String: JSONValue] = [:]
             for key in ["spec", "status", "metadata"] { members[key] = JSONValue.random(using: &generator, depth: 0) }
@@ -84,7 +85,7 @@ import Testing
 
     /// Random values written and read back, and read by Foundation the same way.
     @Test func randomValuesRoundTrip() throws {
-        var generator = SplitMix(seed: 7)
+        var generator = SplitMix64(seed: 7)
         for _ in 0..<300 {
             let value = JSONValue.random(using: &generator, depth: 0)
             let bytes = value.encoded
@@ -94,20 +95,8 @@ import Testing
     }
 }
 
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 extension JSONValue {
-    static func random(using generator: inout SplitMix, depth: Int) -> JSONValue {
+    static func random(using generator: inout SplitMix64, depth: Int) -> JSONValue {
         let pick = Int.random(in: 0..<(depth > 3 ? 4 : 6), using: &generator)
         switch pick {
         case 0: return .null

@@ -377,6 +377,21 @@ struct InventoryRuleTests {
             Fixture.validate(appending: ["    path: clusters/a", "  - name: two", "    path: clusters/a/b"]),
             "25:11: cluster 'two' and cluster 'one' (fleet.yaml:23:11) share 'clusters/a' in repository 'fleet'",
             rule: "path-conflict")
+        // Nested the other way, a sibling with a shared prefix (no conflict), and every earlier claim reported in order.
+        expectSingleError(
+            Fixture.validate(appending: ["    path: clusters/a/b", "  - name: two", "    path: clusters/a"]),
+            "25:11: cluster 'two' and cluster 'one' (fleet.yaml:23:11) share 'clusters/a/b' in repository 'fleet'",
+            rule: "path-conflict")
+        #expect(Fixture.validate(appending: ["    path: clusters/a", "  - name: two", "    path: clusters/ab"]).errors.isEmpty)
+        let many = Fixture.validate(appending: [
+            "    path: x/y/z", "  - name: two", "    path: x/w", "  - name: three", "    path: x/y", "  - name: four", "    path: x",
+        ])
+        #expect(many.errors.map(\.message) == [
+            "cluster 'three' and cluster 'one' (fleet.yaml:23:11) share 'x/y/z' in repository 'fleet'",
+            "cluster 'four' and cluster 'one' (fleet.yaml:23:11) share 'x/y/z' in repository 'fleet'",
+            "cluster 'four' and cluster 'two' (fleet.yaml:25:11) share 'x/w' in repository 'fleet'",
+            "cluster 'four' and cluster 'three' (fleet.yaml:27:11) share 'x/y' in repository 'fleet'",
+        ])
     }
 
     @Test func clusterAccess() throws {
