@@ -89,7 +89,9 @@ final class CurlTransfer: @unchecked Sendable {
         var list: UnsafeMutablePointer<curl_slist>?
         var names = Set<String>()
         for (name, value) in r.headers {
-            if name.contains(where: { $0 == "\r" || $0 == "\n" || $0 == ":" }) || value.contains(where: { $0 == "\r" || $0 == "\n" }) {
+            // Bytes, not Characters: "\r\n" is one Character, equal to neither "\r" nor "\n" (and walking a 1.5 KB
+            // token's graphemes on every request was 3% of a fleet run's CPU).
+            if name.utf8.contains(where: { $0 == 13 || $0 == 10 || $0 == UInt8(ascii: ":") }) || value.utf8.contains(where: { $0 == 13 || $0 == 10 }) {
                 return .invalid(url: r.redactedURL, "header '\(name)' holds a line break or colon")
             }
             names.insert(name.lowercased())

@@ -123,6 +123,18 @@ struct HTTPClientTests {
         #expect("\(request)" == "GET https://sts.amazonaws.com/")
     }
 
+    @Test(arguments: [
+        ("X-Token", "a\r\nInjected: yes"), ("X-Token", "a\nInjected: yes"), ("X-Token", "a\rb"), ("X-Bad\r\nName", "v"), ("X-Bad:Name", "v"),
+    ])
+    func headersThatWouldSplitTheRequestAreRefused(_ name: String, _ value: String) async {
+        // Refused before any connection: nothing listens on port 9.
+        await #expect {
+            _ = try await client.execute(HTTPRequest(url: "http://127.0.0.1:9/", headers: [(name, value)]))
+        } throws: { error in
+            (error as? HTTPClientError)?.errorClass == "http.invalid-request"
+        }
+    }
+
     @Test func shutdownFailsPendingWork() async throws {
         let own = HTTPClient()
         own.shutdown()
