@@ -145,16 +145,17 @@ final class FlakyToken: KubeTokenSource {
 @Suite("Kubernetes client: requests in flight per cluster")
 struct KubeConcurrencyTests {
     @Test func fewClustersAtOnceGetMoreRequestsEachWithinBounds() {
-        // One cluster at a time: a stage of Flux's components in 2 round trips instead of 6; many: the default.
+        // One cluster at a time: a stage of Flux's components in 2 round trips instead of 6; many: the minimum.
         #expect(KubeClient.concurrency(parallel: 1) == 32)
         #expect(KubeClient.concurrency(parallel: 8) == 32)
         #expect(KubeClient.concurrency(parallel: 16) == 16)
-        #expect(KubeClient.concurrency(parallel: 100) == KubeClient.defaultConcurrency)
+        #expect(KubeClient.concurrency(parallel: 32) == 8)
+        #expect(KubeClient.concurrency(parallel: 100) == KubeClient.minimumConcurrency)
         #expect(KubeClient.concurrency(parallel: 0) == 32)
         for parallel in [1, 3, 10, 33, 64, 500] {
             let each = KubeClient.concurrency(parallel: parallel)
-            #expect(each >= KubeClient.defaultConcurrency && each <= 32)
-            #expect(each * parallel <= 256 || each == KubeClient.defaultConcurrency, "the run's total stays near 256")
+            #expect(each >= KubeClient.minimumConcurrency && each <= 32)
+            #expect(each * parallel <= 256 || each == KubeClient.minimumConcurrency, "the run's total stays near 256")
         }
     }
 }
