@@ -73,6 +73,9 @@ public final class Lab: Sendable {
                 let r = try await LabProcess.run("/usr/bin/git", ["init", "-q", "--bare", "-b", "main", path])
                 guard r.status == 0 else { throw LabFailure("git init failed: \(r.stderr)") }
                 _ = try await LabProcess.run("/usr/bin/git", ["-C", path, "config", "http.receivepack", "true"])
+                // No `git gc --auto` after each push: a process per push that the stand-in's short-lived repositories
+                // never need (CodeCommit's storage is not Git's), and a sixth of the processes a fleet's pushes cost.
+                _ = try await LabProcess.run("/usr/bin/git", ["-C", path, "config", "receive.autogc", "false"])
             }
         }
 
