@@ -106,8 +106,9 @@ struct KubernetesAPI {
                 guard request.header("Content-Type")?.hasPrefix("application/apply-patch+yaml") == true else {
                     throw KubernetesError(code: 415, reason: "UnsupportedMediaType", message: "the lab serves server-side apply patches (application/apply-patch+yaml) only")
                 }
+                let patch = try parsedBody(request)
                 let (object, created) = try store.apply(
-                    try body(request), type: type, namespace: namespace, name: name, manager: query["fieldManager"] ?? "",
+                    patch.value, intent: patch.paths, type: type, namespace: namespace, name: name, manager: query["fieldManager"] ?? "",
                     force: query["force"] == "true")
                 return Self.json(object, status: created ? 201 : 200)
             case ("DELETE", let name?):
@@ -124,12 +125,22 @@ struct KubernetesAPI {
 
     /// JSON or YAML (apply patches are YAML; JSON is YAML too).
     private func body(_ request: LabRequest) throws -> JSONValue {
-        if let json = JSONValue.parse(request.body), json.object != nil { return json }
-        guard let loaded = try? Yams.load(yaml: String(decoding: request.body, as: UTF8.self)) else {
-            throw KubernetesError.badRequest("the body is neither JSON nor YAML")
-        }
-        return JSONValue(any: loaded)
+        guard let value = ParsedBodies.shared.value(request.body, parse: Self.parse) else { throw Self.notAnObject }
+        return value
     }
+
+    /// The body and its field paths, shared with every cluster sent the same bytes (`ParsedBodies`).
+    private func parsedBody(_ request: LabRequest) throws -> ParsedBodies.Parsed {
+        guard let parsed = ParsedBodies.shared.parsed(request.body, parse: Self.parse) else { throw Self.notAnObject }
+        return parsed
+    }
+
+    private static func parse(_ bytes: [UInt8]) -> JSONValue? {
+        if let json = JSONValue.parse(bytes), json.object != nil { return json }
+        return (try? Yams.load(yaml: String(decoding: bytes, as: UTF8.self))).map { JSONValue(any: $0) }
+    }
+
+    private static let notAnObject = KubernetesError.badRequest("the body is neither JSON nor YAML")
 
     private func groupList(_ store: KubernetesStore) -> JSONValue {
         var groups: [String: [String]] = [:]

@@ -4,6 +4,7 @@
 import AWS
 import FleetSupport
 import Foundation
+import Synchronization
 
 public struct ResourceType: Sendable, Hashable {
     public var group: String
@@ -168,13 +169,14 @@ public struct KubernetesStore: Sendable {
     /// Server-side apply (`PATCH` with `application/apply-patch+yaml`): merges the manager's intent, removes fields
     /// it set before and no longer sets, refuses to take fields another manager owns with another value unless
     /// `force`. Re-applying the same intent changes nothing, not even the resourceVersion.
+    /// `intent`: `paths(of: body)`, when the caller has it already.
     public mutating func apply(
-        _ body: JSONValue, type: ResourceType, namespace: String?, name: String, manager: String, force: Bool
+        _ body: JSONValue, intent: Set<String>? = nil, type: ResourceType, namespace: String?, name: String, manager: String, force: Bool
     ) throws(KubernetesError) -> (object: JSONValue, created: Bool) {
         guard !manager.isEmpty else { throw .badRequest("PATCH with apply-patch requires fieldManager") }
         let (ns, bodyName) = try identify(body, type: type, namespace: namespace)
         guard bodyName == name else { throw .badRequest("the name of the object (\(bodyName)) does not match the name on the URL (\(name))") }
-        let intent = Self.paths(of: body)
+        let intent = intent ?? Self.paths(of: body)
         let k = key(type, ns, name)
         guard var stored = objects[k] else {
             var object = body
@@ -401,7 +403,22 @@ public struct KubernetesStore: Sendable {
         return .object(b)
     }
 
+    /// managedFields renderings of large path sets: each cluster's store holds the same CRDs, applied with the same
+    /// paths (`ParsedBodies`), and every read of one renders its managedFields again.
+    private static let renderedFields = Mutex<[Set<String>: JSONValue]>([:])
+
     static func fieldsV1(_ paths: Set<String>) -> JSONValue {
+        guard paths.count >= 64 else { return buildFieldsV1(paths) }
+        if let rendered = renderedFields.withLock({ $0[paths] }) { return rendered }
+        let rendered = buildFieldsV1(paths)
+        renderedFields.withLock { cache in
+            if cache.count >= 256 { cache.removeAll() }
+            cache[paths] = rendered
+        }
+        return rendered
+    }
+
+    private static func buildFieldsV1(_ paths: Set<String>) -> JSONValue {
         var root: [String: JSONValue] = [:]
         for path in paths.sorted() {
             var node = JSONValue.object(root)
