@@ -2,6 +2,9 @@
 // the directory given (reports/bench/ by default). Ratios are measured side by side in one run.
 import Foundation
 
+// A line at a time even into a file or a pipe: the fleet rows take minutes each, and each is printed as it ends.
+setvbuf(stdout, nil, _IOLBF, 0)
+
 let arguments = CommandLine.arguments.dropFirst()
 let output = arguments.first { $0.hasPrefix("--out=") }.map { String($0.dropFirst("--out=".count)) } ?? "reports/bench"
 let seconds = arguments.first { $0.hasPrefix("--seconds=") }.flatMap { Double($0.dropFirst("--seconds=".count)) } ?? 3
