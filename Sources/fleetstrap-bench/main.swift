@@ -2,9 +2,6 @@
 // the directory given (reports/bench/ by default). Ratios are measured side by side in one run.
 import Foundation
 
-// A line at a time even into a file or a pipe: the fleet rows take minutes each, and each is printed as it ends.
-setvbuf(stdout, nil, _IOLBF, 0)
-
 let arguments = CommandLine.arguments.dropFirst()
 let output = arguments.first { $0.hasPrefix("--out=") }.map { String($0.dropFirst("--out=".count)) } ?? "reports/bench"
 let seconds = arguments.first { $0.hasPrefix("--seconds=") }.flatMap { Double($0.dropFirst("--seconds=".count)) } ?? 3
@@ -50,12 +47,14 @@ if !scenarios.isEmpty {
     print(String(format: "  model: AWS and Kubernetes calls %.0f ms, Git fetch %.0f ms and push %.0f ms a request, controllers Available after %.0f ms, DescribeCluster %.0f/s per account and region",
         model.awsCallMilliseconds, model.gitFetchMilliseconds, model.gitPushMilliseconds, model.deploymentDelayMilliseconds, model.eksPerSecond))
     print(String(format: "  critical path of one cluster: %.0f ms; CPU bound: fleetstrap's and the lab's CPU time over %d cores", model.criticalPathSeconds * 1000, ProcessInfo.processInfo.activeProcessorCount))
+    fflush(nil)
     print("  clusters parallel     wall    ideal  ratio  CPU bound  CPU/cluster  peak RSS  lab CPU  AWS/cluster AssumeRole  kube/cluster pushes/repo")
     let report = try FleetBenchmark(binaries: binaries, manifests: "inventories/flux-v2.4.0/gotk-components.yaml").run(scenarios) { r in
         print(String(format: "  %8d %8d %7.1fs %7.1fs %5.2fx %8.1fs %9.1f ms %6.0f MB %7.1fs %10.2f %6d/%-4d %10.1f %6.1f (max %d)%@",
             r.clusters, r.parallel, r.wallSeconds, r.idealSeconds, r.ratioToIdeal, r.machineBoundSeconds, r.cpuSecondsPerCluster * 1000, r.peakRSSMegabytes, r.labCPUSeconds,
             r.awsCallsPerCluster, r.assumeRoleCalls, r.accounts, r.kubernetesCallsPerCluster, r.pushesPerRepositoryMean, r.pushesPerRepositoryMax,
             (r.succeeded ? "" : "  FAILED") as NSString))
+        fflush(nil)  // each row as it ends, even into a file or a pipe: a row takes minutes
     }
     if let speedup = report.sequentialSpeedup { print(String(format: "  --parallel 1 against parallel, same clusters: %.1fx faster in parallel", speedup)) }
     try write(report, to: "fleet.json")
