@@ -51,7 +51,7 @@ enum LabProcess {
         posix_spawn_file_actions_adddup2(&actions, inPipe[0], 0)
         posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
         posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
-        let (pid, spawned) = spawn(executable, arguments, environment ?? ProcessInfo.processInfo.environment, &actions)
+        let (pid, spawned) = spawn(executable, arguments, environment ?? ProcessInfo.processInfo.environment, &actions, closingFrom: 3)
         close(inPipe[0])
         close(outPipe[1])
         close(errPipe[1])
@@ -108,7 +108,7 @@ enum LabProcess {
         // The shell lives as long as the daemon (so a daemon that fails to start is seen to), and its watchdog as long
         // as the lifeline: end of file on fd 3 stops the daemon.
         let watchdog = "\"$@\" 3<&- & daemon=$!; { read _ <&3; kill $daemon 2>/dev/null; } & wait $daemon"
-        let (pid, spawned) = spawn("/bin/sh", ["-c", watchdog, "sh", executable] + arguments, environment, &actions)
+        let (pid, spawned) = spawn("/bin/sh", ["-c", watchdog, "sh", executable] + arguments, environment, &actions, closingFrom: 4)
         close(lifeline[0])
         guard spawned == 0 else {
             close(lifeline[1])
@@ -121,10 +121,16 @@ enum LabProcess {
     /// The write end of each daemon's lifeline, by the watchdog's pid.
     private static let lifelines = Mutex<[pid_t: Int32]>([:])
 
-    /// posix_spawn with default signal dispositions and nothing blocked in the child, whatever our threads block.
+    /// posix_spawn with default signal dispositions and nothing blocked in the child, whatever our threads block,
+    /// and no descriptor of ours from `closingFrom` up: the lab's sockets are not close-on-exec, and a child holding the
+    /// listening socket kept it open after the lab closed it. A `git fetch` that connected then sat in its backlog
+    /// with nobody to accept, waiting for an answer (git has no timeout there) while the lab's stop waited for it:
+    /// a test run hung for good.
     private static func spawn(
-        _ executable: String, _ arguments: [String], _ environment: [String: String], _ actions: inout posix_spawn_file_actions_t
+        _ executable: String, _ arguments: [String], _ environment: [String: String], _ actions: inout posix_spawn_file_actions_t,
+        closingFrom: Int32
     ) -> (pid_t, Int32) {
+        _ = addCloseFrom?(&actions, closingFrom)  // Debian 12's glibc has it; an older one spawns as before
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -145,6 +151,13 @@ enum LabProcess {
         let result = posix_spawn(&pid, executable, &actions, &attributes, argv, env)
         return (pid, result)
     }
+
+    /// glibc's posix_spawn_file_actions_addclosefrom_np (2.34), declared only under _GNU_SOURCE, which Swift's Glibc
+    /// module does not define: looked up by name.
+    private static let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+    }()
 
     /// True while `pid` (a child of ours) has not exited; reaps it once it has.
     static func isRunning(_ pid: pid_t) -> Bool {
