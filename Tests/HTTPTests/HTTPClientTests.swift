@@ -194,4 +194,36 @@ struct HTTPConnectionPoolTests {
         #expect(!open.contains(Int(port) ?? -1), "the dropped pool's connection is still open: \(open)")
         #expect(open.contains(Int(other) ?? -1), "the live pool's connection is kept")
     }
+
+    /// A pool parses its server's CA once for all its connections; a connection verified against it is never
+    /// handed to a request of the same pool that trusts another CA (or the system's).
+    @Test func aPoolVerifiesAgainstItsCAAndKeepsOtherTrustApart() async throws {
+        let server = try PeerServer(tls: true, arguments: ["--max-requests", "20"], lifetime: 60)
+        defer { server.stop() }
+        let other = try PeerServer(tls: true, arguments: ["--max-requests", "1"], lifetime: 30)
+        defer { other.stop() }
+        let url = "https://127.0.0.1:\(server.port)/port"
+        let pool = HTTPConnectionPool()
+        let port = try await text(HTTPRequest(url: url, trust: .pem(server.certificatePEM), pool: pool))
+        #expect(try await text(HTTPRequest(url: url, trust: .pem(server.certificatePEM), pool: pool)) == port, "the verified connection is reused")
+        for trust in [TLSTrust.pem(other.certificatePEM), .system] {
+            await #expect {
+                _ = try await client.execute(HTTPRequest(url: url, trust: trust, pool: pool))
+            } throws: { error in
+                (error as? HTTPClientError)?.isCertificateProblem == true
+            }
+        }
+        // The pool trusts the PEM it was first asked for; a pool first asked for another CA refuses this server.
+        let wrong = HTTPConnectionPool()
+        await #expect {
+            _ = try await client.execute(HTTPRequest(url: url, trust: .pem(other.certificatePEM), pool: wrong))
+        } throws: { error in
+            (error as? HTTPClientError)?.isCertificateProblem == true
+        }
+        #expect(try await text(HTTPRequest(url: url, trust: .pem(server.certificatePEM), pool: wrong)) != "", "its own CA still works there")
+        // A PEM without a certificate is refused, not taken for "trust nothing in particular".
+        await #expect(throws: HTTPClientError.self) {
+            _ = try await client.execute(HTTPRequest(url: url, trust: .pem(Array("no certificate here".utf8)), pool: HTTPConnectionPool()))
+        }
+    }
 }
