@@ -59,22 +59,27 @@ extension KubeClient {
         }
     }
 
-    /// Until each named Deployment reports `Available=True` for its current generation (all looked at together
-    /// on each pass; quick first looks, then Flux's pace).
+    /// Until each named Deployment reports `Available=True` for its current generation. Each pass is one LIST of the
+    /// namespace's Deployments, as the kstatus poller Flux waits with reads a kind, not a GET per Deployment (a
+    /// request and an answer fewer per controller and pass, on both ends). Quick first looks, then Flux's pace.
     public func waitAvailable(namespace: String, deployments: [String], settings: WaitSettings = WaitSettings()) async throws {
         let deadline = ContinuousClock.now + settings.timeout
         var waiting = deployments
         var poll = min(settings.poll, .milliseconds(50))
         while true {
-            let available = try await boundedTryMap(waiting, limit: concurrency) { name in
-                let deployment = try await self.get(apiVersion: "apps/v1", kind: "Deployment", namespace: namespace, name: name)
-                let current = deployment?[path: "metadata.generation"]?.int == deployment?[path: "status.observedGeneration"]?.int
-                return current && Self.condition(deployment, "Available")?["status"]?.string == "True"
+            var found: [String: JSONValue] = [:]
+            for item in try await list(apiVersion: "apps/v1", kind: "Deployment", namespace: namespace) {
+                if let name = item[path: "metadata.name"]?.string { found[name] = item }
             }
-            waiting = zip(waiting, available).filter { !$0.1 }.map(\.0)
+            waiting = waiting.filter { name in
+                guard let deployment = found[name] else { return true }
+                let current = deployment[path: "metadata.generation"]?.int == deployment[path: "status.observedGeneration"]?.int
+                return !(current && Self.condition(deployment, "Available")?["status"]?.string == "True")
+            }
             if waiting.isEmpty { return }
             guard ContinuousClock.now < deadline else {
-                throw KubeError(.timeout, verb: "wait", object: "Deployment \(namespace)/\(waiting[0])", message: "not Available after \(settings.timeout)", cluster: access.name)
+                let state = found[waiting[0]] == nil ? "not found" : "not Available"
+                throw KubeError(.timeout, verb: "wait", object: "Deployment \(namespace)/\(waiting[0])", message: "\(state) after \(settings.timeout)", cluster: access.name)
             }
             try await Task.sleep(for: poll)
             poll = min(poll * 3 / 2, settings.poll)

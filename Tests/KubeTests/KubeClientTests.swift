@@ -51,6 +51,43 @@ struct KubeClientTests {
         await fixture.stop()
     }
 
+    /// Deployments are waited for as kstatus waits: one LIST of the namespace a pass, however many are named; a
+    /// Deployment never created times out as "not found", one not yet Available is waited for.
+    @Test func deploymentsAreWaitedForWithOneListAPass() async throws {
+        var config = LabFixture.config
+        config.controllers = .init(deploymentDelay: "1500ms")  // far longer than the apply takes: several passes
+        let fixture = try await LabFixture(ssh: false, config: config)
+        let kube = try await client(fixture)
+        func deployment(_ name: String) -> String {
+            """
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: \(name), namespace: flux-system}
+            spec:
+              selector: {matchLabels: {app: \(name)}}
+              template:
+                metadata: {labels: {app: \(name)}}
+                spec: {containers: [{name: manager, image: "ghcr.io/fluxcd/\(name):v1"}]}
+            """
+        }
+        let yaml = (["apiVersion: v1\nkind: Namespace\nmetadata:\n  name: flux-system"] + ["a", "b", "c"].map(deployment)).joined(separator: "\n---\n")
+        _ = try await kube.applyAll(try KubeClient.objects(fromYAML: yaml))
+        let before = fixture.lab.counters().operations
+        try await kube.waitAvailable(namespace: "flux-system", deployments: ["a", "b", "c"], settings: Self.fast)
+        let after = fixture.lab.counters().operations
+        let lists = (after["kubernetes:list"] ?? 0) - (before["kubernetes:list"] ?? 0)
+        #expect(lists >= 2, "several passes, each one LIST: \(lists)")
+        #expect((after["kubernetes:get"] ?? 0) == (before["kubernetes:get"] ?? 0), "no GET per Deployment")
+
+        await #expect {
+            try await kube.waitAvailable(namespace: "flux-system", deployments: ["a", "missing"], settings: WaitSettings(timeout: .milliseconds(300), poll: .milliseconds(100)))
+        } throws: { error in
+            let kube = error as? KubeError
+            return kube?.kind == .timeout && "\(error)".contains("flux-system/missing") && "\(error)".contains("not found")
+        }
+        await fixture.stop()
+    }
+
     @Test func secretsAreCreatedThenUpdatedOnlyWhenTheirDataChanges() async throws {
         let fixture = try await LabFixture(ssh: false)
         let kube = try await client(fixture)
