@@ -45,13 +45,12 @@ static CURLcode fs_trust_store_install(CURL *curl, void *context, void *store) {
     return CURLE_OK;
 }
 
-/// No CA file, no CA directory (Debian's libcurl adds /etc/ssl/certs by default), the store installed by the callback.
-/// And no CA cache: libcurl 7.87+ caches a connection's store per multi handle for the same CA file, and "no file"
+/// No CA file (the caller has already turned off the CA directory), the store installed by the callback. And no CA
+/// cache: libcurl 7.87+ caches a connection's store per multi handle for the same CA file, and "no file"
 /// is the same for every pool, so the first pool's store was put back into every later connection after our
 /// callback had run (another cluster's server then passed verification against the first cluster's CA).
 static inline CURLcode fs_curl_setopt_trust_store(CURL *h, X509_STORE *store) {
     CURLcode code = curl_easy_setopt(h, CURLOPT_CAINFO, NULL);
-    if (code == CURLE_OK) code = curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
     if (code == CURLE_OK) code = curl_easy_setopt(h, CURLOPT_CA_CACHE_TIMEOUT, 0L);
     if (code == CURLE_OK) code = curl_easy_setopt(h, CURLOPT_SSL_CTX_FUNCTION, fs_trust_store_install);
     if (code == CURLE_OK) code = curl_easy_setopt(h, CURLOPT_SSL_CTX_DATA, (void *)store);

@@ -102,18 +102,20 @@ final class CurlTransfer: @unchecked Sendable {
         headerList = list
         check(fs_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, list))
 
-        // A PEM is the only trust: parsed once per pool (see trust.h), or handed to libcurl; either way without the
-        // CA directory Debian's libcurl adds by default, or a cluster's API server would also pass with a
-        // certificate from any public CA.
-        if case .pem(let pem) = r.trust, let store = r.pool?.trustStore(for: pem) {
-            check(fs_curl_setopt_trust_store(handle, store))
-        } else if case .pem(let pem) = r.trust {
+        // A PEM is the only trust: without the CA directory Debian's libcurl adds by default (or a cluster's API
+        // server would also pass with a certificate from any public CA); parsed once per pool (see trust.h), or
+        // handed to libcurl.
+        if case .pem(let pem) = r.trust {
             check(fs_curl_setopt_string(handle, CURLOPT_CAPATH, nil))
-            pem.withUnsafeBytes { bytes in
-                var blob = curl_blob(
-                    data: UnsafeMutableRawPointer(mutating: bytes.baseAddress), len: bytes.count,
-                    flags: UInt32(CURL_BLOB_COPY))
-                check(fs_curl_setopt_blob(handle, CURLOPT_CAINFO_BLOB, &blob))
+            if let store = r.pool?.trustStore(for: pem) {
+                check(fs_curl_setopt_trust_store(handle, store))
+            } else {
+                pem.withUnsafeBytes { bytes in
+                    var blob = curl_blob(
+                        data: UnsafeMutableRawPointer(mutating: bytes.baseAddress), len: bytes.count,
+                        flags: UInt32(CURL_BLOB_COPY))
+                    check(fs_curl_setopt_blob(handle, CURLOPT_CAINFO_BLOB, &blob))
+                }
             }
         }
         guard failed == CURLE_OK else {
