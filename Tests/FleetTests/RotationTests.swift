@@ -92,6 +92,40 @@ extension LabFleetSuites {
             }
         }
 
+        /// Killed after IAM took the new key but before the key store kept it: on resume the key made is that same
+        /// key (adopted by fingerprint), and it was also among the Active keys listed, so it was recorded as an old key
+        /// too and made Inactive at the end: no Active key left, every cluster on an Inactive one (found by the crash
+        /// campaign).
+        @Test(.enabled(if: LabFleet.sshAvailable, Comment(rawValue: LabFleet.sshReason)))
+        func aKeyIAMTookBeforeTheRunStoppedIsTheNewKeyNotAnOldOne() async throws {
+            try await LabFleet.with(accounts: 2, clusters: 4) { fleet in
+                let context = try fleet.context()
+                try await Self.bootstrap(fleet, context)
+                let stagingBefore = try await Self.keys(fleet, user: "flux-staging", account: "staging").filter { $0.status == .active }.map(\.keyID)
+                try await fleet.fixture.lab.setFaults(LabFaults(rules: [.init(service: "iam", operation: "UploadSSHPublicKey", account: "staging", error: .internalError)]))
+                let first = try await RotationRun(context: context, settings: Self.settings, rotation: RotationSettings()).start(
+                    clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test", dryRun: false, progress: { _ in })
+                #expect(first.identities.first { $0.identity == "flux-staging" }?.state == .refused, "\(first.identities)")
+                try await fleet.fixture.lab.setFaults(LabFaults())
+                // The stopping point: staging's new key uploaded, its private half still pending in the key store.
+                let identity = try #require(fleet.inventory.identities.first { $0.iamUser == "flux-staging" })
+                let accountID = try #require(fleet.inventory.account(named: identity.account)?.id)
+                let client = try fleet.fixture.client()
+                let credentials = try await fleet.fixture.session(identity.account, client: client)
+                let uploaded = try await context.keys.newKey(for: identity, accountID: accountID, iam: IAMClient(client: client), credentials: credentials, runID: first.run.runID)
+                let folder = "\(fleet.stateDirectory)/keys/\(accountID)/\(identity.iamUser)"
+                try FileManager.default.moveItem(atPath: "\(folder)/\(uploaded.keyID).pem", toPath: "\(folder)/pending.pem")
+
+                let resumed = try await RotationRun(context: context, settings: Self.settings, rotation: RotationSettings()).resume(runID: first.run.runID, progress: { _ in })
+                let staging = try #require(resumed.identities.first { $0.identity == "flux-staging" }, "\(resumed.identities)")
+                #expect(staging.state == .rotated && staging.newKey == uploaded.keyID, "\(staging)")
+                #expect(!staging.oldKeys.contains(uploaded.keyID), "the new key is not an old one: \(staging.oldKeys)")
+                let stagingAfter = try await Self.keys(fleet, user: "flux-staging", account: "staging").filter { $0.status == .active }.map(\.keyID)
+                #expect(stagingAfter == [uploaded.keyID], "\(stagingBefore) -> \(stagingAfter)")
+                #expect(resumed.run.outcome == .succeeded, "\(resumed.run.failed)")
+            }
+        }
+
         @Test(.enabled(if: LabFleet.sshAvailable, Comment(rawValue: LabFleet.sshReason)))
         func aClusterThatCannotUseTheNewKeyIsRolledBackAndResumeFinishes() async throws {
             try await LabFleet.with(accounts: 1, clusters: 6) { fleet in

@@ -291,11 +291,15 @@ public struct RotationRun: Sendable {
             state: .switching, startedAt: now())
         try context.ledger.record(rotation: record)
         let credential = try await store.make(runID: runID)
+        // The new credential is never an old one: a run killed after IAM took its key but before the key store had
+        // it listed that key among the Active ones here, and the key made now is that same key, adopted.
+        let older = old.filter { $0 != credential.id }
+        record.oldKeyIds = older.joined(separator: ",")
         record.newKeyId = credential.id
         if case .sshKey(let key) = credential { record.newFingerprint = key.fingerprint }
         try context.ledger.record(rotation: record)
         try? context.ledger.event(
-            run: runID, "\(holder.name): new \(holder.what) \(credential.id)\(record.newFingerprint.map { " (\($0))" } ?? ""); \(old.joined(separator: ", ")) stay Active until every cluster is switched")
+            run: runID, "\(holder.name): new \(holder.what) \(credential.id)\(record.newFingerprint.map { " (\($0))" } ?? ""); \(older.joined(separator: ", ")) stay Active until every cluster is switched")
         return Member(holder: holder, accountID: plan.accountID, record: record, credential: credential, clusters: plan.clusters)
     }
 
