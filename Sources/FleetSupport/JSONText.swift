@@ -27,11 +27,32 @@ extension JSONValue {
     public var encoded: [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(256)
-        Self.write(self, to: &out)
+        Self.write(self, to: &out, reusing: Reuse(known: []))
         return out
     }
 
-    private static func write(_ value: JSONValue, to out: inout [UInt8]) {
+    /// `encoded`, with any object or list inside equal to one of `known` written from that one's bytes rather than
+    /// encoded again: for a large value many objects share (a CRD's schema in every cluster's copy of the CRD). A
+    /// shared value is found in constant time (values compare by identity first), so only `known` costs anything.
+    public func encoded(reusing known: [EncodedJSON]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        Self.write(self, to: &out, reusing: Reuse(known: known))
+        return out
+    }
+
+    /// `known` by member count: a node is compared only with known values of its own size.
+    private struct Reuse {
+        let bySize: [Int: [EncodedJSON]]
+        init(known: [EncodedJSON]) { bySize = Dictionary(grouping: known, by: \.size) }
+
+        func bytes(for value: JSONValue, size: Int) -> [UInt8]? {
+            guard !bySize.isEmpty, let candidates = bySize[size] else { return nil }
+            return candidates.first { $0.value == value }?.bytes
+        }
+    }
+
+    private static func write(_ value: JSONValue, to out: inout [UInt8], reusing reuse: Reuse) {
         switch value {
         case .null: out.append(contentsOf: "null".utf8)
         case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
@@ -45,15 +66,17 @@ extension JSONValue {
             }
         case .string(let s): writeString(s, to: &out)
         case .array(let items):
+            if let known = reuse.bytes(for: value, size: items.count) { return out.append(contentsOf: known) }
             out.append(UInt8(ascii: "["))
             var first = true
             for item in items {
                 if !first { out.append(UInt8(ascii: ",")) }
                 first = false
-                write(item, to: &out)
+                write(item, to: &out, reusing: reuse)
             }
             out.append(UInt8(ascii: "]"))
         case .object(let members):
+            if let known = reuse.bytes(for: value, size: members.count) { return out.append(contentsOf: known) }
             out.append(UInt8(ascii: "{"))
             var first = true
             for (key, member) in members.sorted(by: { $0.key < $1.key }) {
@@ -61,7 +84,7 @@ extension JSONValue {
                 first = false
                 writeString(key, to: &out)
                 out.append(UInt8(ascii: ":"))
-                write(member, to: &out)
+                write(member, to: &out, reusing: reuse)
             }
             out.append(UInt8(ascii: "}"))
         }
@@ -358,5 +381,26 @@ private struct JSONReader {
             return nil
         }
         return .number(number)
+    }
+}
+
+/// A value with its JSON text (`encoded`), to be written again without encoding it again (`encoded(reusing:)`).
+public struct EncodedJSON: Sendable {
+    public let value: JSONValue
+    public let bytes: [UInt8]
+    /// Members of an object or items of a list; a scalar (-1) is never looked for.
+    let size: Int
+
+    public init(_ value: JSONValue) { self.init(value, bytes: value.encoded) }
+
+    /// With other bytes than the value's own: for tests, to see where known bytes are written.
+    init(_ value: JSONValue, bytes: [UInt8]) {
+        self.value = value
+        self.bytes = bytes
+        switch value {
+        case .object(let members): size = members.count
+        case .array(let items): size = items.count
+        default: size = -1
+        }
     }
 }

@@ -59,6 +59,29 @@ struct ParsedBodiesTests {
         #expect(try two.get(crd, namespace: nil, name: "x.example.io")[path: "spec.properties.field0.type"] == .string("string"))
         #expect(cache.parsed(Self.large) { JSONValue.parse($0) }?.value == body.value)
     }
+
+    /// An object applied from a kept body answers with the bytes it would have without sharing, read back or
+    /// applied, before and after its spec changes; its FieldsV1 is the one kept with the body.
+    @Test func sharedRenderingsAnswerWhatRenderingAnswers() throws {
+        let cache = ParsedBodies()
+        let body = try #require(cache.parsed(Self.large) { JSONValue.parse($0) })
+        let shared = try #require(body.shared)
+        let crd = ResourceType.builtIn.first { $0.kind == "CustomResourceDefinition" }!
+        var store = KubernetesStore()
+        let (applied, _) = try store.apply(
+            body.value, intent: body.paths, shared: shared, type: crd, namespace: nil, name: "x.example.io", manager: "flux", force: false)
+        #expect(KubernetesAPI.json(applied, reusing: shared.encodings).body == applied.encoded)
+        #expect(applied[path: "metadata.managedFields"]?.array?.first?["fieldsV1"] == KubernetesStore.fieldsV1(body.paths))
+        let read = try store.get(crd, namespace: nil, name: "x.example.io")
+        #expect(store.encodings(crd, namespace: nil, name: "x.example.io").count == 2)
+        #expect(KubernetesAPI.json(read, reusing: store.encodings(crd, namespace: nil, name: "x.example.io")).body == read.encoded)
+        var changed = body.value
+        changed["spec"]?["properties"]?["field0"]?["type"] = .string("integer")
+        _ = try store.apply(changed, type: crd, namespace: nil, name: "x.example.io", manager: "flux", force: false)
+        let reread = try store.get(crd, namespace: nil, name: "x.example.io")
+        #expect(reread[path: "spec.properties.field0.type"] == .string("integer"))
+        #expect(KubernetesAPI.json(reread, reusing: store.encodings(crd, namespace: nil, name: "x.example.io")).body == reread.encoded)
+    }
 }
 
 private final class Counter: @unchecked Sendable {

@@ -1,7 +1,8 @@
-import FleetSupport
 import Foundation
 import TestSupport
 import Testing
+
+@testable import FleetSupport
 
 @Suite struct JSONTextTests {
     @Test func readsWhatFoundationsDecoderReads() throws {
@@ -91,6 +92,45 @@ import Testing
             let bytes = value.encoded
             #expect(JSONValue.parse(bytes) == value)
             #expect(try JSONDecoder().decode(JSONValue.self, from: Data(bytes)) == value)
+        }
+    }
+}
+
+extension JSONTextTests {
+    /// Known values are written from their bytes wherever an equal object or list occurs, shared or not, at any
+    /// depth; a value of the same size that differs, or a scalar, is encoded as usual.
+    @Test func knownValuesAreWrittenFromTheirBytes() throws {
+        let schema: JSONValue = .object(["type": .string("object"), "properties": .object(["a": .object(["type": .string("string")])])])
+        let marker = Array(#""KNOWN""#.utf8)
+        let known = [EncodedJSON(schema, bytes: marker), EncodedJSON(.string("x"), bytes: Array("1".utf8))]
+        let shared: JSONValue = .object(["kind": .string("x"), "spec": schema, "list": .array([schema, .string("x")])])
+        #expect(String(decoding: shared.encoded(reusing: known), as: UTF8.self) == #"{"kind":"x","list":["KNOWN","x"],"spec":"KNOWN"}"#)
+        let equalNotShared = try #require(JSONValue.parse(shared.encoded))
+        #expect(equalNotShared.encoded(reusing: known) == shared.encoded(reusing: known))
+        var sameSizeOther = shared
+        sameSizeOther["spec"]?["type"] = .string("array")
+        #expect(String(decoding: sameSizeOther.encoded(reusing: known), as: UTF8.self)
+            == #"{"kind":"x","list":["KNOWN","x"],"spec":{"properties":{"a":{"type":"string"}},"type":"array"}}"#)
+        #expect(shared.encoded(reusing: []) == shared.encoded)
+    }
+
+    /// With their true bytes, known values change nothing: random values, random parts of them known.
+    @Test func reusingKnownValuesWritesWhatEncodingWrites() throws {
+        var generator = SplitMix64(seed: 11)
+        for _ in 0..<300 {
+            let value = JSONValue.random(using: &generator, depth: 0)
+            var parts: [JSONValue] = []
+            func collect(_ node: JSONValue) {
+                switch node {
+                case .object(let members): parts.append(node); members.values.forEach(collect)
+                case .array(let items): parts.append(node); items.forEach(collect)
+                default: break
+                }
+            }
+            collect(value)
+            let known = parts.filter { _ in Bool.random(using: &generator) }.map(EncodedJSON.init)
+                + [EncodedJSON(JSONValue.random(using: &generator, depth: 1))]
+            #expect(value.encoded(reusing: known) == value.encoded)
         }
     }
 }

@@ -91,7 +91,7 @@ struct KubernetesAPI {
             case ("GET", nil):
                 return Self.json(store.list(type, namespace: namespace))
             case ("GET", let name?):
-                return Self.json(try store.get(type, namespace: namespace, name: name))
+                return Self.json(try store.get(type, namespace: namespace, name: name), reusing: store.encodings(type, namespace: namespace, name: name))
             case ("POST", nil):
                 return Self.json(try store.create(try body(request), type: type, namespace: namespace, manager: query["fieldManager"] ?? "unknown"), status: 201)
             case ("PUT", let name?):
@@ -108,9 +108,9 @@ struct KubernetesAPI {
                 }
                 let patch = try parsedBody(request)
                 let (object, created) = try store.apply(
-                    patch.value, intent: patch.paths, type: type, namespace: namespace, name: name, manager: query["fieldManager"] ?? "",
-                    force: query["force"] == "true")
-                return Self.json(object, status: created ? 201 : 200)
+                    patch.value, intent: patch.paths, shared: patch.shared, type: type, namespace: namespace, name: name,
+                    manager: query["fieldManager"] ?? "", force: query["force"] == "true")
+                return Self.json(object, status: created ? 201 : 200, reusing: patch.shared?.encodings ?? [])
             case ("DELETE", let name?):
                 return Self.json(try store.delete(type, namespace: namespace, name: name))
             default:
@@ -173,8 +173,8 @@ struct KubernetesAPI {
         ])
     }
 
-    static func json(_ value: JSONValue, status: Int = 200) -> LabResponse {
-        LabResponse(status: status, headers: [("Content-Type", "application/json")], body: value.encoded)
+    static func json(_ value: JSONValue, status: Int = 200, reusing known: [EncodedJSON] = []) -> LabResponse {
+        LabResponse(status: status, headers: [("Content-Type", "application/json")], body: value.encoded(reusing: known))
     }
 
     static func status(_ error: KubernetesError) -> LabResponse { json(error.status, status: error.code) }

@@ -4,7 +4,6 @@
 import AWS
 import FleetSupport
 import Foundation
-import Synchronization
 
 public struct ResourceType: Sendable, Hashable {
     public var group: String
@@ -72,6 +71,8 @@ public struct KubernetesStore: Sendable {
         var object: JSONValue
         /// Field paths each manager owns, and how it set them (`Apply` or `Update`).
         var owners: [String: (operation: String, paths: Set<String>)]
+        /// What the object's rendering shares with other stores', from the body that applied it.
+        var shared: SharedRendering?
     }
 
     public private(set) var types: [ResourceType] = ResourceType.builtIn
@@ -98,6 +99,11 @@ public struct KubernetesStore: Sendable {
     public func get(_ type: ResourceType, namespace: String?, name: String) throws(KubernetesError) -> JSONValue {
         guard let stored = objects[key(type, namespace, name)] else { throw .notFound(type, name) }
         return render(stored)
+    }
+
+    /// Encodings an answer holding this object may reuse (`JSONValue.encoded(reusing:)`).
+    func encodings(_ type: ResourceType, namespace: String?, name: String) -> [EncodedJSON] {
+        objects[key(type, namespace, name)]?.shared?.encodings ?? []
     }
 
     public func list(_ type: ResourceType, namespace: String?) -> JSONValue {
@@ -136,7 +142,7 @@ public struct KubernetesStore: Sendable {
         }
         var object = body
         initializeMetadata(&object, type: type, namespace: ns)
-        var stored = Stored(type: type, object: object, owners: [manager: ("Update", Self.paths(of: body))])
+        var stored = Stored(type: type, object: object, owners: [manager: ("Update", Self.paths(of: body))], shared: nil)
         finishWrite(&stored, previous: nil)
         objects[k] = stored
         return render(stored)
@@ -173,6 +179,14 @@ public struct KubernetesStore: Sendable {
     public mutating func apply(
         _ body: JSONValue, intent: Set<String>? = nil, type: ResourceType, namespace: String?, name: String, manager: String, force: Bool
     ) throws(KubernetesError) -> (object: JSONValue, created: Bool) {
+        try apply(body, intent: intent, shared: nil, type: type, namespace: namespace, name: name, manager: manager, force: force)
+    }
+
+    /// `apply`, with the rendering parts the body shares with other stores (`ParsedBodies`).
+    mutating func apply(
+        _ body: JSONValue, intent: Set<String>?, shared: SharedRendering?, type: ResourceType, namespace: String?, name: String, manager: String,
+        force: Bool
+    ) throws(KubernetesError) -> (object: JSONValue, created: Bool) {
         guard !manager.isEmpty else { throw .badRequest("PATCH with apply-patch requires fieldManager") }
         let (ns, bodyName) = try identify(body, type: type, namespace: namespace)
         guard bodyName == name else { throw .badRequest("the name of the object (\(bodyName)) does not match the name on the URL (\(name))") }
@@ -181,7 +195,7 @@ public struct KubernetesStore: Sendable {
         guard var stored = objects[k] else {
             var object = body
             initializeMetadata(&object, type: type, namespace: ns)
-            var created = Stored(type: type, object: object, owners: [manager: ("Apply", intent)])
+            var created = Stored(type: type, object: object, owners: [manager: ("Apply", intent)], shared: shared)
             finishWrite(&created, previous: nil)
             objects[k] = created
             return (render(created), true)
@@ -210,6 +224,7 @@ public struct KubernetesStore: Sendable {
         for path in dropped { Self.remove(path, from: &object) }
         object = Self.merge(object, body)
         stored.owners[manager] = ("Apply", intent)
+        if let shared { stored.shared = shared }
         if object != previous {
             stored.object = object
             finishWrite(&stored, previous: previous)
@@ -344,7 +359,7 @@ public struct KubernetesStore: Sendable {
             .object([
                 "manager": .string(manager), "operation": .string(owned.operation), "apiVersion": .string(stored.type.apiVersion),
                 "time": object[path: "metadata.creationTimestamp"] ?? .null, "fieldsType": .string("FieldsV1"),
-                "fieldsV1": Self.fieldsV1(owned.paths),
+                "fieldsV1": stored.shared.flatMap { $0.paths == owned.paths ? $0.fieldsV1 : nil } ?? Self.fieldsV1(owned.paths),
             ])
         }
         object["metadata"]?["managedFields"] = .array(entries)
@@ -403,22 +418,7 @@ public struct KubernetesStore: Sendable {
         return .object(b)
     }
 
-    /// managedFields renderings of large path sets: each cluster's store holds the same CRDs, applied with the same
-    /// paths (`ParsedBodies`), and every read of one renders its managedFields again.
-    private static let renderedFields = Mutex<[Set<String>: JSONValue]>([:])
-
     static func fieldsV1(_ paths: Set<String>) -> JSONValue {
-        guard paths.count >= 64 else { return buildFieldsV1(paths) }
-        if let rendered = renderedFields.withLock({ $0[paths] }) { return rendered }
-        let rendered = buildFieldsV1(paths)
-        renderedFields.withLock { cache in
-            if cache.count >= 256 { cache.removeAll() }
-            cache[paths] = rendered
-        }
-        return rendered
-    }
-
-    private static func buildFieldsV1(_ paths: Set<String>) -> JSONValue {
         var root: [String: JSONValue] = [:]
         for path in paths.sorted() {
             var node = JSONValue.object(root)

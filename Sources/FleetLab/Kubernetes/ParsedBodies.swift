@@ -3,7 +3,8 @@
 // same object, so the parsed value and its field paths are kept here and shared by every cluster's store (values are
 // copied on write: a store changes an object's metadata, not the schema beneath it). At 3,000 clusters the lab held
 // 4.2 GB, 1.4 MB a cluster, most of it these objects and their paths, and parsing and walking them was a sixth of
-// its CPU. Small bodies (sync objects, reviews) are parsed each time: they differ from cluster to cluster.
+// its CPU. Small bodies (sync objects, reviews) are parsed each time: they differ from cluster to cluster. Flux's
+// Deployments (about 2 KB) are kept: they are the same everywhere, and listed again and again while awaited.
 import FleetSupport
 import Synchronization
 
@@ -12,6 +13,8 @@ final class ParsedBodies: Sendable {
         let value: JSONValue
         /// The field paths the object sets (`KubernetesStore.paths(of:)`), what an apply of it claims.
         let paths: Set<String>
+        /// For a body kept here: what every store's rendering of the object has in common.
+        var shared: SharedRendering?
     }
 
     /// Bytes as a dictionary key, hashed in one pass rather than byte by byte.
@@ -23,7 +26,7 @@ final class ParsedBodies: Sendable {
     static let shared = ParsedBodies()
 
     /// Bodies smaller than this are not kept.
-    let minimumSize = 4096
+    let minimumSize = 1024
     /// Distinct bodies kept; past this the cache starts over (a fleet's components are a few dozen).
     let capacity = 512
     private let entries = Mutex<[Key: Parsed]>([:])
@@ -45,11 +48,28 @@ final class ParsedBodies: Sendable {
         let key = Key(bytes: bytes)
         if let hit = entries.withLock({ $0[key] }) { return hit }
         guard let value = parse(bytes) else { return nil }
-        let parsed = Parsed(value: value, paths: KubernetesStore.paths(of: value))
+        let paths = KubernetesStore.paths(of: value)
+        let parsed = Parsed(value: value, paths: paths, shared: SharedRendering(value: value, paths: paths))
         entries.withLock { entries in
             if entries.count >= capacity { entries.removeAll() }
             entries[key] = parsed
         }
         return parsed
+    }
+}
+
+/// The parts of an applied object's rendering that are the same in every cluster's store: the FieldsV1 of the
+/// manager that applied exactly these paths, and, encoded once, that and the object's `spec`. A CRD's schema and
+/// its FieldsV1 are most of its bytes; encoding them again for every apply and every read was a seventh of the
+/// lab's CPU in the fleet benchmark.
+struct SharedRendering: Sendable {
+    let paths: Set<String>
+    let fieldsV1: JSONValue
+    let encodings: [EncodedJSON]
+
+    init(value: JSONValue, paths: Set<String>) {
+        self.paths = paths
+        fieldsV1 = KubernetesStore.fieldsV1(paths)
+        encodings = [EncodedJSON(fieldsV1)] + (value["spec"].map { [EncodedJSON($0)] } ?? [])
     }
 }
