@@ -145,6 +145,24 @@ struct KubernetesStoreTests {
         #expect(conditions.contains { $0["type"] == .string("Established") && $0["status"] == .string("True") })
         let gitRepository = try #require(s.type(apiVersion: "source.toolkit.fluxcd.io/v1", kind: "GitRepository"))
         #expect(s.type(apiVersion: "source.toolkit.fluxcd.io/v1beta2", kind: "GitRepository") != nil)
+        // Another CRD's types join them; a CRD applied again with fewer versions takes only its own types away.
+        let kustomizations = Self.yaml("""
+            apiVersion: apiextensions.k8s.io/v1
+            kind: CustomResourceDefinition
+            metadata: {name: kustomizations.kustomize.toolkit.fluxcd.io}
+            spec:
+              group: kustomize.toolkit.fluxcd.io
+              names: {kind: Kustomization, plural: kustomizations, listKind: KustomizationList, singular: kustomization}
+              scope: Namespaced
+              versions: [{name: v1, served: true, storage: true}]
+            """)
+        _ = try s.apply(kustomizations, type: crdType, namespace: nil, name: "kustomizations.kustomize.toolkit.fluxcd.io", manager: "flux", force: true)
+        var narrowed = crd
+        narrowed["spec"]?["versions"] = .array([try #require(crd[path: "spec.versions"]?.array?.first)])
+        _ = try s.apply(narrowed, type: crdType, namespace: nil, name: "gitrepositories.source.toolkit.fluxcd.io", manager: "flux", force: true)
+        #expect(s.type(apiVersion: "source.toolkit.fluxcd.io/v1beta2", kind: "GitRepository") == nil)
+        #expect(s.type(apiVersion: "kustomize.toolkit.fluxcd.io/v1", kind: "Kustomization") != nil)
+        #expect(s.types.count == ResourceType.builtIn.count + 2)
         let repo = Self.yaml("""
             apiVersion: source.toolkit.fluxcd.io/v1
             kind: GitRepository
@@ -156,6 +174,7 @@ struct KubernetesStoreTests {
         #expect(try s.get(gitRepository, namespace: "flux-system", name: "flux-system")[path: "status.observedGeneration"] == .number(1))
         _ = try s.delete(crdType, namespace: nil, name: "gitrepositories.source.toolkit.fluxcd.io")
         #expect(s.type(apiVersion: "source.toolkit.fluxcd.io/v1", kind: "GitRepository") == nil)
+        #expect(s.type(apiVersion: "kustomize.toolkit.fluxcd.io/v1", kind: "Kustomization") != nil)
     }
 
     @Test(.enabled(if: FileManager.default.fileExists(atPath: Self.fluxComponents), "../shared/testdata/flux is not beside this clone (CI has it)"))
