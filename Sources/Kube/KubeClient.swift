@@ -17,8 +17,10 @@ public final class KubeClient: Sendable {
     /// The cluster's connections: reused by its requests, closed when the client goes (a fleet never comes back).
     private let connections = HTTPConnectionPool()
     private let resources = Mutex<[String: Resource]>([:])
-    /// Discovery requests under way, per group version.
+    /// Discovery requests under way, per root (/api, /apis) or group version.
     private let discovering = Mutex<[String: Task<[String: Resource], any Error>]>([:])
+    /// Whether the server has aggregated discovery (nil: not yet known), and group versions it calls stale.
+    private let discoveryMode = Mutex<(aggregates: Bool?, stale: Set<String>)>((nil, []))
 
     /// What discovery says about a kind: its path segment and whether it lives in namespaces.
     public struct Resource: Sendable, Hashable {
@@ -51,14 +53,15 @@ public final class KubeClient: Sendable {
     public struct Response: Sendable {
         public var status: Int
         public var body: JSONValue?
+        public var contentType: String?
     }
 
     /// One request, retried when the server or the network says to try again; a 401 renews the token once.
     /// `parseSuccess: false` leaves a 2xx body unread (an apply's answer echoes a whole CRD back: parsing it was a
     /// tenth of the orchestrator's CPU); error bodies are always read, for their Status.
     public func send(
-        _ method: String, _ path: String, body: [UInt8] = [], contentType: String = "application/json", verb: String, object: String, parseSuccess: Bool = true,
-        omitting: Set<String> = []
+        _ method: String, _ path: String, body: [UInt8] = [], contentType: String = "application/json", accept: String = "application/json", verb: String,
+        object: String, parseSuccess: Bool = true, omitting: Set<String> = []
     ) async throws -> Response {
         var attempt = 0
         var refreshed = false
@@ -67,7 +70,7 @@ public final class KubeClient: Sendable {
             attempt += 1
             try Task.checkCancellation()
             let token = try await access.tokens.token(refresh: false)
-            var headers = [("Authorization", "Bearer \(token.reveal())"), ("Accept", "application/json"), ("User-Agent", "fleetstrap")]
+            var headers = [("Authorization", "Bearer \(token.reveal())"), ("Accept", accept), ("User-Agent", "fleetstrap")]
             if !body.isEmpty { headers.append(("Content-Type", contentType)) }
             do {
                 let response = try await http.execute(HTTPRequest(
@@ -89,7 +92,7 @@ public final class KubeClient: Sendable {
                     }
                 }
                 if (200..<300).contains(response.status) { quota.recordSuccess(lastRetryCost: lastCost) }
-                return Response(status: response.status, body: json)
+                return Response(status: response.status, body: json, contentType: response.header("Content-Type"))
             } catch let error as HTTPClientError {
                 if error.isCertificateProblem {
                     throw KubeError(.tls, verb: verb, object: object, message: "\(error.detail): the server's certificate is not signed by the cluster's CA", cluster: access.name)
@@ -119,34 +122,85 @@ public final class KubeClient: Sendable {
 
     // MARK: Discovery
 
-    /// The resource serving `kind` in `apiVersion`; discovery is asked once per group version (again after CRDs),
-    /// however many requests want it at the same time.
+    /// The resource serving `kind` in `apiVersion`. Discovery is aggregated where the server has it (Kubernetes
+    /// 1.26 and later, as client-go asks): one answer at /apis for every group version, one at /api for the core
+    /// group; else, or for a group version the aggregated answer calls stale, asked of the group version itself.
+    /// Asked once (again after CRDs change), however many requests want it at the same time.
     public func resource(apiVersion: String, kind: String) async throws -> Resource {
         let key = "\(apiVersion)/\(kind)"
-        if let known = resources.withLock({ $0[key] }) { return known }
-        let lookup = discovering.withLock { inFlight in
-            if let running = inFlight[apiVersion] { return running }
-            let task = Task { try await self.discover(apiVersion) }
-            inFlight[apiVersion] = task
-            return task
-        }
-        let found: [String: Resource]
-        do {
-            found = try await lookup.value
-            discovering.withLock { _ = $0.removeValue(forKey: apiVersion) }
-        } catch {
-            discovering.withLock { _ = $0.removeValue(forKey: apiVersion) }
-            throw error
-        }
-        resources.withLock { $0.merge(found) { $1 } }
-        guard let resource = found[key] else {
+        while true {
+            if let known = resources.withLock({ $0[key] }) { return known }
+            let (aggregates, stale) = discoveryMode.withLock { ($0.aggregates, $0.stale.contains(apiVersion)) }
+            let aggregated = aggregates != false && !stale
+            let source = aggregated ? (apiVersion.contains("/") ? "/apis" : "/api") : apiVersion
+            let lookup = discovering.withLock { inFlight in
+                if let running = inFlight[source] { return running }
+                let task = Task { aggregated ? try await self.discoverAll(source, for: apiVersion) : try await self.discover(apiVersion) }
+                inFlight[source] = task
+                return task
+            }
+            let found: [String: Resource]
+            do {
+                found = try await lookup.value
+                discovering.withLock { _ = $0.removeValue(forKey: source) }
+            } catch {
+                discovering.withLock { _ = $0.removeValue(forKey: source) }
+                throw error
+            }
+            resources.withLock { $0.merge(found) { $1 } }
+            if let resource = found[key] { return resource }
+            // The server turned out to have no aggregated discovery, or calls this group version stale: ask it.
+            if aggregated, discoveryMode.withLock({ $0.aggregates == false || $0.stale.contains(apiVersion) }) { continue }
+            guard found.values.contains(where: { $0.apiVersion == apiVersion }) || !aggregated else {
+                throw KubeError(.notFound, status: 404, verb: "discover", object: apiVersion,
+                    message: "the server does not serve \(apiVersion) (is its CRD installed and established?)", cluster: access.name)
+            }
             throw KubeError(.notFound, status: 404, verb: "discover", object: "\(kind) (\(apiVersion))",
                 message: "\(apiVersion) has no kind \(kind)", cluster: access.name)
         }
-        return resource
     }
 
-    /// The kinds a group version serves, asked of the server.
+    /// What client-go asks /api and /apis for: the aggregated document, GA or beta, else the legacy one.
+    static let aggregatedDiscovery = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
+        + "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json"
+
+    /// Every group version's kinds from the aggregated document at `root` (/api or /apis); empty when the server
+    /// answers with the legacy document instead (it has no aggregated discovery: noted, not asked again).
+    private func discoverAll(_ root: String, for apiVersion: String) async throws -> [String: Resource] {
+        let response = try await send("GET", root, accept: Self.aggregatedDiscovery, verb: "discover", object: apiVersion)
+        if response.status == 401 || response.status == 403 || response.status == 429 || response.status >= 500 {
+            throw KubeError.from(status: response.status, body: response.body, verb: "discover", object: apiVersion, cluster: access.name)
+        }
+        guard response.status == 200, response.contentType?.contains("as=APIGroupDiscoveryList") == true, let items = response.body?["items"]?.array else {
+            discoveryMode.withLock { $0.aggregates = false }
+            return [:]
+        }
+        var found: [String: Resource] = [:]
+        var stale: Set<String> = []
+        for item in items {
+            let group = item[path: "metadata.name"]?.string ?? ""
+            for version in item["versions"]?.array ?? [] {
+                guard let name = version["version"]?.string else { continue }
+                let groupVersion = group.isEmpty ? name : "\(group)/\(name)"
+                if version["freshness"]?.string == "Stale" {
+                    stale.insert(groupVersion)
+                    continue
+                }
+                for entry in version["resources"]?.array ?? [] {
+                    guard let plural = entry["resource"]?.string, let entryKind = entry[path: "responseKind.kind"]?.string else { continue }
+                    found["\(groupVersion)/\(entryKind)"] = Resource(
+                        apiVersion: groupVersion, kind: entryKind, plural: plural, namespaced: entry["scope"]?.string != "Cluster")
+                }
+            }
+        }
+        discoveryMode.withLock { mode in
+            mode.aggregates = true
+            mode.stale.formUnion(stale)
+        }
+        return found
+    }
+
+    /// The kinds a group version serves, asked of the group version (legacy discovery).
     private func discover(_ apiVersion: String) async throws -> [String: Resource] {
         let path = apiVersion.contains("/") ? "/apis/\(apiVersion)" : "/api/\(apiVersion)"
         let response = try await send("GET", path, verb: "discover", object: apiVersion)
@@ -167,10 +221,11 @@ public final class KubeClient: Sendable {
         return found
     }
 
-    /// Forget discovery (after CRDs change).
+    /// Forget discovery (after CRDs change); the core group's stays (no CRD serves in it).
     public func forgetDiscovery() {
-        resources.withLock { $0.removeAll() }
+        resources.withLock { $0 = $0.filter { $0.value.apiVersion == "v1" } }
         discovering.withLock { $0.removeAll() }
+        discoveryMode.withLock { $0.stale.removeAll() }
     }
 
     public func path(_ resource: Resource, namespace: String?, name: String? = nil) -> String {

@@ -1,13 +1,14 @@
 // The simulated clusters' API servers over HTTPS: their own CA, EKS tokens and access entries, discovery, apply,
 // Status errors; and kubectl against them when it is installed.
 import AWS
-import FleetLab
 import LabSupport
 import FleetSupport
 import Foundation
 import HTTP
 import TestSupport
 import Testing
+
+@testable import FleetLab
 
 @Suite("Lab: Kubernetes API servers", .serialized)
 struct LabKubernetesTests {
@@ -86,6 +87,51 @@ struct LabKubernetesTests {
         #expect(try await call(c, "/api/v1/namespaces/flux-system/secrets/flux-system", method: "DELETE").status == 200)
         #expect(fixture.lab.counters().clusters["prod-a"] ?? 0 >= 9)
         await fixture.stop()
+    }
+
+    /// Aggregated discovery as Kubernetes serves it, chosen by Accept: every group at /apis and the core group at
+    /// /api in one answer each, the legacy documents for plain JSON, 406 for what the server cannot serve.
+    @Test func aggregatedDiscoveryByAccept() async throws {
+        let fixture = try await LabFixture(ssh: false)
+        let c = try await connect(fixture)
+        let clientGo = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json"
+        let apis = try await c.call("/apis", accept: clientGo)
+        #expect(apis.status == 200)
+        #expect(apis.header("Content-Type") == "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList")
+        let document = try #require(JSONValue.parse(apis.body))
+        #expect(document["kind"] == .string("APIGroupDiscoveryList") && document["apiVersion"] == .string("apidiscovery.k8s.io/v2"))
+        let apps = try #require(document["items"]?.array?.first { $0[path: "metadata.name"] == .string("apps") })
+        let deployments = try #require(apps["versions"]?.array?.first?["resources"]?.array?.first { $0["resource"] == .string("deployments") })
+        #expect(deployments["scope"] == .string("Namespaced") && deployments["singularResource"] == .string("deployment"))
+        #expect(deployments["responseKind"] == .object(["group": .string("apps"), "version": .string("v1"), "kind": .string("Deployment")]))
+        #expect(deployments["shortNames"] == .array([.string("deploy")]))
+        let core = try #require(JSONValue.parse(try await c.call("/api", accept: clientGo).body))
+        #expect(core["items"]?.array?.count == 1 && core["items"]?.array?.first?[path: "metadata.name"] == nil)
+        let namespaces = core["items"]?.array?.first?["versions"]?.array?.first?["resources"]?.array?.first { $0["resource"] == .string("namespaces") }
+        #expect(namespaces?["scope"] == .string("Cluster"))
+        let beta = try await c.call("/apis", accept: "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList")
+        #expect(beta.header("Content-Type") == "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList")
+        let legacy = try await c.call("/apis")
+        #expect(legacy.header("Content-Type") == "application/json" && JSONValue.parse(legacy.body)?["kind"] == .string("APIGroupList"))
+        let refused = try await c.call("/apis", accept: "application/yaml")
+        #expect(refused.status == 406 && JSONValue.parse(refused.body)?["reason"] == .string("NotAcceptable"))
+        await fixture.stop()
+    }
+
+    /// Which document each Kubernetes version gives for an Accept header.
+    @Test func discoveryFormatFollowsTheKubernetesVersion() {
+        let v2 = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+        let beta = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"
+        let clientGo = "\(v2),\(beta),application/json"
+        typealias API = KubernetesAPI
+        #expect(API.discoveryFormat(clientGo, served: ["v2", "v2beta1"]) == .aggregated("v2"))      // 1.30 and later
+        #expect(API.discoveryFormat(clientGo, served: ["v2beta1"]) == .aggregated("v2beta1"))     // 1.26 to 1.29
+        #expect(API.discoveryFormat(clientGo, served: []) == .legacy)                            // before 1.26
+        #expect(API.discoveryFormat(v2, served: ["v2beta1"]) == nil)
+        #expect(API.discoveryFormat(nil, served: ["v2"]) == .legacy)
+        #expect(API.discoveryFormat("*/*", served: ["v2"]) == .legacy)
+        #expect(API.discoveryFormat("application/yaml, application/json;as=Table;g=meta.k8s.io;v=v1", served: ["v2"]) == nil)
+        #expect(API.discoveryFormat(" application/json ; g=apidiscovery.k8s.io ; v=v2 ; as=APIGroupDiscoveryList", served: ["v2"]) == .aggregated("v2"))
     }
 
     static var kubectl: String? {

@@ -150,6 +150,40 @@ struct KubeClientTests {
         await fixture.stop()
     }
 
+    /// Discovery asks as few times as the cluster allows: with aggregated discovery (v2 from Kubernetes 1.30,
+    /// v2beta1 from 1.26) every group version's kinds come in two answers, /apis and /api, and the core group's
+    /// are kept when CRDs change; an older cluster answers with the legacy document and is asked group version by
+    /// group version, with the same results.
+    @Test(arguments: ["1.31", "1.28", "1.25"])
+    func discoveryAsksAsFewTimesAsTheClusterAllows(version: String) async throws {
+        var config = LabFixture.config
+        config.clusters[0].version = version
+        let fixture = try await LabFixture(ssh: false, config: config)
+        let kube = try await client(fixture)
+        func discoveries() -> Int { fixture.lab.counters().operations["kubernetes:discovery"] ?? 0 }
+        async let deployment = kube.resource(apiVersion: "apps/v1", kind: "Deployment")
+        async let role = kube.resource(apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole")
+        async let policy = kube.resource(apiVersion: "networking.k8s.io/v1", kind: "NetworkPolicy")
+        async let namespace = kube.resource(apiVersion: "v1", kind: "Namespace")
+        let found = try await [deployment, role, policy, namespace]
+        #expect(found.map(\.plural) == ["deployments", "clusterroles", "networkpolicies", "namespaces"])
+        #expect(found.map(\.namespaced) == [true, false, true, false])
+        let aggregated = version != "1.25"
+        // Legacy: /apis and /api answered with the legacy documents, then each of the four group versions.
+        #expect(discoveries() == (aggregated ? 2 : 6))
+        await #expect { _ = try await kube.resource(apiVersion: "source.toolkit.fluxcd.io/v1", kind: "GitRepository") } throws: { error in
+            (error as? KubeError)?.kind == .notFound && "\(error)".contains("does not serve source.toolkit.fluxcd.io/v1")
+        }
+        await #expect { _ = try await kube.resource(apiVersion: "apps/v1", kind: "Widget") } throws: { error in
+            (error as? KubeError)?.kind == .notFound && "\(error)".contains("apps/v1 has no kind Widget")
+        }
+        kube.forgetDiscovery()
+        #expect(try await kube.resource(apiVersion: "v1", kind: "Secret").plural == "secrets")
+        #expect(try await kube.resource(apiVersion: "apps/v1", kind: "Deployment").plural == "deployments")
+        #expect(discoveries() == (aggregated ? 2 + 2 + 1 : 6 + 2 + 1), "the core group's kinds are kept")
+        await fixture.stop()
+    }
+
     @Test func aWrongCAAndARoleWithoutAccessFailClearly() async throws {
         let fixture = try await LabFixture(ssh: false)
         let kube = try await client(fixture)

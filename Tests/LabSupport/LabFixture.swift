@@ -75,10 +75,10 @@ public struct LabCluster: Sendable {
     public let token: String
 
     public func call(
-        _ path: String, method: String = "GET", body: String = "", contentType: String? = nil, token: String? = nil,
+        _ path: String, method: String = "GET", body: String = "", contentType: String? = nil, accept: String = "application/json", token: String? = nil,
         timeout: Duration = .seconds(30)
     ) async throws -> HTTPResponse {
-        var headers = [("Authorization", "Bearer \(token ?? self.token)"), ("Accept", "application/json")]
+        var headers = [("Authorization", "Bearer \(token ?? self.token)"), ("Accept", accept)]
         if let contentType { headers.append(("Content-Type", contentType)) }
         var request = HTTPRequest(method: method, url: endpoint + path, headers: headers, body: Array(body.utf8), trust: .pem(ca))
         request.timeout = timeout

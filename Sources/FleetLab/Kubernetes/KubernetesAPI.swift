@@ -44,13 +44,8 @@ struct KubernetesAPI {
                 "major": .string("1"), "minor": .string(String((cluster.version ?? "1.31").split(separator: ".").last ?? "31")),
                 "gitVersion": .string("v\(cluster.version ?? "1.31").0-eks-fleetstrap-lab"), "platform": .string("linux/amd64"),
             ]))
-        case ("GET", "api") where segments.count == 1:
-            return Self.json(.object([
-                "kind": .string("APIVersions"), "versions": .array([.string("v1")]),
-                "serverAddressByClientCIDRs": .array([.object(["clientCIDR": .string("0.0.0.0/0"), "serverAddress": .string(serverAddress)])]),
-            ]))
-        case ("GET", "apis") where segments.count == 1:
-            return Self.json(groupList(store))
+        case ("GET", "api") where segments.count == 1, ("GET", "apis") where segments.count == 1:
+            return discovery(request, store: store, core: segments.first == "api")
         default:
             break
         }
@@ -63,7 +58,9 @@ struct KubernetesAPI {
         } else {
             return Self.status(KubernetesError(code: 404, reason: "NotFound", message: "the server could not find the requested resource"))
         }
-        if rest.isEmpty, request.method == "GET" { return Self.json(resourceList(store, group: group, version: version)) }
+        if rest.isEmpty, request.method == "GET", store.types.contains(where: { $0.group == group && $0.version == version }) {
+            return Self.json(resourceList(store, group: group, version: version))
+        }
         var parts = Array(rest)
         var namespace: String?
         if parts.count >= 3, parts[0] == "namespaces" {
@@ -141,37 +138,6 @@ struct KubernetesAPI {
     }
 
     private static let notAnObject = KubernetesError.badRequest("the body is neither JSON nor YAML")
-
-    private func groupList(_ store: KubernetesStore) -> JSONValue {
-        var groups: [String: [String]] = [:]
-        for t in store.types where !t.group.isEmpty && !(groups[t.group]?.contains(t.version) ?? false) {
-            groups[t.group, default: []].append(t.version)
-        }
-        return .object([
-            "kind": .string("APIGroupList"), "apiVersion": .string("v1"),
-            "groups": .array(groups.sorted { $0.key < $1.key }.map { group, versions in
-                .object([
-                    "name": .string(group),
-                    "versions": .array(versions.map { .object(["groupVersion": .string("\(group)/\($0)"), "version": .string($0)]) }),
-                    "preferredVersion": .object(["groupVersion": .string("\(group)/\(versions[0])"), "version": .string(versions[0])]),
-                ])
-            }),
-        ])
-    }
-
-    private func resourceList(_ store: KubernetesStore, group: String, version: String) -> JSONValue {
-        let verbs: JSONValue = .array(["create", "delete", "get", "list", "patch", "update"].map { .string($0) })
-        let resources = store.types.filter { $0.group == group && $0.version == version }.map { t -> JSONValue in
-            .object([
-                "name": .string(t.plural), "singularName": .string(t.kind.lowercased()), "namespaced": .bool(t.namespaced),
-                "kind": .string(t.kind), "verbs": verbs, "shortNames": .array(t.shortNames.map { .string($0) }),
-            ])
-        }
-        return .object([
-            "kind": .string("APIResourceList"), "apiVersion": .string("v1"),
-            "groupVersion": .string(group.isEmpty ? version : "\(group)/\(version)"), "resources": .array(resources),
-        ])
-    }
 
     static func json(_ value: JSONValue, status: Int = 200, reusing known: [EncodedJSON] = []) -> LabResponse {
         LabResponse(status: status, headers: [("Content-Type", "application/json")], body: value.encoded(reusing: known))
