@@ -128,9 +128,10 @@ extension KubeClient {
         var pause = min(poll, .milliseconds(50))
         while true {
             let established = try await boundedTryMap(waiting, limit: concurrency) { name in
-                // Only the status matters here: the schema (most of the object) is not built.
+                // Only the status matters here: the schema and the metadata (its managedFields as large again) are
+                // not built.
                 let crd = try await self.get(
-                    apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition", namespace: nil, name: name, omitting: ["spec"])
+                    apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition", namespace: nil, name: name, omitting: ["spec", "metadata"])
                 return Self.condition(crd, "Established")?["status"]?.string == "True"
             }
             waiting = zip(waiting, established).filter { !$0.1 }.map(\.0)

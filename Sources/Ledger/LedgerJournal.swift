@@ -64,7 +64,8 @@ extension Ledger {
             let record = StepRecord(id: nil, runId: run, cluster: cluster, step: step, state: state, detail: detail, at: date, milliseconds: milliseconds)
             try record.insert(db)
             if state == .started {
-                try db.execute(sql: "UPDATE clusterResult SET step = ? WHERE runId = ? AND cluster = ?", arguments: [step, run, cluster])
+                // Prepared once per connection: a statement parsed for every step was 1% of a fleet's CPU.
+                try db.cachedStatement(sql: "UPDATE clusterResult SET step = ? WHERE runId = ? AND cluster = ?").execute(arguments: [step, run, cluster])
             }
         }
     }
