@@ -180,7 +180,7 @@ struct ClusterPipeline {
                 return true
             }
         }
-        let syncObjects = try KubeClient.objects(fromYAML: syncText)
+        let syncObjects = SyncManifests.objects(Self.syncSettings(cluster, repository, url: url))
         outcome.actions.applySync = try await step(.sync) {
             if dryRun {
                 var count = 0

@@ -1,6 +1,7 @@
 // `gotk-sync.yaml` and `kustomization.yaml` exactly as `flux bootstrap git` writes them, and the patches fleets
 // need in `kustomization.yaml`: IRSA role annotations on the controllers' service accounts, SOPS decryption, and
 // the user's own patches.
+import FleetSupport
 import Foundation
 
 public struct SyncSettings: Sendable, Hashable {
@@ -52,6 +53,30 @@ public enum SyncManifests {
                 name: flux-system
 
             """
+    }
+
+    /// The objects of `render(sync)`, built directly: what reading that YAML gives (tests hold the two equal), without
+    /// a YAML parser for every cluster (Yams on these two small documents was 2% of a fleet's CPU).
+    public static func objects(_ sync: SyncSettings) -> [JSONValue] {
+        let metadata: JSONValue = .object(["name": .string("flux-system"), "namespace": .string("flux-system")])
+        var source: [String: JSONValue] = [
+            "interval": .string(sync.interval), "ref": .object(["branch": .string(sync.branch)]), "url": .string(sync.url),
+        ]
+        if let provider = sync.provider { source["provider"] = .string(provider) }
+        if let secret = sync.secretName { source["secretRef"] = .object(["name": .string(secret)]) }
+        return [
+            .object([
+                "apiVersion": .string("source.toolkit.fluxcd.io/v1"), "kind": .string("GitRepository"), "metadata": metadata,
+                "spec": .object(source),
+            ]),
+            .object([
+                "apiVersion": .string("kustomize.toolkit.fluxcd.io/v1"), "kind": .string("Kustomization"), "metadata": metadata,
+                "spec": .object([
+                    "interval": .string(sync.kustomizationInterval), "path": .string("./\(sync.path)"), "prune": .bool(true),
+                    "sourceRef": .object(["kind": .string("GitRepository"), "name": .string("flux-system")]),
+                ]),
+            ]),
+        ]
     }
 
     /// A kustomize patch with its target, as `kustomization.yaml` lists it.

@@ -157,4 +157,20 @@ struct FluxManifestTests {
           namespace: flux-system
 
         """
+
+    /// The sync objects built directly are what reading gotk-sync.yaml gives, for SSH, HTTPS and the IAM provider.
+    @Test(arguments: [
+        SyncSettings(url: "ssh://APKAEXAMPLE@git-codecommit.eu-west-1.amazonaws.com/v1/repos/fleet", branch: "main", path: "clusters/prod"),
+        SyncSettings(url: "https://git-codecommit.us-east-1.amazonaws.com/v1/repos/fleet-dev", branch: "release/2026-11", path: "clusters/dev/eu-west-1"),
+        SyncSettings(url: "https://git-codecommit.eu-west-1.amazonaws.com/v1/repos/fleet", branch: "main", path: "clusters/a", provider: "aws"),
+    ])
+    func syncObjectsAreWhatTheSyncFileSays(settings: SyncSettings) throws {
+        var slow = settings
+        slow.interval = "5m0s"
+        slow.kustomizationInterval = "1h0m0s"
+        for sync in [settings, slow] {
+            let read = try Yams.load_all(yaml: SyncManifests.render(sync)).map { JSONValue(any: $0) }
+            #expect(SyncManifests.objects(sync) == read)
+        }
+    }
 }

@@ -157,7 +157,7 @@ struct ClusterKeySwitch: Sendable {
 
     /// The GitRepository of gotk-sync.yaml with `url`, applied as bootstrap applies it.
     private func applySource(_ kube: KubeClient, url: String) async throws {
-        let objects = try KubeClient.objects(fromYAML: SyncManifests.render(ClusterPipeline.syncSettings(cluster, repository, url: url)))
+        let objects = SyncManifests.objects(ClusterPipeline.syncSettings(cluster, repository, url: url))
         guard let source = objects.first(where: { $0["kind"]?.string == Self.gitRepository.kind }) else { return }
         try await kube.apply(source, fieldManager: "flux", returningObject: false)
     }
