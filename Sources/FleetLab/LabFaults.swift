@@ -173,9 +173,16 @@ final class FaultInjector: Sendable {
     }
 
     private struct Live: Sendable {
-        var faults = LabFaults()
+        let faults: LabFaults
         var used: [Int: Int] = [:]
         var buckets: [String: (tokens: Double, at: Date)] = [:]
+        /// Each rule's latency, read once (reading "20ms" again for every request was 1.5% of the lab's CPU).
+        let latencies: [ClosedRange<Double>?]
+
+        init(faults: LabFaults = LabFaults()) {
+            self.faults = faults
+            latencies = (faults.rules ?? []).map { $0.latency.flatMap(LabFaults.latencyRange) }
+        }
     }
 
     private let live = Mutex(Live())
@@ -212,7 +219,7 @@ final class FaultInjector: Sendable {
                 if let count = rule.count, live.used[index, default: 0] >= count { continue }
                 if let p = rule.probability, p < 1, Double.random(in: 0..<1) >= p { continue }
                 live.used[index, default: 0] += 1
-                if let range = rule.latency.flatMap(LabFaults.latencyRange) {
+                if let range = live.latencies[index] {
                     decision.latency += Double.random(in: range)
                 }
                 if let error = rule.error {

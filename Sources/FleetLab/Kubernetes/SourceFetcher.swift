@@ -62,9 +62,24 @@ struct SourceFetcher: Sendable {
     /// Whether the cluster's source-controller may authenticate with an SSH key id (a fault can refuse some).
     var allowsKey: @Sendable (_ cluster: String, _ keyID: String) -> Bool = { _, _ in true }
 
+    /// `name` of a CodeCommit path `/v1/repos/<name>` (letters, digits, `.`, `_`, `-`); by hand, not a regex
+    /// literal compiled again for every fetch.
+    static func repositoryName(_ path: String) -> Substring? {
+        guard path.hasPrefix("/v1/repos/") else { return nil }
+        let name = path.dropFirst("/v1/repos/".count)
+        guard !name.isEmpty, name.utf8.allSatisfy({ byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"): true
+            default: false
+            }
+        }) else { return nil }
+        return name
+    }
+
     func fetch(_ request: Request) async -> Result<Artifact, Failure> {
         guard let url = URLComponents(string: request.url), let scheme = url.scheme, let host = url.host,
-            let name = url.path.wholeMatch(of: /\/v1\/repos\/([A-Za-z0-9._-]+)/)?.1
+            let name = Self.repositoryName(url.path)
         else {
             return .failure(Failure(reason: "URLInvalid", message: "invalid url '\(request.url)': not a CodeCommit repository URL"))
         }
