@@ -122,8 +122,9 @@ public struct KubernetesStore: Sendable {
     /// read many times a second across a fleet, where rendering each object's field ownership was a tenth of the
     /// lab's CPU.
     func storedObjects(_ type: ResourceType) -> [JSONValue] {
-        objects.filter { _, v in v.type.plural == type.plural && v.type.group == type.group }
-            .sorted { ($0.key.namespace, $0.key.name) < ($1.key.namespace, $1.key.name) }.map(\.value.object)
+        // Matched by key and only the matches' objects copied: no dictionary of whole entries built on the way.
+        objects.compactMap { key, stored in key.plural == type.plural && key.group == type.group ? (key, stored.object) : nil }
+            .sorted { ($0.0.namespace, $0.0.name) < ($1.0.namespace, $1.0.name) }.map(\.1)
     }
 
     /// One stored object without `managedFields`; nil when there is none.

@@ -107,12 +107,13 @@ final class LabControllers: Sendable {
         let (next, jobs) = stores.with(cluster) { store -> (Date?, [SourceFetcher.Request]) in
             var next = reconcileDeployments(&store, cluster: cluster, now: now)
             var jobs: [SourceFetcher.Request] = []
-            if available(store, "source-controller"), !isStuck(cluster) {
+            let available = availableDeployments(store)
+            if available.contains("source-controller"), !isStuck(cluster) {
                 let (sourceNext, sourceJobs) = sourcesToFetch(store, cluster: cluster, now: now)
                 next = [next, sourceNext].compactMap { $0 }.min()
                 jobs = sourceJobs
             }
-            if available(store, "kustomize-controller") {
+            if available.contains("kustomize-controller") {
                 reconcileKustomizations(&store, cluster: cluster, now: now)
             }
             return (next, jobs)
@@ -134,14 +135,14 @@ final class LabControllers: Sendable {
         }
     }
 
-    private func available(_ store: KubernetesStore, _ deployment: String) -> Bool {
-        let items = store.storedObjects(Types.deployment)
-        return items.contains { item in
-            item[path: "metadata.name"]?.string == deployment
-                && (item[path: "status.conditions"]?.array ?? []).contains {
-                    $0["type"]?.string == "Available" && $0["status"]?.string == "True"
-                }
-        }
+    /// Names of the Deployments whose Available condition is True (one look at them for every controller).
+    private func availableDeployments(_ store: KubernetesStore) -> Set<String> {
+        Set(store.storedObjects(Types.deployment).compactMap { item -> String? in
+            let available = (item[path: "status.conditions"]?.array ?? []).contains {
+                $0["type"]?.string == "Available" && $0["status"]?.string == "True"
+            }
+            return available ? item[path: "metadata.name"]?.string : nil
+        })
     }
 
     // MARK: Deployments
