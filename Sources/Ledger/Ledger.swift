@@ -173,14 +173,6 @@ public final class Ledger: Sendable {
                 t.primaryKey(["runId", "identity", "keyId"])
             }
         }
-        migrator.registerMigration("v4: a started step is the cluster's current step") { db in
-            // Journaling a step is then one statement, atomic with its trigger, with no transaction to begin and
-            // commit around an insert and an update (GRDB parses both each time: 3% of a fleet's CPU).
-            try db.execute(sql: """
-                CREATE TRIGGER stepStarted AFTER INSERT ON step WHEN NEW.state = 'started'
-                BEGIN UPDATE clusterResult SET step = NEW.step WHERE runId = NEW.runId AND cluster = NEW.cluster; END
-                """)
-        }
         return migrator
     }
 

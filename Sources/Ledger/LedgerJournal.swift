@@ -58,11 +58,15 @@ extension Ledger {
         }
     }
 
-    /// Journals a step (before: `started`; after: `finished`, `failed` or `skipped`); a started step becomes the
-    /// cluster's current step in the same statement (trigger `stepStarted`).
+    /// Journals a step (before: `started`; after: `finished`, `failed` or `skipped`) and the cluster's current step.
     public func journal(run: String, cluster: String, step: String, state: StepRecord.State, detail: String? = nil, milliseconds: Int? = nil, at date: Date = Date()) throws {
-        try database.writeWithoutTransaction { db in
-            try StepRecord(id: nil, runId: run, cluster: cluster, step: step, state: state, detail: detail, at: date, milliseconds: milliseconds).insert(db)
+        try database.write { db in
+            let record = StepRecord(id: nil, runId: run, cluster: cluster, step: step, state: state, detail: detail, at: date, milliseconds: milliseconds)
+            try record.insert(db)
+            if state == .started {
+                // Prepared once per connection: a statement parsed for every step was 1% of a fleet's CPU.
+                try db.cachedStatement(sql: "UPDATE clusterResult SET step = ? WHERE runId = ? AND cluster = ?").execute(arguments: [step, run, cluster])
+            }
         }
     }
 

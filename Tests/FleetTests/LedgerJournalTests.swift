@@ -1,5 +1,5 @@
-// The journal: every step recorded in order, and a started step is its cluster's current step (a trigger keeps the
-// two together in one statement), in that run only; a step's end leaves the current step as it was.
+// The journal: every step recorded in order, and a started step is its cluster's current step (in the same
+// transaction), in that run only; a step's end leaves the current step as it was.
 import Foundation
 import Ledger
 import TestSupport
