@@ -151,12 +151,19 @@ public final class KubeClient: Sendable {
             if let resource = found[key] { return resource }
             // The server turned out to have no aggregated discovery, or calls this group version stale: ask it.
             if aggregated, discoveryMode.withLock({ $0.aggregates == false || $0.stale.contains(apiVersion) }) { continue }
-            guard found.values.contains(where: { $0.apiVersion == apiVersion }) || !aggregated else {
+            if aggregated, !found.values.contains(where: { $0.apiVersion == apiVersion }) {
                 throw KubeError(.notFound, status: 404, verb: "discover", object: apiVersion,
                     message: "the server does not serve \(apiVersion) (is its CRD installed and established?)", cluster: access.name)
             }
             throw KubeError(.notFound, status: 404, verb: "discover", object: "\(kind) (\(apiVersion))",
                 message: "\(apiVersion) has no kind \(kind)", cluster: access.name)
+        }
+    }
+
+    /// Refused, throttled or failing: that error (a 429 or a 5xx is worth another try), never "not served".
+    private func throwIfRefused(_ response: Response, apiVersion: String) throws {
+        if response.status == 401 || response.status == 403 || response.status == 429 || response.status >= 500 {
+            throw KubeError.from(status: response.status, body: response.body, verb: "discover", object: apiVersion, cluster: access.name)
         }
     }
 
@@ -168,9 +175,7 @@ public final class KubeClient: Sendable {
     /// answers with the legacy document instead (it has no aggregated discovery: noted, not asked again).
     private func discoverAll(_ root: String, for apiVersion: String) async throws -> [String: Resource] {
         let response = try await send("GET", root, accept: Self.aggregatedDiscovery, verb: "discover", object: apiVersion)
-        if response.status == 401 || response.status == 403 || response.status == 429 || response.status >= 500 {
-            throw KubeError.from(status: response.status, body: response.body, verb: "discover", object: apiVersion, cluster: access.name)
-        }
+        try throwIfRefused(response, apiVersion: apiVersion)
         guard response.status == 200, response.contentType?.contains("as=APIGroupDiscoveryList") == true, let items = response.body?["items"]?.array else {
             discoveryMode.withLock { $0.aggregates = false }
             return [:]
@@ -204,11 +209,8 @@ public final class KubeClient: Sendable {
     private func discover(_ apiVersion: String) async throws -> [String: Resource] {
         let path = apiVersion.contains("/") ? "/apis/\(apiVersion)" : "/api/\(apiVersion)"
         let response = try await send("GET", path, verb: "discover", object: apiVersion)
-        // Refused, throttled or failing: that error (a 429 or a 5xx is worth another try); only a 404 (or a body
-        // without resources) means the group version is not served.
-        if response.status == 401 || response.status == 403 || response.status == 429 || response.status >= 500 {
-            throw KubeError.from(status: response.status, body: response.body, verb: "discover", object: apiVersion, cluster: access.name)
-        }
+        // Only a 404 (or a body without resources) means the group version is not served.
+        try throwIfRefused(response, apiVersion: apiVersion)
         guard response.status == 200, let list = response.body?["resources"]?.array else {
             throw KubeError(.notFound, status: response.status, verb: "discover", object: apiVersion,
                 message: "the server does not serve \(apiVersion) (is its CRD installed and established?)", cluster: access.name)

@@ -43,6 +43,11 @@ struct ParsedBodiesTests {
         #expect(cache.parsed(broken, parse: parse) == nil)
         #expect(cache.parsed(broken, parse: parse) == nil)
         #expect(parses.value == 4)
+        // A body only created or replaced (a cluster's own Secret) is read, never kept.
+        let other = Self.large + Array(" ".utf8)
+        #expect(cache.value(other, parse: parse) != nil)
+        #expect(cache.value(other, parse: parse) != nil)
+        #expect(parses.value == 6)
     }
 
     @Test func storesSharingACachedObjectStayIndependent() throws {

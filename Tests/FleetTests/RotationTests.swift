@@ -66,13 +66,8 @@ extension LabFleetSuites {
         func aHolderNotYetPreparedWhenTheRunStoppedIsRotatedOnResume() async throws {
             try await LabFleet.with(accounts: 2, clusters: 4) { fleet in
                 let context = try fleet.context()
-                try await Self.bootstrap(fleet, context)
-                let stagingBefore = try await Self.keys(fleet, user: "flux-staging", account: "staging").filter { $0.status == .active }.map(\.keyID)
                 // staging's new key cannot be uploaded: its holder is left without a rotation record in the run.
-                try await fleet.fixture.lab.setFaults(LabFaults(rules: [.init(service: "iam", operation: "UploadSSHPublicKey", account: "staging", error: .internalError)]))
-                let first = try await RotationRun(context: context, settings: Self.settings, rotation: RotationSettings()).start(
-                    clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test", dryRun: false, progress: { _ in })
-                #expect(first.identities.first { $0.identity == "flux-staging" }?.state == .refused, "\(first.identities)")
+                let (first, stagingBefore) = try await Self.rotationWithStagingRefused(fleet, context)
                 // As if the run had been killed before staging's turn: no rotation of it recorded at all.
                 #expect(try context.ledger.rotations(run: first.run.runID).map(\.identity).sorted() == ["flux-prod", "flux-staging"])
                 let removal = try Python.run(
@@ -100,12 +95,7 @@ extension LabFleetSuites {
         func aKeyIAMTookBeforeTheRunStoppedIsTheNewKeyNotAnOldOne() async throws {
             try await LabFleet.with(accounts: 2, clusters: 4) { fleet in
                 let context = try fleet.context()
-                try await Self.bootstrap(fleet, context)
-                let stagingBefore = try await Self.keys(fleet, user: "flux-staging", account: "staging").filter { $0.status == .active }.map(\.keyID)
-                try await fleet.fixture.lab.setFaults(LabFaults(rules: [.init(service: "iam", operation: "UploadSSHPublicKey", account: "staging", error: .internalError)]))
-                let first = try await RotationRun(context: context, settings: Self.settings, rotation: RotationSettings()).start(
-                    clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test", dryRun: false, progress: { _ in })
-                #expect(first.identities.first { $0.identity == "flux-staging" }?.state == .refused, "\(first.identities)")
+                let (first, stagingBefore) = try await Self.rotationWithStagingRefused(fleet, context)
                 try await fleet.fixture.lab.setFaults(LabFaults())
                 // The stopping point: staging's new key uploaded, its private half still pending in the key store.
                 let identity = try #require(fleet.inventory.identities.first { $0.iamUser == "flux-staging" })
@@ -216,6 +206,18 @@ extension LabFleetSuites {
             let run = try await FleetRun(context: context, settings: settings).start(
                 command: "bootstrap", clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test", progress: { _ in })
             try #require(run.outcome == .succeeded, "\(run.failed.prefix(3))")
+        }
+
+        /// Bootstraps, then runs a rotation in which IAM refuses staging's new key; returns that run and staging's
+        /// Active keys before it.
+        static func rotationWithStagingRefused(_ fleet: LabFleet, _ context: FleetContext) async throws -> (RotationSummary, [String]) {
+            try await bootstrap(fleet, context)
+            let before = try await keys(fleet, user: "flux-staging", account: "staging").filter { $0.status == .active }.map(\.keyID)
+            try await fleet.fixture.lab.setFaults(LabFaults(rules: [.init(service: "iam", operation: "UploadSSHPublicKey", account: "staging", error: .internalError)]))
+            let run = try await RotationRun(context: context, settings: settings, rotation: RotationSettings()).start(
+                clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test", dryRun: false, progress: { _ in })
+            #expect(run.identities.first { $0.identity == "flux-staging" }?.state == .refused, "\(run.identities)")
+            return (run, before)
         }
 
         static func iam(_ fleet: LabFleet) async throws -> (IAMClient, any CredentialProvider) {

@@ -14,15 +14,17 @@ extension KubernetesAPI {
             return Self.status(KubernetesError(
                 code: 406, reason: "NotAcceptable",
                 message: "only the following media types are accepted: application/json, "
-                    + aggregatedVersions.map { "application/json;g=apidiscovery.k8s.io;v=\($0);as=APIGroupDiscoveryList" }.joined(separator: ", ")))
+                    + aggregatedVersions.map(Self.aggregatedMediaType).joined(separator: ", ")))
         case .legacy?:
             return Self.json(core ? versions : groupList(store))
         case .aggregated(let version)?:
             var response = Self.json(aggregated(store, core: core, version: version))
-            response.headers = [("Content-Type", "application/json;g=apidiscovery.k8s.io;v=\(version);as=APIGroupDiscoveryList"), ("Vary", "Accept")]
+            response.headers = [("Content-Type", Self.aggregatedMediaType(version)), ("Vary", "Accept")]
             return response
         }
     }
+
+    static func aggregatedMediaType(_ version: String) -> String { "application/json;g=apidiscovery.k8s.io;v=\(version);as=APIGroupDiscoveryList" }
 
     enum DiscoveryFormat: Equatable {
         case legacy

@@ -39,9 +39,12 @@ final class ParsedBodies: Sendable {
         return cached(bytes, parse: parse)
     }
 
-    /// `parse(bytes)`, from the cache when these bytes were seen before.
+    /// `parse(bytes)`, from the cache when an apply sent these bytes before; not kept otherwise: what is created
+    /// or replaced whole (a cluster's flux-system Secret, its private key included) is the cluster's own, and keeping
+    /// it would only push the fleet's components out of the cache.
     func value(_ bytes: [UInt8], parse: ([UInt8]) -> JSONValue?) -> JSONValue? {
-        bytes.count >= minimumSize ? cached(bytes, parse: parse)?.value : parse(bytes)
+        guard bytes.count >= minimumSize, let hit = entries.withLock({ $0[Key(bytes: bytes)] }) else { return parse(bytes) }
+        return hit.value
     }
 
     private func cached(_ bytes: [UInt8], parse: ([UInt8]) -> JSONValue?) -> Parsed? {
