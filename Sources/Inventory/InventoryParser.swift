@@ -171,10 +171,11 @@ struct InventoryParser {
         r.url = f.string("url")
         r.endpoint = f.string("endpoint")
         r.branch = f.string("branch")?.value
-        if let branch = r.branch, !isBranchName(branch) {
+        if let branch = r.branch, let problem = GitBranchName.problem(branch) {
             source.error(
                 "branch", at: f.value("branch")?.mark,
-                "repository '\(name.value)': '\(branch)' is not a valid Git branch name")
+                "repository '\(name.value)': '\(branch)' is not a Git branch name: \(problem)",
+                hint: "git check-ref-format --branch NAME tells whether git accepts a name, e.g. main or release/2024-06")
         }
         if let transport = f.string("transport") {
             if let t = GitTransport(rawValue: transport.value) {
@@ -542,13 +543,6 @@ struct InventoryParser {
             source.error("secret-reference", at: node.mark, "\(what) needs exactly one of env or file")
             return nil
         }
-    }
-
-    /// Git's check-ref-format rules for a branch name, in short.
-    private func isBranchName(_ s: String) -> Bool {
-        !s.isEmpty && !s.hasPrefix("-") && !s.hasPrefix("/") && !s.hasSuffix("/") && !s.hasSuffix(".lock")
-            && !s.hasSuffix(".") && !s.contains("..") && !s.contains("//") && !s.contains("@{")
-            && s.unicodeScalars.allSatisfy { $0.value > 32 && $0.value != 127 && !" ~^:?*[\\".unicodeScalars.contains($0) }
     }
 }
 

@@ -364,6 +364,12 @@ struct InventoryResolver {
     /// `clusters/x`, from `./clusters/x/` or the default; nil (with a diagnostic) when absolute or escaping.
     private func normalizedPath(_ path: Located<String>?, default fallback: String, what: String) -> String? {
         guard let path else { return fallback }
+        if let problem = RepositoryPath.problem(path.value) {
+            collector.error(
+                "path", at: path.location, "\(what): path '\(RepositoryPath.visible(path.value))' \(problem)",
+                hint: "a folder of letters, digits, spaces and punctuation, relative to the repository root, e.g. clusters/prod-eu-1")
+            return nil
+        }
         var text = Substring(path.value)
         if text.hasPrefix("/") {
             collector.error(
@@ -406,6 +412,8 @@ struct InventoryResolver {
     /// Drops later entries whose name repeats an earlier one, with an error pointing at both.
     private func unique<T>(_ items: [T], kind: String, name: KeyPath<T, Located<String>>) -> [T] {
         var seen: [String: SourceLocation] = [:]
+        // Names equal but for case collide in folders on case-insensitive checkouts (macOS, Windows) and in reports.
+        var folded: [String: Located<String>] = [:]
         return items.filter { item in
             let n = item[keyPath: name]
             if let first = seen[n.value] {
@@ -414,7 +422,15 @@ struct InventoryResolver {
                     hint: "first defined at \(first); \(kind) names must be unique")
                 return false
             }
+            if let other = folded[n.value.lowercased()] {
+                collector.error(
+                    "duplicate-name", at: n.location, "\(kind) name '\(n.value)' differs from '\(other.value)' only in case",
+                    hint: "'\(other.value)' is defined at \(other.location); names that differ only in case collide in "
+                        + "folders on macOS and Windows checkouts and in reports")
+                return false
+            }
             seen[n.value] = n.location
+            folded[n.value.lowercased()] = n
             return true
         }
     }

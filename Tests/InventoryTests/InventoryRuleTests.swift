@@ -261,7 +261,50 @@ struct InventoryRuleTests {
             "16:16: repository 'fleet': unknown transport 'sssh'; did you mean 'ssh'?", rule: "transport")
         expectSingleError(
             Fixture.validate(replacing: [15: "    codecommit: fleet\n    branch: \"bad..branch\""]),
-            "16:13: repository 'fleet': 'bad..branch' is not a valid Git branch name", rule: "branch")
+            "16:13: repository 'fleet': 'bad..branch' is not a Git branch name: it holds '..'", rule: "branch",
+            hint: "git check-ref-format --branch NAME tells whether git accepts a name, e.g. main or release/2024-06")
+        for (branch, problem) in [
+            ("a.lock/b", "a component ends with '.lock'"), ("HEAD", "HEAD is not a branch name"),
+            ("a/.hidden", "a component starts with '.'"), ("-x", "it starts with '-'"),
+        ] {
+            expectSingleError(
+                Fixture.validate(replacing: [15: "    codecommit: fleet\n    branch: \"\(branch)\""]),
+                "16:13: repository 'fleet': '\(branch)' is not a Git branch name: \(problem)", rule: "branch")
+        }
+        // Names YAML would read as other things are branches all the same: quoted, they are strings.
+        for branch in ["true", "yes", "on", "null", "1.0", "0x1F", "#x", "2024-06-01", "@"] {
+            let result = Fixture.validate(replacing: [15: "    codecommit: fleet\n    branch: '\(branch)'"])
+            #expect(result.errors.isEmpty, "\(branch): \(result.errors)")
+            #expect(result.inventory?.repository(named: "fleet")?.branch == branch)
+        }
+    }
+
+    @Test func pathsGitAndTerminalsCannotTakeAreRefused() {
+        let cases: [(yaml: String, shown: String, problem: String)] = [
+            ("\"clusters/a\\0b\"", "clusters/a\\u{0000}b", "holds a NUL character"),
+            ("\"clusters/a\\tb\"", "clusters/a\\u{0009}b", "holds a control character (U+0009)"),
+            ("\"clusters/a\\nprune: false\"", "clusters/a\\u{000A}prune: false", "holds a control character (U+000A)"),
+            ("'clusters\\one'", "clusters\\one", "holds a backslash; folders are separated by '/'"),
+            ("clusters/.git/one", "clusters/.git/one", "has a '.git' component, which git refuses to write"),
+            ("clusters/.GIT", "clusters/.GIT", "has a '.git' component, which git refuses to write"),
+            ("-clusters/one", "-clusters/one", "starts with '-', which git and kubectl read as an option"),
+            ("clusters/-one", "clusters/-one", "has a component starting with '-', which git and kubectl read as an option"),
+            (
+                "\"clusters/evil\\u202Eexe\"", "clusters/evil\\u{202E}exe",
+                "holds the bidirectional control U+202E, which makes a terminal show another name"
+            ),
+        ]
+        for (yaml, shown, problem) in cases {
+            expectSingleError(
+                Fixture.validate(appending: ["    path: \(yaml)"]), "23:11: cluster 'one': path '\(shown)' \(problem)",
+                rule: "path",
+                hint: "a folder of letters, digits, spaces and punctuation, relative to the repository root, e.g. clusters/prod-eu-1")
+        }
+        for path in ["clusters/with space", "clusters/#hash", "clusters/été/東京", "clusters/a: b"] {
+            let result = Fixture.validate(appending: ["    path: '\(path)'"])
+            #expect(result.errors.isEmpty, "\(path): \(result.errors)")
+            #expect(result.inventory?.cluster(named: "one")?.path == path)
+        }
     }
 
     @Test func sshNeedsAnIdentityInTheRepositorysAccount() {
