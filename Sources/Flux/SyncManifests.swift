@@ -26,11 +26,13 @@ public enum SyncManifests {
 
     /// `gotk-sync.yaml`: GitRepository and Kustomization `flux-system`, keys sorted as Flux's generator sorts them.
     public static func render(_ sync: SyncSettings) -> String {
-        var spec = "spec:\n  interval: \(sync.interval)\n"
-        if let provider = sync.provider { spec += "  provider: \(provider)\n" }
-        spec += "  ref:\n    branch: \(sync.branch)\n"
-        if let secret = sync.secretName { spec += "  secretRef:\n    name: \(secret)\n" }
-        spec += "  url: \(sync.url)\n"
+        // Every value through YAMLScalar: a branch `true` or a path holding `: ` must read back as written.
+        let q = YAMLScalar.value
+        var spec = "spec:\n  interval: \(q(sync.interval))\n"
+        if let provider = sync.provider { spec += "  provider: \(q(provider))\n" }
+        spec += "  ref:\n    branch: \(q(sync.branch))\n"
+        if let secret = sync.secretName { spec += "  secretRef:\n    name: \(q(secret))\n" }
+        spec += "  url: \(q(sync.url))\n"
         return header + """
             ---
             apiVersion: source.toolkit.fluxcd.io/v1
@@ -45,8 +47,8 @@ public enum SyncManifests {
               name: flux-system
               namespace: flux-system
             spec:
-              interval: \(sync.kustomizationInterval)
-              path: ./\(sync.path)
+              interval: \(q(sync.kustomizationInterval))
+              path: \(q("./" + sync.path))
               prune: true
               sourceRef:
                 kind: GitRepository
@@ -89,7 +91,7 @@ public enum SyncManifests {
     /// The IRSA annotation on a controller's ServiceAccount.
     public static func serviceAccountRole(controller: String, roleARN: String) -> Patch {
         Patch(
-            patch: "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: \(controller)\n  annotations:\n    eks.amazonaws.com/role-arn: \(roleARN)\n",
+            patch: "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: \(controller)\n  annotations:\n    eks.amazonaws.com/role-arn: \(YAMLScalar.value(roleARN))\n",
             target: ["kind": "ServiceAccount", "name": controller])
     }
 
@@ -106,7 +108,7 @@ public enum SyncManifests {
         for patch in patches {
             out += "- patch: |\n" + patch.patch.split(separator: "\n", omittingEmptySubsequences: false).dropLast(patch.patch.hasSuffix("\n") ? 1 : 0)
                 .map { "    \($0)\n" }.joined()
-            out += "  target:\n" + patch.target.sorted { $0.key < $1.key }.map { "    \($0.key): \($0.value)\n" }.joined()
+            out += "  target:\n" + patch.target.sorted { $0.key < $1.key }.map { "    \($0.key): \(YAMLScalar.value($0.value))\n" }.joined()
         }
         return out
     }
