@@ -55,6 +55,10 @@ public struct RunSummary: Sendable {
     public var succeeded: [String] = []
     public var failed: [(cluster: String, error: String)] = []
     public var notStarted: [String] = []
+    /// Why the run stopped when the ledger refused a write (the command then exits 3, as when it cannot start).
+    public var ledgerFailure: String?
+    /// Clusters in flight when the run was interrupted (Ctrl-C, SIGTERM): `--resume-last` takes them up again.
+    public var interrupted: [String] = []
     public var plans: [String: ClusterActions] = [:]
 }
 
@@ -96,6 +100,8 @@ public struct FleetRun: Sendable {
     public let context: FleetContext
     public let settings: RunSettings
     public var now: @Sendable () -> Date = Date.init
+    /// The fleet state this run holds, told the run's id once there is one.
+    public var lock: RunLock?
 
     public init(context: FleetContext, settings: RunSettings) {
         self.context = context
@@ -105,6 +111,7 @@ public struct FleetRun: Sendable {
     /// A new run over `clusters` (in inventory order).
     public func start(command: String, clusters: [Cluster], inventoryPath: String, inventoryDigest: String, progress: @escaping @Sendable (ProgressEvent) -> Void) async throws -> RunSummary {
         let id = Self.newRunID(now())
+        lock?.attach(runID: id)
         let waves = settings.waveIndices(count: clusters.count)
         let options = String(decoding: try JSONEncoder().encode(settings), as: UTF8.self)
         try context.ledger.begin(
@@ -117,6 +124,7 @@ public struct FleetRun: Sendable {
 
     /// Continues a run: clusters that succeeded are left alone, the others run again.
     public func resume(runID: String, clusters: [Cluster], progress: @escaping @Sendable (ProgressEvent) -> Void) async throws -> RunSummary {
+        lock?.attach(runID: runID)
         try context.ledger.reopen(run: runID)
         try context.ledger.event(run: runID, "resumed")
         return try await execute(runID: runID, clusters: clusters, progress: progress)
@@ -153,6 +161,8 @@ public struct FleetRun: Sendable {
                 if outcome.succeeded {
                     summary.succeeded.append(record.cluster)
                     summary.plans[record.cluster] = outcome.actions
+                } else if record.status == .interrupted {
+                    summary.interrupted.append(record.cluster)
                 } else if outcome.error is CancellationError || outcome.error is NotStartedForTheLedger || Task.isCancelled && outcome.error != nil {
                     summary.notStarted.append(record.cluster)
                 } else {
@@ -172,6 +182,7 @@ public struct FleetRun: Sendable {
                 progress(.stopped(reason: stopReason!))
             }
         }
+        summary.ledgerFailure = health.error?.description
         summary.outcome = Task.isCancelled ? .interrupted : stopReason != nil ? .stopped : summary.failed.isEmpty ? .succeeded : .failed
         try? context.ledger.finish(run: runID, outcome: summary.outcome, at: now())
         context.saveHostKeys()
@@ -222,11 +233,12 @@ public struct FleetRun: Sendable {
             progress(.step(cluster: name, step: step, milliseconds: ms))
         }
         let timeout = settings.clusterTimeoutSeconds
-        let outcome = await withTaskGroup(of: ClusterOutcome?.self) { group in
+        var outcome = await withTaskGroup(of: ClusterOutcome?.self) { group in
             group.addTask { await pipeline.run() }
             group.addTask {
                 try? await Task.sleep(for: .seconds(timeout))
-                return nil
+                // Cancelled is not timed out: the run was interrupted, the cluster's own time had not run out.
+                return Task.isCancelled ? Self.interruptedOutcome(cluster.name) : nil
             }
             let first = await group.next() ?? nil
             group.cancelAll()
@@ -235,6 +247,12 @@ public struct FleetRun: Sendable {
                 error: FleetFailure("did not finish within the cluster timeout of \(DurationText.format(.seconds(timeout)))", errorClass: "timeout"))
         }
         record.status = outcome.succeeded ? .succeeded : .failed
+        if !outcome.succeeded, Task.isCancelled {
+            // Whatever the pipeline's last error says (a cancelled request, a step cut short), the cluster was
+            // interrupted, not failed: it is neither counted against the budget nor reported as a failure.
+            record.status = .interrupted
+            outcome = Self.interruptedOutcome(cluster.name, at: context.ledger, runID: runID)
+        }
         record.endedAt = now()
         record.revision = outcome.revision ?? record.revision
         record.keyId = outcome.keyID ?? record.keyId
@@ -249,6 +267,15 @@ public struct FleetRun: Sendable {
         health.journal { try context.ledger.finish(cluster: record) }
         progress(.clusterFinished(record, outcome.actions))
         return (record, outcome)
+    }
+
+    /// The outcome of a cluster the run's interruption cut short, naming the step it was at when the ledger knows it.
+    static func interruptedOutcome(_ cluster: String, at ledger: Ledger? = nil, runID: String? = nil) -> ClusterOutcome {
+        let step = runID.flatMap { id in try? ledger?.clusters(run: id).first { $0.cluster == cluster }?.step }
+        let at = step.map { " at step \($0)" } ?? ""
+        return ClusterOutcome(
+            cluster: cluster, succeeded: false,
+            error: FleetFailure("interrupted\(at); --resume-last takes it up again", errorClass: "interrupted"))
     }
 
     static func newRunID(_ date: Date) -> String {

@@ -173,6 +173,18 @@ public final class Ledger: Sendable {
                 t.primaryKey(["runId", "identity", "keyId"])
             }
         }
+        migrator.registerMigration("v4: the run lease") { db in
+            // One row while a run that writes holds the fleet state: who holds it, and when it last said so.
+            try db.create(table: "lease") { t in
+                t.primaryKey("name", .text)
+                t.column("host", .text).notNull()
+                t.column("pid", .integer).notNull()
+                t.column("command", .text).notNull()
+                t.column("runId", .text)
+                t.column("acquiredAt", .datetime).notNull()
+                t.column("heartbeat", .datetime).notNull()
+            }
+        }
         return migrator
     }
 

@@ -32,6 +32,8 @@ public struct ClusterRecord: Codable, Sendable, Equatable, FetchableRecord, Pers
         case failed
         /// The run stopped (budget, interruption) before the cluster began.
         case notStarted
+        /// Ctrl-C or SIGTERM arrived while the cluster ran: neither failed nor done; a resume takes it up again.
+        case interrupted
     }
 
     public var runId: String

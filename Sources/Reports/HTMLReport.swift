@@ -61,7 +61,9 @@ extension RunReport {
         let seconds = runs.compactMap(\.seconds).max()
         let items: [(String, String, String)] = [
             ("clusters", "\(summary.clusters)", ""), ("succeeded", "\(summary.succeeded)", "ok"), ("failed", "\(summary.failed)", summary.failed > 0 ? "bad" : ""),
-            ("not started", "\(summary.notStarted + summary.pending)", ""), ("waves", "\(summary.waves)", ""),
+            ("not started", "\(summary.notStarted + summary.pending)", ""),
+        ] + (summary.interrupted == 0 ? [] : [("interrupted", "\(summary.interrupted)", "")]) + [
+            ("waves", "\(summary.waves)", ""),
             ("time", seconds.map { Self.duration($0) } ?? "–", ""),
         ] + (findings.isEmpty ? [] : [("findings", "\(findings.count)", findings.contains { $0.severity == "critical" || $0.severity == "error" } ? "bad" : "")])
         return items.map { "<div class=\"figure \($0.2)\"><b>\(Self.html($0.1))</b><span>\(Self.html($0.0))</span></div>" }.joined()
@@ -70,7 +72,8 @@ extension RunReport {
     private func statusChart() -> String {
         let parts: [(String, Int, String)] = [
             ("succeeded", summary.succeeded, "var(--ok)"), ("failed", summary.failed, "var(--bad)"),
-            ("not started", summary.notStarted, "var(--muted)"), ("pending", summary.pending, "var(--warn)"),
+            ("not started", summary.notStarted, "var(--muted)"), ("interrupted", summary.interrupted, "var(--warn)"),
+            ("pending", summary.pending, "var(--warn)"),
         ].filter { $0.1 > 0 }
         let total = max(1, parts.map(\.1).reduce(0, +))
         var x = 0.0

@@ -56,6 +56,7 @@ public enum ReportBuilder {
             case "succeeded": summary.succeeded += 1
             case "failed": summary.failed += 1
             case "notStarted": summary.notStarted += 1
+            case "interrupted": summary.interrupted += 1
             default: summary.pending += 1
             }
         }

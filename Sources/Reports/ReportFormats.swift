@@ -62,9 +62,11 @@ extension RunReport {
         // where escapes would show).
         let title = runs.count == 1 ? "fleetstrap \(runs[0].command) `\(runs[0].id.filter { $0 != "`" })`: \(runs[0].outcome)" : "fleetstrap: \(runs.count) runs merged"
         var out = "### \(title)\n\n"
-        out += "| clusters | succeeded | failed | not started | waves | time |\n| ---: | ---: | ---: | ---: | ---: | ---: |\n"
+        out += "| clusters | succeeded | failed | not started | interrupted | waves | time |\n"
+        out += "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
         let seconds = runs.compactMap(\.seconds).max().map { String(format: "%.0f s", $0) } ?? "–"
-        out += "| \(summary.clusters) | \(summary.succeeded) | \(summary.failed) | \(summary.notStarted + summary.pending) | \(summary.waves) | \(seconds) |\n"
+        out += "| \(summary.clusters) | \(summary.succeeded) | \(summary.failed) | \(summary.notStarted + summary.pending)"
+        out += " | \(summary.interrupted) | \(summary.waves) | \(seconds) |\n"
         let failures = clusters.filter { $0.status == "failed" }
         if !failures.isEmpty {
             out += "\n**Failed** (\(failures.count)):\n\n"

@@ -26,6 +26,8 @@ public struct RunReport: Codable, Sendable, Equatable {
         public var succeeded = 0
         public var failed = 0
         public var notStarted = 0
+        /// In flight when the run was interrupted; a resume takes them up again.
+        public var interrupted = 0
         public var pending = 0
         public var waves = 0
         public var findings: [String: Int] = [:]

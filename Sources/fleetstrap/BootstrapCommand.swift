@@ -37,6 +37,9 @@ struct FleetOptions: ParsableArguments {
     @Option(help: "Failures tolerated before no further wave starts, a count or a percentage (default: the inventory's).")
     var maxFailures: String?
 
+    @Option(help: "How long to wait for another run holding this ledger and state folder to finish (0: refuse at once).")
+    var waitLock = "0"
+
     @Option(help: "How long to wait for Flux to become Ready on a cluster (a Go duration).")
     var waitTimeout = "5m"
 
@@ -145,8 +148,15 @@ struct FleetOptions: ParsableArguments {
         ReportCommand.writeAfterRun(runID, ledger: context.ledger, inventory: context.inventory, folder: noReports ? nil : reports, quiet: quiet || output == .json)
     }
 
-    /// The run `--resume RUN` names, or with `--resume-last` the newest unfinished run of `command`.
-    func runToResume(_ explicit: String?, command: String, in ledger: Ledger) throws -> String {
+    /// Resuming needs the ledger that holds the run: refused before anything (a new, empty ledger among them) is made.
+    func requireLedgerToResume() throws {
+        guard !FileManager.default.fileExists(atPath: ledgerPath) else { return }
+        throw CommandFailure.invalidInput("no ledger at \(ledgerPath): there is no run to resume; pass the --ledger of the run")
+    }
+
+    /// The run `--resume RUN` names, or with `--resume-last` the newest unfinished run of `command`. A run begun from
+    /// an inventory that has changed since is resumed with the inventory as it is now, and says so.
+    func runToResume(_ explicit: String?, command: String, in ledger: Ledger, digest: String) throws -> String {
         let id: String
         if let explicit { id = explicit } else {
             guard let last = try ledger.lastUnfinished(command: command) else {
@@ -155,18 +165,36 @@ struct FleetOptions: ParsableArguments {
             id = last.id
         }
         guard let run = try ledger.run(id), run.command == command else { throw CommandFailure.invalidInput("no \(command) run \(id) in \(ledgerPath)") }
+        if !run.inventoryDigest.isEmpty, run.inventoryDigest != digest {
+            let text = "the inventory \(file) has changed since run \(id) began (SHA-256 \(run.inventoryDigest.prefix(12))… then, "
+                + "\(digest.prefix(12))… now): it resumes with the inventory as it is now"
+            FileHandle.standardError.write(Data("notice: \(text)\n".utf8))
+            try? ledger.event(run: id, level: "warning", text)
+        }
         return id
     }
 
-    func context(_ inventory: Inventory) throws -> FleetContext {
+    /// What every fleet command works with. The caller's AWS credentials are resolved first, once: without them
+    /// every cluster would fail alike, so the chain's message is said once and the command exits 3, before the
+    /// state folder or the ledger is made.
+    func context(_ inventory: Inventory) async throws -> FleetContext {
         let aws: AWSEnvironment
+        let baseCredentials: any CredentialProvider
         do {
             // The inventory's rate limits per (service, account, region) over the AWS defaults.
             var configuration = try AWSClient.Configuration.environment(ProcessInfo.processInfo.environment)
             configuration.rates.merge(inventory.rollout.rateLimits) { $1 }
             aws = try AWSEnvironment(variables: ProcessInfo.processInfo.environment, client: AWSClient(configuration: configuration))
+            baseCredentials = try aws.defaultCredentials(region: aws.region ?? "us-east-1")
         } catch {
             throw CommandFailure.couldNotStart("\(error)")
+        }
+        do {
+            _ = try await baseCredentials.credentials()
+        } catch is CancellationError {
+            throw ExitStatus.interrupted
+        } catch {
+            throw CommandFailure.couldNotStart("no usable AWS credentials: \(describe(error))")
         }
         guard let timeout = DurationText.parse(waitTimeout) else { throw CommandFailure.invalidInput("--wait-timeout '\(waitTimeout)' is not a duration") }
         // The state folder is made before the ledger (which `--ledger` may put inside it), and a run refused at this
@@ -176,7 +204,7 @@ struct FleetOptions: ParsableArguments {
             try FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             let ledger = try Ledger(path: ledgerPath)
             return try FleetContext(
-                inventory: inventory, aws: aws.client, baseCredentials: try aws.defaultCredentials(region: aws.region ?? "us-east-1"), ledger: ledger,
+                inventory: inventory, aws: aws.client, baseCredentials: baseCredentials, ledger: ledger,
                 stateDirectory: stateDir, wait: WaitSettings(timeout: timeout, poll: .seconds(2)))
         } catch {
             if !stateExisted { rmdir(stateDir) }
@@ -211,7 +239,7 @@ struct BootstrapCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bootstrap",
         abstract: "Bootstrap Flux on the inventory's clusters, in waves, journaled in the ledger.",
-        discussion: "Exit codes: 0 all succeeded, 1 some failed, 2 invalid input, 3 could not start, 130 interrupted.")
+        discussion: "Exit codes: 0 all succeeded, 1 some failed, 2 invalid input, 3 could not start (or the ledger could not be written, or another run holds the fleet state), 130 interrupted.")
 
     @OptionGroup var fleet: FleetOptions
 
@@ -232,19 +260,25 @@ struct BootstrapCommand: AsyncParsableCommand {
 /// Bootstrap and plan share this: the same pipeline, writing or not.
 func runFleet(_ fleet: FleetOptions, dryRun: Bool, resume: String?, resumeLast: Bool) async throws {
     let (inventory, clusters, digest) = try fleet.load()
-    if resume == nil && !resumeLast { try fleet.requireClusters(inventory, clusters) }
+    if resume == nil && !resumeLast { try fleet.requireClusters(inventory, clusters) } else { try fleet.requireLedgerToResume() }
     let settings = try fleet.settings(inventory, dryRun: dryRun)
-    let context = try fleet.context(inventory)
-    let fleetRun = FleetRun(context: context, settings: settings)
+    let context = try await fleet.context(inventory)
     let reporter = RunReporter(output: fleet.output, total: clusters.count, logFormat: fleet.logFormat, quiet: fleet.quiet, verbose: fleet.verbose)
-    let summary: RunSummary = try await RunReporter.interruptible {
-        if resume != nil || resumeLast {
-            let id = try fleet.runToResume(resume, command: "bootstrap", in: context.ledger)
-            return try await fleetRun.resume(runID: id, clusters: inventory.clusters, progress: reporter.event)
+    let execute = { (lock: RunLock?) async throws -> RunSummary in
+        var fleetRun = FleetRun(context: context, settings: settings)
+        fleetRun.lock = lock
+        return try await RunReporter.interruptible { [fleetRun] in
+            if resume != nil || resumeLast {
+                let id = try fleet.runToResume(resume, command: "bootstrap", in: context.ledger, digest: digest)
+                return try await fleetRun.resume(runID: id, clusters: inventory.clusters, progress: reporter.event)
+            }
+            return try await fleetRun.start(
+                command: dryRun ? "plan" : "bootstrap", clusters: clusters, inventoryPath: fleet.file, inventoryDigest: digest,
+                progress: reporter.event)
         }
-        return try await fleetRun.start(
-            command: dryRun ? "plan" : "bootstrap", clusters: clusters, inventoryPath: fleet.file, inventoryDigest: digest, progress: reporter.event)
     }
+    // A plan changes nothing and never waits; a bootstrap holds the fleet state for its whole life.
+    let summary = dryRun ? try await execute(nil) : try await fleet.holdingFleetState(context, command: "bootstrap", execute)
     reporter.finish(summary, plan: dryRun)
     fleet.writeReports(summary.runID, context: context)
     let code = RunReporter.exitCode(summary)

@@ -58,7 +58,7 @@ struct RotateCommand: AsyncParsableCommand {
 
     func run() async throws {
         let (inventory, clusters, digest) = try fleet.load()
-        if resume == nil && !resumeLast { try fleet.requireClusters(inventory, clusters) }
+        if resume == nil && !resumeLast { try fleet.requireClusters(inventory, clusters) } else { try fleet.requireLedgerToResume() }
         let settings = try fleet.settings(inventory, dryRun: dryRun)
         var rotation = RotationSettings()
         rotation.identities = identities
@@ -71,20 +71,29 @@ struct RotateCommand: AsyncParsableCommand {
             let suggestion = Suggestion.closest(to: name, in: inventory.identities.map(\.name)).map { "; did you mean '\($0)'?" } ?? ""
             throw CommandFailure.invalidInput("--identity \(name): no such identity in \(fleet.file)\(suggestion)")
         }
-        let context = try fleet.context(inventory)
-        let run = RotationRun(context: context, settings: settings, rotation: rotation)
+        let context = try await fleet.context(inventory)
         let reporter = RunReporter(output: fleet.output, total: clusters.count, logFormat: fleet.logFormat, quiet: fleet.quiet, verbose: fleet.verbose)
-        let summary: RotationSummary = try await RunReporter.interruptible {
-            if resume != nil || resumeLast {
-                return try await run.resume(runID: try fleet.runToResume(resume, command: "rotate", in: context.ledger), progress: reporter.event)
+        let execute = { (lock: RunLock?) async throws -> RotationSummary in
+            var run = RotationRun(context: context, settings: settings, rotation: rotation)
+            run.lock = lock
+            return try await RunReporter.interruptible { [run] in
+                if resume != nil || resumeLast {
+                    let id = try fleet.runToResume(resume, command: "rotate", in: context.ledger, digest: digest)
+                    return try await run.resume(runID: id, progress: reporter.event)
+                }
+                return try await run.start(
+                    clusters: clusters, inventoryPath: fleet.file, inventoryDigest: digest, dryRun: dryRun, progress: reporter.event)
             }
-            return try await run.start(clusters: clusters, inventoryPath: fleet.file, inventoryDigest: digest, dryRun: dryRun, progress: reporter.event)
         }
+        // A dry run changes nothing and never waits; a rotation holds the fleet state for its whole life.
+        let summary = dryRun ? try await execute(nil) : try await fleet.holdingFleetState(context, command: "rotate", execute)
         report(summary, reporter: reporter)
         fleet.writeReports(summary.run.runID, context: context)
         let partial = summary.identities.contains { $0.state == .partial || $0.state == .refused }
-        let code = summary.run.outcome == .interrupted ? 130 : partial || !summary.run.failed.isEmpty ? 1 : 0
-        if code != 0 { throw ExitCode(Int32(code)) }
+        let code: Int32 =
+            summary.run.outcome == .interrupted ? 130 : summary.run.ledgerFailure != nil ? 3
+            : partial || !summary.run.failed.isEmpty ? 1 : 0
+        if code != 0 { throw ExitCode(code) }
     }
 
     private func report(_ summary: RotationSummary, reporter: RunReporter) {
@@ -100,6 +109,7 @@ struct RotateCommand: AsyncParsableCommand {
             var clusters: [[String: Any]] = summary.run.succeeded.map { ["cluster": $0, "status": "succeeded"] }
             clusters += summary.run.failed.map { ["cluster": $0.cluster, "status": "failed", "error": $0.error] }
             clusters += summary.run.notStarted.map { ["cluster": $0, "status": "notStarted"] }
+            clusters += summary.run.interrupted.map { ["cluster": $0, "status": "interrupted"] }
             var document: [String: Any] = ["identities": identities, "clusters": clusters, "outcome": summary.run.outcome.rawValue]
             if !summary.run.runID.isEmpty { document["run"] = summary.run.runID }
             if let data = try? JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) {

@@ -51,14 +51,14 @@ final class RunReporter: Sendable {
                 if live { emit("\r\u{1B}[K" + statusLine(), newline: false) }
             case .clusterFinished(let record, let actions):
                 state.withLock { s in
-                    if record.status == .succeeded { s.succeeded += 1 } else { s.failed += 1 }
+                    if record.status == .succeeded { s.succeeded += 1 } else if record.status != .interrupted { s.failed += 1 }
                     s.running[record.cluster] = nil
                 }
                 if quiet || live && record.status == .succeeded {
                     if live { emit("\r\u{1B}[K" + statusLine(), newline: false) }
                     return
                 }
-                let what = record.status == .succeeded ? "ok  " : "FAIL"
+                let what = record.status == .succeeded ? "ok  " : record.status == .interrupted ? "INT " : "FAIL"
                 var line = "\(live ? "\r\u{1B}[K" : "")\(what) \(record.cluster) [\(statusCounts())]"
                 if let revision = record.revision, record.status == .succeeded { line += " \(revision)" }
                 if actions.nothingToDo, record.status == .succeeded { line += " (nothing to change)" }
@@ -127,9 +127,11 @@ final class RunReporter: Sendable {
             }
             clusters += summary.failed.map { ["cluster": $0.cluster, "status": "failed", "error": $0.error] }
             clusters += summary.notStarted.map { ["cluster": $0, "status": "notStarted"] }
+            clusters += summary.interrupted.map { ["cluster": $0, "status": "interrupted"] }
             let document: [String: Any] = [
                 "run": summary.runID, "outcome": summary.outcome.rawValue, "succeeded": summary.succeeded.count,
-                "failed": summary.failed.count, "notStarted": summary.notStarted.count, "clusters": clusters,
+                "failed": summary.failed.count, "notStarted": summary.notStarted.count,
+                "interrupted": summary.interrupted.count, "clusters": clusters,
             ]
             if let data = try? JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) {
                 FileHandle.standardOutput.write(data + Data("\n".utf8))
@@ -145,7 +147,10 @@ final class RunReporter: Sendable {
             print("plan: \(changing) of \(summary.succeeded.count) clusters would change; \(summary.failed.count) could not be read")
         }
         for failure in summary.failed { print("failed: \(failure.cluster): \(failure.error)") }
-        print("run \(summary.runID): \(summary.outcome.rawValue): \(summary.succeeded.count) succeeded, \(summary.failed.count) failed, \(summary.notStarted.count) not started")
+        for name in summary.interrupted { print("interrupted: \(name): --resume-last takes it up again") }
+        var counts = "\(summary.succeeded.count) succeeded, \(summary.failed.count) failed, \(summary.notStarted.count) not started"
+        if !summary.interrupted.isEmpty { counts += ", \(summary.interrupted.count) interrupted" }
+        print("run \(summary.runID): \(summary.outcome.rawValue): \(counts)")
     }
 
     static func describe(_ actions: ClusterActions) -> String {
@@ -160,7 +165,9 @@ final class RunReporter: Sendable {
     }
 
     static func exitCode(_ summary: RunSummary) -> Int32 {
-        switch summary.outcome {
+        // The journal could not be written: the run cannot go on here, as if it could not start.
+        if summary.ledgerFailure != nil, summary.outcome != .interrupted { return 3 }
+        return switch summary.outcome {
         case .succeeded: 0
         case .interrupted: 130
         default: 1

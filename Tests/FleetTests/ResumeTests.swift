@@ -75,12 +75,18 @@ extension LabFleetSuites {
         func ctrlCStopsStartingClustersRecordsTheRestAndExits130() async throws {
             let fleet = try await LabFleet.start(
                 accounts: 1, clusters: 10,
-                rollout: "  rollout:\n    parallelism: 1\n    waves: [100%]\n    maxFailures: 0\n    clusterTimeout: 2m\n")
+                rollout: "  rollout:\n    parallelism: 3\n    waves: [100%]\n    maxFailures: 0\n    clusterTimeout: 10m\n")
+            let reports = fleet.fixture.directory.appendingPathComponent("reports")
+            let arguments = [
+                "bootstrap", "-f", fleet.inventoryPath, "--ledger", fleet.ledgerPath, "--state-dir", fleet.stateDirectory,
+                "--reports", reports.path,
+            ]
             let process = Process()
             process.executableURL = Self.binary
-            process.arguments = ["bootstrap", "-f", fleet.inventoryPath, "--ledger", fleet.ledgerPath, "--state-dir", fleet.stateDirectory, "--no-reports"]
+            process.arguments = arguments + ["--output", "json"]
             process.environment = fleet.environment
-            process.standardOutput = FileHandle.nullDevice
+            let stdout = Pipe()
+            process.standardOutput = stdout
             process.standardError = FileHandle.nullDevice
             try process.run()
             for _ in 0..<600 {
@@ -92,6 +98,7 @@ extension LabFleetSuites {
                 }
             }
             kill(process.processIdentifier, SIGINT)
+            let output = stdout.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
             #expect(process.terminationStatus == 130)
             let ledger = try Ledger(path: fleet.ledgerPath)
@@ -100,6 +107,22 @@ extension LabFleetSuites {
             let clusters = try ledger.clusters(run: run.id)
             #expect(clusters.contains { $0.status == .notStarted }, "clusters not begun are recorded as such")
             #expect(!clusters.contains { $0.status == .running || $0.status == .pending }, "nothing left half-recorded")
+            // Those in flight were interrupted, not failed: not by the cluster timeout, not as a CancellationError.
+            let interrupted = clusters.filter { $0.status == .interrupted }
+            #expect(!interrupted.isEmpty, "clusters in flight: \(clusters.map { "\($0.cluster) \($0.status)" })")
+            #expect(!clusters.contains { $0.status == .failed }, "\(clusters.filter { $0.status == .failed }.map { "\($0.cluster): \($0.errorMessage ?? "")" })")
+            let document = try JSONSerialization.jsonObject(with: output) as? [String: Any]
+            #expect(document?["failed"] as? Int == 0 && document?["interrupted"] as? Int == interrupted.count, "\(document ?? [:])")
+            let junit = try String(contentsOf: reports.appendingPathComponent(run.id).appendingPathComponent("junit.xml"), encoding: .utf8)
+            #expect(junit.contains("failures=\"0\""), "\(junit.prefix(400))")
+            #expect(junit.contains("<skipped message=\"interrupted\"/>"))
+            let summary = try String(contentsOf: reports.appendingPathComponent(run.id).appendingPathComponent("summary.md"), encoding: .utf8)
+            #expect(summary.contains("| 10 | \(clusters.filter { $0.status == .succeeded }.count) | 0 |"), "\(summary.prefix(400))")
+
+            // --resume-last takes them up again, with the clusters never started.
+            let resumed = try await runCommand([Self.binary.path] + arguments + ["--resume-last"], environment: fleet.environment)
+            #expect(resumed.status == 0, "\(resumed.stderr.suffix(1000))")
+            #expect(try ledger.clusters(run: run.id).allSatisfy { $0.status == .succeeded })
             await fleet.stop()
         }
     }

@@ -111,7 +111,7 @@ struct ReportTests {
         #expect(junit.contains("tests=\"6\" failures=\"2\""))
         // Markdown: the counts and the failures.
         let markdown = try String(contentsOfFile: paths[3], encoding: .utf8)
-        #expect(markdown.contains("| 6 | 4 | 2 | 0 | 2 |") && markdown.contains("**Failed** (2)"), "\(markdown)")
+        #expect(markdown.contains("| 6 | 4 | 2 | 0 | 0 | 2 |") && markdown.contains("**Failed** (2)"), "\(markdown)")
     }
 
     @Test func stringsFromTheInventoryAndServersCannotBecomeMarkup() throws {

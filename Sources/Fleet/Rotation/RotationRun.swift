@@ -44,6 +44,8 @@ public struct RotationRun: Sendable {
     public let settings: RunSettings
     public let rotation: RotationSettings
     public var now: @Sendable () -> Date = Date.init
+    /// The fleet state this run holds, told the run's id once there is one.
+    public var lock: RunLock?
 
     public init(context: FleetContext, settings: RunSettings, rotation: RotationSettings) {
         self.context = context
@@ -114,6 +116,7 @@ public struct RotationRun: Sendable {
     public func start(clusters: [Cluster], inventoryPath: String, inventoryDigest: String, dryRun: Bool, progress: @escaping @Sendable (ProgressEvent) -> Void) async throws -> RotationSummary {
         let (candidates, refused) = try holders(of: clusters)
         let runID = FleetRun.newRunID(now())
+        lock?.attach(runID: runID)
         var outcomes: [IdentityOutcome] = refused
         var plans: [Plan] = []
         // What each cluster last ran with, read once for every holder.
@@ -126,6 +129,7 @@ public struct RotationRun: Sendable {
             do {
                 let held = try await store.list()
                 let unfinished = try context.ledger.unfinishedRotation(identity: holder.name, kind: holder.kind)
+                try await store.checkNoForeignRotation(held, usedBy: Self.usage(members, known), unfinished: unfinished)
                 if let unfinished, held.contains(where: { $0.id == unfinished.newKeyId && $0.active }) {
                     plans.append(Plan(holder: holder, accountID: accountID, clusters: members, unfinished: unfinished, held: held, usedBy: Self.usage(members, known)))
                     continue
@@ -202,6 +206,7 @@ public struct RotationRun: Sendable {
 
     /// Continues a rotate run: its holders with their new credentials, its clusters not switched yet.
     public func resume(runID: String, progress: @escaping @Sendable (ProgressEvent) -> Void) async throws -> RotationSummary {
+        lock?.attach(runID: runID)
         try context.ledger.reopen(run: runID)
         try context.ledger.event(run: runID, "resumed")
         let clusterRecords = try context.ledger.clusters(run: runID)
@@ -320,6 +325,7 @@ public struct RotationRun: Sendable {
         let budget = settings.budget(of: records.count)
         var failures = 0
         var stopReason: String?
+        let health = LedgerHealth(path: context.ledger.path)
         let waveCount = (records.map(\.wave).max() ?? -1) + 1
         for wave in 0..<waveCount {
             let todo = records.filter { $0.wave == wave }
@@ -335,17 +341,24 @@ public struct RotationRun: Sendable {
             }
             guard !pending.isEmpty else { continue }
             progress(.waveStarted(index: wave, clusters: pending.count))
-            for result in await runWave(runID: runID, records: pending, members: byCluster, progress: progress) {
+            for result in await runWave(runID: runID, records: pending, members: byCluster, health: health, progress: progress) {
                 switch result.record.status {
                 case .succeeded: summary.succeeded.append(result.record.cluster)
                 case .notStarted: summary.notStarted.append(result.record.cluster)
+                case .interrupted: summary.interrupted.append(result.record.cluster)
                 default:
                     failures += 1
                     summary.failed.append((result.record.cluster, result.record.errorMessage ?? "failed"))
                 }
             }
             if Task.isCancelled { stopReason = "interrupted" }
-            if failures > budget, wave < waveCount - 1 {
+            if let failure = health.error {
+                // Without its journal a rotation could not be resumed safely: no cluster changes after the failed
+                // write (those in flight were rolled back to their old key), the old keys stay Active.
+                stopReason = "\(failure.description): no further cluster changes; \(failure.hint ?? "")"
+                try? context.ledger.event(run: runID, level: "error", stopReason!)
+                progress(.stopped(reason: stopReason!))
+            } else if failures > budget, wave < waveCount - 1 {
                 stopReason = "\(failures) clusters failed, more than the budget of \(budget): no further wave starts"
                 try? context.ledger.event(run: runID, level: "error", stopReason!)
                 progress(.stopped(reason: stopReason!))
@@ -353,8 +366,19 @@ public struct RotationRun: Sendable {
         }
         var outcomes = earlier
         let results = Dictionary(uniqueKeysWithValues: ((try? context.ledger.clusters(run: runID)) ?? []).map { ($0.cluster, $0) })
-        for member in members { outcomes.append(await finish(member, results: results, runID: runID, progress: progress)) }
+        for member in members {
+            guard health.error == nil else {
+                // Nothing is retired on the strength of a journal that could not be written.
+                outcomes.append(IdentityOutcome(
+                    identity: member.holder.name, iamUser: member.holder.iamUser, state: .partial, oldKeys: [],
+                    newKey: member.credential.id, clusters: member.clusters.count,
+                    message: "stopped: the ledger could not be written; the old \(member.holder.what)s stay Active"))
+                continue
+            }
+            outcomes.append(await finish(member, results: results, runID: runID, progress: progress))
+        }
         let identityFailed = outcomes.contains { $0.state == .refused || $0.state == .partial }
+        summary.ledgerFailure = health.error?.description
         summary.outcome = Task.isCancelled ? .interrupted : stopReason != nil ? .stopped : summary.failed.isEmpty && !identityFailed ? .succeeded : .failed
         try? context.ledger.finish(run: runID, outcome: summary.outcome, at: now())
         context.saveHostKeys()
@@ -363,7 +387,10 @@ public struct RotationRun: Sendable {
 
     /// One wave in three phases: protect (every cluster), one commit per repository with the new URLs, then switch
     /// and verify (every cluster); the failed ones are rolled back, their old URLs in one commit per repository.
-    private func runWave(runID: String, records: [ClusterRecord], members: [String: Member], progress: @escaping @Sendable (ProgressEvent) -> Void) async -> [Switched] {
+    private func runWave(
+        runID: String, records: [ClusterRecord], members: [String: Member], health: LedgerHealth,
+        progress: @escaping @Sendable (ProgressEvent) -> Void
+    ) async -> [Switched] {
         let run = self
         let parallel = settings.parallel
         let context = self.context
@@ -381,12 +408,23 @@ public struct RotationRun: Sendable {
                 state.error = FleetFailure("the cluster is no longer in the inventory", errorClass: "inventory.cluster")
                 return state
             }
-            progress(.clusterStarted(record.cluster))
             state.record.status = .running
             state.record.startedAt = run.now()
-            try? run.context.ledger.update(state.record)
-            do { state.before = try await switcher.protect() } catch { state.error = error }
+            health.journal { try run.context.ledger.update(state.record) }
+            // After a refused ledger write no cluster is touched.
+            guard health.error == nil else { return Switched(record: Self.notStarted(record)) }
+            progress(.clusterStarted(record.cluster))
+            do { state.before = try await switcher.protect() } catch {
+                state.error = error
+                health.note(error)
+            }
             return state
+        }
+        // A refused write in phase 1 stops the wave here: nothing was switched or committed yet.
+        if let failure = health.error {
+            for index in states.indices where states[index].record.status != .notStarted && states[index].error == nil {
+                states[index].error = failure
+            }
         }
         // Phase 2 (SSH): the new URLs, one commit per repository. https-token URLs do not change.
         let ready = states.indices.filter { states[$0].error == nil && states[$0].before != nil }
@@ -406,6 +444,7 @@ public struct RotationRun: Sendable {
                 }
                 for (index, receipt) in zip(indices, receipts) { revisions[index] = ("\(first.repository.branch)@sha1:\(receipt.commit.hex)", writer) }
             } catch {
+                health.note(error)
                 for index in indices { states[index].error = error }
             }
         }
@@ -415,12 +454,19 @@ public struct RotationRun: Sendable {
         states = await boundedMap(Array(states.indices), limit: parallel, whenCancelled: { Switched(record: Self.notStarted(phase2[$0].record)) }) { index in
             var state = phase2[index]
             guard state.error == nil, let before = state.before, let (revision, writer) = committed[index], let switcher = switcher(state.record) else { return state }
+            if let failure = health.error {
+                // Its new URL is in Git, its secret is not switched: the rollback puts the old URL back.
+                state.error = failure
+                state.touched = !before.switched
+                return state
+            }
             do {
                 state.touched = !before.switched
                 state.record.revision = try await switcher.switchAndVerify(before, revision: revision, writer: writer)
                 state.record.keyId = switcher.credential.id
             } catch {
                 state.error = error
+                health.note(error)
             }
             return state
         }
@@ -451,7 +497,13 @@ public struct RotationRun: Sendable {
             var state = state
             guard state.record.status != .notStarted else { return state }
             state.record.endedAt = now()
-            if let error = state.error {
+            if state.error != nil, Task.isCancelled {
+                // Cut short by Ctrl-C or SIGTERM: neither failed nor done; the identity stays partially rotated with
+                // its old key Active, and `rotate --resume-last` takes the cluster up again.
+                state.record.status = .interrupted
+                state.record.errorClass = "interrupted"
+                state.record.errorMessage = "interrupted" + (state.touched ? " after its switch; \(state.record.errorMessage ?? "")" : "")
+            } else if let error = state.error {
                 let rollbackNote = state.record.errorMessage
                 state.record.status = .failed
                 state.record.errorClass = (error as? any FleetError)?.errorClass ?? String(describing: type(of: error))
@@ -461,7 +513,10 @@ public struct RotationRun: Sendable {
                 state.record.errorClass = nil
                 state.record.errorMessage = nil
             }
-            try? context.ledger.finish(cluster: state.record)
+            if let storage = state.error.flatMap({ LedgerWriteError.from($0, path: context.ledger.path) }) {
+                state.record.errorClass = storage.errorClass
+            }
+            health.journal { try context.ledger.finish(cluster: state.record) }
             progress(.clusterFinished(state.record, ClusterActions()))
             return state
         }
