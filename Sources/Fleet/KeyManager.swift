@@ -75,11 +75,19 @@ public actor KeyManager {
     private func ensure(_ identity: Identity, accountID: String, iam: IAMClient, credentials: any CredentialProvider, runID: String?, create: Bool = true) async throws -> SSHKeyMaterial {
         let passphrase = try passphrase(identity)
         let keys = try await iam.listSSHPublicKeys(userName: identity.iamUser, credentials: credentials, account: identity.account)
-        // The newest Active key whose encrypted private half is here.
-        for key in keys.sorted(by: { ($0.uploadDate ?? .distantPast) > ($1.uploadDate ?? .distantPast) }) where key.status == .active {
-            guard FileManager.default.fileExists(atPath: path(accountID, identity.iamUser, key.keyID)) else { continue }
-            return try material(keyID: key.keyID, for: identity, accountID: accountID)
+        let active = keys.filter { $0.status == .active }.sorted { ($0.uploadDate ?? .distantPast) > ($1.uploadDate ?? .distantPast) }
+        let newestHeld = active.first { holds(keyID: $0.keyID, iamUser: identity.iamUser, accountID: accountID) }
+        // An Active key newer than any this state holds belongs to another state (another ledger and state folder, a
+        // colleague's run) that is rotating this identity or gave up half-way. Using an older key, or uploading a
+        // second one, would split the fleet across keys and be undone by that rotation: say so and touch nothing.
+        if let foreign = active.first, foreign.keyID != newestHeld?.keyID,
+            (foreign.uploadDate ?? .distantPast) > (newestHeld?.uploadDate ?? .distantPast),
+            try await !isPendingUpload(foreign.keyID, identity: identity, accountID: accountID, iam: iam, credentials: credentials)
+        {
+            throw Self.foreignKeyError(
+                keyID: foreign.keyID, uploaded: foreign.uploadDate, identity: identity, held: newestHeld?.keyID, stateDirectory: directory)
         }
+        if let newestHeld { return try material(keyID: newestHeld.keyID, for: identity, accountID: accountID) }
         guard create else { throw NoUsableKey() }
         // A pending key may be one of the five already (uploaded, then the run was stopped): upload adopts it.
         guard keys.count < 5 || FileManager.default.fileExists(atPath: pendingPath(accountID, identity.iamUser)) else {
@@ -88,6 +96,37 @@ public actor KeyManager {
                 hint: "delete an unused key (aws iam delete-ssh-public-key) or run fleetstrap rotate")
         }
         return try await upload(identity, accountID: accountID, passphrase: passphrase, iam: iam, credentials: credentials, runID: runID)
+    }
+
+    /// Whether this state's key store holds the private half of `keyID`.
+    nonisolated public func holds(keyID: String, iamUser: String, accountID: String) -> Bool {
+        FileManager.default.fileExists(atPath: path(accountID, iamUser, keyID))
+    }
+
+    /// The refusal for an Active key of `identity` that this state does not hold and that is newer than `held`.
+    static func foreignKeyError(keyID: String, uploaded date: Date?, identity: Identity, held: String?, stateDirectory: String) -> KeyError {
+        let uploaded = date.map { " (uploaded \(ISO8601DateFormatter().string(from: $0)))" } ?? ""
+        let than = held.map { "newer than \($0), the newest this state holds" } ?? "and this state holds none of its keys"
+        return KeyError(
+            identity: identity.name,
+            message: "IAM user \(identity.iamUser) has Active SSH key \(keyID)\(uploaded) whose private half is not in "
+                + "\(stateDirectory), \(than): another fleetstrap state (another ledger or state folder, a colleague's run) "
+                + "is rotating this identity or left a rotation half-way; nothing was changed for it",
+            hint: "finish that run with its own --ledger and --state-dir; if it was abandoned, make the key Inactive "
+                + "(aws iam update-ssh-public-key --user-name \(identity.iamUser) --ssh-public-key-id \(keyID) "
+                + "--status Inactive) and run again")
+    }
+
+    /// Whether `keyID` is the key this state was uploading when it stopped (its pending file, same fingerprint).
+    func isPendingUpload(
+        _ keyID: String, identity: Identity, accountID: String, iam: IAMClient, credentials: any CredentialProvider
+    ) async throws -> Bool {
+        let pending = pendingPath(accountID, identity.iamUser)
+        guard let text = try? String(contentsOfFile: pending, encoding: .utf8),
+            let key = try? RSAPrivateKey(pem: Secret(text), passphrase: try passphrase(identity))
+        else { return false }
+        let uploaded = try await iam.getSSHPublicKey(userName: identity.iamUser, keyID: keyID, credentials: credentials, account: identity.account)
+        return uploaded.fingerprint == key.publicKey.md5Fingerprint
     }
 
     /// The identity's passphrase, checked as OpenSSH would.

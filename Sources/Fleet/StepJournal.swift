@@ -15,8 +15,14 @@ struct StepJournal: Sendable {
 
     /// Runs `body` as step `name`. One that failed for a passing reason (throttling or a server error the clients'
     /// own retries did not outlast, a reset connection) is tried again, twice at most, after a pause.
-    func step<T>(_ name: String, _ body: () async throws -> T) async throws -> T {
-        try? ledger.journal(run: runID, cluster: cluster, step: name, state: .started)
+    /// The step is journaled as started before it runs, or it does not run (the error is the ledger's); only a step
+    /// that puts back what was there (`restores`) runs even when the journal cannot be written.
+    func step<T>(_ name: String, restores: Bool = false, _ body: () async throws -> T) async throws -> T {
+        do {
+            try ledger.journal(run: runID, cluster: cluster, step: name, state: .started)
+        } catch where !restores {
+            throw LedgerWriteError.from(error, path: ledger.path) ?? error
+        } catch {}
         let started = ContinuousClock.now
         do {
             var attempt = 1

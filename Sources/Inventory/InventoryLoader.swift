@@ -98,13 +98,28 @@ public enum InventoryLoader {
     private static func readFile(
         path: String, displayPath: String, at: SourceLocation, collector: DiagnosticCollector
     ) -> [UInt8]? {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            collector.error("file", at: at, "cannot read '\(displayPath)': no such file")
+        var status = stat()
+        guard stat(path, &status) == 0 else {
+            let reason = switch errno {
+            case ENOENT: "no such file"
+            case ELOOP: "its symbolic links form a loop"
+            case EACCES: "permission denied"
+            default: String(cString: strerror(errno))
+            }
+            collector.error("file", at: at, "cannot read '\(displayPath)': \(reason)")
             return nil
         }
-        guard !isDirectory.boolValue else {
+        switch status.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFDIR:
             collector.error("file", at: at, "cannot read '\(displayPath)': it is a directory")
+            return nil
+        default:
+            // A FIFO or a device would block or never end: an inventory is a file.
+            let kind = status.st_mode & S_IFMT == S_IFIFO ? "a pipe (FIFO)" : "not a regular file"
+            collector.error(
+                "file", at: at, "cannot read '\(displayPath)': it is \(kind)",
+                hint: "write the inventory to a file and pass that file")
             return nil
         }
         guard let handle = FileHandle(forReadingAtPath: path) else {
@@ -125,6 +140,8 @@ public enum InventoryLoader {
     /// Bytes → the root node, or nil with a positioned diagnostic (encoding, nesting, syntax, duplicate keys).
     static func compose(_ bytes: [UInt8], file: String, collector: DiagnosticCollector) -> Node? {
         let source = SourceFile(path: file, collector: collector)
+        // A UTF-8 byte order mark (editors on Windows write one) is not part of the YAML.
+        let bytes = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? Array(bytes.dropFirst(3)) : bytes
         if let offset = firstInvalidUTF8(bytes) {
             let (line, column) = position(ofByte: offset, in: bytes)
             collector.error(

@@ -27,7 +27,7 @@ struct AuditCommand: AsyncParsableCommand {
         let (inventory, clusters, digest) = try fleet.load()
         try fleet.requireClusters(inventory, clusters)
         let settings = try fleet.settings(inventory, dryRun: true)
-        let context = try fleet.context(inventory)
+        let context = try await fleet.context(inventory)
         let reporter = RunReporter(output: fleet.output, total: clusters.count, logFormat: fleet.logFormat, quiet: true, verbose: fleet.verbose)
         let audit = FleetAudit(context: context, parallel: settings.parallel)
         let report = try await RunReporter.interruptible {
@@ -44,6 +44,10 @@ struct AuditCommand: AsyncParsableCommand {
         }
         fleet.writeReports(report.runID, context: context)
         if Task.isCancelled { throw ExitCode(130) }
+        if let failure = report.ledgerFailure {
+            FileHandle.standardError.write(Data("error: \(failure): the audit stopped; free space and run it again\n".utf8))
+            throw ExitStatus.couldNotStart
+        }
         if let worst = report.worst(), worst >= failOn { throw ExitCode(1) }
     }
 

@@ -78,6 +78,8 @@ extension LabFleetSuites {
                     "key.too-old flux-staging", "key.limit flux-prod", "key.inactive-in-use prod-0003", "key.unknown prod-0005", "url.scp-like prod-0007",
                     "url.user-not-key-id prod-0009", "cluster.not-ready staging-0002", "flux.behind staging-0004", "hostkey.changed staging-0006",
                     "cluster.not-bootstrapped staging-0010", "kustomization.not-ready prod-0011",
+                    // Three Active keys, and prod-0003 on another key than the rest of its identity.
+                    "key.multiple-active flux-prod", "identity.split-across-keys flux-prod",
                 ]
                 #expect(found == planted, "missing: \(planted.subtracting(found)); unexpected: \(report.findings.filter { !planted.contains("\($0.code.rawValue) \($0.subject)") })")
                 #expect(report.findings.first { $0.code == .keyInactive }?.severity == .critical)

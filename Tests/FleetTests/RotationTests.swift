@@ -171,7 +171,9 @@ extension LabFleetSuites {
                 #expect(skipped.identities.first?.message.contains("younger than --older-than 90d") == true, "\(skipped.identities)")
                 #expect(try await Self.activeKeys(fleet) == [oldKey])
 
-                // Four more keys (two of them Inactive): five, IAM's limit. Refused, nothing changed.
+                // Four more keys, two of them Inactive: five, IAM's limit. The two Active ones are newer than the
+                // clusters' key and this state does not hold them: another state's rotation, so the identity is
+                // refused first, naming one of them, and nothing changes.
                 let (iam, credentials) = try await Self.iam(fleet)
                 var extra: [String] = []
                 for _ in 0..<4 {
@@ -179,6 +181,16 @@ extension LabFleetSuites {
                     extra.append(try await iam.uploadSSHPublicKey(userName: "flux-prod", publicKey: key, credentials: credentials, account: "prod").keyID)
                 }
                 for id in extra.prefix(2) { try await iam.updateSSHPublicKey(userName: "flux-prod", keyID: id, status: .inactive, credentials: credentials, account: "prod") }
+                let foreign = try await RotationRun(context: context, settings: Self.settings, rotation: RotationSettings()).start(
+                    clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test", dryRun: false, progress: { _ in })
+                let foreignMessage = foreign.identities.first?.message ?? ""
+                #expect(foreign.identities.first?.state == .refused)
+                #expect(extra.suffix(2).contains { foreignMessage.contains("Active SSH key \($0)") }, "\(foreignMessage)")
+                #expect(foreignMessage.contains("another fleetstrap state"), "\(foreignMessage)")
+                #expect(try await Self.keys(fleet).count == 5)
+
+                // Made Inactive, as the refusal says to do with an abandoned rotation's keys: IAM's limit refuses it now.
+                for id in extra.suffix(2) { try await iam.updateSSHPublicKey(userName: "flux-prod", keyID: id, status: .inactive, credentials: credentials, account: "prod") }
                 let refused = try await RotationRun(context: context, settings: Self.settings, rotation: RotationSettings()).start(
                     clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test", dryRun: false, progress: { _ in })
                 #expect(refused.identities.first?.state == .refused)
@@ -186,16 +198,15 @@ extension LabFleetSuites {
                 #expect(refused.identities.first?.message.contains("--prune-inactive") == true)
                 #expect(try await Self.keys(fleet).count == 5)
 
-                // --prune-inactive deletes the two Inactive keys no cluster uses, then rotates.
+                // --prune-inactive deletes the four Inactive keys no cluster uses, then rotates.
                 var prune = RotationSettings()
                 prune.pruneInactive = true
                 let pruned = try await RotationRun(context: context, settings: Self.settings, rotation: prune).start(
                     clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test", dryRun: false, progress: { _ in })
                 #expect(pruned.run.outcome == .succeeded, "\(pruned.run.failed) \(pruned.identities)")
                 let after = try await Self.keys(fleet)
-                #expect(!after.contains { extra.prefix(2).contains($0.keyID) }, "the Inactive ones were deleted")
+                #expect(!after.contains { extra.contains($0.keyID) }, "the Inactive ones were deleted")
                 #expect(after.first { $0.keyID == oldKey }?.status == .inactive)
-                // The two extra Active keys were Active before too: rotation retires every Active key it replaced.
                 #expect(after.filter { $0.status == .active }.map(\.keyID) == [pruned.identities.first?.newKey].compactMap { $0 })
             }
         }

@@ -30,12 +30,18 @@ public struct AuditFinding: Sendable, Codable, Equatable, Hashable {
         /// The secret's known_hosts differs from the host key fleetstrap pinned.
         case hostKeyChanged = "hostkey.changed"
         case unreachable = "cluster.unreachable"
+        /// The identity's IAM user has more than one Active SSH key: a rotation under way, abandoned, or two states.
+        case multipleActiveKeys = "key.multiple-active"
+        /// The clusters of one identity use different keys: the fleet is split (two rotations, a half-done one).
+        case identitySplit = "identity.split-across-keys"
 
         public var severity: Severity {
             switch self {
             case .keyInactive, .keyUnknown, .hostKeyChanged: .critical
-            case .keyTooOld, .urlUserMismatch, .urlScpLike, .urlUserNotKeyID, .notBootstrapped, .notReady, .kustomizationNotReady, .unreachable: .error
-            case .keyLimit, .fluxBehind: .warning
+            case .keyTooOld, .urlUserMismatch, .urlScpLike, .urlUserNotKeyID, .notBootstrapped, .notReady, .kustomizationNotReady,
+                .unreachable, .identitySplit:
+                .error
+            case .keyLimit, .fluxBehind, .multipleActiveKeys: .warning
             }
         }
     }

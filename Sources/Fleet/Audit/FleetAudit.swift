@@ -12,6 +12,8 @@ public struct AuditReport: Sendable {
     public var identities: [IdentityKeySet]
     public var clusters: [ClusterState]
     public var findings: [AuditFinding]
+    /// Why the audit stopped when the ledger refused a write (the command then exits 3).
+    public var ledgerFailure: String?
 
     public func worst() -> AuditFinding.Severity? { findings.map(\.severity).max() }
 }
@@ -45,9 +47,15 @@ public struct FleetAudit: Sendable {
         progress(.waveStarted(index: 0, clusters: clusters.count))
         let context = self.context
         let audit = self
+        let health = LedgerHealth(path: context.ledger.path)
         let results: [(ClusterState, [AuditFinding])] = await boundedMap(clusters, limit: parallel, whenCancelled: { cluster in
             (ClusterState(cluster: cluster.name, account: cluster.account, region: cluster.region, repository: cluster.repository, labels: cluster.labels, error: "interrupted"), [])
         }) { cluster in
+            guard health.error == nil else {
+                return (ClusterState(
+                    cluster: cluster.name, account: cluster.account, region: cluster.region, repository: cluster.repository,
+                    labels: cluster.labels, error: "not read: the ledger could not be written"), [])
+            }
             progress(.clusterStarted(cluster.name))
             let identity = inventory.repository(named: cluster.repository)?.identity
             let journal = StepJournal(ledger: context.ledger, runID: runID, cluster: cluster.name) { step, ms in progress(.step(cluster: cluster.name, step: step, milliseconds: ms)) }
@@ -58,12 +66,19 @@ public struct FleetAudit: Sendable {
             record.errorMessage = result.0.error ?? result.1.map { "\($0.code.rawValue): \($0.message)" }.first
             record.errorClass = result.0.error != nil ? "audit.unreachable" : result.1.map(\.code.rawValue).first
             record.endedAt = audit.now()
-            try? context.ledger.finish(cluster: record)
+            health.journal { try context.ledger.finish(cluster: record) }
             progress(.clusterFinished(record, ClusterActions()))
             return result
         }
         findings += results.flatMap(\.1)
-        let report = AuditReport(runID: runID, identities: identities, clusters: results.map(\.0), findings: findings.sorted { ($0.severity, $0.subject) > ($1.severity, $1.subject) })
+        findings += Self.splitIdentities(results.map(\.0), inventory: inventory)
+        var report = AuditReport(runID: runID, identities: identities, clusters: results.map(\.0), findings: findings.sorted { ($0.severity, $0.subject) > ($1.severity, $1.subject) })
+        if let failure = health.error {
+            report.ledgerFailure = failure.description
+            try? context.ledger.event(run: runID, level: "error", "\(failure.description): the audit stopped; \(failure.hint ?? "")")
+            try? context.ledger.finish(run: runID, outcome: .stopped, at: now())
+            return report
+        }
         try context.ledger.record(auditKeys: identities.flatMap { set in
             set.keys.map { AuditKeyRecord(runId: runID, identity: set.identity, iamUser: set.iamUser, keyId: $0.keyID, status: $0.status, uploadedAt: $0.uploaded, fingerprint: $0.fingerprint) }
         })
@@ -73,6 +88,28 @@ public struct FleetAudit: Sendable {
         let outcome: RunRecord.Outcome = Task.isCancelled ? .interrupted : results.contains { $0.0.error != nil } ? .failed : .succeeded
         try context.ledger.finish(run: runID, outcome: outcome, at: now())
         return report
+    }
+
+    /// One finding per identity whose clusters fetch with different keys (clusters whose key could not be read are
+    /// left out: they have findings of their own).
+    static func splitIdentities(_ clusters: [ClusterState], inventory: Inventory) -> [AuditFinding] {
+        var keysByIdentity: [String: [String: [String]]] = [:]
+        for cluster in clusters {
+            guard let key = cluster.keyID, let repository = inventory.repository(named: cluster.repository),
+                repository.transport == .ssh, let identity = repository.identity
+            else { continue }
+            keysByIdentity[identity, default: [:]][key, default: []].append(cluster.cluster)
+        }
+        return keysByIdentity.sorted { $0.key < $1.key }.compactMap { identity, byKey in
+            guard byKey.count > 1 else { return nil }
+            let parts = byKey.sorted { $0.key < $1.key }.map { key, clusters in
+                "\(key) on \(clusters.count) cluster\(clusters.count == 1 ? "" : "s") (\(clusters.sorted().prefix(3).joined(separator: ", "))\(clusters.count > 3 ? ", …" : ""))"
+            }
+            return AuditFinding(
+                .identitySplit, identity: identity,
+                "the clusters of identity \(identity) use \(byKey.count) different keys: \(parts.joined(separator: "; ")); "
+                    + "finish the rotation under way (rotate --resume-last) so that they share one")
+        }
     }
 
     /// An identity's IAM keys with fingerprints, and the identity's own findings (age, the limit of five).
@@ -102,6 +139,13 @@ public struct FleetAudit: Sendable {
                     .keyTooOld, identity: identity.name,
                     "Active key \(key.keyID) of \(identity.iamUser) is \(DurationText.age(seconds: now().timeIntervalSince(uploaded))) old, older than maxKeyAge \(DurationText.age(seconds: limit)): fleetstrap rotate --identity \(identity.name)"))
             }
+        }
+        let active = set.keys.filter { $0.status == "Active" }
+        if active.count > 1 {
+            findings.append(AuditFinding(
+                .multipleActiveKeys, identity: identity.name,
+                "IAM user \(identity.iamUser) has \(active.count) Active SSH keys (\(active.map(\.keyID).joined(separator: ", "))): "
+                    + "a rotation is under way or was left half-way; finish it (rotate --resume-last) or make the unused keys Inactive"))
         }
         if set.keys.count >= CredentialHolder.identity(identity).limit {
             findings.append(AuditFinding(

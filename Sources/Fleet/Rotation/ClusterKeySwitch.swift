@@ -58,11 +58,19 @@ struct ClusterKeySwitch: Sendable {
         let credentials = try await journal.step("credentials") { try await context.credentials(account: cluster.account, region: cluster.region) }
         let kube = try await journal.step("describe") { try await context.kubeClient(for: cluster, credentials: credentials) }
         let before = try await journal.step("read") { () -> Before in
-            guard let source = try await kube.get(apiVersion: Self.gitRepository.apiVersion, kind: Self.gitRepository.kind, namespace: "flux-system", name: "flux-system"),
-                let url = source[path: "spec.url"]?.string
-            else {
-                throw FleetFailure("Flux is not bootstrapped here (no GitRepository flux-system/flux-system): run fleetstrap bootstrap first", errorClass: "rotate.not-bootstrapped")
+            let notBootstrapped = FleetFailure(
+                "Flux is not bootstrapped here (no GitRepository flux-system/flux-system): run fleetstrap bootstrap first",
+                errorClass: "rotate.not-bootstrapped")
+            let source: JSONValue?
+            do {
+                source = try await kube.get(
+                    apiVersion: Self.gitRepository.apiVersion, kind: Self.gitRepository.kind, namespace: "flux-system",
+                    name: "flux-system")
+            } catch let error as KubeError where error.verb == "discover" && error.kind == .notFound {
+                // No Flux CRDs at all: the cluster was never bootstrapped.
+                throw notBootstrapped
             }
+            guard let url = source?[path: "spec.url"]?.string else { throw notBootstrapped }
             guard let secret = try await kube.get(apiVersion: "v1", kind: "Secret", namespace: "flux-system", name: "flux-system") else {
                 throw FleetFailure("Secret flux-system/flux-system is missing: run fleetstrap bootstrap to restore it", errorClass: "rotate.no-secret")
             }
@@ -110,7 +118,7 @@ struct ClusterKeySwitch: Sendable {
     /// `revision`), then a reconcile to see it works again. Throws when it does not.
     func rollBack(_ before: Before, revision: String?, writer: RepositoryWriter?) async throws {
         let kube = before.kube
-        try await journal.step("rollback") {
+        try await journal.step("rollback", restores: true) {
             try await kube.createOrUpdateSecret(namespace: "flux-system", name: "flux-system", data: before.data.mapValues { $0.reveal() })
             if isSSH { try await applySource(kube, url: before.url) }
             _ = try await waitReady(kube, revision: revision, writer: writer)

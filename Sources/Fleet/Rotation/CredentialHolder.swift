@@ -135,6 +135,28 @@ struct HolderCredentials: Sendable {
         }
     }
 
+    /// Refuses the identity when IAM shows an Active key of it that this state does not hold and that is newer than
+    /// the key its clusters use (or the key an unfinished rotation of this state made): another state is rotating it,
+    /// or gave up half-way, and switching the clusters now would split them across keys.
+    func checkNoForeignRotation(_ held: [HeldCredential], usedBy: [String: [String]], unfinished: RotationRecord?) async throws {
+        guard case .identity(let identity) = holder else { return }
+        let keys = context.keys
+        let isMine = { (credential: HeldCredential) in keys.holds(keyID: credential.id, iamUser: identity.iamUser, accountID: accountID) }
+        let newest = { (list: [HeldCredential]) in list.max { ($0.created ?? .distantPast) < ($1.created ?? .distantPast) } }
+        let reference = unfinished.flatMap { record in held.first { $0.id == record.newKeyId } }
+            ?? newest(held.filter { usedBy[$0.id] != nil && isMine($0) }) ?? newest(held.filter { $0.active && isMine($0) })
+        let candidates = held.filter {
+            $0.active && !isMine($0) && ($0.created ?? .distantPast) > (reference?.created ?? .distantPast)
+        }
+        guard let foreign = newest(candidates) else { return }
+        let (iam, credentials) = try await iam()
+        if try await keys.isPendingUpload(foreign.id, identity: identity, accountID: accountID, iam: iam, credentials: credentials) {
+            return
+        }
+        throw KeyManager.foreignKeyError(
+            keyID: foreign.id, uploaded: foreign.created, identity: identity, held: reference?.id, stateDirectory: keys.directory)
+    }
+
     /// Deletes Inactive credentials that are safe to delete; returns their ids. `usedBy`: id → clusters last known to use it.
     func deleteRetired(_ held: [HeldCredential], usedBy: [String: [String]], runID: String?) async throws -> [String] {
         var deleted: [String] = []
