@@ -45,6 +45,12 @@ struct BootstrapCommandTests {
         #expect(inside.status == 1, "\(inside.stderr)")
         #expect(!inside.stderr.contains("cannot open the ledger"))
         #expect(FileManager.default.fileExists(atPath: state + "/fleetstrap.db"))
+        // Nothing to resume without the ledger: refused, and no ledger is made.
+        for command in ["bootstrap", "rotate"] {
+            let resume = try Binary.run([command, "-f", inventory, "--resume-last", "--ledger", scratch.file("none.db").path, "--state-dir", state])
+            #expect(resume.status == 2 && resume.stderr.contains("there is no run to resume"), "\(resume.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: scratch.file("none.db").path))
+        }
         let runs = try Binary.run(["runs", "--ledger", "/nonexistent/fleetstrap.db"])
         #expect(runs.status == 3 && runs.stderr.contains("no ledger"))
     }

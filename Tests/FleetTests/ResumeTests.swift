@@ -119,9 +119,15 @@ extension LabFleetSuites {
             let summary = try String(contentsOf: reports.appendingPathComponent(run.id).appendingPathComponent("summary.md"), encoding: .utf8)
             #expect(summary.contains("| 10 | \(clusters.filter { $0.status == .succeeded }.count) | 0 |"), "\(summary.prefix(400))")
 
-            // --resume-last takes them up again, with the clusters never started.
+            // --resume-last takes them up again, with the clusters never started; an inventory edited since (here a
+            // comment) is used as it is now, and said so.
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: fleet.inventoryPath))
+            try handle.seekToEnd()
+            try handle.write(contentsOf: Data("# edited between the interruption and the resume\n".utf8))
+            try handle.close()
             let resumed = try await runCommand([Self.binary.path] + arguments + ["--resume-last"], environment: fleet.environment)
             #expect(resumed.status == 0, "\(resumed.stderr.suffix(1000))")
+            #expect(resumed.stderr.contains("notice: the inventory \(fleet.inventoryPath) has changed since run \(run.id) began"), "\(resumed.stderr.prefix(600))")
             #expect(try ledger.clusters(run: run.id).allSatisfy { $0.status == .succeeded })
             await fleet.stop()
         }

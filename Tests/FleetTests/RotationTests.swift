@@ -213,6 +213,23 @@ extension LabFleetSuites {
 
         // MARK: Helpers
 
+        @Test(.enabled(if: LabFleet.sshAvailable, Comment(rawValue: LabFleet.sshReason)))
+        func aClusterWithoutFluxIsToldToBootstrapFirst() async throws {
+            try await LabFleet.with(accounts: 1, clusters: 2) { fleet in
+                let context = try fleet.context()
+                let first = try #require(fleet.inventory.clusters.first)
+                let run = try await FleetRun(context: context, settings: Self.settings).start(
+                    command: "bootstrap", clusters: [first], inventoryPath: fleet.inventoryPath, inventoryDigest: "test", progress: { _ in })
+                try #require(run.outcome == .succeeded, "\(run.failed)")
+                let rotated = try await RotationRun(context: context, settings: Self.settings, rotation: RotationSettings()).start(
+                    clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test", dryRun: false, progress: { _ in })
+                let failure = try #require(rotated.run.failed.first)
+                #expect(failure.cluster == fleet.inventory.clusters[1].name)
+                #expect(failure.error.contains("Flux is not bootstrapped here") && failure.error.contains("run fleetstrap bootstrap first"), "\(failure.error)")
+                #expect(!failure.error.contains("does not serve"))
+            }
+        }
+
         static func bootstrap(_ fleet: LabFleet, _ context: FleetContext) async throws {
             let run = try await FleetRun(context: context, settings: settings).start(
                 command: "bootstrap", clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test", progress: { _ in })

@@ -56,4 +56,31 @@ struct IncludeTests {
         let result = InventoryLoader.validate(path: "/nonexistent/fleet.yaml")
         #expect(result.errors.map(\.description) == ["/nonexistent/fleet.yaml:1:1: error: cannot read '/nonexistent/fleet.yaml': no such file"])
     }
+
+    @Test func aSymlinkLoopAFIFOAndAByteOrderMarkAreEachSaidForWhatTheyAre() throws {
+        try write("fleet.yaml", Fixture.yaml(appending: ["include: [loop.yaml]"]))
+        let loop = directory.appendingPathComponent("loop.yaml").path
+        #expect(symlink(loop, loop) == 0)
+        let looped = InventoryLoader.validate(path: directory.appendingPathComponent("fleet.yaml").path)
+        #expect(looped.errors.count == 1 && looped.errors[0].message.hasSuffix("loop.yaml': its symbolic links form a loop"), "\(looped.errors)")
+
+        // A FIFO would block for ever waiting for a writer: refused without reading it.
+        let fifo = directory.appendingPathComponent("fleet.fifo").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        let piped = InventoryLoader.validate(path: fifo)
+        #expect(piped.errors.count == 1 && piped.errors[0].message.hasSuffix("fleet.fifo': it is a pipe (FIFO)"), "\(piped.errors)")
+
+        // A UTF-8 byte order mark, as some Windows editors write: not part of the YAML.
+        try write("bom.yaml", "\u{FEFF}" + Fixture.yaml())
+        let bom = InventoryLoader.validate(path: directory.appendingPathComponent("bom.yaml").path)
+        #expect(bom.errors.isEmpty, "\(bom.errors)")
+        #expect(bom.inventory?.clusters.map(\.name) == ["one"])
+    }
+
+    @Test func namesThatDifferOnlyInCaseAreRefused() {
+        let result = Fixture.validate(appending: ["  - name: ONE", "    path: clusters/upper"])
+        #expect(result.errors.count == 1, "\(result.errors)")
+        #expect(result.errors.first?.message == "cluster name 'ONE' differs from 'one' only in case")
+        #expect(result.errors.first?.location.line == 23)
+    }
 }
