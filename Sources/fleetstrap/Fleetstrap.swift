@@ -1,5 +1,6 @@
 // The fleetstrap executable: parses the command line and hands over to the libraries.
 import ArgumentParser
+import Ledger
 import FleetSupport
 import Foundation
 
@@ -39,6 +40,13 @@ extension Fleetstrap {
             var stderr = StandardError()
             print(failure.message, to: &stderr)
             exit(withError: failure.exitCode)
+        } catch let error where LedgerWriteError.from(error, path: "") != nil {
+            // The ledger refused a write outside any cluster (the run's first or last record): it cannot go on here.
+            let storage = LedgerWriteError.from(error, path: "")!
+            var stderr = StandardError()
+            let what = storage.isFull ? "its disk is full" : storage.detail
+            print("error: the ledger refused a write: \(what)\n    hint: \(storage.hint ?? "")", to: &stderr)
+            exit(withError: ExitStatus.couldNotStart)
         } catch where exitCode(for: error) == .validationFailure {
             // A bad option or argument is invalid input like any other: exit 2, with argument-parser's message.
             var stderr = StandardError()

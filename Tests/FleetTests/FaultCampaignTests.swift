@@ -167,14 +167,16 @@ extension LabFleetSuites {
         /// Runs fleetstrap with its ledger in `disk`, a tmpfs of `kilobytes` mounted for it alone (read-only when asked,
         /// over the files `disk` already holds), then copies what the ledger's disk holds to `saved`.
         func runWithLedgerDisk(
-            _ fleet: LabFleet, arguments: [String], disk: String, saved: String, kilobytes: Int, readOnly: Bool = false
+            _ fleet: LabFleet, arguments: [String], disk: String, saved: String, kilobytes: Int, readOnly: Bool = false,
+            keepingFiles: Bool = false
         ) async throws -> (status: Int32, stdout: Data, stderr: String) {
             try FileManager.default.createDirectory(atPath: disk, withIntermediateDirectories: true)
             try FileManager.default.createDirectory(atPath: saved, withIntermediateDirectories: true)
             let seed = fleet.fixture.directory.appendingPathComponent("ledger-seed").path
+            let copied = "mkdir -p \(Self.quoted(seed)) && cp -a \(Self.quoted(disk))/. \(Self.quoted(seed))/ && mount -t tmpfs -o size=\(kilobytes)k tmpfs \(Self.quoted(disk)) && cp -a \(Self.quoted(seed))/. \(Self.quoted(disk))/"
             let mount = readOnly
-                ? "mkdir -p \(Self.quoted(seed)) && cp -a \(Self.quoted(disk))/. \(Self.quoted(seed))/ && mount -t tmpfs -o size=\(kilobytes)k tmpfs \(Self.quoted(disk)) && cp -a \(Self.quoted(seed))/. \(Self.quoted(disk))/ && mount -o remount,ro \(Self.quoted(disk))"
-                : "mount -t tmpfs -o size=\(kilobytes)k tmpfs \(Self.quoted(disk))"
+                ? "\(copied) && mount -o remount,ro \(Self.quoted(disk))"
+                : keepingFiles ? copied : "mount -t tmpfs -o size=\(kilobytes)k tmpfs \(Self.quoted(disk))"
             let command = ([ResumeTests.binary.path] + arguments).map(Self.quoted).joined(separator: " ")
             let script = "\(mount) || exit 99; \(command); rc=$?; cp -a \(Self.quoted(disk))/. \(Self.quoted(saved))/; exit $rc"
             return try await runCommand(["unshare", "-m", "/bin/sh", "-c", script], environment: fleet.environment)
@@ -229,6 +231,69 @@ extension LabFleetSuites {
                 succeeded: records.count - lost.count, failedAsExpected: 0, lost: lost.count, seconds: (ContinuousClock.now - started).seconds))
         }
 
+        /// A rotation whose ledger's disk fills: no cluster changes after the refused write, those switched in that
+        /// wave go back to the old key, nothing is retired, the run is stopped (exit 3), every cluster still fetches
+        /// with an Active key, and with room again `rotate --resume-last` completes it.
+        @Test(.enabled(if: mountsAvailable, Comment(rawValue: mountsReason)))
+        func aFullLedgerDiskStopsARotationWithEveryClusterOnAWorkingKey() async throws {
+            let started = ContinuousClock.now
+            let fleet = try await LabFleet.start(accounts: 1, clusters: Self.clusters)
+            let folder = { (name: String) in fleet.fixture.directory.appendingPathComponent(name).path }
+            let common = ["-f", fleet.inventoryPath, "--state-dir", fleet.stateDirectory, "--no-reports", "--wait-timeout", "60s", "--parallel", "2"]
+            var ledgerFolder = folder("ledger-0")
+            try FileManager.default.createDirectory(atPath: ledgerFolder, withIntermediateDirectories: true)
+            let bootstrap = try await runCommand(
+                [ResumeTests.binary.path, "bootstrap"] + common + ["--ledger", "\(ledgerFolder)/fleetstrap.db"], environment: fleet.environment)
+            try #require(bootstrap.status == 0, "\(bootstrap.stderr.suffix(800))")
+            let auditLedger = folder("audit.db")
+            // Room beyond the ledger for a few of the rotation's transactions: with 96 KB the disk fills before any
+            // cluster starts (recording the new key), with 320 KB in the middle of a wave, a cluster switched.
+            for (round, margin) in [96, 320].enumerated() {
+                let oldKeys = try await RotationTests.activeKeys(fleet)
+                let disk = folder("ledger-disk-\(round)"), saved = folder("ledger-saved-\(round)")
+                try FileManager.default.copyItem(atPath: ledgerFolder, toPath: disk)
+                let used = try FileManager.default.contentsOfDirectory(atPath: disk).reduce(0) { total, name in
+                    total + ((try? FileManager.default.attributesOfItem(atPath: "\(disk)/\(name)")[.size] as? Int) ?? 0)
+                }
+                let full = try await runWithLedgerDisk(
+                    fleet, arguments: ["rotate"] + common + ["--ledger", "\(disk)/fleetstrap.db"], disk: disk, saved: saved,
+                    kilobytes: used / 1024 + margin, keepingFiles: true)
+                print("rotation, disk full (\(margin) KB of room): exit \(full.status); \(full.stderr.suffix(1200))")
+                #expect(full.status == 3, "\(full.stderr.suffix(800))")
+                #expect(!full.stderr.contains("Fatal error") && !full.stderr.contains("SQLite error"), "\(full.stderr.suffix(800))")
+                #expect(full.stderr.contains("stopped: cannot write the ledger") && full.stderr.contains("its disk is full"))
+                #expect(try await RotationTests.activeKeys(fleet).starts(with: oldKeys), "the old key stays Active")
+                let savedLedger = try Ledger(path: "\(saved)/fleetstrap.db")
+                #expect(try savedLedger.integrityCheck() == "ok")
+                let rotation = try savedLedger.runs().first { $0.command == "rotate" && $0.outcome != .succeeded }
+                #expect(rotation.map { $0.outcome == .stopped || $0.outcome == .running } ?? true, "\(String(describing: rotation))")
+
+                // Every cluster fetches with an Active key: an audit (into a ledger of its own) finds nothing critical.
+                let audit = try await runCommand(
+                    [ResumeTests.binary.path, "audit"] + common + ["--ledger", auditLedger, "--output", "json", "--fail-on", "critical"],
+                    environment: fleet.environment)
+                #expect(audit.status == 0, "no critical finding: \(String(decoding: audit.stdout, as: UTF8.self).prefix(2000))")
+
+                // Room again: the rotation resumes (or, stopped before it began, runs anew) and completes.
+                let again = try await runCommand(
+                    [ResumeTests.binary.path, "rotate"] + common + ["--ledger", "\(saved)/fleetstrap.db"]
+                        + (rotation == nil ? [] : ["--resume-last"]),
+                    environment: fleet.environment)
+                #expect(again.status == 0, "\(again.stderr.suffix(1500))")
+                let after = try await RotationTests.activeKeys(fleet)
+                #expect(after.count == 1 && !oldKeys.contains(after[0]), "one Active key, the new one: \(after)")
+                let finalAudit = try await runCommand(
+                    [ResumeTests.binary.path, "audit"] + common + ["--ledger", auditLedger, "--fail-on", "error"],
+                    environment: fleet.environment)
+                #expect(finalAudit.status == 0, "\(String(decoding: finalAudit.stdout, as: UTF8.self).prefix(2000))")
+                ledgerFolder = saved
+            }
+            await fleet.stop()
+            Self.record(Row(
+                fault: "the ledger's disk full during a rotation, twice (stopped, exit 3), then resumed", clusters: Self.clusters,
+                succeeded: Self.clusters, failedAsExpected: 0, lost: 0, seconds: (ContinuousClock.now - started).seconds))
+        }
+
         /// Enough for the ledger's schema and the first clusters, not for a whole run of 8.
         static let fullDiskKilobytes = 260
 
@@ -266,7 +331,7 @@ extension LabFleetSuites {
                 rows.append(row)
                 return rows
             }
-            if all.count == campaigns.count + (mountsAvailable ? 2 : 0) { printTable(all) }
+            if all.count == campaigns.count + (mountsAvailable ? 3 : 0) { printTable(all) }
         }
 
         static func printTable(_ rows: [Row]) {

@@ -185,13 +185,17 @@ public struct RotationRun: Sendable {
         for outcome in outcomes { try? context.ledger.event(run: runID, level: outcome.state == .refused ? "error" : "info", "\(outcome.identity): \(outcome.state.rawValue): \(outcome.message)") }
 
         // Credentials: deleted where safe, then a new one per holder (or the partial rotation's), recorded before use.
+        let health = LedgerHealth(path: context.ledger.path)
         var members: [Member] = []
         let waveOf = Dictionary(uniqueKeysWithValues: zip(all.map(\.name), waves))
         for plan in plans {
             do {
                 members.append(try await prepare(plan, runID: runID))
             } catch {
-                outcomes.append(IdentityOutcome(identity: plan.holder.name, iamUser: plan.holder.iamUser, state: .refused, oldKeys: [], newKey: nil, clusters: plan.clusters.count, message: "\(error)"))
+                // A refused ledger write is the run's, not the holder's: it stops the run (no further holder starts).
+                let storage = health.note(error)
+                let message = storage?.description ?? "\(error)"
+                outcomes.append(IdentityOutcome(identity: plan.holder.name, iamUser: plan.holder.iamUser, state: .refused, oldKeys: [], newKey: nil, clusters: plan.clusters.count, message: message))
                 try? context.ledger.event(run: runID, level: "error", "\(plan.holder.name): refused: \(error)")
                 for cluster in plan.clusters {
                     var record = ClusterRecord(runId: runID, cluster: cluster.name, account: cluster.account, repository: cluster.repository, wave: waveOf[cluster.name] ?? 0, status: .notStarted)
@@ -201,7 +205,7 @@ public struct RotationRun: Sendable {
                 }
             }
         }
-        return try await execute(runID: runID, members: members, earlier: outcomes, progress: progress)
+        return try await execute(runID: runID, members: members, earlier: outcomes, health: health, progress: progress)
     }
 
     /// Continues a rotate run: its holders with their new credentials, its clusters not switched yet.
@@ -318,15 +322,24 @@ public struct RotationRun: Sendable {
         var touched = false
     }
 
-    private func execute(runID: String, members: [Member], earlier: [IdentityOutcome], progress: @escaping @Sendable (ProgressEvent) -> Void) async throws -> RotationSummary {
+    private func execute(
+        runID: String, members: [Member], earlier: [IdentityOutcome], health: LedgerHealth? = nil,
+        progress: @escaping @Sendable (ProgressEvent) -> Void
+    ) async throws -> RotationSummary {
         let byCluster = Dictionary(uniqueKeysWithValues: members.flatMap { member in member.clusters.map { ($0.name, member) } })
         let records = try context.ledger.clusters(run: runID).filter { byCluster[$0.cluster] != nil }
         var summary = RunSummary(runID: runID, outcome: .running)
         let budget = settings.budget(of: records.count)
         var failures = 0
         var stopReason: String?
-        let health = LedgerHealth(path: context.ledger.path)
+        let health = health ?? LedgerHealth(path: context.ledger.path)
         let waveCount = (records.map(\.wave).max() ?? -1) + 1
+        if let failure = health.error {
+            // Refused before any wave began (recording a holder's new credential): no cluster is touched.
+            stopReason = "\(failure.description): no cluster changes; \(failure.hint ?? "")"
+            try? context.ledger.event(run: runID, level: "error", stopReason!)
+            progress(.stopped(reason: stopReason!))
+        }
         for wave in 0..<waveCount {
             let todo = records.filter { $0.wave == wave }
             summary.succeeded += todo.filter { $0.status == .succeeded }.map(\.cluster)
