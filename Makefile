@@ -22,10 +22,12 @@ test: deps
 	$(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS)
 	$(SWIFT) test --skip-build $(SWIFT_BUILD_FLAGS)
 
-## The fault and crash campaigns alone (also part of `make test`): prints the table of faults survived.
+## The fault, crash and concurrency campaigns alone (also part of `make test`, the concurrency one with 4 rounds a pair
+## there, 20 here): prints the table of faults survived and the campaign's seed.
 test-faults: deps
 	$(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS)
-	$(SWIFT) test --skip-build $(SWIFT_BUILD_FLAGS) --filter "FaultCampaignTests|CrashCampaignTests"
+	FLEETSTRAP_CAMPAIGN_ROUNDS=20 $(SWIFT) test --skip-build $(SWIFT_BUILD_FLAGS) \
+		--filter "FaultCampaignTests|CrashCampaignTests|ConcurrencyCampaignTests"
 
 ## Benchmarks in release builds (built by the script, within the time it reports); results printed and written as JSON
 ## to reports/bench/.

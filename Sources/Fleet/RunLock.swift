@@ -24,12 +24,15 @@ public final class RunLock: Sendable {
     /// The fleet state is held by another run.
     public struct HeldError: FleetError {
         public let holder: LeaseRecord?
+        /// What the holder wrote in the lock file, for a holder that has not written its lease yet.
+        public let starting: String?
         public let ledgerPath: String
         public let waited: Duration
         public let now: Date
 
         public var description: String {
-            let who = holder.map { RunLock.describe($0, now: now) } ?? "another fleetstrap process (it has not named itself yet)"
+            let who = holder.map { RunLock.describe($0, now: now) }
+                ?? starting.map { "fleetstrap \($0) (starting)" } ?? "another fleetstrap process"
             let waitedText = waited > .zero ? " after waiting \(DurationText.format(waited))" : ""
             return "the fleet state of \(ledgerPath) is held by \(who)\(waitedText)"
         }
@@ -61,6 +64,10 @@ public final class RunLock: Sendable {
         let started = clock.now
         while true {
             if let descriptors = try lockFiles(files) {
+                // Named in the lock file at once: a contender reads it before the lease below is written.
+                let name = Array("\(command) as pid \(pid) on \(host)\n".utf8)
+                _ = ftruncate(descriptors[0], 0)
+                _ = name.withUnsafeBytes { pwrite(descriptors[0], $0.baseAddress, $0.count, 0) }
                 let time = now()
                 let mine = LeaseRecord(host: host, pid: pid, command: command, acquiredAt: time, heartbeat: time)
                 var standing = try ledger.takeLease(mine, replacing: nil)
@@ -79,7 +86,10 @@ public final class RunLock: Sendable {
             }
             let waited = clock.now - started
             if waited >= settings.wait {
-                throw HeldError(holder: try? ledger.lease(), ledgerPath: ledger.path, waited: waited, now: now())
+                let named = (try? String(contentsOfFile: files[0], encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+                throw HeldError(
+                    holder: try? ledger.lease(), starting: named?.isEmpty == false ? named : nil, ledgerPath: ledger.path,
+                    waited: waited, now: now())
             }
             try await Task.sleep(for: min(settings.poll, settings.wait - waited))
         }

@@ -4,6 +4,7 @@ import FleetLab
 import LabSupport
 import FleetSupport
 import Foundation
+import TestSupport
 import Testing
 import Yams
 
@@ -177,8 +178,7 @@ struct KubernetesStoreTests {
         #expect(s.type(apiVersion: "kustomize.toolkit.fluxcd.io/v1", kind: "Kustomization") != nil)
     }
 
-    @Test(.enabled(if: FileManager.default.fileExists(atPath: Self.fluxComponents), "../shared/testdata/flux is not beside this clone (CI has it)"))
-    func realFluxComponentsApplyOnceAndThenChangeNothing() throws {
+    @Test func realFluxComponentsApplyOnceAndThenChangeNothing() throws {
         let text = try String(contentsOfFile: Self.fluxComponents, encoding: .utf8)
         let documents = try Yams.load_all(yaml: text).map { JSONValue(any: $0) }.filter { $0.object != nil }
         #expect(documents.count == 31)
@@ -200,6 +200,5 @@ struct KubernetesStoreTests {
         #expect(s.resourceVersion == version, "a second bootstrap applies nothing")
     }
 
-    static let fluxComponents = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/testdata/flux/v2.4.0/gotk-components.yaml").path
+    static let fluxComponents = SharedData.url("testdata/flux/v2.4.0/gotk-components.yaml").path
 }

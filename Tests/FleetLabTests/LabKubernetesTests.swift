@@ -134,12 +134,9 @@ struct LabKubernetesTests {
         #expect(API.discoveryFormat(" application/json ; g=apidiscovery.k8s.io ; v=v2 ; as=APIGroupDiscoveryList", served: ["v2"]) == .aggregated("v2"))
     }
 
-    static var kubectl: String? {
-        ["/usr/bin/kubectl", "/usr/local/bin/kubectl"].first { FileManager.default.isExecutableFile(atPath: $0) }
-    }
-
-    @Test(.enabled(if: kubectl != nil, "kubectl is not installed"), .tags(.integration))
+    @Test(.tags(.integration))
     func kubectlWithFleetstrapEKSTokens() async throws {
+        let kubectlPath = try #require(Tools.path("kubectl"), "kubectl is not installed: scripts/install-deps.sh installs it")
         let fixture = try await LabFixture(ssh: false)
         let c = try await connect(fixture)
         let client = try fixture.client()
@@ -177,15 +174,14 @@ struct LabKubernetesTests {
         environment["HOME"] = fixture.directory.path
         environment["PATH"] = "/usr/bin:/bin:/usr/local/bin"
         func kubectl(_ args: String...) async throws -> (Int32, String, String) {
-            let r = try await runCommand([Self.kubectl!] + args, environment: environment)
+            let r = try await runCommand([kubectlPath] + args, environment: environment)
             return (r.status, String(decoding: r.stdout, as: UTF8.self), r.stderr)
         }
         let namespaces = try await kubectl("get", "namespaces", "-o", "name")
         #expect(namespaces.0 == 0, "\(namespaces.2)")
         #expect(namespaces.1.contains("namespace/kube-system"))
-        let components = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("shared/testdata/flux/v2.4.0/gotk-components.yaml")
-        if FileManager.default.fileExists(atPath: components.path) {
+        let components = SharedData.url("testdata/flux/v2.4.0/gotk-components.yaml")
+        do {
             let applied = try await kubectl("apply", "--server-side", "--validate=false", "--field-manager=flux", "-f", components.path)
             #expect(applied.0 == 0, "\(applied.2)")
             let deployments = try await kubectl("get", "deployments", "-n", "flux-system", "-o", "name")

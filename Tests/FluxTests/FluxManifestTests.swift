@@ -1,6 +1,6 @@
-// Flux's manifests: the real v2.4.0 output (from ../shared) round-trips byte for byte; components, registry,
+// Flux's manifests: the real v2.4.0 output (Tests/Fixtures) round-trips byte for byte; components, registry,
 // pull secret, tolerations and network policies are edited as `flux install` would; sync and kustomization files
-// match Flux's; kubectl kustomize builds what we write (when kubectl is installed).
+// match Flux's; kubectl kustomize builds what we write.
 import FleetSupport
 import Flux
 import Foundation
@@ -11,15 +11,12 @@ import Yams
 @Suite("Flux manifests")
 struct FluxManifestTests {
     static let reference = SharedData.url("testdata/flux/v2.4.0")
-    static var kubectl: String? {
-        ["/usr/local/bin/kubectl", "/usr/bin/kubectl"].first { FileManager.default.isExecutableFile(atPath: $0) }
-    }
 
     static func referenceFile(_ name: String) throws -> String {
-        try String(contentsOf: try #require(reference).appendingPathComponent(name), encoding: .utf8)
+        try String(contentsOf: reference.appendingPathComponent(name), encoding: .utf8)
     }
 
-    @Test(.enabled(if: SharedData.available, Comment(rawValue: SharedData.skipReason)))
+    @Test
     func theV240ReferenceRoundTrips() throws {
         let text = try Self.referenceFile("gotk-components.yaml")
         let manifests = try ComponentManifests.parse(text, source: "gotk-components.yaml")
@@ -33,7 +30,7 @@ struct FluxManifestTests {
         #expect(SyncManifests.kustomization() == (try Self.referenceFile("kustomization.yaml")))
     }
 
-    @Test(.enabled(if: SharedData.available, Comment(rawValue: SharedData.skipReason)))
+    @Test
     func componentsRegistryPullSecretTolerationsAndPolicies() throws {
         let manifests = try ComponentManifests.parse(try Self.referenceFile("gotk-components.yaml"), source: "v2.4.0")
         var options = InstallOptions(components: ["source-controller", "kustomize-controller"])
@@ -111,7 +108,7 @@ struct FluxManifestTests {
         await #expect { _ = try await library.manifests(.path(folder.path + "/missing", sha256: nil)) } throws: { "\($0)".contains("no such file") }
     }
 
-    @Test(.enabled(if: kubectl != nil && SharedData.available, "needs kubectl and ../shared's v2.4.0 manifests"))
+    @Test
     func kubectlKustomizeBuildsTheGeneratedFolder() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("flux-kustomize-\(UUID())")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -123,7 +120,8 @@ struct FluxManifestTests {
         try SyncManifests.kustomization(patches: [
             SyncManifests.serviceAccountRole(controller: "kustomize-controller", roleARN: "arn:aws:iam::111111111111:role/sops"), SyncManifests.sopsDecryption,
         ]).write(to: folder.appendingPathComponent("kustomization.yaml"), atomically: true, encoding: .utf8)
-        let built = try await runCommand([try #require(Self.kubectl), "kustomize", folder.path])
+        let kubectl = try #require(Tools.path("kubectl"), "kubectl is not installed: scripts/install-deps.sh installs it")
+        let built = try await runCommand([kubectl, "kustomize", folder.path])
         let output = String(decoding: built.stdout, as: UTF8.self)
         #expect(built.status == 0, "\(built.stderr)")
         #expect(output.contains("eks.amazonaws.com/role-arn: arn:aws:iam::111111111111:role/sops"))

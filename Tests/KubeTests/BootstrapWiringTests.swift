@@ -15,7 +15,7 @@ import Testing
 
 @Suite("Bootstrap wired from Flux, Git and Kube", .serialized)
 struct BootstrapWiringTests {
-    @Test(.enabled(if: SharedData.available, Comment(rawValue: SharedData.skipReason)), .tags(.integration))
+    @Test(.tags(.integration))
     func oneLabClusterOverHTTPSLooksLikeFluxBootstrapped() async throws {
         var config = LabFixture.config
         config.controllers = .init(deploymentDelay: "200ms")

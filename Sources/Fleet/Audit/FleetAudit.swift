@@ -60,7 +60,10 @@ public struct FleetAudit: Sendable {
             let identity = inventory.repository(named: cluster.repository)?.identity
             let journal = StepJournal(ledger: context.ledger, runID: runID, cluster: cluster.name) { step, ms in progress(.step(cluster: cluster.name, step: step, milliseconds: ms)) }
             let result = await ClusterInspection(context: context, cluster: cluster, keys: identity.flatMap { byIdentity[$0] }, journal: journal).inspect()
-            var record = ClusterRecord(runId: runID, cluster: cluster.name, account: cluster.account, repository: cluster.repository, wave: 0, status: result.0.error == nil ? .succeeded : .failed)
+            // Cut short by Ctrl-C or SIGTERM, a cluster is interrupted, not failed.
+            let status: ClusterRecord.Status = result.0.error == nil ? .succeeded : Task.isCancelled ? .interrupted : .failed
+            var record = ClusterRecord(
+                runId: runID, cluster: cluster.name, account: cluster.account, repository: cluster.repository, wave: 0, status: status)
             record.keyId = result.0.keyID
             record.revision = result.0.revision
             record.errorMessage = result.0.error ?? result.1.map { "\($0.code.rawValue): \($0.message)" }.first
