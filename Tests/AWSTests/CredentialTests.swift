@@ -173,8 +173,8 @@ struct CredentialTests {
 
     // MARK: Against moto
 
-    @Test(.enabled(if: MotoServer.available, "moto_server is not installed"))
-    func roleChainsAndOneAssumeRolePerAccount() async throws {
+    @Test func roleChainsAndOneAssumeRolePerAccount() async throws {
+        try #require(MotoServer.available, "moto_server is not installed: scripts/install-deps.sh installs it")
         let moto = try MotoServer(lifetime: 120)
         defer { moto.stop() }
         try write(".aws/config", """

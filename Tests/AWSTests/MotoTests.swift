@@ -7,13 +7,14 @@ import Testing
 
 @testable import AWS
 
-@Suite("AWS clients against moto", .serialized, .enabled(if: MotoServer.available, "moto_server is not installed (pip install 'moto[server]')"))
+@Suite("AWS clients against moto", .serialized)
 final class MotoTests {
     let moto: MotoServer
     let client: AWSClient
     let anyCredentials = StaticCredentialProvider(AWSCredentials(accessKeyID: "AKIAIOSFODNN7EXAMPLE", secretAccessKey: "anything"))
 
     init() throws {
+        try #require(MotoServer.available, "moto_server is not installed: scripts/install-deps.sh installs it")
         moto = try MotoServer(lifetime: 300)
         client = AWSClient(configuration: AWSClient.Configuration(endpoints: AWSEndpoints(environment: ["AWS_ENDPOINT_URL": moto.endpoint])))
     }

@@ -40,16 +40,18 @@ struct AWSCommandTests {
             sessionToken: baseEnvironment["AWS_SESSION_TOKEN"])
     }
 
-    @Test(.enabled(if: awscliAvailable, "the AWS CLI (pip awscli) is not installed"), arguments: ["us-east-1", "eu-west-1", "ap-southeast-2"])
+    @Test(arguments: ["us-east-1", "eu-west-1", "ap-southeast-2"])
     func eksTokenIsByteIdenticalToAwscli(region: String) throws {
+        try #require(Self.awscliAvailable, "the AWS CLI is not installed: scripts/install-deps.sh installs it")
         let date = AWSTimestamp.parseISO8601("2024-01-02T03:04:05Z")!
         let theirs = try awscli(at: "2024-01-02T03:04:05", ["eks", "get-token", "--cluster-name", "prod-a", "--region", region])
         let ours = EKSToken.make(clusterName: "prod-a", region: region, credentials: credentials, date: date).execCredentialJSON()
         #expect(ours == theirs)
     }
 
-    @Test(.enabled(if: awscliAvailable, "the AWS CLI (pip awscli) is not installed"))
+    @Test
     func gitCredentialIsByteIdenticalToAwscli() throws {
+        try #require(Self.awscliAvailable, "the AWS CLI is not installed: scripts/install-deps.sh installs it")
         let date = AWSTimestamp.parseISO8601("2024-01-02T03:04:05Z")!
         for host in ["git-codecommit.eu-west-1.amazonaws.com", "vpce-0123-abcd.git-codecommit.us-east-2.vpce.amazonaws.com"] {
             let input = "protocol=https\nhost=\(host)\npath=v1/repos/fleet-prod\n\n"

@@ -10,11 +10,12 @@ import Testing
 struct LabPeerTests {
     static var botoAvailable: Bool { Python.hasModules("boto3", "awscli") }
 
-    @Test(.enabled(if: botoAvailable, "boto3 and the AWS CLI (pip) are not installed"))
-    func realClientsWorkAgainstTheLab() async throws {
+    @Test func realClientsWorkAgainstTheLab() async throws {
+        try #require(Self.botoAvailable, "boto3 and the AWS CLI are not installed: scripts/install-deps.sh installs them")
+        try #require(MotoServer.available, "moto_server is not installed: scripts/install-deps.sh installs it")
         let sshExpected = getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/sbin/sshd")
         let fixture = try await LabFixture(ssh: true)
-        let moto = MotoServer.available ? try MotoServer(lifetime: 300) : nil
+        let moto: MotoServer? = try MotoServer(lifetime: 300)
         let work = fixture.directory.appendingPathComponent("clients")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("lab_clients.py")

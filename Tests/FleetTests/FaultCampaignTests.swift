@@ -1,6 +1,6 @@
 // The fault campaign: for each kind of fault a fresh lab fleet is bootstrapped with that fault on. Every cluster that
 // can succeed does, every failure is the one the fault causes (its step and error class), no repository holds a
-// duplicate commit, and the ledger passes integrity_check. The table it prints is the README's reliability figures.
+// duplicate commit, and the ledger passes integrity_check. The table it prints is docs/reliability.md's figures.
 // `make test-faults` runs this suite alone.
 import Fleet
 import FleetLab

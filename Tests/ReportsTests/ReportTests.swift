@@ -179,12 +179,12 @@ struct ReportTests {
         ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"].first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
-    @Test(.enabled(if: chromium != nil, "headless Chromium renders the page (Debian's chromium; make test installs it)"))
+    @Test
     func aBrowserDrawsThePageWithItsClusters() async throws {
         let (ledger, id, folder) = try seedLedger(count: 40)
         let report = try ReportBuilder.build([(ledger, id)])
         let paths = try ReportWriter.write(report, formats: [.html], to: folder.path)
-        let browser = try #require(Self.chromium)
+        let browser = try #require(Self.chromium, "Chromium is not installed: scripts/install-deps.sh installs it")
         let flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--user-data-dir=\(folder.path)/chromium"]
         // The DOM after the page's script ran: the table drawn from the embedded data, the hostile name as text.
         let dom = try await runCommand([browser] + flags + ["--virtual-time-budget=5000", "--dump-dom", "file://\(paths[0])"])
@@ -193,7 +193,7 @@ struct ReportTests {
         #expect(text.contains("40 of 40 clusters"), "the table was drawn: \(text.suffix(400))")
         #expect(text.contains("prod-0039") && text.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
         #expect(!text.contains("<script>alert(1)"))
-        // And a screenshot, as the README's recipe makes it.
+        // And a screenshot, as docs/report.png was made.
         let png = folder.appendingPathComponent("report.png").path
         let shot = try await runCommand([browser] + flags + ["--window-size=1280,1600", "--virtual-time-budget=5000", "--screenshot=\(png)", "file://\(paths[0])"])
         #expect(shot.status == 0, "\(shot.stderr)")
