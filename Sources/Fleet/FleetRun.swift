@@ -135,55 +135,56 @@ public struct FleetRun: Sendable {
         let records = Dictionary(uniqueKeysWithValues: try context.ledger.clusters(run: runID).map { ($0.cluster, $0) })
         let byName = Dictionary(uniqueKeysWithValues: clusters.map { ($0.name, $0) })
         var summary = RunSummary(runID: runID, outcome: .running)
-        let total = records.count
-        let budget = settings.budget(of: total)
-        var failures = 0
         let waveCount = (records.values.map(\.wave).max() ?? -1) + 1
-        var stopReason: String?
         let health = LedgerHealth(path: context.ledger.path)
-        for wave in 0..<waveCount {
-            let todo = records.values.filter { $0.wave == wave }.sorted { $0.cluster < $1.cluster }
-            let done = todo.filter { $0.status == .succeeded }
-            summary.succeeded += done.map(\.cluster)
+        var driver = RunDriver(waves: waveCount, budget: settings.budget(of: records.count))
+        let wave = { (index: Int) in records.values.filter { $0.wave == index }.sorted { $0.cluster < $1.cluster } }
+        await driver.run(before: RunDriver.WaveResult(cancelled: Task.isCancelled)) { index in
+            let todo = wave(index)
+            summary.succeeded += todo.filter { $0.status == .succeeded }.map(\.cluster)
             let pending = todo.filter { $0.status != .succeeded }
-            if stopReason != nil || Task.isCancelled {
+            var result = RunDriver.WaveResult()
+            if !pending.isEmpty {
+                progress(.waveStarted(index: index, clusters: pending.count))
+                let outcomes = await runWave(runID: runID, records: pending, clusters: byName, health: health, progress: progress)
+                for (record, outcome) in outcomes {
+                    if outcome.succeeded {
+                        summary.succeeded.append(record.cluster)
+                        summary.plans[record.cluster] = outcome.actions
+                    } else if record.status == .interrupted {
+                        summary.interrupted.append(record.cluster)
+                    } else if outcome.error is CancellationError || outcome.error is NotStartedForTheLedger
+                        || Task.isCancelled && outcome.error != nil
+                    {
+                        summary.notStarted.append(record.cluster)
+                    } else {
+                        result.failed += 1
+                        summary.failed.append((record.cluster, outcome.error.map { "\($0)" } ?? "failed"))
+                    }
+                }
+            }
+            result.cancelled = Task.isCancelled
+            result.ledgerFailure = health.error
+            return result
+        } onStop: { reason, remaining in
+            if reason != .interrupted {
+                // Without its journal a run could not be resumed safely; past its budget it should not go on.
+                try? context.ledger.event(run: runID, level: "error", reason.description)
+                progress(.stopped(reason: reason.description))
+            }
+            for index in remaining {
+                let todo = wave(index)
+                summary.succeeded += todo.filter { $0.status == .succeeded }.map(\.cluster)
+                let pending = todo.filter { $0.status != .succeeded }
                 summary.notStarted += pending.map(\.cluster)
                 for var record in pending where record.status != .failed {
                     record.status = .notStarted
                     try? context.ledger.update(record)
                 }
-                continue
-            }
-            guard !pending.isEmpty else { continue }
-            progress(.waveStarted(index: wave, clusters: pending.count))
-            let outcomes = await runWave(runID: runID, records: pending, clusters: byName, health: health, progress: progress)
-            for (record, outcome) in outcomes {
-                if outcome.succeeded {
-                    summary.succeeded.append(record.cluster)
-                    summary.plans[record.cluster] = outcome.actions
-                } else if record.status == .interrupted {
-                    summary.interrupted.append(record.cluster)
-                } else if outcome.error is CancellationError || outcome.error is NotStartedForTheLedger || Task.isCancelled && outcome.error != nil {
-                    summary.notStarted.append(record.cluster)
-                } else {
-                    failures += 1
-                    summary.failed.append((record.cluster, outcome.error.map { "\($0)" } ?? "failed"))
-                }
-            }
-            if Task.isCancelled { stopReason = "interrupted" }
-            if let failure = health.error {
-                // Without its journal a run could not be resumed safely: stop here, resume once there is room.
-                stopReason = "\(failure.description): no further cluster starts; \(failure.hint ?? "")"
-                try? context.ledger.event(run: runID, level: "error", stopReason!)
-                progress(.stopped(reason: stopReason!))
-            } else if failures > budget, wave < waveCount - 1 {
-                stopReason = "\(failures) clusters failed, more than the budget of \(budget): no further wave starts"
-                try? context.ledger.event(run: runID, level: "error", stopReason!)
-                progress(.stopped(reason: stopReason!))
             }
         }
         summary.ledgerFailure = health.error?.description
-        summary.outcome = Task.isCancelled ? .interrupted : stopReason != nil ? .stopped : summary.failed.isEmpty ? .succeeded : .failed
+        summary.outcome = driver.outcome()
         try? context.ledger.finish(run: runID, outcome: summary.outcome, at: now())
         context.saveHostKeys()
         return summary
@@ -278,11 +279,5 @@ public struct FleetRun: Sendable {
             error: FleetFailure("interrupted\(at); --resume-last takes it up again", errorClass: "interrupted"))
     }
 
-    static func newRunID(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.dateFormat = "yyyyMMdd-HHmmss"
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        let suffix = String((0..<4).map { _ in "abcdefghjkmnpqrstuvwxyz23456789".randomElement()! })
-        return "run-\(formatter.string(from: date))-\(suffix)"
-    }
+    static func newRunID(_ date: Date) -> String { RunDriver.newRunID(date) }
 }

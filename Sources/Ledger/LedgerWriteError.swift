@@ -3,10 +3,14 @@
 import FleetSupport
 import GRDB
 
-public struct LedgerWriteError: FleetError {
+public struct LedgerWriteError: FleetError, Equatable {
     public let path: String
     public let detail: String
     public let isFull: Bool
+
+    public init(path: String, detail: String, isFull: Bool) {
+        (self.path, self.detail, self.isFull) = (path, detail, isFull)
+    }
 
     public var description: String { "cannot write the ledger \(path): \(isFull ? "its disk is full" : detail)" }
     public var errorClass: String { isFull ? "ledger.full" : "ledger.write" }

@@ -288,6 +288,15 @@ extension LabFleetSuites {
                 #expect(finalAudit.status == 0, "\(String(decoding: finalAudit.stdout, as: UTF8.self).prefix(2000))")
                 ledgerFolder = saved
             }
+            // An audit whose ledger's disk is too small stops too: exit 3, the reason said once, no raw SQLite error.
+            let auditDisk = folder("audit-disk"), auditSaved = folder("audit-saved")
+            let auditFull = try await runWithLedgerDisk(
+                fleet, arguments: ["audit"] + common + ["--ledger", "\(auditDisk)/audit.db"], disk: auditDisk, saved: auditSaved,
+                kilobytes: 200)
+            print("audit, disk full: exit \(auditFull.status); \(auditFull.stderr.suffix(600))")
+            #expect(auditFull.status == 3, "\(auditFull.stderr.suffix(800))")
+            #expect(!auditFull.stderr.contains("SQLite error") && !auditFull.stderr.contains("Fatal error"), "\(auditFull.stderr.suffix(800))")
+            #expect(["its disk is full", "cannot open the ledger", "refused a write"].contains { auditFull.stderr.contains($0) })
             await fleet.stop()
             Self.record(Row(
                 fault: "the ledger's disk full during a rotation, twice (stopped, exit 3), then resumed", clusters: Self.clusters,

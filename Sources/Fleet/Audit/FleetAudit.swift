@@ -29,7 +29,7 @@ public struct FleetAudit: Sendable {
     }
 
     public func run(clusters: [Cluster], inventoryPath: String, inventoryDigest: String, progress: @escaping @Sendable (ProgressEvent) -> Void) async throws -> AuditReport {
-        let runID = FleetRun.newRunID(now()).replacingOccurrences(of: "run-", with: "audit-")
+        let runID = RunDriver.newRunID(prefix: "audit", now())
         try context.ledger.begin(
             RunRecord(id: runID, command: "audit", inventory: inventoryPath, inventoryDigest: inventoryDigest, options: "{}", startedAt: now(), outcome: .running),
             clusters: clusters.map { ClusterRecord(runId: runID, cluster: $0.name, account: $0.account, repository: $0.repository, wave: 0, status: .pending) })
@@ -44,11 +44,51 @@ public struct FleetAudit: Sendable {
             findings += found
         }
         let byIdentity = Dictionary(uniqueKeysWithValues: identities.map { ($0.identity, $0) })
-        progress(.waveStarted(index: 0, clusters: clusters.count))
         let context = self.context
         let audit = self
         let health = LedgerHealth(path: context.ledger.path)
-        let results: [(ClusterState, [AuditFinding])] = await boundedMap(clusters, limit: parallel, whenCancelled: { cluster in
+        // One wave of every cluster, driven as bootstrap and rotate drive theirs.
+        var driver = RunDriver(waves: 1, budget: .max)
+        var results: [(ClusterState, [AuditFinding])] = []
+        await driver.run(before: RunDriver.WaveResult(cancelled: Task.isCancelled)) { _ in
+            progress(.waveStarted(index: 0, clusters: clusters.count))
+            results = await audit.inspect(clusters, runID: runID, keys: byIdentity, health: health, progress: progress)
+            return RunDriver.WaveResult(
+                failed: results.filter { $0.0.error != nil }.count, cancelled: Task.isCancelled, ledgerFailure: health.error)
+        } onStop: { reason, _ in
+            if reason != .interrupted {
+                try? context.ledger.event(run: runID, level: "error", "the audit stopped: \(reason.description)")
+                progress(.stopped(reason: reason.description))
+            }
+        }
+        findings += results.flatMap(\.1)
+        findings += Self.splitIdentities(results.map(\.0), inventory: inventory)
+        var report = AuditReport(runID: runID, identities: identities, clusters: results.map(\.0), findings: findings.sorted { ($0.severity, $0.subject) > ($1.severity, $1.subject) })
+        if let failure = health.error {
+            report.ledgerFailure = failure.description
+            try? context.ledger.finish(run: runID, outcome: .stopped, at: now())
+            return report
+        }
+        try context.ledger.record(auditKeys: identities.flatMap { set in
+            set.keys.map { AuditKeyRecord(runId: runID, identity: set.identity, iamUser: set.iamUser, keyId: $0.keyID, status: $0.status, uploadedAt: $0.uploaded, fingerprint: $0.fingerprint) }
+        })
+        try context.ledger.record(findings: report.findings.map {
+            FindingRecord(runId: runID, severity: $0.severity.rawValue, code: $0.code.rawValue, subject: $0.subject, cluster: $0.cluster, identity: $0.identity, message: $0.message)
+        })
+        let outcome = driver.outcome()
+        try context.ledger.finish(run: runID, outcome: outcome, at: now())
+        return report
+    }
+
+    /// Every cluster read at most `parallel` at a time, each recorded as it ends; none starts once the ledger refused a write.
+    private func inspect(
+        _ clusters: [Cluster], runID: String, keys byIdentity: [String: IdentityKeySet], health: LedgerHealth,
+        progress: @escaping @Sendable (ProgressEvent) -> Void
+    ) async -> [(ClusterState, [AuditFinding])] {
+        let context = self.context
+        let inventory = context.inventory
+        let audit = self
+        return await boundedMap(clusters, limit: parallel, whenCancelled: { cluster in
             (ClusterState(cluster: cluster.name, account: cluster.account, region: cluster.region, repository: cluster.repository, labels: cluster.labels, error: "interrupted"), [])
         }) { cluster in
             guard health.error == nil else {
@@ -73,24 +113,6 @@ public struct FleetAudit: Sendable {
             progress(.clusterFinished(record, ClusterActions()))
             return result
         }
-        findings += results.flatMap(\.1)
-        findings += Self.splitIdentities(results.map(\.0), inventory: inventory)
-        var report = AuditReport(runID: runID, identities: identities, clusters: results.map(\.0), findings: findings.sorted { ($0.severity, $0.subject) > ($1.severity, $1.subject) })
-        if let failure = health.error {
-            report.ledgerFailure = failure.description
-            try? context.ledger.event(run: runID, level: "error", "\(failure.description): the audit stopped; \(failure.hint ?? "")")
-            try? context.ledger.finish(run: runID, outcome: .stopped, at: now())
-            return report
-        }
-        try context.ledger.record(auditKeys: identities.flatMap { set in
-            set.keys.map { AuditKeyRecord(runId: runID, identity: set.identity, iamUser: set.iamUser, keyId: $0.keyID, status: $0.status, uploadedAt: $0.uploaded, fingerprint: $0.fingerprint) }
-        })
-        try context.ledger.record(findings: report.findings.map {
-            FindingRecord(runId: runID, severity: $0.severity.rawValue, code: $0.code.rawValue, subject: $0.subject, cluster: $0.cluster, identity: $0.identity, message: $0.message)
-        })
-        let outcome: RunRecord.Outcome = Task.isCancelled ? .interrupted : results.contains { $0.0.error != nil } ? .failed : .succeeded
-        try context.ledger.finish(run: runID, outcome: outcome, at: now())
-        return report
     }
 
     /// One finding per identity whose clusters fetch with different keys (clusters whose key could not be read are

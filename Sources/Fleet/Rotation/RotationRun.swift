@@ -115,7 +115,7 @@ public struct RotationRun: Sendable {
     /// Rotates the credentials of `clusters`; a dry run says what it would do and changes nothing.
     public func start(clusters: [Cluster], inventoryPath: String, inventoryDigest: String, dryRun: Bool, progress: @escaping @Sendable (ProgressEvent) -> Void) async throws -> RotationSummary {
         let (candidates, refused) = try holders(of: clusters)
-        let runID = FleetRun.newRunID(now())
+        let runID = RunDriver.newRunID(now())
         lock?.attach(runID: runID)
         var outcomes: [IdentityOutcome] = refused
         var plans: [Plan] = []
@@ -329,52 +329,47 @@ public struct RotationRun: Sendable {
         let byCluster = Dictionary(uniqueKeysWithValues: members.flatMap { member in member.clusters.map { ($0.name, member) } })
         let records = try context.ledger.clusters(run: runID).filter { byCluster[$0.cluster] != nil }
         var summary = RunSummary(runID: runID, outcome: .running)
-        let budget = settings.budget(of: records.count)
-        var failures = 0
-        var stopReason: String?
         let health = health ?? LedgerHealth(path: context.ledger.path)
         let waveCount = (records.map(\.wave).max() ?? -1) + 1
-        if let failure = health.error {
-            // Refused before any wave began (recording a holder's new credential): no cluster is touched.
-            stopReason = "\(failure.description): no cluster changes; \(failure.hint ?? "")"
-            try? context.ledger.event(run: runID, level: "error", stopReason!)
-            progress(.stopped(reason: stopReason!))
-        }
-        for wave in 0..<waveCount {
+        var driver = RunDriver(waves: waveCount, budget: settings.budget(of: records.count))
+        // A write refused before any wave (recording a holder's new credential) stops the run before any cluster.
+        let before = RunDriver.WaveResult(cancelled: Task.isCancelled, ledgerFailure: health.error)
+        await driver.run(before: before) { wave in
             let todo = records.filter { $0.wave == wave }
             summary.succeeded += todo.filter { $0.status == .succeeded }.map(\.cluster)
             let pending = todo.filter { $0.status != .succeeded }
-            if stopReason != nil || Task.isCancelled {
+            var result = RunDriver.WaveResult()
+            if !pending.isEmpty {
+                progress(.waveStarted(index: wave, clusters: pending.count))
+                for switched in await runWave(runID: runID, records: pending, members: byCluster, health: health, progress: progress) {
+                    switch switched.record.status {
+                    case .succeeded: summary.succeeded.append(switched.record.cluster)
+                    case .notStarted: summary.notStarted.append(switched.record.cluster)
+                    case .interrupted: summary.interrupted.append(switched.record.cluster)
+                    default:
+                        result.failed += 1
+                        summary.failed.append((switched.record.cluster, switched.record.errorMessage ?? "failed"))
+                    }
+                }
+            }
+            // After a refused write no cluster changes (those in flight were rolled back to their old key).
+            result.cancelled = Task.isCancelled
+            result.ledgerFailure = health.error
+            return result
+        } onStop: { reason, remaining in
+            if reason != .interrupted {
+                try? context.ledger.event(run: runID, level: "error", reason.description)
+                progress(.stopped(reason: reason.description))
+            }
+            for wave in remaining {
+                let todo = records.filter { $0.wave == wave }
+                summary.succeeded += todo.filter { $0.status == .succeeded }.map(\.cluster)
+                let pending = todo.filter { $0.status != .succeeded }
                 summary.notStarted += pending.map(\.cluster)
                 for var record in pending {
                     record.status = .notStarted
                     try? context.ledger.update(record)
                 }
-                continue
-            }
-            guard !pending.isEmpty else { continue }
-            progress(.waveStarted(index: wave, clusters: pending.count))
-            for result in await runWave(runID: runID, records: pending, members: byCluster, health: health, progress: progress) {
-                switch result.record.status {
-                case .succeeded: summary.succeeded.append(result.record.cluster)
-                case .notStarted: summary.notStarted.append(result.record.cluster)
-                case .interrupted: summary.interrupted.append(result.record.cluster)
-                default:
-                    failures += 1
-                    summary.failed.append((result.record.cluster, result.record.errorMessage ?? "failed"))
-                }
-            }
-            if Task.isCancelled { stopReason = "interrupted" }
-            if let failure = health.error {
-                // Without its journal a rotation could not be resumed safely: no cluster changes after the failed
-                // write (those in flight were rolled back to their old key), the old keys stay Active.
-                stopReason = "\(failure.description): no further cluster changes; \(failure.hint ?? "")"
-                try? context.ledger.event(run: runID, level: "error", stopReason!)
-                progress(.stopped(reason: stopReason!))
-            } else if failures > budget, wave < waveCount - 1 {
-                stopReason = "\(failures) clusters failed, more than the budget of \(budget): no further wave starts"
-                try? context.ledger.event(run: runID, level: "error", stopReason!)
-                progress(.stopped(reason: stopReason!))
             }
         }
         var outcomes = earlier
@@ -392,7 +387,7 @@ public struct RotationRun: Sendable {
         }
         let identityFailed = outcomes.contains { $0.state == .refused || $0.state == .partial }
         summary.ledgerFailure = health.error?.description
-        summary.outcome = Task.isCancelled ? .interrupted : stopReason != nil ? .stopped : summary.failed.isEmpty && !identityFailed ? .succeeded : .failed
+        summary.outcome = driver.outcome(otherFailure: identityFailed)
         try? context.ledger.finish(run: runID, outcome: summary.outcome, at: now())
         context.saveHostKeys()
         return RotationSummary(run: summary, identities: outcomes.sorted { $0.identity < $1.identity })
