@@ -11,31 +11,26 @@ import Synchronization
 public struct RunSettings: Codable, Sendable, Equatable {
     public var parallel: Int
     /// Cumulative wave sizes (`1`, `10%`, `100%`).
-    public var waves: [String]
+    public var waves: [Rollout.Size]
     /// Failures tolerated before no further wave starts (`5`, `5%`).
-    public var maxFailures: String
+    public var maxFailures: Rollout.Size
     public var clusterTimeoutSeconds: Double
     public var dryRun = false
 
-    public init(parallel: Int, waves: [String], maxFailures: String, clusterTimeoutSeconds: Double, dryRun: Bool = false) {
-        (self.parallel, self.waves, self.maxFailures, self.clusterTimeoutSeconds, self.dryRun) = (parallel, waves, maxFailures, clusterTimeoutSeconds, dryRun)
+    public init(parallel: Int, waves: [Rollout.Size], maxFailures: Rollout.Size, clusterTimeoutSeconds: Double, dryRun: Bool = false) {
+        (self.parallel, self.waves, self.maxFailures) = (parallel, waves, maxFailures)
+        (self.clusterTimeoutSeconds, self.dryRun) = (clusterTimeoutSeconds, dryRun)
     }
 
     public init(rollout: Rollout) {
         self.init(
-            parallel: rollout.parallelism, waves: rollout.waves.map(\.description), maxFailures: rollout.maxFailures.description,
+            parallel: rollout.parallelism, waves: rollout.waves, maxFailures: rollout.maxFailures,
             clusterTimeoutSeconds: rollout.clusterTimeout.seconds)
-    }
-
-    static func size(_ text: String) -> Rollout.Size? {
-        if text.hasSuffix("%"), let p = Double(text.dropLast()), p > 0, p <= 100 { return .percent(p) }
-        if let n = Int(text), n >= 0 { return .count(n) }
-        return nil
     }
 
     /// Each cluster's wave (0-based), clusters in the order given.
     public func waveIndices(count: Int) -> [Int] {
-        var ends = waves.compactMap(Self.size).map { $0.count(of: count) }
+        var ends = waves.map { $0.count(of: count) }
         if ends.last != count { ends.append(count) }
         var out: [Int] = []
         var wave = 0
@@ -46,7 +41,7 @@ public struct RunSettings: Codable, Sendable, Equatable {
         return out
     }
 
-    public func budget(of count: Int) -> Int { Self.size(maxFailures)?.count(of: count) ?? 0 }
+    public func budget(of count: Int) -> Int { maxFailures.count(of: count) }
 }
 
 public struct RunSummary: Sendable {

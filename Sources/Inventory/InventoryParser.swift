@@ -402,34 +402,23 @@ struct InventoryParser {
         if let p = f.int("parallelism", in: 1...10_000) { r.parallelism = p.value }
         if let waves = f.sequence("waves") {
             var sizes: [Rollout.Size] = []
-            var lastCovered: (count: Int?, percent: Double?) = (nil, nil)
+            var nodes: [(position: Int, node: Node)] = []
             for (i, node) in waves.enumerated() {
                 let text: String
                 if case .scalar(let s) = node { text = s.string } else { text = "" }
-                guard let size = rolloutSize(text) else {
+                guard let size = Rollout.Size(text) else {
                     source.error(
                         "wave", at: node.mark, "\(f.path).waves[\(i)] must be a cluster count or a percentage, found \(node.valueDescription)",
                         hint: "e.g. waves: [1, 10%, 100%] (cumulative: one cluster, then up to 10%, then all)")
                     continue
                 }
-                switch size {
-                case .count(let n):
-                    if n < 1 || (lastCovered.count.map { n <= $0 } ?? false) {
-                        source.error(
-                            "wave", at: node.mark, "\(f.path).waves[\(i)] must be larger than the wave before it",
-                            hint: "wave sizes are cumulative and must grow: [1, 10%, 100%]")
-                    }
-                    lastCovered.count = n
-                case .percent(let p):
-                    if p <= 0 || p > 100 || (lastCovered.percent.map { p <= $0 } ?? false) {
-                        source.error(
-                            "wave", at: node.mark,
-                            "\(f.path).waves[\(i)] must be above 0% and at most 100%, and larger than the wave before it",
-                            hint: "wave sizes are cumulative and must grow: [1, 10%, 100%]")
-                    }
-                    lastCovered.percent = p
-                }
                 sizes.append(size)
+                nodes.append((i, node))
+            }
+            for (index, problem) in Rollout.Size.waveProblems(sizes) {
+                source.error(
+                    "wave", at: nodes[index].node.mark, "\(f.path).waves[\(nodes[index].position)] \(problem)",
+                    hint: "wave sizes are cumulative and must grow: [1, 10%, 100%]")
             }
             if !sizes.isEmpty {
                 if sizes.last != .percent(100) { sizes.append(.percent(100)) }
@@ -439,7 +428,7 @@ struct InventoryParser {
         if let node = f.value("maxFailures") {
             let text: String
             if case .scalar(let s) = node { text = s.string } else { text = "" }
-            if let size = rolloutSize(text), size.isValidBudget {
+            if let size = Rollout.Size(text), size.isValidBudget {
                 r.maxFailures = size
             } else {
                 source.error(
@@ -467,13 +456,6 @@ struct InventoryParser {
     }
 
     // MARK: Values
-
-    private func rolloutSize(_ text: String) -> Rollout.Size? {
-        if text.hasSuffix("%") {
-            return Double(text.dropLast()).flatMap { $0.isFinite ? .percent($0) : nil }
-        }
-        return Int(text).map { .count($0) }
-    }
 
     private func region(_ f: YAMLFields, _ key: String) -> Located<String>? {
         guard let r = f.string(key) else { return nil }
@@ -542,15 +524,6 @@ struct InventoryParser {
         default:
             source.error("secret-reference", at: node.mark, "\(what) needs exactly one of env or file")
             return nil
-        }
-    }
-}
-
-extension Rollout.Size {
-    var isValidBudget: Bool {
-        switch self {
-        case .count(let n): n >= 0
-        case .percent(let p): p >= 0 && p <= 100
         }
     }
 }

@@ -126,18 +126,21 @@ struct FleetOptions: ParsableArguments {
             settings.parallel = parallel
         }
         if let waves {
-            let sizes = waves.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-            guard !sizes.isEmpty, sizes.allSatisfy({ RunSettingsCheck.isSize($0) }) else {
+            let texts = waves.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            let sizes = texts.compactMap(Rollout.Size.init)
+            guard !texts.isEmpty, sizes.count == texts.count else {
                 throw CommandFailure.invalidInput("--waves '\(waves)': give counts or percentages, e.g. 1,10%,100%")
             }
-            guard RunSettingsCheck.grows(sizes) else {
+            guard Rollout.Size.waveProblems(sizes).isEmpty else {
                 throw CommandFailure.invalidInput("--waves '\(waves)': wave sizes are cumulative and must grow, e.g. 1,10%,100%")
             }
             settings.waves = sizes
         }
         if let maxFailures {
-            guard RunSettingsCheck.isSize(maxFailures) else { throw CommandFailure.invalidInput("--max-failures '\(maxFailures)': a count or a percentage, e.g. 5 or 5%") }
-            settings.maxFailures = maxFailures
+            guard let size = Rollout.Size(maxFailures), size.isValidBudget else {
+                throw CommandFailure.invalidInput("--max-failures '\(maxFailures)': a count or a percentage, e.g. 5 or 5%")
+            }
+            settings.maxFailures = size
         }
         settings.dryRun = dryRun
         return settings
@@ -210,28 +213,6 @@ struct FleetOptions: ParsableArguments {
             if !stateExisted { rmdir(stateDir) }
             throw CommandFailure.couldNotStart(describe(error))
         }
-    }
-}
-
-enum RunSettingsCheck {
-    static func isSize(_ text: String) -> Bool {
-        if text.hasSuffix("%"), let p = Double(text.dropLast()) { return p > 0 && p <= 100 }
-        return Int(text).map { $0 >= 0 } ?? false
-    }
-
-    /// Counts grow among counts and percentages among percentages, as the inventory's `rollout.waves` must.
-    static func grows(_ sizes: [String]) -> Bool {
-        var lastCount = 0, lastPercent = 0.0
-        for size in sizes {
-            if size.hasSuffix("%"), let p = Double(size.dropLast()) {
-                guard p > lastPercent else { return false }
-                lastPercent = p
-            } else if let n = Int(size) {
-                guard n > lastCount else { return false }
-                lastCount = n
-            }
-        }
-        return true
     }
 }
 

@@ -103,7 +103,7 @@ extension LabFleetSuites {
             try await fleet.fixture.lab.setFaults(campaign.faults(names))
             let context = try fleet.context(wait: WaitSettings(timeout: .seconds(campaign.waitSeconds), poll: .seconds(1)))
             // Every cluster is given its chance: no failure budget, no waves to stop.
-            let settings = RunSettings(parallel: 4, waves: ["100%"], maxFailures: "100%", clusterTimeoutSeconds: 240)
+            let settings = RunSettings(parallel: 4, waves: [.percent(100)], maxFailures: .percent(100), clusterTimeoutSeconds: 240)
             let summary = try await FleetRun(context: context, settings: settings).start(
                 command: "bootstrap", clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "faults",
                 progress: { _ in })

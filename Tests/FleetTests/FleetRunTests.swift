@@ -21,7 +21,7 @@ extension LabFleetSuites {
             let count = 50
             let fleet = try await LabFleet.start(accounts: 3, clusters: count, transports: ["ssh", "https-token"])
             let context = try fleet.context()
-            let settings = RunSettings(parallel: 10, waves: ["1", "25%", "100%"], maxFailures: "0", clusterTimeoutSeconds: 120)
+            let settings = RunSettings(parallel: 10, waves: [.count(1), .percent(25), .percent(100)], maxFailures: .count(0), clusterTimeoutSeconds: 120)
             let first = try await FleetRun(context: context, settings: settings).start(
                 command: "bootstrap", clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test", progress: { _ in })
             #expect(first.outcome == .succeeded, "\(first.failed)")
@@ -71,7 +71,7 @@ extension LabFleetSuites {
             let context = try fleet.context()
             // The unreachable cluster is in the first wave; with a budget of 0 no further wave starts.
             // Timeouts generous for a loaded machine: what is measured here is attribution, not speed.
-            let strict = RunSettings(parallel: 6, waves: ["3", "100%"], maxFailures: "0", clusterTimeoutSeconds: 240)
+            let strict = RunSettings(parallel: 6, waves: [.count(3), .percent(100)], maxFailures: .count(0), clusterTimeoutSeconds: 240)
             let stopped = try await FleetRun(context: context, settings: strict).start(
                 command: "bootstrap", clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test", progress: { _ in })
             #expect(stopped.outcome == .stopped)
@@ -83,7 +83,7 @@ extension LabFleetSuites {
             #expect(records.first { $0.cluster == "prod-0001" }?.errorClass?.hasPrefix("kubernetes.") == true)
 
             // With room for one failure, every healthy cluster succeeds despite throttling, 5xx and the rival pushes.
-            let lenient = RunSettings(parallel: 6, waves: ["3", "100%"], maxFailures: "1", clusterTimeoutSeconds: 240)
+            let lenient = RunSettings(parallel: 6, waves: [.count(3), .percent(100)], maxFailures: .count(1), clusterTimeoutSeconds: 240)
             let run = try await FleetRun(context: context, settings: lenient).start(
                 command: "bootstrap", clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test", progress: { _ in })
             #expect(run.outcome == .failed)

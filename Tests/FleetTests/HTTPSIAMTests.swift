@@ -52,7 +52,7 @@ extension LabFleetSuites {
                 ledger: try Ledger(path: fixture.directory.appendingPathComponent("fleetstrap.db").path),
                 stateDirectory: fixture.directory.appendingPathComponent("state").path,
                 wait: WaitSettings(timeout: .seconds(30), poll: .seconds(1)), environment: fixture.lab.environment)
-            let run = try await FleetRun(context: context, settings: RunSettings(parallel: 1, waves: ["100%"], maxFailures: "0", clusterTimeoutSeconds: 60))
+            let run = try await FleetRun(context: context, settings: RunSettings(parallel: 1, waves: [.percent(100)], maxFailures: .count(0), clusterTimeoutSeconds: 60))
                 .start(command: "bootstrap", clusters: inventory.clusters, inventoryPath: inventoryPath, inventoryDigest: "test", progress: { _ in })
             #expect(run.outcome == .succeeded, "\(run.failed)")
             let actions = try #require(run.plans["prod-a"])

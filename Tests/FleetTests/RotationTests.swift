@@ -19,7 +19,7 @@ import Testing
 extension LabFleetSuites {
     @Suite("Fleet: SSH key rotation against the lab", .serialized, .tags(.integration))
     struct RotationTests {
-        static let settings = RunSettings(parallel: 20, waves: ["100%"], maxFailures: "100%", clusterTimeoutSeconds: 120)
+        static let settings = RunSettings(parallel: 20, waves: [.percent(100)], maxFailures: .percent(100), clusterTimeoutSeconds: 120)
 
         @Test(.enabled(if: LabFleet.sshAvailable, Comment(rawValue: LabFleet.sshReason)))
         func anIdentityOf40ClustersIn2RepositoriesIsRotated() async throws {
