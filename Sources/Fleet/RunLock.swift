@@ -31,14 +31,16 @@ public final class RunLock: Sendable {
         public let now: Date
 
         public var description: String {
-            let who = holder.map { RunLock.describe($0, now: now) }
+            let who =
+                holder.map { RunLock.describe($0, now: now) }
                 ?? starting.map { "fleetstrap \($0) (starting)" } ?? "another fleetstrap process"
             let waitedText = waited > .zero ? " after waiting \(DurationText.format(waited))" : ""
             return "the fleet state of \(ledgerPath) is held by \(who)\(waitedText)"
         }
         public var errorClass: String { "lock.held" }
         public var hint: String? {
-            "let that run finish (fleetstrap runs shows it), or wait for it with --wait-lock DURATION, e.g. --wait-lock 30m"
+            "let that run finish (fleetstrap runs shows it), or wait for it with --wait-lock DURATION, "
+                + "e.g. --wait-lock 30m"
         }
     }
 
@@ -86,9 +88,11 @@ public final class RunLock: Sendable {
             }
             let waited = clock.now - started
             if waited >= settings.wait {
-                let named = (try? String(contentsOfFile: files[0], encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+                let named = (try? String(contentsOfFile: files[0], encoding: .utf8))?.trimmingCharacters(
+                    in: .whitespacesAndNewlines)
                 throw HeldError(
-                    holder: try? ledger.lease(), starting: named?.isEmpty == false ? named : nil, ledgerPath: ledger.path,
+                    holder: try? ledger.lease(), starting: named?.isEmpty == false ? named : nil,
+                    ledgerPath: ledger.path,
                     waited: waited, now: now())
             }
             try await Task.sleep(for: min(settings.poll, settings.wait - waited))
@@ -159,6 +163,8 @@ public final class RunLock: Sendable {
         let run = lease.runId.map { " (run \($0))" } ?? ""
         let since = ISO8601DateFormatter().string(from: lease.acquiredAt)
         let heard = DurationText.format(.seconds(max(0, now.timeIntervalSince(lease.heartbeat)).rounded()))
-        return "fleetstrap \(lease.command)\(run) as pid \(lease.pid) on \(lease.host) since \(since), last heard of \(heard) ago"
+        return
+            "fleetstrap \(lease.command)\(run) as pid \(lease.pid) on \(lease.host) since \(since), "
+                + "last heard of \(heard) ago"
     }
 }

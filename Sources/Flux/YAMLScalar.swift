@@ -41,7 +41,8 @@ public enum YAMLScalar {
         if s.count > 2, s.first == UInt8(ascii: "0") {
             let body = s.dropFirst(2)
             switch s[s.startIndex + 1] {
-            case UInt8(ascii: "x"), UInt8(ascii: "X"): return body.allSatisfy { isHexDigit($0) || $0 == UInt8(ascii: "_") }
+            case UInt8(ascii: "x"), UInt8(ascii: "X"):
+                return body.allSatisfy { isHexDigit($0) || $0 == UInt8(ascii: "_") }
             case UInt8(ascii: "o"), UInt8(ascii: "O"), UInt8(ascii: "b"), UInt8(ascii: "B"):
                 return body.allSatisfy { isDigit($0) || $0 == UInt8(ascii: "_") }
             default: break

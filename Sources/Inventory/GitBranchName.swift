@@ -20,7 +20,9 @@ public enum GitBranchName {
         for component in bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false) {
             if component.isEmpty { return "it has an empty component (a leading, trailing or double '/')" }
             if component.first == UInt8(ascii: ".") { return "a component starts with '.'" }
-            if component.count >= 5, component.suffix(5).elementsEqual(".lock".utf8) { return "a component ends with '.lock'" }
+            if component.count >= 5, component.suffix(5).elementsEqual(".lock".utf8) {
+                return "a component ends with '.lock'"
+            }
         }
         return nil
     }

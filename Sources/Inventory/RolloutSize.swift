@@ -31,7 +31,9 @@ extension Rollout.Size: Codable {
         for (index, size) in sizes.enumerated() {
             switch size {
             case .count(let n):
-                if n < 1 || (lastCount.map { n <= $0 } ?? false) { problems.append((index, "must be larger than the wave before it")) }
+                if n < 1 || (lastCount.map { n <= $0 } ?? false) {
+                    problems.append((index, "must be larger than the wave before it"))
+                }
                 lastCount = n
             case .percent(let p):
                 if p <= 0 || p > 100 || (lastPercent.map { p <= $0 } ?? false) {
@@ -47,7 +49,8 @@ extension Rollout.Size: Codable {
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let size = Self(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a size: \(text)"))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "not a size: \(text)"))
         }
         self = size
     }

@@ -34,7 +34,9 @@ extension Ledger {
     public func takeLease(_ mine: LeaseRecord, replacing stale: LeaseRecord?) throws -> LeaseRecord? {
         try database.write { db in
             if let current = try LeaseRecord.fetchOne(db, key: "run"), !current.isHeld(by: mine) {
-                guard let stale, current.isHeld(by: stale), current.acquiredAt == stale.acquiredAt else { return current }
+                guard let stale, current.isHeld(by: stale), current.acquiredAt == stale.acquiredAt else {
+                    return current
+                }
             }
             try mine.save(db)
             return nil
@@ -45,7 +47,11 @@ extension Ledger {
     public func renewLease(host: String, pid: Int32, runId: String?, at date: Date) throws {
         try database.write { db in
             try db.execute(
-                sql: "UPDATE lease SET heartbeat = ?, runId = COALESCE(?, runId) WHERE name = 'run' AND host = ? AND pid = ?",
+                sql:
+                    """
+                    UPDATE lease SET heartbeat = ?, runId = COALESCE(?, runId)
+                    WHERE name = 'run' AND host = ? AND pid = ?
+                    """,
                 arguments: [date, runId, host, pid])
         }
     }
@@ -53,7 +59,8 @@ extension Ledger {
     /// Gives the lease up, if this holder still has it.
     public func releaseLease(host: String, pid: Int32) throws {
         try database.write { db in
-            try db.execute(sql: "DELETE FROM lease WHERE name = 'run' AND host = ? AND pid = ?", arguments: [host, pid])
+            try db.execute(
+                sql: "DELETE FROM lease WHERE name = 'run' AND host = ? AND pid = ?", arguments: [host, pid])
         }
     }
 }

@@ -30,12 +30,14 @@ extension LabFleetSuites {
 
         @Test(.enabled(if: LabFleet.sshAvailable, Comment(rawValue: LabFleet.sshReason)))
         func twoRunsAtOnceNeverBreakTheFleet() async throws {
-            let seed = UInt64(Self.environment["FLEETSTRAP_CAMPAIGN_SEED"] ?? "") ?? UInt64.random(in: 1...UInt64(UInt32.max))
+            let seed =
+                UInt64(Self.environment["FLEETSTRAP_CAMPAIGN_SEED"] ?? "") ?? UInt64.random(in: 1...UInt64(UInt32.max))
             print("concurrency campaign: seed \(seed), \(Self.rounds) rounds of each pair")
             var random = SplitMix64(seed: seed)
             try await LabFleet.with(
                 accounts: 1, clusters: 4,
-                rollout: "  rollout:\n    parallelism: 2\n    waves: [100%]\n    maxFailures: 0\n    clusterTimeout: 2m\n"
+                rollout:
+                    "  rollout:\n    parallelism: 2\n    waves: [100%]\n    maxFailures: 0\n    clusterTimeout: 2m\n"
             ) { fleet in
                 let binary = ResumeTests.binary.path
                 let common = [
@@ -61,37 +63,54 @@ extension LabFleetSuites {
                         return try await runCommand(argumentsB, environment: environment)
                     }()
                     let (resultA, resultB) = try await (runA, runB)
-                    let round = Round(pair: "\(a)+\(b)", offsetMilliseconds: offset, waits: waits, statuses: (resultA.status, resultB.status))
+                    let round = Round(
+                        pair: "\(a)+\(b)", offsetMilliseconds: offset, waits: waits,
+                        statuses: (resultA.status, resultB.status))
                     rounds.append(round)
                     let what = "round \(number) (\(round.pair), \(offset) ms apart, \(waits ? "waiting" : "refusing"))"
                     let said = { (result: (status: Int32, stdout: Data, stderr: String)) in
-                        "exit \(result.status): \(String(decoding: result.stdout, as: UTF8.self).suffix(600)) \(result.stderr.suffix(600))"
+                        let stdout = String(decoding: result.stdout, as: UTF8.self)
+                        return "exit \(result.status): \(stdout.suffix(600)) \(result.stderr.suffix(600))"
                     }
                     // Both ran, one after the other; or, refusing, one ran and the other was refused naming it.
                     if waits {
-                        #expect(resultA.status == 0 && resultB.status == 0, "\(what): \(said(resultA)) / \(said(resultB))")
+                        #expect(
+                            resultA.status == 0 && resultB.status == 0, "\(what): \(said(resultA)) / \(said(resultB))")
                     } else {
                         let refused = [resultA, resultB].filter { $0.status == 3 }
-                        #expect([resultA, resultB].allSatisfy { $0.status == 0 || $0.status == 3 }, "\(what): \(said(resultA)) / \(said(resultB))")
-                        #expect(refused.count <= 1 && refused.allSatisfy { $0.stderr.contains("is held by fleetstrap") }, "\(what)")
+                        #expect(
+                            [resultA, resultB].allSatisfy { $0.status == 0 || $0.status == 3 },
+                            "\(what): \(said(resultA)) / \(said(resultB))")
+                        #expect(
+                            refused.count <= 1 && refused.allSatisfy { $0.stderr.contains("is held by fleetstrap") },
+                            "\(what)")
                     }
                     try await Self.checkFleet(fleet, what: what, checked: &checkedRuns)
                 }
                 let refusedRounds = rounds.filter { !$0.waits && ($0.statuses.0 == 3 || $0.statuses.1 == 3) }.count
-                print("concurrency campaign: \(rounds.count) rounds, \(rounds.filter(\.waits).count) waiting, \(refusedRounds) with one run refused; seed \(seed)")
+                print(
+                    "concurrency campaign: \(rounds.count) rounds, \(rounds.filter(\.waits).count) waiting, "
+                        + "\(refusedRounds) with one run refused; seed \(seed)"
+                )
             }
         }
 
-        /// One Active key, every cluster fetching with it, every revision waited on present on the server, a sound ledger.
+        /// One Active key, every cluster fetching with it, every revision waited on present on the server, a sound
+        /// ledger.
         static func checkFleet(_ fleet: LabFleet, what: String, checked: inout Set<String>) async throws {
             let keys = try await RotationTests.activeKeys(fleet)
             #expect(keys.count == 1, "\(what): Active keys \(keys)")
             let auditLedger = fleet.fixture.directory.appendingPathComponent("audit.db").path
             let audit = try await runCommand(
-                [ResumeTests.binary.path, "audit", "-f", fleet.inventoryPath, "--ledger", auditLedger, "--state-dir", fleet.stateDirectory,
-                 "--no-reports", "--fail-on", "error", "--output", "json"],
+                [
+                    ResumeTests.binary.path, "audit", "-f", fleet.inventoryPath, "--ledger", auditLedger, "--state-dir",
+                    fleet.stateDirectory,
+                    "--no-reports", "--fail-on", "error", "--output", "json",
+                ],
                 environment: fleet.environment)
-            #expect(audit.status == 0, "\(what): \(String(decoding: audit.stdout, as: UTF8.self).prefix(1500)) \(audit.stderr.suffix(400))")
+            #expect(
+                audit.status == 0,
+                "\(what): \(String(decoding: audit.stdout, as: UTF8.self).prefix(1500)) \(audit.stderr.suffix(400))")
             let ledger = try Ledger(path: fleet.ledgerPath)
             #expect(try ledger.integrityCheck() == "ok", "\(what)")
             #expect(try ledger.lease() == nil, "\(what): a lease left behind")
@@ -102,9 +121,12 @@ extension LabFleetSuites {
                         let repository = fleet.inventory.repository(named: record.repository),
                         revisions.insert("\(record.repository) \(sha)").inserted
                     else { continue }
-                    let bare = fleet.bareRepository(repository.codecommitName, account: fleet.fixture.lab.info.accounts[repository.account]!)
+                    let bare = fleet.bareRepository(
+                        repository.codecommitName, account: fleet.fixture.lab.info.accounts[repository.account]!)
                     let present = try await runCommand(["git", "-C", bare, "cat-file", "-e", "\(sha)^{commit}"])
-                    #expect(present.status == 0, "\(what): \(record.cluster) waited on \(revision), which the server does not have")
+                    #expect(
+                        present.status == 0,
+                        "\(what): \(record.cluster) waited on \(revision), which the server does not have")
                 }
             }
         }

@@ -18,7 +18,8 @@ extension LabFleetSuites {
         func aSecondRunIsRefusedOrWaitsAndReadersAreNeverBlocked() async throws {
             try await LabFleet.with(
                 accounts: 1, clusters: 6,
-                rollout: "  rollout:\n    parallelism: 1\n    waves: [100%]\n    maxFailures: 0\n    clusterTimeout: 2m\n"
+                rollout:
+                    "  rollout:\n    parallelism: 1\n    waves: [100%]\n    maxFailures: 0\n    clusterTimeout: 2m\n"
             ) { fleet in
                 let common = [
                     "-f", fleet.inventoryPath, "--ledger", fleet.ledgerPath, "--state-dir", fleet.stateDirectory,
@@ -51,7 +52,9 @@ extension LabFleetSuites {
                 #expect(second.stderr.contains("as pid \(first.processIdentifier) on "), "\(second.stderr)")
                 #expect(second.stderr.contains("--wait-lock"), "says what to do")
                 let rotation = try await runCommand([binary, "rotate"] + common, environment: fleet.environment)
-                #expect(rotation.status == 3 && rotation.stderr.contains("is held by fleetstrap bootstrap"), "\(rotation.stderr)")
+                #expect(
+                    rotation.status == 3 && rotation.stderr.contains("is held by fleetstrap bootstrap"),
+                    "\(rotation.stderr)")
                 // A plan reads only: it is never blocked by the run.
                 let plan = try await runCommand([binary, "plan"] + common, environment: fleet.environment)
                 #expect(!plan.stderr.contains("is held by"), "\(plan.stderr)")
@@ -59,7 +62,8 @@ extension LabFleetSuites {
 
                 // Told to wait, a second bootstrap runs once the first is done, and finds nothing to change.
                 let waited = try await runCommand(
-                    [binary, "bootstrap"] + common + ["--wait-lock", "5m", "--output", "json"], environment: fleet.environment)
+                    [binary, "bootstrap"] + common + ["--wait-lock", "5m", "--output", "json"],
+                    environment: fleet.environment)
                 first.waitUntilExit()
                 #expect(first.terminationStatus == 0, "\(firstLog())")
                 #expect(waited.status == 0, "\(waited.stderr)")
@@ -74,9 +78,12 @@ extension LabFleetSuites {
                 let keys = try await RotationTests.activeKeys(fleet)
                 #expect(keys.count == 1, "one Active key for the identity: \(keys)")
                 for repository in fleet.inventory.repositories {
-                    let bare = fleet.bareRepository(repository.codecommitName, account: fleet.fixture.lab.info.accounts[repository.account]!)
-                    let added = try await GitCLI.output(["-C", bare, "log", "--diff-filter=A", "--name-only", "--format=", "main", "--", "clusters/"])
-                        .split(separator: "\n").filter { $0.hasSuffix("gotk-sync.yaml") }
+                    let bare = fleet.bareRepository(
+                        repository.codecommitName, account: fleet.fixture.lab.info.accounts[repository.account]!)
+                    let added = try await GitCLI.output([
+                        "-C", bare, "log", "--diff-filter=A", "--name-only", "--format=", "main", "--", "clusters/",
+                    ])
+                    .split(separator: "\n").filter { $0.hasSuffix("gotk-sync.yaml") }
                     #expect(added.count == Set(added).count, "\(repository.name): a cluster's files added twice")
                 }
             }
@@ -93,10 +100,15 @@ extension LabFleetSuites {
                 // The colleague's copy, taken now.
                 let copy = fleet.fixture.directory.appendingPathComponent("colleague")
                 try FileManager.default.createDirectory(at: copy, withIntermediateDirectories: true)
-                try FileManager.default.copyItem(atPath: fleet.stateDirectory, toPath: copy.appendingPathComponent("state").path)
-                try FileManager.default.copyItem(atPath: fleet.ledgerPath, toPath: copy.appendingPathComponent("fleetstrap.db").path)
-                let rotated = try await RotationRun(context: context, settings: RotationTests.settings, rotation: RotationSettings()).start(
-                    clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test", dryRun: false,
+                try FileManager.default.copyItem(
+                    atPath: fleet.stateDirectory, toPath: copy.appendingPathComponent("state").path)
+                try FileManager.default.copyItem(
+                    atPath: fleet.ledgerPath, toPath: copy.appendingPathComponent("fleetstrap.db").path)
+                let rotated = try await RotationRun(
+                    context: context, settings: RotationTests.settings, rotation: RotationSettings()
+                ).start(
+                    clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test",
+                    dryRun: false,
                     progress: { _ in })
                 try #require(rotated.run.outcome == .succeeded, "\(rotated.identities)")
                 let newKey = try #require(rotated.identities.first?.newKey)
@@ -107,24 +119,33 @@ extension LabFleetSuites {
                     stateDirectory: copy.appendingPathComponent("state").path)
                 let theirs = try colleague.context()
                 let patchesBefore = fleet.fixture.lab.counters().operations["kubernetes:patch"] ?? 0
-                let refused = try await RotationRun(context: theirs, settings: RotationTests.settings, rotation: RotationSettings()).start(
-                    clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test", dryRun: false,
+                let refused = try await RotationRun(
+                    context: theirs, settings: RotationTests.settings, rotation: RotationSettings()
+                ).start(
+                    clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test",
+                    dryRun: false,
                     progress: { _ in })
                 let outcome = try #require(refused.identities.first)
                 #expect(outcome.state == .refused, "\(outcome)")
                 #expect(outcome.message.contains("Active SSH key \(newKey) (uploaded 20"), "\(outcome.message)")
                 #expect(outcome.message.contains("another fleetstrap state"), "\(outcome.message)")
                 #expect(try await RotationTests.activeKeys(fleet) == [newKey], "no key made, none retired")
-                #expect((fleet.fixture.lab.counters().operations["kubernetes:patch"] ?? 0) == patchesBefore, "no cluster touched")
+                #expect(
+                    (fleet.fixture.lab.counters().operations["kubernetes:patch"] ?? 0) == patchesBefore,
+                    "no cluster touched")
 
                 // Bootstrap from the copy: it would have used its old key, now Inactive, or made a second one. Neither.
                 let bootstrap = try await FleetRun(context: theirs, settings: RotationTests.settings).start(
                     command: "bootstrap", clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath,
                     inventoryDigest: "test", progress: { _ in })
                 #expect(bootstrap.succeeded.isEmpty && bootstrap.failed.count == 3)
-                #expect(bootstrap.failed.allSatisfy { $0.error.contains("Active SSH key \(newKey)") }, "\(bootstrap.failed.prefix(1))")
+                #expect(
+                    bootstrap.failed.allSatisfy { $0.error.contains("Active SSH key \(newKey)") },
+                    "\(bootstrap.failed.prefix(1))")
                 #expect(try await RotationTests.activeKeys(fleet) == [newKey])
-                #expect((fleet.fixture.lab.counters().operations["kubernetes:patch"] ?? 0) == patchesBefore, "no cluster touched")
+                #expect(
+                    (fleet.fixture.lab.counters().operations["kubernetes:patch"] ?? 0) == patchesBefore,
+                    "no cluster touched")
             }
         }
     }

@@ -23,7 +23,9 @@ struct SyncQuotingTests {
 
     static func settings() -> [SyncSettings] {
         var out = branches.map {
-            SyncSettings(url: "ssh://APKAEXAMPLE@git-codecommit.eu-west-1.amazonaws.com/v1/repos/fleet", branch: $0, path: "clusters/one")
+            SyncSettings(
+                url: "ssh://APKAEXAMPLE@git-codecommit.eu-west-1.amazonaws.com/v1/repos/fleet", branch: $0,
+                path: "clusters/one")
         }
         out += paths.map { SyncSettings(url: "https://example.com/repo?x=#frag", branch: "main", path: $0) }
         return out
@@ -53,7 +55,9 @@ struct SyncQuotingTests {
 
     @Test("ordinary names are written plain, as flux writes them")
     func plainWhereFluxIsPlain() {
-        for text in ["main", "release/1.0", "clusters/prod-eu-1", "./clusters/x", "1m0s", "ssh://APKA@host/v1/repos/x", "a:b"] {
+        for text in [
+            "main", "release/1.0", "clusters/prod-eu-1", "./clusters/x", "1m0s", "ssh://APKA@host/v1/repos/x", "a:b",
+        ] {
             #expect(YAMLScalar.value(text) == text)
         }
         #expect(YAMLScalar.value("true") == "\"true\"")
@@ -104,12 +108,17 @@ struct SyncQuotingTests {
         for (index, sync) in Self.settings().enumerated() {
             let case_ = folder.file("\(index)")
             try FileManager.default.createDirectory(at: case_, withIntermediateDirectories: true)
-            try SyncManifests.render(sync).write(to: case_.appendingPathComponent("gotk-sync.yaml"), atomically: true, encoding: .utf8)
-            let kustomization = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- gotk-sync.yaml\n"
-            try kustomization.write(to: case_.appendingPathComponent("kustomization.yaml"), atomically: true, encoding: .utf8)
+            try SyncManifests.render(sync).write(
+                to: case_.appendingPathComponent("gotk-sync.yaml"), atomically: true, encoding: .utf8)
+            let kustomization =
+                "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- gotk-sync.yaml\n"
+            try kustomization.write(
+                to: case_.appendingPathComponent("kustomization.yaml"), atomically: true, encoding: .utf8)
             let built = try await runCommand(["kubectl", "kustomize", case_.path])
             try #require(built.status == 0, "kubectl kustomize: \(built.stderr)")
-            let documents = try Yams.load_all(yaml: String(decoding: built.stdout, as: UTF8.self)).compactMap { $0 as? [String: Any] }
+            let documents = try Yams.load_all(yaml: String(decoding: built.stdout, as: UTF8.self)).compactMap {
+                $0 as? [String: Any]
+            }
             #expect(Self.fields(documents) == Self.expected(sync), "\(SyncManifests.render(sync))")
         }
     }

@@ -43,10 +43,13 @@ struct GitBranchNameTests {
         process.currentDirectoryURL = URL(fileURLWithPath: folder.path)
         process.arguments = [
             "-c",
-            #"while IFS= read -r -d '' n; do if git check-ref-format --branch "$n" >/dev/null 2>&1; then echo 1; else echo 0; fi; done < names"#,
+            #"while IFS= read -r -d '' n; do git check-ref-format --branch "$n" >/dev/null 2>&1 && echo 1 || echo 0; "#
+                + "done < names",
         ]
         // Outside any repository, whatever the test's own folder is.
-        process.environment = ProcessInfo.processInfo.environment.merging(["GIT_CEILING_DIRECTORIES": folder.path]) { $1 }
+        process.environment = ProcessInfo.processInfo.environment.merging(["GIT_CEILING_DIRECTORIES": folder.path]) {
+            $1
+        }
         let output = Pipe()
         process.standardOutput = output
         try process.run()
@@ -63,7 +66,8 @@ struct GitBranchNameTests {
         try #require(verdicts.count == names.count, "git answered \(verdicts.count) of \(names.count) names")
         var disagreements: [String] = []
         for (name, git) in zip(names, verdicts) where GitBranchName.isValid(name) != git {
-            disagreements.append("'\(name)': git \(git ? "accepts" : "refuses"), fleetstrap \(git ? "refuses" : "accepts")")
+            disagreements.append(
+                "'\(name)': git \(git ? "accepts" : "refuses"), fleetstrap \(git ? "refuses" : "accepts")")
         }
         #expect(disagreements.isEmpty, "\(disagreements.joined(separator: "\n"))")
         // Both verdicts occur often enough for the comparison to mean something.
