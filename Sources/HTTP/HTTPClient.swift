@@ -18,6 +18,8 @@ public final class HTTPClient: @unchecked Sendable {
         public var connectionsPerHost = 64
         /// Connections open at once, per cache.
         public var totalConnections = 1024
+        /// Runs as each request is about to be queued for the loop (tests place a cancellation at that moment).
+        var beforeQueueing: (@Sendable () -> Void)?
 
         public init() {}
     }
@@ -91,9 +93,15 @@ public final class HTTPClient: @unchecked Sendable {
             return try await withTaskCancellationHandler {
                 try await withCheckedThrowingContinuation { continuation in
                     transfer.attach(continuation)
+                    // Cancellation read in the same critical section as the submission: a cancel handler that ran
+                    // before it (its id already drained by the loop) cannot be lost, and the transfer never runs
+                    // to its timeout for want of it.
+                    configuration.beforeQueueing?()
+                    let cancelled = Task.isCancelled
                     let accepted = state.withLock { s -> Bool in
                         guard !s.stopping else { return false }
                         s.pending.append(transfer)
+                        if cancelled || Task.isCancelled { s.cancelled.insert(id) }
                         return true
                     }
                     if accepted {

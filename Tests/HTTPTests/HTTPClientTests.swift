@@ -1,7 +1,7 @@
 // The libcurl client against a local peer: methods, headers, bodies, TLS with an in-memory CA, timeouts,
 // cancellation, many requests in flight.
 import Foundation
-import HTTP
+@testable import HTTP
 import TestSupport
 import Testing
 
@@ -96,6 +96,58 @@ struct HTTPClientTests {
         await #expect(throws: CancellationError.self) { _ = try await task.value }
         // Functional, not a timing assertion: it ended long before the server's 10 s answer.
         #expect(ContinuousClock.now - started < .seconds(9))
+    }
+
+    /// Cancelled at every moment around its submission (before, during, just after), a request to a server that
+    /// never answers ends as cancelled, never at its timeout: a cancel handler that runs before the transfer is
+    /// queued is not lost.
+    @Test func cancellationAtAnyMomentIsNeverLost() async throws {
+        // A socket that listens and never accepts: connections complete in the kernel, no answer ever comes.
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        try #require(bound == 0 && listen(listener, 1024) == 0)
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
+        }
+        let port = UInt16(bigEndian: address.sin_port)
+        var random = SplitMix64(seed: 0xCA11_CE1)
+        var lost: [String] = []
+        for round in 0..<300 {
+            let yields = Int(random.next() % 4)
+            let request = HTTPRequest(url: "http://127.0.0.1:\(port)/never", timeout: .seconds(20))
+            let task = Task { [client] in try await client.execute(request) }
+            for _ in 0..<yields { await Task.yield() }
+            // From another thread, so the handler races the submission itself.
+            Thread.detachNewThread { task.cancel() }
+            do {
+                _ = try await task.value
+                lost.append("round \(round): answered")
+            } catch is CancellationError {
+            } catch {
+                lost.append("round \(round): \(error)")
+            }
+        }
+        #expect(lost.isEmpty, "\(lost.prefix(3))")
+
+        // The narrow moment itself, placed: cancelled after the handler is installed and before the transfer is
+        // queued, with the loop given time to drain the cancellation it heard of. It still ends as cancelled.
+        var configuration = HTTPClient.Configuration()
+        configuration.beforeQueueing = {
+            withUnsafeCurrentTask { $0?.cancel() }
+            usleep(100_000)
+        }
+        let placed = HTTPClient(configuration: configuration)
+        defer { placed.shutdown() }
+        await #expect(throws: CancellationError.self) {
+            _ = try await placed.execute(HTTPRequest(url: "http://127.0.0.1:\(port)/never", timeout: .seconds(20)))
+        }
     }
 
     @Test func manyConcurrentRequestsShareOneLoop() async throws {
