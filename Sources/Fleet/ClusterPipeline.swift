@@ -144,7 +144,7 @@ struct ClusterPipeline {
         install.networkPolicy = flux.networkPolicy
         install.clusterDomain = flux.clusterDomain
         install.tolerationKeys = flux.tolerationKeys
-        let components = try await RenderCache.shared.render(manifests, install)
+        let components = try await context.renders.render(manifests, install)
         let syncText = SyncManifests.render(Self.syncSettings(cluster, repository, url: url))
         let folder = "\(cluster.path)/flux-system"
         let changes: [RepositoryWriter.Change] = [
@@ -165,7 +165,7 @@ struct ClusterPipeline {
         if !componentsApplied {
             // Flux builds kustomization.yaml on first install, so its patches count from the start: the IRSA
             // annotations go on the controllers' service accounts as they are applied.
-            let objects = Self.annotated(try await RenderCache.shared.objects(components), roles: flux.serviceAccountRoles)
+            let objects = Self.annotated(try await context.renders.objects(components), roles: flux.serviceAccountRoles)
             outcome.actions.applyComponents = try await step(.components) {
                 // No Flux CRD at all: nothing of Flux's is there to compare with, every object is sent.
                 dryRun ? objects.count : try await kube.applyAll(objects, readFirst: preflight.fluxFound).applied.count
@@ -287,41 +287,5 @@ struct ClusterPipeline {
         if flux.sopsKMSKeyARN != nil { patches.append(SyncManifests.sopsDecryption) }
         patches += flux.patches.map { SyncManifests.Patch(patch: $0.patch, target: $0.target) }
         return patches
-    }
-}
-
-/// Rendered component files, one per manifests and options, with their digest and (once needed) their objects:
-/// a thousand clusters with the same settings share one copy, hashed and parsed once.
-actor RenderCache {
-    static let shared = RenderCache()
-
-    struct Rendered: Sendable {
-        let key: Key
-        let bytes: [UInt8]
-        let digest: [UInt8]
-    }
-
-    struct Key: Hashable, Sendable {
-        let manifests: String
-        let options: InstallOptions
-    }
-
-    private var rendered: [Key: Rendered] = [:]
-    private var parsed: [Key: [EncodedObject]] = [:]
-
-    func render(_ manifests: ComponentManifests, _ options: InstallOptions) throws -> Rendered {
-        let key = Key(manifests: manifests.sha256, options: options)
-        if let known = rendered[key] { return known }
-        let bytes = Array(try manifests.render(options).utf8)
-        let result = Rendered(key: key, bytes: bytes, digest: SHA256.hash(bytes))
-        rendered[key] = result
-        return result
-    }
-
-    func objects(_ rendered: Rendered) throws -> [EncodedObject] {
-        if let known = parsed[rendered.key] { return known }
-        let objects = try KubeClient.objects(fromYAML: String(decoding: rendered.bytes, as: UTF8.self)).map(EncodedObject.init)
-        parsed[rendered.key] = objects
-        return objects
     }
 }

@@ -17,6 +17,8 @@ public final class FleetContext: Sendable {
     public let ledger: Ledger
     public let keys: KeyManager
     public let manifests: ManifestLibrary
+    /// Component files rendered (and parsed) once for the run's clusters that share manifests and options.
+    public let renders = RenderCache()
     public let writers: WriterPool
     public let hostKeys: HostKeyPins
     /// CA bundle for Git over HTTPS and nothing else (AWS_CA_BUNDLE); nil: the system's.
