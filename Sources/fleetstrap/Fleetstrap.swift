@@ -16,7 +16,8 @@ struct Fleetstrap: AsyncParsableCommand {
             (apiVersion: fleetstrap.io/v1) and works on the whole fleet at once.
 
             Exit codes: 0 success, 1 some clusters failed or findings at --fail-on, 2 invalid input,
-            3 could not start (credentials, ledger), 130 interrupted.
+            3 could not start (credentials, ledger, the fleet state held by another run) or the ledger refused a
+            write, 130 interrupted.
             """,
         version: version,
         subcommands: [

@@ -19,7 +19,8 @@ struct RotateCommand: AsyncParsableCommand {
             `rotate --resume` finishes it.
 
             Exit codes: 0 rotated or nothing due, 1 some identity partially rotated or refused, 2 invalid input,
-            3 could not start, 130 interrupted.
+            3 could not start (credentials, the ledger, the fleet state held by another run) or the ledger refused a
+            write, 130 interrupted (clusters in flight are recorded interrupted; --resume-last takes them up).
             """)
 
     @OptionGroup var fleet: FleetOptions
