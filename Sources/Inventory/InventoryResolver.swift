@@ -21,7 +21,7 @@ struct InventoryResolver {
 
     // MARK: Sections
 
-    private func resolveAccounts() -> [Account] {
+    func resolveAccounts() -> [Account] {
         unique(draft.accounts, kind: "account", name: \.name).compactMap { a in
             guard let id = a.id, AWSNames.isAccountID(id.value) else { return nil }
             return Account(
@@ -31,7 +31,7 @@ struct InventoryResolver {
         }
     }
 
-    private func resolveIdentities(accounts: [Account]) -> [Identity] {
+    func resolveIdentities(accounts: [Account]) -> [Identity] {
         unique(draft.identities, kind: "identity", name: \.name).compactMap { d in
             let account = reference(d.account, kind: "account", among: draft.accounts.map(\.name.value), from: "identity '\(d.name.value)'")
             guard let account, let passphrase = d.passphrase else { return nil }
@@ -42,13 +42,13 @@ struct InventoryResolver {
         }
     }
 
-    private func resolveRepositories(accounts: [Account], identities: [Identity]) -> [Repository] {
+    func resolveRepositories(accounts: [Account], identities: [Identity]) -> [Repository] {
         unique(draft.repositories, kind: "repository", name: \.name).compactMap { d in
             resolveRepository(d, accounts: accounts, identities: identities)
         }
     }
 
-    private func resolveRepository(_ d: RepositoryDraft, accounts: [Account], identities: [Identity]) -> Repository? {
+    func resolveRepository(_ d: RepositoryDraft, accounts: [Account], identities: [Identity]) -> Repository? {
         let what = "repository '\(d.name.value)'"
         var ok = true
         let accountName = reference(
@@ -195,74 +195,7 @@ struct InventoryResolver {
             username: d.usernameReference == nil ? d.username?.value : nil, usernameReference: d.usernameReference, password: d.password, location: d.location)
     }
 
-    /// The CodeCommit URL rules: no scp-like form, `/v1/repos/<name>`, and for SSH a user that is a key id.
-    private func checkURL(_ url: Located<String>, repository d: RepositoryDraft, identities: [Identity]) -> CodeCommitURL? {
-        let what = "repository '\(d.name.value)'"
-        switch CodeCommitURL.parse(url.value) {
-        case .failure(.scpLike(let suggestion)):
-            collector.error(
-                "scp-url", at: url.location, "\(what): scp-like URLs (host:path) are not supported by Flux",
-                hint: "write url: \(suggestion)")
-        case .failure(.unsupportedScheme(let scheme)):
-            collector.error(
-                "url", at: url.location, "\(what): url scheme '\(scheme)' is not supported",
-                hint: "CodeCommit is reached over ssh:// or https://")
-        case .failure(.malformed(let reason)):
-            collector.error("url", at: url.location, "\(what): url '\(url.value)' is malformed: \(reason)")
-        case .failure(.notARepositoryPath(let path)):
-            collector.error(
-                "url", at: url.location, "\(what): url path '\(path)' is not a CodeCommit repository path",
-                hint: "CodeCommit serves repositories at /v1/repos/<name>")
-        case .success(let parsed):
-            if parsed.password != nil {
-                collector.error(
-                    "inline-secret", at: url.location, "\(what): url must not carry a password",
-                    hint: "use transport: https-token with password: {env: VARIABLE}")
-                return nil
-            }
-            if parsed.scheme == .https, let user = parsed.user {
-                collector.error(
-                    "https-credentials", at: url.location, "\(what): https url must not carry a user name ('\(user)')",
-                    hint: d.transport?.value == .httpsToken ? "set username: instead" : "IAM credentials sign each Git operation; no user belongs in the URL")
-                return nil
-            }
-            if parsed.scheme == .ssh, let user = parsed.user, !AWSNames.isSSHKeyID(user) {
-                let identity = d.identity.flatMap { ref in identities.first { $0.name == ref.value } }
-                let reason: String
-                if user == "git" {
-                    reason = "'git' is GitHub's SSH user; CodeCommit expects the SSHPublicKeyId of an IAM user's SSH key"
-                } else if let identity, user == identity.iamUser {
-                    reason = "'\(user)' is the IAM user name; CodeCommit expects the SSHPublicKeyId of its SSH key, not the user name"
-                } else {
-                    reason = "'\(user)' does not look like an SSH key id; CodeCommit expects the SSHPublicKeyId (APKA…) of an IAM user's SSH key"
-                }
-                var fixed = parsed
-                fixed.user = nil
-                collector.error(
-                    "ssh-user", at: url.location, "\(what): \(reason)",
-                    hint: "leave the user out (url: ssh://\(fixed.host)\(fixed.port.map { ":\($0)" } ?? "")/v1/repos/\(fixed.repository)) and fleetstrap uses the identity's active key id")
-                return nil
-            }
-            return parsed
-        }
-        return nil
-    }
-
-    private func parseEndpoint(_ text: String) -> (String, Int?)? {
-        var rest = Substring(text)
-        if let scheme = rest.range(of: "://") { rest = rest[scheme.upperBound...] }
-        if rest.hasSuffix("/") { rest = rest.dropLast() }
-        var port: Int?
-        if let colon = rest.lastIndex(of: ":") {
-            guard let p = Int(rest[rest.index(after: colon)...]), (1...65535).contains(p) else { return nil }
-            port = p
-            rest = rest[..<colon]
-        }
-        guard AWSNames.isHost(String(rest)) else { return nil }
-        return (String(rest), port)
-    }
-
-    private func resolveClusters(accounts: [Account], repositories: [Repository]) -> [Cluster] {
+    func resolveClusters(accounts: [Account], repositories: [Repository]) -> [Cluster] {
         let defaults = draft.defaults
         var claimed: [String: PathClaims] = [:]
         return unique(draft.clusters, kind: "cluster", name: \.name).compactMap { d in
@@ -330,7 +263,7 @@ struct InventoryResolver {
         }
     }
 
-    private func resolveFlux(_ draft: FluxDraft?, cluster: ClusterDraft, repository: Repository?) -> FluxSettings? {
+    func resolveFlux(_ draft: FluxDraft?, cluster: ClusterDraft, repository: Repository?) -> FluxSettings? {
         let what = "cluster '\(cluster.name.value)'"
         guard let version = draft?.version else {
             collector.error(
@@ -362,7 +295,7 @@ struct InventoryResolver {
     }
 
     /// `clusters/x`, from `./clusters/x/` or the default; nil (with a diagnostic) when absolute or escaping.
-    private func normalizedPath(_ path: Located<String>?, default fallback: String, what: String) -> String? {
+    func normalizedPath(_ path: Located<String>?, default fallback: String, what: String) -> String? {
         guard let path else { return fallback }
         if let problem = RepositoryPath.problem(path.value) {
             collector.error(
@@ -395,7 +328,7 @@ struct InventoryResolver {
         return String(text)
     }
 
-    private func reportUnused(repositories: [Repository], identities: [Identity], clusters: [Cluster]) {
+    func reportUnused(repositories: [Repository], identities: [Identity], clusters: [Cluster]) {
         guard collector.diagnostics.allSatisfy({ $0.severity != .error }) else { return }
         let usedRepositories = Set(clusters.map(\.repository))
         for r in repositories where !usedRepositories.contains(r.name) {
@@ -410,7 +343,7 @@ struct InventoryResolver {
     // MARK: Names and references
 
     /// Drops later entries whose name repeats an earlier one, with an error pointing at both.
-    private func unique<T>(_ items: [T], kind: String, name: KeyPath<T, Located<String>>) -> [T] {
+    func unique<T>(_ items: [T], kind: String, name: KeyPath<T, Located<String>>) -> [T] {
         var seen: [String: SourceLocation] = [:]
         // Names equal but for case collide in folders on case-insensitive checkouts (macOS, Windows) and in reports.
         var folded: [String: Located<String>] = [:]
@@ -436,7 +369,7 @@ struct InventoryResolver {
     }
 
     /// Resolves a reference by name, reporting an unknown name with a suggestion, or a missing one.
-    private func reference(
+    func reference(
         _ ref: Located<String>?, kind: String, among names: [String], from what: String,
         requiredAt required: SourceLocation? = nil
     ) -> String? {
@@ -457,41 +390,5 @@ struct InventoryResolver {
             return nil
         }
         return ref.value
-    }
-}
-
-/// The directories a repository's clusters claim. A claim conflicts with another at the same path, above it or below
-/// it; each claim is indexed under its own path and under each directory above it, so a check looks up the path and
-/// its ancestors instead of comparing it with every earlier cluster of the repository (10,000 clusters in one
-/// repository would be 50 million comparisons).
-private struct PathClaims {
-    struct Claim {
-        let path: String
-        let cluster: String
-        let location: SourceLocation
-    }
-
-    private var claims: [Claim] = []
-    /// Claims by their path.
-    private var at: [Substring: [Int]] = [:]
-    /// Claims by each directory above their path.
-    private var below: [Substring: [Int]] = [:]
-
-    /// The earlier claims `path` conflicts with, in the order they were made.
-    func conflicts(with path: String) -> [Claim] {
-        var found = at[path[...], default: []] + below[path[...], default: []]
-        for ancestor in Self.ancestors(of: path) { found += at[ancestor, default: []] }
-        return found.sorted().map { claims[$0] }
-    }
-
-    mutating func claim(_ path: String, cluster: String, location: SourceLocation) {
-        at[path[...], default: []].append(claims.count)
-        for ancestor in Self.ancestors(of: path) { below[ancestor, default: []].append(claims.count) }
-        claims.append(Claim(path: path, cluster: cluster, location: location))
-    }
-
-    /// `a/b/c` → `a`, `a/b`.
-    private static func ancestors(of path: String) -> [Substring] {
-        path.indices.filter { path[$0] == "/" }.map { path[..<$0] }
     }
 }
