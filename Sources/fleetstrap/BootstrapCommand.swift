@@ -22,7 +22,7 @@ struct FleetOptions: ParsableArguments {
     @Option(help: "Where fleetstrap keeps Git mirrors, encrypted SSH keys and downloaded manifests.")
     var stateDir = ".fleetstrap"
 
-    @Option(help: "Only clusters whose labels match (kubectl's selector syntax: env=prod,tier!=edge).")
+    @Option(name: [.customShort("l"), .customLong("selector")], help: "Only clusters whose labels match (kubectl's selector syntax: env=prod,tier!=edge).")
     var selector: String?
 
     @Option(name: .customLong("cluster"), help: "Only this cluster (repeatable).")
@@ -40,10 +40,12 @@ struct FleetOptions: ParsableArguments {
     @Option(help: "How long to wait for another run holding this ledger and state folder to finish (0: refuse at once).")
     var waitLock = "0"
 
-    @Option(help: "How long to wait for Flux to become Ready on a cluster (a Go duration).")
+    @Option(
+        name: [.customLong("wait-timeout"), .customLong("timeout")],
+        help: "How long to wait for Flux to become Ready on a cluster (a Go duration; --timeout as flux spells it).")
     var waitTimeout = "5m"
 
-    @Option(help: "Output: text or json (one document at the end).")
+    @Option(name: [.short, .customLong("output")], help: "Output: text or json (one document at the end).")
     var output: OutputFormat = .text
 
     @Option(help: "Progress on standard error: text, or json (one event a line).")
@@ -181,6 +183,10 @@ struct FleetOptions: ParsableArguments {
     /// every cluster would fail alike, so the chain's message is said once and the command exits 3, before the
     /// state folder or the ledger is made.
     func context(_ inventory: Inventory) async throws -> FleetContext {
+        // Bad input is said before anything is asked of AWS.
+        guard let timeout = DurationText.parse(waitTimeout) else {
+            throw CommandFailure.invalidInput("--timeout '\(waitTimeout)' is not a duration (90s, 5m, 1h)")
+        }
         let aws: AWSEnvironment
         let baseCredentials: any CredentialProvider
         do {
@@ -199,7 +205,6 @@ struct FleetOptions: ParsableArguments {
         } catch {
             throw CommandFailure.couldNotStart("no usable AWS credentials: \(describe(error))")
         }
-        guard let timeout = DurationText.parse(waitTimeout) else { throw CommandFailure.invalidInput("--wait-timeout '\(waitTimeout)' is not a duration") }
         // The state folder is made before the ledger (which `--ledger` may put inside it), and a run refused at this
         // point takes back a folder it made, as long as nothing was written into it.
         let stateExisted = FileManager.default.fileExists(atPath: stateDir)

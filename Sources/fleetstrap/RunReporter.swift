@@ -43,7 +43,7 @@ final class RunReporter: Sendable {
             switch event {
             case .waveStarted(let index, let clusters):
                 state.withLock { $0.wave = index + 1 }
-                if !quiet { emit("\(live ? "\r\u{1B}[K" : "")wave \(index + 1): \(clusters) clusters") }
+                if !quiet { emit("\(live ? "\r\u{1B}[K" : "")wave \(index + 1): \(clusters) cluster\(clusters == 1 ? "" : "s")") }
             case .step(let cluster, let step, let ms):
                 if verbose { emit("\(live ? "\r\u{1B}[K" : "")  \(cluster): \(step) \(ms) ms") }
             case .clusterStarted(let name):

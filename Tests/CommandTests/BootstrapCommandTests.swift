@@ -20,6 +20,24 @@ struct BootstrapCommandTests {
         #expect(names.status == 2 && names.stderr.contains("no such cluster"), "\(names.stderr)")
     }
 
+    /// kubectl's `-l` and `-o`, flux's `--timeout`: taken as those tools spell them (the run then stops for want of
+    /// credentials, exit 3, which shows the options were read).
+    @Test func selectorOutputAndTimeoutAsKubectlAndFluxSpellThem() throws {
+        let scratch = try TemporaryFolder("fleetstrap-conventions")
+        let environment = [
+            "AWS_REGION": "eu-west-1", "AWS_EC2_METADATA_DISABLED": "true", "HOME": scratch.path, "PATH": "/usr/bin:/bin",
+        ]
+        for command in ["plan", "bootstrap", "rotate", "audit"] {
+            let result = try Binary.run(
+                [command, "-f", inventory, "-l", "env in (prod,staging)", "-o", "json", "--timeout", "2m",
+                 "--ledger", scratch.file("f.db").path, "--state-dir", scratch.file("state").path],
+                environment: environment)
+            #expect(result.status == 3 && result.stderr.contains("no usable AWS credentials"), "\(command): \(result.stderr)")
+        }
+        let badTimeout = try Binary.run(["plan", "-f", inventory, "--timeout", "soon"], environment: environment)
+        #expect(badTimeout.status == 2 && badTimeout.stderr.contains("--timeout 'soon' is not a duration"), "\(badTimeout.stderr)")
+    }
+
     @Test func aLedgerThatCannotBeOpenedExitsWithThree() throws {
         let scratch = try TemporaryFolder("fleetstrap-state")
         let state = scratch.file("state").path
