@@ -66,6 +66,29 @@ public enum ProgressEvent: Sendable {
     case stopped(reason: String)
 }
 
+extension RunSummary {
+    /// A run stopped: why, in the ledger and to the user (an interruption says so itself), and the clusters of the
+    /// waves it will not start counted and recorded as not started (one that failed in an earlier attempt keeps that).
+    mutating func recordStop(
+        _ reason: RunDriver.StopReason, waves: [[ClusterRecord]], runID: String, ledger: Ledger,
+        progress: @Sendable (ProgressEvent) -> Void
+    ) {
+        if reason != .interrupted {
+            try? ledger.event(run: runID, level: "error", reason.description)
+            progress(.stopped(reason: reason.description))
+        }
+        for records in waves {
+            succeeded += records.filter { $0.status == .succeeded }.map(\.cluster)
+            let pending = records.filter { $0.status != .succeeded }
+            notStarted += pending.map(\.cluster)
+            for var record in pending where record.status != .failed {
+                record.status = .notStarted
+                try? ledger.update(record)
+            }
+        }
+    }
+}
+
 /// The first write the ledger's disk refused in a run: once set, no further cluster starts.
 final class LedgerHealth: Sendable {
     private let failure = Mutex<LedgerWriteError?>(nil)
@@ -162,21 +185,7 @@ public struct FleetRun: Sendable {
             result.ledgerFailure = health.error
             return result
         } onStop: { reason, remaining in
-            if reason != .interrupted {
-                // Without its journal a run could not be resumed safely; past its budget it should not go on.
-                try? context.ledger.event(run: runID, level: "error", reason.description)
-                progress(.stopped(reason: reason.description))
-            }
-            for index in remaining {
-                let todo = wave(index)
-                summary.succeeded += todo.filter { $0.status == .succeeded }.map(\.cluster)
-                let pending = todo.filter { $0.status != .succeeded }
-                summary.notStarted += pending.map(\.cluster)
-                for var record in pending where record.status != .failed {
-                    record.status = .notStarted
-                    try? context.ledger.update(record)
-                }
-            }
+            summary.recordStop(reason, waves: remaining.map(wave), runID: runID, ledger: context.ledger, progress: progress)
         }
         summary.ledgerFailure = health.error?.description
         summary.outcome = driver.outcome()
@@ -267,7 +276,7 @@ public struct FleetRun: Sendable {
 
     /// The outcome of a cluster the run's interruption cut short, naming the step it was at when the ledger knows it.
     static func interruptedOutcome(_ cluster: String, at ledger: Ledger? = nil, runID: String? = nil) -> ClusterOutcome {
-        let step = runID.flatMap { id in try? ledger?.clusters(run: id).first { $0.cluster == cluster }?.step }
+        let step = runID.flatMap { id in try? ledger?.cluster(run: id, named: cluster)?.step }
         let at = step.map { " at step \($0)" } ?? ""
         return ClusterOutcome(
             cluster: cluster, succeeded: false,

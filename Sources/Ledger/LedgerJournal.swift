@@ -47,6 +47,11 @@ extension Ledger {
         try database.read { db in try ClusterRecord.filter(Column("runId") == id).order(Column("wave"), Column("cluster")).fetchAll(db) }
     }
 
+    /// One cluster's record in a run.
+    public func cluster(run id: String, named name: String) throws -> ClusterRecord? {
+        try database.read { db in try ClusterRecord.filter(Column("runId") == id && Column("cluster") == name).fetchOne(db) }
+    }
+
     public func update(_ record: ClusterRecord) throws {
         try database.write { db in try record.update(db) }
     }

@@ -104,12 +104,7 @@ extension LabFleetSuites {
                     atPath: fleet.stateDirectory, toPath: copy.appendingPathComponent("state").path)
                 try FileManager.default.copyItem(
                     atPath: fleet.ledgerPath, toPath: copy.appendingPathComponent("fleetstrap.db").path)
-                let rotated = try await RotationRun(
-                    context: context, settings: RotationTests.settings, rotation: RotationSettings()
-                ).start(
-                    clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test",
-                    dryRun: false,
-                    progress: { _ in })
+                let rotated = try await RotationTests.rotate(fleet, context)
                 try #require(rotated.run.outcome == .succeeded, "\(rotated.identities)")
                 let newKey = try #require(rotated.identities.first?.newKey)
 
@@ -119,12 +114,7 @@ extension LabFleetSuites {
                     stateDirectory: copy.appendingPathComponent("state").path)
                 let theirs = try colleague.context()
                 let patchesBefore = fleet.fixture.lab.counters().operations["kubernetes:patch"] ?? 0
-                let refused = try await RotationRun(
-                    context: theirs, settings: RotationTests.settings, rotation: RotationSettings()
-                ).start(
-                    clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test",
-                    dryRun: false,
-                    progress: { _ in })
+                let refused = try await RotationTests.rotate(fleet, theirs)
                 let outcome = try #require(refused.identities.first)
                 #expect(outcome.state == .refused, "\(outcome)")
                 #expect(outcome.message.contains("Active SSH key \(newKey) (uploaded 20"), "\(outcome.message)")

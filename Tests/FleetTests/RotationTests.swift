@@ -29,8 +29,7 @@ extension LabFleetSuites {
                 let oldKey = try #require(try await Self.activeKeys(fleet).first)
                 let headsBefore = try await Self.heads(fleet)
 
-                let summary = try await RotationRun(context: context, settings: Self.settings, rotation: RotationSettings()).start(
-                    clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test", dryRun: false, progress: { _ in })
+                let summary = try await Self.rotate(fleet, context)
                 #expect(summary.run.outcome == .succeeded, "\(summary.run.failed.prefix(3)) \(summary.identities)")
                 #expect(summary.run.succeeded.count == 40)
                 let outcome = try #require(summary.identities.first)
@@ -125,8 +124,7 @@ extension LabFleetSuites {
                 // prod-0003 can only authenticate with the old key.
                 try await fleet.fixture.lab.setFaults(LabFaults(allowedSSHKeys: ["prod-0003": [oldKey]]))
 
-                let first = try await RotationRun(context: context, settings: Self.settings, rotation: RotationSettings()).start(
-                    clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test", dryRun: false, progress: { _ in })
+                let first = try await Self.rotate(fleet, context)
                 #expect(first.run.outcome == .failed)
                 #expect(first.run.failed.map(\.cluster) == ["prod-0003"])
                 #expect(first.run.failed.first?.error.contains("rolled back to key \(oldKey)") == true, "\(first.run.failed)")
@@ -165,8 +163,7 @@ extension LabFleetSuites {
                 // A key made a moment ago is younger than 90 days: nothing happens.
                 var young = RotationSettings()
                 young.olderThanSeconds = 90 * 86_400
-                let skipped = try await RotationRun(context: context, settings: Self.settings, rotation: young).start(
-                    clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test", dryRun: false, progress: { _ in })
+                let skipped = try await Self.rotate(fleet, context, young)
                 #expect(skipped.identities.first?.state == .skipped)
                 #expect(skipped.identities.first?.message.contains("younger than --older-than 90d") == true, "\(skipped.identities)")
                 #expect(try await Self.activeKeys(fleet) == [oldKey])
@@ -181,8 +178,7 @@ extension LabFleetSuites {
                     extra.append(try await iam.uploadSSHPublicKey(userName: "flux-prod", publicKey: key, credentials: credentials, account: "prod").keyID)
                 }
                 for id in extra.prefix(2) { try await iam.updateSSHPublicKey(userName: "flux-prod", keyID: id, status: .inactive, credentials: credentials, account: "prod") }
-                let foreign = try await RotationRun(context: context, settings: Self.settings, rotation: RotationSettings()).start(
-                    clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test", dryRun: false, progress: { _ in })
+                let foreign = try await Self.rotate(fleet, context)
                 let foreignMessage = foreign.identities.first?.message ?? ""
                 #expect(foreign.identities.first?.state == .refused)
                 #expect(extra.suffix(2).contains { foreignMessage.contains("Active SSH key \($0)") }, "\(foreignMessage)")
@@ -191,8 +187,7 @@ extension LabFleetSuites {
 
                 // Made Inactive, as the refusal says to do with an abandoned rotation's keys: IAM's limit refuses it now.
                 for id in extra.suffix(2) { try await iam.updateSSHPublicKey(userName: "flux-prod", keyID: id, status: .inactive, credentials: credentials, account: "prod") }
-                let refused = try await RotationRun(context: context, settings: Self.settings, rotation: RotationSettings()).start(
-                    clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test", dryRun: false, progress: { _ in })
+                let refused = try await Self.rotate(fleet, context)
                 #expect(refused.identities.first?.state == .refused)
                 #expect(refused.identities.first?.message.contains("has 5 SSH keys, IAM's limit") == true, "\(refused.identities)")
                 #expect(refused.identities.first?.message.contains("--prune-inactive") == true)
@@ -201,8 +196,7 @@ extension LabFleetSuites {
                 // --prune-inactive deletes the four Inactive keys no cluster uses, then rotates.
                 var prune = RotationSettings()
                 prune.pruneInactive = true
-                let pruned = try await RotationRun(context: context, settings: Self.settings, rotation: prune).start(
-                    clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test", dryRun: false, progress: { _ in })
+                let pruned = try await Self.rotate(fleet, context, prune)
                 #expect(pruned.run.outcome == .succeeded, "\(pruned.run.failed) \(pruned.identities)")
                 let after = try await Self.keys(fleet)
                 #expect(!after.contains { extra.contains($0.keyID) }, "the Inactive ones were deleted")
@@ -221,13 +215,21 @@ extension LabFleetSuites {
                 let run = try await FleetRun(context: context, settings: Self.settings).start(
                     command: "bootstrap", clusters: [first], inventoryPath: fleet.inventoryPath, inventoryDigest: "test", progress: { _ in })
                 try #require(run.outcome == .succeeded, "\(run.failed)")
-                let rotated = try await RotationRun(context: context, settings: Self.settings, rotation: RotationSettings()).start(
-                    clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test", dryRun: false, progress: { _ in })
+                let rotated = try await Self.rotate(fleet, context)
                 let failure = try #require(rotated.run.failed.first)
                 #expect(failure.cluster == fleet.inventory.clusters[1].name)
                 #expect(failure.error.contains("Flux is not bootstrapped here") && failure.error.contains("run fleetstrap bootstrap first"), "\(failure.error)")
                 #expect(!failure.error.contains("does not serve"))
             }
+        }
+
+        /// A rotation of the whole fleet with `rotation`'s settings.
+        static func rotate(
+            _ fleet: LabFleet, _ context: FleetContext, _ rotation: RotationSettings = RotationSettings()
+        ) async throws -> RotationSummary {
+            try await RotationRun(context: context, settings: settings, rotation: rotation).start(
+                clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test", dryRun: false,
+                progress: { _ in })
         }
 
         static func bootstrap(_ fleet: LabFleet, _ context: FleetContext) async throws {

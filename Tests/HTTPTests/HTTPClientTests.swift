@@ -102,21 +102,9 @@ struct HTTPClientTests {
     /// never answers ends as cancelled, never at its timeout: a cancel handler that runs before the transfer is
     /// queued is not lost.
     @Test func cancellationAtAnyMomentIsNeverLost() async throws {
-        // A socket that listens and never accepts: connections complete in the kernel, no answer ever comes.
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(listener) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        try #require(bound == 0 && listen(listener, 1024) == 0)
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
-        }
-        let port = UInt16(bigEndian: address.sin_port)
+        let listener = try SilentListener(backlog: 1024)
+        defer { withExtendedLifetime(listener) {} }
+        let port = listener.port
         var random = SplitMix64(seed: 0xCA11_CE1)
         var lost: [String] = []
         for round in 0..<300 {

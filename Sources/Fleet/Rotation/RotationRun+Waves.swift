@@ -53,20 +53,8 @@ extension RotationRun {
             result.ledgerFailure = health.error
             return result
         } onStop: { reason, remaining in
-            if reason != .interrupted {
-                try? context.ledger.event(run: runID, level: "error", reason.description)
-                progress(.stopped(reason: reason.description))
-            }
-            for wave in remaining {
-                let todo = records.filter { $0.wave == wave }
-                summary.succeeded += todo.filter { $0.status == .succeeded }.map(\.cluster)
-                let pending = todo.filter { $0.status != .succeeded }
-                summary.notStarted += pending.map(\.cluster)
-                for var record in pending {
-                    record.status = .notStarted
-                    try? context.ledger.update(record)
-                }
-            }
+            let waves = remaining.map { wave in records.filter { $0.wave == wave } }
+            summary.recordStop(reason, waves: waves, runID: runID, ledger: context.ledger, progress: progress)
         }
         var outcomes = earlier
         let results = Dictionary(uniqueKeysWithValues: ((try? context.ledger.clusters(run: runID)) ?? []).map { ($0.cluster, $0) })
