@@ -17,7 +17,10 @@ public struct RunSettings: Codable, Sendable, Equatable {
     public var clusterTimeoutSeconds: Double
     public var dryRun = false
 
-    public init(parallel: Int, waves: [Rollout.Size], maxFailures: Rollout.Size, clusterTimeoutSeconds: Double, dryRun: Bool = false) {
+    public init(
+        parallel: Int, waves: [Rollout.Size], maxFailures: Rollout.Size, clusterTimeoutSeconds: Double,
+        dryRun: Bool = false
+    ) {
         (self.parallel, self.waves, self.maxFailures) = (parallel, waves, maxFailures)
         (self.clusterTimeoutSeconds, self.dryRun) = (clusterTimeoutSeconds, dryRun)
     }
@@ -127,28 +130,39 @@ public struct FleetRun: Sendable {
     }
 
     /// A new run over `clusters` (in inventory order).
-    public func start(command: String, clusters: [Cluster], inventoryPath: String, inventoryDigest: String, progress: @escaping @Sendable (ProgressEvent) -> Void) async throws -> RunSummary {
+    public func start(
+        command: String, clusters: [Cluster], inventoryPath: String, inventoryDigest: String,
+        progress: @escaping @Sendable (ProgressEvent) -> Void
+    ) async throws -> RunSummary {
         let id = Self.newRunID(now())
         lock?.attach(runID: id)
         let waves = settings.waveIndices(count: clusters.count)
         let options = String(decoding: try JSONEncoder().encode(settings), as: UTF8.self)
         try context.ledger.begin(
-            RunRecord(id: id, command: command, inventory: inventoryPath, inventoryDigest: inventoryDigest, options: options, startedAt: now(), outcome: .running),
+            RunRecord(
+                id: id, command: command, inventory: inventoryPath, inventoryDigest: inventoryDigest, options: options,
+                startedAt: now(), outcome: .running),
             clusters: zip(clusters, waves).map { cluster, wave in
-                ClusterRecord(runId: id, cluster: cluster.name, account: cluster.account, repository: cluster.repository, wave: wave, status: .pending)
+                ClusterRecord(
+                    runId: id, cluster: cluster.name, account: cluster.account, repository: cluster.repository,
+                    wave: wave, status: .pending)
             })
         return try await execute(runID: id, clusters: clusters, progress: progress)
     }
 
     /// Continues a run: clusters that succeeded are left alone, the others run again.
-    public func resume(runID: String, clusters: [Cluster], progress: @escaping @Sendable (ProgressEvent) -> Void) async throws -> RunSummary {
+    public func resume(runID: String, clusters: [Cluster], progress: @escaping @Sendable (ProgressEvent) -> Void)
+        async throws -> RunSummary
+    {
         lock?.attach(runID: runID)
         try context.ledger.reopen(run: runID)
         try context.ledger.event(run: runID, "resumed")
         return try await execute(runID: runID, clusters: clusters, progress: progress)
     }
 
-    private func execute(runID: String, clusters: [Cluster], progress: @escaping @Sendable (ProgressEvent) -> Void) async throws -> RunSummary {
+    private func execute(runID: String, clusters: [Cluster], progress: @escaping @Sendable (ProgressEvent) -> Void)
+        async throws -> RunSummary
+    {
         await context.expect(parallel: settings.parallel)
         let records = Dictionary(uniqueKeysWithValues: try context.ledger.clusters(run: runID).map { ($0.cluster, $0) })
         let byName = Dictionary(uniqueKeysWithValues: clusters.map { ($0.name, $0) })
@@ -164,7 +178,8 @@ public struct FleetRun: Sendable {
             var result = RunDriver.WaveResult()
             if !pending.isEmpty {
                 progress(.waveStarted(index: index, clusters: pending.count))
-                let outcomes = await runWave(runID: runID, records: pending, clusters: byName, health: health, progress: progress)
+                let outcomes = await runWave(
+                    runID: runID, records: pending, clusters: byName, health: health, progress: progress)
                 for (record, outcome) in outcomes {
                     if outcome.succeeded {
                         summary.succeeded.append(record.cluster)
@@ -185,7 +200,8 @@ public struct FleetRun: Sendable {
             result.ledgerFailure = health.error
             return result
         } onStop: { reason, remaining in
-            summary.recordStop(reason, waves: remaining.map(wave), runID: runID, ledger: context.ledger, progress: progress)
+            summary.recordStop(
+                reason, waves: remaining.map(wave), runID: runID, ledger: context.ledger, progress: progress)
         }
         summary.ledgerFailure = health.error?.description
         summary.outcome = driver.outcome()
@@ -197,22 +213,28 @@ public struct FleetRun: Sendable {
     /// One wave: at most `parallel` clusters at a time; each returns its outcome, none cancels another. Clusters not
     /// started because of cancellation are recorded so.
     private func runWave(
-        runID: String, records: [ClusterRecord], clusters: [String: Cluster], health: LedgerHealth, progress: @escaping @Sendable (ProgressEvent) -> Void
+        runID: String, records: [ClusterRecord], clusters: [String: Cluster], health: LedgerHealth,
+        progress: @escaping @Sendable (ProgressEvent) -> Void
     ) async -> [(ClusterRecord, ClusterOutcome)] {
         let run = self
         let ledger = context.ledger
-        return await boundedMap(records, limit: settings.parallel, whenCancelled: { record in
-            var record = record
-            record.status = .notStarted
-            try? ledger.update(record)
-            return (record, ClusterOutcome(cluster: record.cluster, succeeded: false, error: CancellationError()))
-        }) { record in
-            await run.runCluster(runID: runID, record: record, cluster: clusters[record.cluster], health: health, progress: progress)
+        return await boundedMap(
+            records, limit: settings.parallel,
+            whenCancelled: { record in
+                var record = record
+                record.status = .notStarted
+                try? ledger.update(record)
+                return (record, ClusterOutcome(cluster: record.cluster, succeeded: false, error: CancellationError()))
+            }
+        ) { record in
+            await run.runCluster(
+                runID: runID, record: record, cluster: clusters[record.cluster], health: health, progress: progress)
         }
     }
 
     private func runCluster(
-        runID: String, record: ClusterRecord, cluster: Cluster?, health: LedgerHealth, progress: @escaping @Sendable (ProgressEvent) -> Void
+        runID: String, record: ClusterRecord, cluster: Cluster?, health: LedgerHealth,
+        progress: @escaping @Sendable (ProgressEvent) -> Void
     ) async -> (ClusterRecord, ClusterOutcome) {
         var record = record
         if health.error != nil {
@@ -225,7 +247,10 @@ public struct FleetRun: Sendable {
             record.errorClass = "inventory.cluster"
             record.errorMessage = "the cluster is no longer in the inventory"
             health.journal { try context.ledger.update(record) }
-            return (record, ClusterOutcome(cluster: record.cluster, succeeded: false, error: FleetFailure(record.errorMessage!)))
+            return (
+                record,
+                ClusterOutcome(cluster: record.cluster, succeeded: false, error: FleetFailure(record.errorMessage!))
+            )
         }
         progress(.clusterStarted(record.cluster))
         record.status = .running
@@ -234,7 +259,8 @@ public struct FleetRun: Sendable {
         record.errorMessage = nil
         health.journal { try context.ledger.update(record) }
         let name = cluster.name
-        let pipeline = ClusterPipeline(context: context, cluster: cluster, runID: runID, dryRun: settings.dryRun) { step, ms in
+        let pipeline = ClusterPipeline(context: context, cluster: cluster, runID: runID, dryRun: settings.dryRun) {
+            step, ms in
             progress(.step(cluster: name, step: step, milliseconds: ms))
         }
         let timeout = settings.clusterTimeoutSeconds
@@ -247,9 +273,12 @@ public struct FleetRun: Sendable {
             }
             let first = await group.next() ?? nil
             group.cancelAll()
-            return first ?? ClusterOutcome(
-                cluster: cluster.name, succeeded: false,
-                error: FleetFailure("did not finish within the cluster timeout of \(DurationText.format(.seconds(timeout)))", errorClass: "timeout"))
+            return first
+                ?? ClusterOutcome(
+                    cluster: cluster.name, succeeded: false,
+                    error: FleetFailure(
+                        "did not finish within the cluster timeout of \(DurationText.format(.seconds(timeout)))",
+                        errorClass: "timeout"))
         }
         record.status = outcome.succeeded ? .succeeded : .failed
         if !outcome.succeeded, Task.isCancelled {
@@ -275,7 +304,8 @@ public struct FleetRun: Sendable {
     }
 
     /// The outcome of a cluster the run's interruption cut short, naming the step it was at when the ledger knows it.
-    static func interruptedOutcome(_ cluster: String, at ledger: Ledger? = nil, runID: String? = nil) -> ClusterOutcome {
+    static func interruptedOutcome(_ cluster: String, at ledger: Ledger? = nil, runID: String? = nil) -> ClusterOutcome
+    {
         let step = runID.flatMap { id in try? ledger?.cluster(run: id, named: cluster)?.step }
         let at = step.map { " at step \($0)" } ?? ""
         return ClusterOutcome(

@@ -33,7 +33,8 @@ public actor RenderCache {
 
     func objects(_ rendered: Rendered) throws -> [EncodedObject] {
         if let known = parsed[rendered.key] { return known }
-        let objects = try KubeClient.objects(fromYAML: String(decoding: rendered.bytes, as: UTF8.self)).map(EncodedObject.init)
+        let objects = try KubeClient.objects(fromYAML: String(decoding: rendered.bytes, as: UTF8.self)).map(
+            EncodedObject.init)
         parsed[rendered.key] = objects
         return objects
     }

@@ -62,19 +62,23 @@ public enum SyncManifests {
     public static func objects(_ sync: SyncSettings) -> [JSONValue] {
         let metadata: JSONValue = .object(["name": .string("flux-system"), "namespace": .string("flux-system")])
         var source: [String: JSONValue] = [
-            "interval": .string(sync.interval), "ref": .object(["branch": .string(sync.branch)]), "url": .string(sync.url),
+            "interval": .string(sync.interval), "ref": .object(["branch": .string(sync.branch)]),
+            "url": .string(sync.url),
         ]
         if let provider = sync.provider { source["provider"] = .string(provider) }
         if let secret = sync.secretName { source["secretRef"] = .object(["name": .string(secret)]) }
         return [
             .object([
-                "apiVersion": .string("source.toolkit.fluxcd.io/v1"), "kind": .string("GitRepository"), "metadata": metadata,
+                "apiVersion": .string("source.toolkit.fluxcd.io/v1"), "kind": .string("GitRepository"),
+                "metadata": metadata,
                 "spec": .object(source),
             ]),
             .object([
-                "apiVersion": .string("kustomize.toolkit.fluxcd.io/v1"), "kind": .string("Kustomization"), "metadata": metadata,
+                "apiVersion": .string("kustomize.toolkit.fluxcd.io/v1"), "kind": .string("Kustomization"),
+                "metadata": metadata,
                 "spec": .object([
-                    "interval": .string(sync.kustomizationInterval), "path": .string("./\(sync.path)"), "prune": .bool(true),
+                    "interval": .string(sync.kustomizationInterval), "path": .string("./\(sync.path)"),
+                    "prune": .bool(true),
                     "sourceRef": .object(["kind": .string("GitRepository"), "name": .string("flux-system")]),
                 ]),
             ]),
@@ -91,7 +95,9 @@ public enum SyncManifests {
     /// The IRSA annotation on a controller's ServiceAccount.
     public static func serviceAccountRole(controller: String, roleARN: String) -> Patch {
         Patch(
-            patch: "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: \(controller)\n  annotations:\n    eks.amazonaws.com/role-arn: \(YAMLScalar.value(roleARN))\n",
+            patch:
+                "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: \(controller)\n  annotations:\n    "
+                    + "eks.amazonaws.com/role-arn: \(YAMLScalar.value(roleARN))\n",
             target: ["kind": "ServiceAccount", "name": controller])
     }
 
@@ -102,13 +108,22 @@ public enum SyncManifests {
 
     /// `kustomization.yaml`: Flux's two resources, and the patches when there are any.
     public static func kustomization(patches: [Patch] = []) -> String {
-        var out = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- gotk-components.yaml\n- gotk-sync.yaml\n"
+        var out =
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- gotk-components.yaml\n- "
+                + "gotk-sync.yaml\n"
         guard !patches.isEmpty else { return out }
         out += "patches:\n"
         for patch in patches {
-            out += "- patch: |\n" + patch.patch.split(separator: "\n", omittingEmptySubsequences: false).dropLast(patch.patch.hasSuffix("\n") ? 1 : 0)
+            out +=
+                "- patch: |\n"
+                + patch.patch.split(separator: "\n", omittingEmptySubsequences: false).dropLast(
+                    patch.patch.hasSuffix("\n") ? 1 : 0
+                )
                 .map { "    \($0)\n" }.joined()
-            out += "  target:\n" + patch.target.sorted { $0.key < $1.key }.map { "    \($0.key): \(YAMLScalar.value($0.value))\n" }.joined()
+            out +=
+                "  target:\n"
+                + patch.target.sorted { $0.key < $1.key }.map { "    \($0.key): \(YAMLScalar.value($0.value))\n" }
+                .joined()
         }
         return out
     }
@@ -117,7 +132,9 @@ public enum SyncManifests {
 /// The data of Secret `flux-system/flux-system`, per transport, as `flux bootstrap git` writes it.
 public enum SecretData {
     /// SSH: the PEM private key, its public key line, the server's known_hosts lines, and the passphrase if any.
-    public static func ssh(privateKeyPEM: String, publicKey: String, knownHosts: String, passphrase: String?) -> [String: String] {
+    public static func ssh(privateKeyPEM: String, publicKey: String, knownHosts: String, passphrase: String?)
+        -> [String: String]
+    {
         var data = [
             "identity": privateKeyPEM, "identity.pub": publicKey.hasSuffix("\n") ? publicKey : publicKey + "\n",
             "known_hosts": knownHosts.hasSuffix("\n") ? knownHosts : knownHosts + "\n",

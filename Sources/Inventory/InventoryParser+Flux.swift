@@ -17,7 +17,9 @@ extension InventoryParser {
         }
         for key in ["components", "componentsExtra"] {
             guard let list = f.strings(key) else { continue }
-            let known = key == "components" ? FluxSettings.defaultComponents + FluxSettings.extraComponents
+            let known =
+                key == "components"
+                ? FluxSettings.defaultComponents + FluxSettings.extraComponents
                 : FluxSettings.extraComponents
             var names: [String] = []
             for item in list {
@@ -25,7 +27,8 @@ extension InventoryParser {
                     names.append(item.value)
                 } else {
                     source.collector.error(
-                        "flux-component", at: item.location, "unknown Flux component '\(item.value)' in \(f.path).\(key)"
+                        "flux-component", at: item.location,
+                        "unknown Flux component '\(item.value)' in \(f.path).\(key)"
                             + (Suggestion.closest(to: item.value, in: known).map { "; did you mean '\($0)'?" } ?? ""),
                         hint: "known here: \(known.joined(separator: ", "))")
                 }
@@ -49,13 +52,17 @@ extension InventoryParser {
                     "sha256", at: sha.location, "\(m.path).sha256 must be 64 hexadecimal digits",
                     hint: "compute it with: sha256sum install.yaml")
             }
-            let url = m.string("url"), path = m.string("path")
+            let url = m.string("url")
+            let path = m.string("path")
             switch (url, path) {
             case (let u?, nil):
                 if !u.value.hasPrefix("https://") {
                     source.collector.error(
                         "manifests-url", at: u.location, "\(m.path).url must be an https URL, found '\(u.value)'",
-                        hint: "these manifests are applied with cluster-admin rights: fetch them over TLS, or download them and give path")
+                        hint:
+                            "these manifests are applied with cluster-admin rights: fetch them over TLS, or download "
+                                + "them and give path"
+                    )
                 }
                 flux.manifests = .url(u.value, sha256: sha?.value.lowercased())
             case (nil, let p?):
@@ -70,14 +77,17 @@ extension InventoryParser {
             if registry.value.contains("://") || registry.value.hasSuffix("/") || registry.value.isEmpty {
                 source.collector.error(
                     "registry", at: registry.location,
-                    "\(f.path).registry '\(registry.value)' must be a registry host and path, without scheme or trailing slash",
+                    "\(f.path).registry '\(registry.value)' must be a registry host and path, without scheme or "
+                        + "trailing slash",
                     hint: "e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/fluxcd")
             } else {
                 flux.registry = registry.value
             }
         }
         if let secret = f.string("imagePullSecret") {
-            if KubernetesNames.isDNSLabel(secret.value) { flux.imagePullSecret = secret.value } else {
+            if KubernetesNames.isDNSLabel(secret.value) {
+                flux.imagePullSecret = secret.value
+            } else {
                 source.collector.error(
                     "kubernetes-name", at: secret.location,
                     "\(f.path).imagePullSecret '\(secret.value)' is not a valid Secret name")
@@ -85,9 +95,12 @@ extension InventoryParser {
         }
         flux.networkPolicy = f.bool("networkPolicy")?.value
         if let domain = f.string("clusterDomain") {
-            if AWSNames.isHost(domain.value) { flux.clusterDomain = domain.value } else {
+            if AWSNames.isHost(domain.value) {
+                flux.clusterDomain = domain.value
+            } else {
                 source.collector.error(
-                    "cluster-domain", at: domain.location, "\(f.path).clusterDomain '\(domain.value)' is not a DNS domain")
+                    "cluster-domain", at: domain.location,
+                    "\(f.path).clusterDomain '\(domain.value)' is not a DNS domain")
             }
         }
         flux.tolerationKeys = f.strings("tolerationKeys")?.map(\.value)
@@ -96,7 +109,9 @@ extension InventoryParser {
             var map: [String: String] = [:]
             for (key, controller) in Self.serviceAccountRoleKeys {
                 guard let arn = roles.string(key) else { continue }
-                if AWSNames.roleARNAccount(arn.value) != nil { map[controller] = arn.value } else {
+                if AWSNames.roleARNAccount(arn.value) != nil {
+                    map[controller] = arn.value
+                } else {
                     source.collector.error(
                         "role-arn", at: arn.location, "\(roles.path).\(key) '\(arn.value)' is not an IAM role ARN",
                         hint: "expected arn:aws:iam::<12-digit account id>:role/<name>")
@@ -107,7 +122,9 @@ extension InventoryParser {
         if let sops = f.fields("sops", known: ["kmsKeyArn"]) {
             sops.reportUnknownKeys()
             if let arn = sops.string("kmsKeyArn", required: true) {
-                if AWSNames.isKMSKeyARN(arn.value) { flux.sopsKMSKeyARN = arn.value } else {
+                if AWSNames.isKMSKeyARN(arn.value) {
+                    flux.sopsKMSKeyARN = arn.value
+                } else {
                     source.collector.error(
                         "kms-arn", at: arn.location, "\(sops.path).kmsKeyArn '\(arn.value)' is not a KMS key ARN",
                         hint: "expected arn:aws:kms:<region>:<account>:key/<id> or :alias/<name>")
@@ -117,12 +134,16 @@ extension InventoryParser {
         if let patches = f.sequence("patches") {
             var out: [FluxSettings.Patch] = []
             for (i, node) in patches.enumerated() {
-                guard let p = YAMLFields(node, path: "\(f.path).patches[\(i)]", known: ["patch", "target"], source: source)
+                guard
+                    let p = YAMLFields(
+                        node, path: "\(f.path).patches[\(i)]", known: ["patch", "target"], source: source)
                 else { continue }
                 p.reportUnknownKeys()
                 guard let text = p.string("patch", required: true) else { continue }
                 var target: [String: String] = [:]
-                let targetKeys = ["group", "version", "kind", "name", "namespace", "labelSelector", "annotationSelector"]
+                let targetKeys = [
+                    "group", "version", "kind", "name", "namespace", "labelSelector", "annotationSelector",
+                ]
                 if let t = p.fields("target", known: targetKeys) {
                     t.reportUnknownKeys()
                     for key in targetKeys { if let v = t.string(key) { target[key] = v.value } }
@@ -130,7 +151,8 @@ extension InventoryParser {
                 if (try? Yams.compose(yaml: text.value)) == nil {
                     source.collector.error(
                         "patch", at: text.location, "\(p.path).patch is not valid YAML",
-                        hint: "write the patch as a block scalar (patch: |) holding a strategic merge or JSON 6902 patch")
+                        hint:
+                            "write the patch as a block scalar (patch: |) holding a strategic merge or JSON 6902 patch")
                 }
                 out.append(FluxSettings.Patch(patch: text.value, target: target))
             }
@@ -151,7 +173,8 @@ extension InventoryParser {
                 if case .scalar(let s) = node { text = s.string } else { text = "" }
                 guard let size = Rollout.Size(text) else {
                     source.error(
-                        "wave", at: node.mark, "\(f.path).waves[\(i)] must be a cluster count or a percentage, found \(node.valueDescription)",
+                        "wave", at: node.mark,
+                        "\(f.path).waves[\(i)] must be a cluster count or a percentage, found \(node.valueDescription)",
                         hint: "e.g. waves: [1, 10%, 100%] (cumulative: one cluster, then up to 10%, then all)")
                     continue
                 }
@@ -176,7 +199,9 @@ extension InventoryParser {
             } else {
                 source.error(
                     "max-failures", at: node.mark,
-                    "\(f.path).maxFailures must be a count (0 or more) or a percentage up to 100%, found \(node.valueDescription)")
+                    "\(f.path).maxFailures must be a count (0 or more) or a percentage up to 100%, found "
+                        + "\(node.valueDescription)"
+                )
             }
         }
         if let timeout = f.string("clusterTimeout"), let d = duration(timeout, what: "\(f.path).clusterTimeout") {
@@ -191,7 +216,9 @@ extension InventoryParser {
                 } else {
                     source.error(
                         "rate-limit", at: node.mark,
-                        "\(limits.path).\(service) must be a number of requests a second above 0, found \(node.valueDescription)")
+                        "\(limits.path).\(service) must be a number of requests a second above 0, found "
+                            + "\(node.valueDescription)"
+                    )
                 }
             }
         }

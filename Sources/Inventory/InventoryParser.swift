@@ -49,10 +49,12 @@ struct InventoryParser {
             metadata.reportUnknownKeys()
             if isRoot, let name = metadata.string("name") {
                 if name.value.isEmpty || name.value.unicodeScalars.count > 253
-                    || name.value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+                    || name.value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+                {
                     source.collector.error(
                         "metadata-name", at: name.location,
-                        "metadata.name must be 1 to 253 characters without control characters, found \(name.value.unicodeScalars.count)",
+                        "metadata.name must be 1 to 253 characters without control characters, found "
+                            + "\(name.value.unicodeScalars.count)",
                         hint: "name the fleet as you would a Kubernetes object, e.g. production-eu")
                 }
                 draft.name = name
@@ -166,7 +168,8 @@ struct InventoryParser {
             source.collector.error(
                 "codecommit-name", at: cc.location,
                 "repository '\(name.value)': '\(cc.value)' is not a CodeCommit repository name",
-                hint: "1 to 100 letters, digits, '.', '_' or '-', not ending in .git; or give the full clone URL as url:")
+                hint:
+                    "1 to 100 letters, digits, '.', '_' or '-', not ending in .git; or give the full clone URL as url:")
         }
         r.url = f.string("url")
         r.endpoint = f.string("endpoint")
@@ -175,7 +178,8 @@ struct InventoryParser {
             source.error(
                 "branch", at: f.value("branch")?.mark,
                 "repository '\(name.value)': '\(branch)' is not a Git branch name: \(problem)",
-                hint: "git check-ref-format --branch NAME tells whether git accepts a name, e.g. main or release/2024-06")
+                hint:
+                    "git check-ref-format --branch NAME tells whether git accepts a name, e.g. main or release/2024-06")
         }
         if let transport = f.string("transport") {
             if let t = GitTransport(rawValue: transport.value) {
@@ -186,7 +190,10 @@ struct InventoryParser {
                     "transport", at: transport.location,
                     "repository '\(name.value)': unknown transport '\(transport.value)'"
                         + (Suggestion.closest(to: transport.value, in: known).map { "; did you mean '\($0)'?" } ?? ""),
-                    hint: "one of: ssh (IAM SSH keys), https (IAM credentials, Flux 2.9+), https-token (IAM HTTPS Git credentials)")
+                    hint:
+                        "one of: ssh (IAM SSH keys), https (IAM credentials, Flux 2.9+), https-token (IAM HTTPS Git "
+                            + "credentials)"
+                )
             }
         }
         r.identity = f.string("identity")
@@ -219,7 +226,10 @@ struct InventoryParser {
             source.collector.error(
                 "key-algorithm", at: algorithm.location,
                 "\(what): keyAlgorithm '\(algorithm.value)' cannot be used with CodeCommit",
-                hint: "IAM accepts only RSA SSH keys for CodeCommit (ECDSA and Ed25519 are refused); use keyAlgorithm: rsa")
+                hint:
+                    "IAM accepts only RSA SSH keys for CodeCommit (ECDSA and Ed25519 are refused); use keyAlgorithm: "
+                        + "rsa"
+            )
         }
         if let bits = f.int("keyBits") {
             if bits.value < 2048 || bits.value > 16384 {
@@ -314,7 +324,8 @@ struct InventoryParser {
         f.reportUnknownKeys()
         switch (f.string("env"), f.string("file")) {
         case (let env?, nil):
-            guard ASCII.all(env.value, 1...Int.max, ASCII.isWord), !(env.value.utf8.first.map(ASCII.isDigit) ?? true) else {
+            guard ASCII.all(env.value, 1...Int.max, ASCII.isWord), !(env.value.utf8.first.map(ASCII.isDigit) ?? true)
+            else {
                 source.collector.error(
                     "secret-reference", at: env.location, "\(what): '\(env.value)' is not an environment variable name")
                 return nil
@@ -322,7 +333,8 @@ struct InventoryParser {
             return .environment(env.value)
         case (nil, let file?):
             guard !file.value.isEmpty else {
-                source.collector.error("secret-reference", at: file.location, "\(what): file must name a file, found an empty path")
+                source.collector.error(
+                    "secret-reference", at: file.location, "\(what): file must name a file, found an empty path")
                 return nil
             }
             return .file(file.value)

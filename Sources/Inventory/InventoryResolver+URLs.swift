@@ -30,24 +30,35 @@ extension InventoryResolver {
             if parsed.scheme == .https, let user = parsed.user {
                 collector.error(
                     "https-credentials", at: url.location, "\(what): https url must not carry a user name ('\(user)')",
-                    hint: d.transport?.value == .httpsToken ? "set username: instead" : "IAM credentials sign each Git operation; no user belongs in the URL")
+                    hint: d.transport?.value == .httpsToken
+                        ? "set username: instead"
+                        : "IAM credentials sign each Git operation; no user belongs in the URL")
                 return nil
             }
             if parsed.scheme == .ssh, let user = parsed.user, !AWSNames.isSSHKeyID(user) {
                 let identity = d.identity.flatMap { ref in identities.first { $0.name == ref.value } }
                 let reason: String
                 if user == "git" {
-                    reason = "'git' is GitHub's SSH user; CodeCommit expects the SSHPublicKeyId of an IAM user's SSH key"
+                    reason =
+                        "'git' is GitHub's SSH user; CodeCommit expects the SSHPublicKeyId of an IAM user's SSH key"
                 } else if let identity, user == identity.iamUser {
-                    reason = "'\(user)' is the IAM user name; CodeCommit expects the SSHPublicKeyId of its SSH key, not the user name"
+                    reason =
+                        "'\(user)' is the IAM user name; CodeCommit expects the SSHPublicKeyId of its SSH key, not "
+                            + "the user name"
                 } else {
-                    reason = "'\(user)' does not look like an SSH key id; CodeCommit expects the SSHPublicKeyId (APKA…) of an IAM user's SSH key"
+                    reason =
+                        "'\(user)' does not look like an SSH key id; CodeCommit expects the SSHPublicKeyId (APKA…) of "
+                            + "an IAM user's SSH key"
                 }
                 var fixed = parsed
                 fixed.user = nil
                 collector.error(
                     "ssh-user", at: url.location, "\(what): \(reason)",
-                    hint: "leave the user out (url: ssh://\(fixed.host)\(fixed.port.map { ":\($0)" } ?? "")/v1/repos/\(fixed.repository)) and fleetstrap uses the identity's active key id")
+                    hint:
+                        "leave the user out (url: "
+                            + "ssh://\(fixed.host)\(fixed.port.map { ":\($0)" } ?? "")/v1/repos/\(fixed.repository)) "
+                            + "and fleetstrap uses the identity's active key id"
+                )
                 return nil
             }
             return parsed

@@ -33,7 +33,8 @@ struct InventoryResolver {
 
     func resolveIdentities(accounts: [Account]) -> [Identity] {
         unique(draft.identities, kind: "identity", name: \.name).compactMap { d in
-            let account = reference(d.account, kind: "account", among: draft.accounts.map(\.name.value), from: "identity '\(d.name.value)'")
+            let account = reference(
+                d.account, kind: "account", among: draft.accounts.map(\.name.value), from: "identity '\(d.name.value)'")
             guard let account, let passphrase = d.passphrase else { return nil }
             return Identity(
                 name: d.name.value, account: account, iamUser: d.iamUser?.value ?? d.name.value,
@@ -124,7 +125,10 @@ struct InventoryResolver {
             collector.error(
                 "codecommit-host", at: d.url!.location,
                 "\(what): '\(parsed.host)' is not a CodeCommit host",
-                hint: "use git-codecommit.<region>.amazonaws.com, or set codecommit: <name> and endpoint: <host[:port]> for a VPC endpoint or a lab")
+                hint:
+                    "use git-codecommit.<region>.amazonaws.com, or set codecommit: <name> and endpoint: <host[:port]> "
+                        + "for a VPC endpoint or a lab"
+            )
             ok = false
         }
 
@@ -134,10 +138,12 @@ struct InventoryResolver {
         case .ssh:
             if let ref = d.identity {
                 identity = reference(ref, kind: "identity", among: draft.identities.map(\.name.value), from: what)
-                if let id = identities.first(where: { $0.name == identity }), let accountName, id.account != accountName {
+                if let id = identities.first(where: { $0.name == identity }), let accountName, id.account != accountName
+                {
                     collector.error(
                         "identity-account", at: ref.location,
-                        "\(what) is in account '\(accountName)' but identity '\(id.name)' is an IAM user of account '\(id.account)'",
+                        "\(what) is in account '\(accountName)' but identity '\(id.name)' is an IAM user of account "
+                            + "'\(id.account)'",
                         hint: "CodeCommit accepts SSH keys only of IAM users in the repository's own account")
                     ok = false
                 }
@@ -162,7 +168,10 @@ struct InventoryResolver {
                     collector.error(
                         "https-credentials", at: value,
                         "\(what) uses HTTPS with IAM credentials and must not set \(key)",
-                        hint: "Git passwords are signed from IAM credentials per operation; for IAM HTTPS Git credentials use transport: https-token")
+                        hint:
+                            "Git passwords are signed from IAM credentials per operation; for IAM HTTPS Git "
+                                + "credentials use transport: https-token"
+                    )
                     ok = false
                 }
             }
@@ -192,7 +201,8 @@ struct InventoryResolver {
             name: d.name.value, account: accountName, region: region,
             codecommitName: parsed?.repository ?? d.codecommit!.value, host: host, port: port,
             branch: d.branch ?? "main", transport: transport, identity: identity, pinnedKeyID: parsed?.user,
-            username: d.usernameReference == nil ? d.username?.value : nil, usernameReference: d.usernameReference, password: d.password, location: d.location)
+            username: d.usernameReference == nil ? d.username?.value : nil, usernameReference: d.usernameReference,
+            password: d.password, location: d.location)
     }
 
     func resolveClusters(accounts: [Account], repositories: [Repository]) -> [Cluster] {
@@ -231,8 +241,12 @@ struct InventoryResolver {
                 let eksName = d.eksCluster ?? d.name
                 if !AWSNames.isEKSClusterName(eksName.value) {
                     collector.error(
-                        "eks-cluster-name", at: eksName.location, "\(what): '\(eksName.value)' is not an EKS cluster name",
-                        hint: "1 to 100 letters, digits, '-' or '_', starting with a letter or digit; set eksCluster: if it differs from name")
+                        "eks-cluster-name", at: eksName.location,
+                        "\(what): '\(eksName.value)' is not an EKS cluster name",
+                        hint:
+                            "1 to 100 letters, digits, '-' or '_', starting with a letter or digit; set eksCluster: "
+                                + "if it differs from name"
+                    )
                     ok = false
                 }
                 access = .eks(clusterName: eksName.value)
@@ -245,14 +259,17 @@ struct InventoryResolver {
                 for other in claimed[repositoryName, default: PathClaims()].conflicts(with: path) {
                     collector.error(
                         "path-conflict", at: d.path?.location ?? d.location,
-                        "\(what) and cluster '\(other.cluster)' (\(other.location)) share '\(other.path)' in repository '\(repositoryName)'",
+                        "\(what) and cluster '\(other.cluster)' (\(other.location)) share '\(other.path)' in "
+                            + "repository '\(repositoryName)'",
                         hint: "each cluster needs its own directory, not nested in another's")
                     ok = false
                 }
-                claimed[repositoryName, default: PathClaims()].claim(path, cluster: d.name.value, location: d.path?.location ?? d.location)
+                claimed[repositoryName, default: PathClaims()].claim(
+                    path, cluster: d.name.value, location: d.path?.location ?? d.location)
             }
 
-            let flux = resolveFlux(d.flux?.laid(over: defaults?.flux) ?? defaults?.flux, cluster: d, repository: repository)
+            let flux = resolveFlux(
+                d.flux?.laid(over: defaults?.flux) ?? defaults?.flux, cluster: d, repository: repository)
             if flux == nil { ok = false }
 
             guard ok, let accountName, let region, let repository, let path, let flux else { return nil }
@@ -274,7 +291,8 @@ struct InventoryResolver {
         if repository?.transport == .https, version.value < FluxSettings.firstVersionWithAWSGitProvider {
             collector.error(
                 "flux-https-provider", at: version.location,
-                "\(what) uses repository '\(repository!.name)' over HTTPS with IAM, which needs Flux 2.9.0 or later (provider: aws); this is \(version.value)",
+                "\(what) uses repository '\(repository!.name)' over HTTPS with IAM, which needs Flux 2.9.0 or later "
+                    + "(provider: aws); this is \(version.value)",
                 hint: "raise flux.version, or use transport ssh or https-token for this repository")
             return nil
         }
@@ -300,7 +318,10 @@ struct InventoryResolver {
         if let problem = RepositoryPath.problem(path.value) {
             collector.error(
                 "path", at: path.location, "\(what): path '\(RepositoryPath.visible(path.value))' \(problem)",
-                hint: "a folder of letters, digits, spaces and punctuation, relative to the repository root, e.g. clusters/prod-eu-1")
+                hint:
+                    "a folder of letters, digits, spaces and punctuation, relative to the repository root, e.g. "
+                        + "clusters/prod-eu-1"
+            )
             return nil
         }
         var text = Substring(path.value)
@@ -321,7 +342,8 @@ struct InventoryResolver {
         }
         if text.isEmpty || segments.contains(where: { $0.isEmpty || $0 == "." }) {
             collector.error(
-                "path", at: path.location, "\(what): path '\(path.value)' must name a directory below the repository root",
+                "path", at: path.location,
+                "\(what): path '\(path.value)' must name a directory below the repository root",
                 hint: "e.g. clusters/prod-eu-1")
             return nil
         }
@@ -357,7 +379,8 @@ struct InventoryResolver {
             }
             if let other = folded[n.value.lowercased()] {
                 collector.error(
-                    "duplicate-name", at: n.location, "\(kind) name '\(n.value)' differs from '\(other.value)' only in case",
+                    "duplicate-name", at: n.location,
+                    "\(kind) name '\(n.value)' differs from '\(other.value)' only in case",
                     hint: "'\(other.value)' is defined at \(other.location); names that differ only in case collide in "
                         + "folders on macOS and Windows checkouts and in reports")
                 return false
@@ -385,8 +408,10 @@ struct InventoryResolver {
             let suggestion = Suggestion.closest(to: ref.value, in: names)
             collector.error(
                 "unknown-reference", at: ref.location,
-                "\(what) refers to unknown \(kind) '\(ref.value)'" + (suggestion.map { "; did you mean '\($0)'?" } ?? ""),
-                hint: names.isEmpty ? "no \(kind) is defined" : "defined: \(Set(names).sorted().joined(separator: ", "))")
+                "\(what) refers to unknown \(kind) '\(ref.value)'"
+                    + (suggestion.map { "; did you mean '\($0)'?" } ?? ""),
+                hint: names.isEmpty
+                    ? "no \(kind) is defined" : "defined: \(Set(names).sorted().joined(separator: ", "))")
             return nil
         }
         return ref.value

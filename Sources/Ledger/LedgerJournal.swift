@@ -14,7 +14,8 @@ extension Ledger {
 
     public func finish(run id: String, outcome: RunRecord.Outcome, at date: Date = Date()) throws {
         try database.write { db in
-            try db.execute(sql: "UPDATE run SET outcome = ?, endedAt = ? WHERE id = ?", arguments: [outcome.rawValue, date, id])
+            try db.execute(
+                sql: "UPDATE run SET outcome = ?, endedAt = ? WHERE id = ?", arguments: [outcome.rawValue, date, id])
         }
     }
 
@@ -36,20 +37,26 @@ extension Ledger {
     /// The newest run of `command` that did not finish (running, interrupted, stopped or failed).
     public func lastUnfinished(command: String) throws -> RunRecord? {
         try database.read { db in
-            try RunRecord.filter(Column("command") == command && Column("outcome") != RunRecord.Outcome.succeeded.rawValue)
-                .order(Column("startedAt").desc).fetchOne(db)
+            try RunRecord.filter(
+                Column("command") == command && Column("outcome") != RunRecord.Outcome.succeeded.rawValue
+            )
+            .order(Column("startedAt").desc).fetchOne(db)
         }
     }
 
     // MARK: Clusters and steps
 
     public func clusters(run id: String) throws -> [ClusterRecord] {
-        try database.read { db in try ClusterRecord.filter(Column("runId") == id).order(Column("wave"), Column("cluster")).fetchAll(db) }
+        try database.read { db in
+            try ClusterRecord.filter(Column("runId") == id).order(Column("wave"), Column("cluster")).fetchAll(db)
+        }
     }
 
     /// One cluster's record in a run.
     public func cluster(run id: String, named name: String) throws -> ClusterRecord? {
-        try database.read { db in try ClusterRecord.filter(Column("runId") == id && Column("cluster") == name).fetchOne(db) }
+        try database.read { db in
+            try ClusterRecord.filter(Column("runId") == id && Column("cluster") == name).fetchOne(db)
+        }
     }
 
     public func update(_ record: ClusterRecord) throws {
@@ -59,29 +66,39 @@ extension Ledger {
     /// Records a cluster's result, leaving the step the journal last wrote.
     public func finish(cluster record: ClusterRecord) throws {
         try database.write { db in
-            try record.update(db, columns: ["status", "revision", "keyId", "errorClass", "errorMessage", "startedAt", "endedAt"])
+            try record.update(
+                db, columns: ["status", "revision", "keyId", "errorClass", "errorMessage", "startedAt", "endedAt"])
         }
     }
 
     /// Journals a step (before: `started`; after: `finished`, `failed` or `skipped`) and the cluster's current step.
-    public func journal(run: String, cluster: String, step: String, state: StepRecord.State, detail: String? = nil, milliseconds: Int? = nil, at date: Date = Date()) throws {
+    public func journal(
+        run: String, cluster: String, step: String, state: StepRecord.State, detail: String? = nil,
+        milliseconds: Int? = nil, at date: Date = Date()
+    ) throws {
         try database.write { db in
-            let record = StepRecord(id: nil, runId: run, cluster: cluster, step: step, state: state, detail: detail, at: date, milliseconds: milliseconds)
+            let record = StepRecord(
+                id: nil, runId: run, cluster: cluster, step: step, state: state, detail: detail, at: date,
+                milliseconds: milliseconds)
             try record.insert(db)
             if state == .started {
                 // Prepared once per connection: a statement parsed for every step was 1% of a fleet's CPU.
-                try db.cachedStatement(sql: "UPDATE clusterResult SET step = ? WHERE runId = ? AND cluster = ?").execute(arguments: [step, run, cluster])
+                try db.cachedStatement(sql: "UPDATE clusterResult SET step = ? WHERE runId = ? AND cluster = ?")
+                    .execute(arguments: [step, run, cluster])
             }
         }
     }
 
     public func steps(run: String, cluster: String) throws -> [StepRecord] {
         try database.read { db in
-            try StepRecord.filter(Column("runId") == run && Column("cluster") == cluster).order(Column("id")).fetchAll(db)
+            try StepRecord.filter(Column("runId") == run && Column("cluster") == cluster).order(Column("id")).fetchAll(
+                db)
         }
     }
 
-    public func event(run: String, cluster: String? = nil, level: String = "info", _ message: String, at date: Date = Date()) throws {
+    public func event(
+        run: String, cluster: String? = nil, level: String = "info", _ message: String, at date: Date = Date()
+    ) throws {
         try database.write { db in
             let record = EventRecord(id: nil, runId: run, cluster: cluster, level: level, message: message, at: date)
             try record.insert(db)
@@ -100,7 +117,9 @@ extension Ledger {
 
     public func keys(account: String, iamUser: String) throws -> [SSHKeyRecord] {
         try database.read { db in
-            try SSHKeyRecord.filter(Column("account") == account && Column("iamUser") == iamUser).order(Column("uploadedAt")).fetchAll(db)
+            try SSHKeyRecord.filter(Column("account") == account && Column("iamUser") == iamUser).order(
+                Column("uploadedAt")
+            ).fetchAll(db)
         }
     }
 

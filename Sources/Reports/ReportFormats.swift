@@ -29,23 +29,38 @@ extension RunReport {
         let failed = clusters.filter { $0.status == "failed" }.count
         let skipped = clusters.filter { $0.status != "failed" && $0.status != "succeeded" }.count
         let total = runs.compactMap(\.seconds).reduce(0, +)
-        out += "<testsuites name=\"fleetstrap\" tests=\"\(clusters.count)\" failures=\"\(failed)\" skipped=\"\(skipped)\" time=\"\(Self.seconds(total))\">\n"
+        out +=
+            "<testsuites name=\"fleetstrap\" tests=\"\(clusters.count)\" failures=\"\(failed)\" "
+                + "skipped=\"\(skipped)\" time=\"\(Self.seconds(total))\">\n"
         let byRun = Dictionary(grouping: clusters, by: { cluster in runs.count == 1 ? runs[0].id : "" })
         for run in runs {
             let mine = runs.count == 1 ? (byRun[run.id] ?? []) : clusters
-            out += "  <testsuite name=\"\(Self.xml("\(run.command) \(run.id)"))\" tests=\"\(mine.count)\" failures=\"\(mine.filter { $0.status == "failed" }.count)\""
-            out += " skipped=\"\(mine.filter { $0.status != "failed" && $0.status != "succeeded" }.count)\" time=\"\(Self.seconds(run.seconds ?? 0))\""
+            out +=
+                "  <testsuite name=\"\(Self.xml("\(run.command) \(run.id)"))\" tests=\"\(mine.count)\" "
+                    + "failures=\"\(mine.filter { $0.status == "failed" }.count)\""
+            out +=
+                " skipped=\"\(mine.filter { $0.status != "failed" && $0.status != "succeeded" }.count)\" "
+                    + "time=\"\(Self.seconds(run.seconds ?? 0))\""
             out += " timestamp=\"\(Self.iso(run.startedAt))\">\n"
             for cluster in mine {
-                out += "    <testcase name=\"\(Self.xml(cluster.name))\" classname=\"\(Self.xml("\(cluster.account).\(cluster.repository)"))\" time=\"\(Self.seconds(cluster.seconds ?? 0))\""
+                out +=
+                    "    <testcase name=\"\(Self.xml(cluster.name))\" "
+                        + "classname=\"\(Self.xml("\(cluster.account).\(cluster.repository)"))\" "
+                        + "time=\"\(Self.seconds(cluster.seconds ?? 0))\""
                 switch cluster.status {
                 case "succeeded":
                     out += ">\n"
-                    if let revision = cluster.revision { out += "      <system-out>\(Self.xml(revision))</system-out>\n" }
+                    if let revision = cluster.revision {
+                        out += "      <system-out>\(Self.xml(revision))</system-out>\n"
+                    }
                     out += "    </testcase>\n"
                 case "failed":
-                    out += ">\n      <failure type=\"\(Self.xml(cluster.errorClass ?? "failed"))\" message=\"\(Self.xml(Self.firstLine(cluster.errorMessage ?? "failed")))\">"
-                    out += Self.xml("step \(cluster.step ?? "?"): \(cluster.errorMessage ?? "failed")") + "</failure>\n    </testcase>\n"
+                    out +=
+                        ">\n      <failure type=\"\(Self.xml(cluster.errorClass ?? "failed"))\" "
+                            + "message=\"\(Self.xml(Self.firstLine(cluster.errorMessage ?? "failed")))\">"
+                    out +=
+                        Self.xml("step \(cluster.step ?? "?"): \(cluster.errorMessage ?? "failed")")
+                        + "</failure>\n    </testcase>\n"
                 default:
                     out += ">\n      <skipped message=\"\(Self.xml(cluster.status))\"/>\n    </testcase>\n"
                 }
@@ -60,30 +75,43 @@ extension RunReport {
     public func markdown() -> String {
         // Run ids, commands and outcomes are fleetstrap's own words; everything else is escaped (never in code spans,
         // where escapes would show).
-        let title = runs.count == 1 ? "fleetstrap \(runs[0].command) `\(runs[0].id.filter { $0 != "`" })`: \(runs[0].outcome)" : "fleetstrap: \(runs.count) runs merged"
+        let title =
+            runs.count == 1
+            ? "fleetstrap \(runs[0].command) `\(runs[0].id.filter { $0 != "`" })`: \(runs[0].outcome)"
+            : "fleetstrap: \(runs.count) runs merged"
         var out = "### \(title)\n\n"
         out += "| clusters | succeeded | failed | not started | interrupted | waves | time |\n"
         out += "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
         let seconds = runs.compactMap(\.seconds).max().map { String(format: "%.0f s", $0) } ?? "–"
-        out += "| \(summary.clusters) | \(summary.succeeded) | \(summary.failed) | \(summary.notStarted + summary.pending)"
+        out +=
+            "| \(summary.clusters) | \(summary.succeeded) | \(summary.failed) | \(summary.notStarted + summary.pending)"
         out += " | \(summary.interrupted) | \(summary.waves) | \(seconds) |\n"
         let failures = clusters.filter { $0.status == "failed" }
         if !failures.isEmpty {
             out += "\n**Failed** (\(failures.count)):\n\n"
             for cluster in failures.prefix(10) {
-                out += "- **\(Self.md(cluster.name))** at \(Self.md(cluster.step ?? "?")): \(Self.md(Self.firstLine(cluster.errorMessage ?? "failed")))\n"
+                out +=
+                    "- **\(Self.md(cluster.name))** at \(Self.md(cluster.step ?? "?")): "
+                        + "\(Self.md(Self.firstLine(cluster.errorMessage ?? "failed")))\n"
             }
             if failures.count > 10 { out += "- … and \(failures.count - 10) more (see the HTML or JSON report)\n" }
         }
         for rotation in rotations {
-            out += "\n- rotation of \(Self.md(rotation.holder)) (\(Self.md(rotation.iamUser))): \(rotation.state), new \(Self.md(rotation.newKey))"
-                + (rotation.oldKeys.isEmpty ? "" : ", old \(rotation.oldKeys.map(Self.md).joined(separator: ", "))") + "\n"
+            out +=
+                "\n- rotation of \(Self.md(rotation.holder)) (\(Self.md(rotation.iamUser))): \(rotation.state), new "
+                    + "\(Self.md(rotation.newKey))"
+                + (rotation.oldKeys.isEmpty ? "" : ", old \(rotation.oldKeys.map(Self.md).joined(separator: ", "))")
+                + "\n"
         }
         if !findings.isEmpty {
-            let counts = ["critical", "error", "warning", "info"].compactMap { s in summary.findings[s].map { "\($0) \(s)" } }
+            let counts = ["critical", "error", "warning", "info"].compactMap { s in
+                summary.findings[s].map { "\($0) \(s)" }
+            }
             out += "\n**Findings**: \(counts.joined(separator: ", "))\n\n"
             for finding in findings.prefix(10) {
-                out += "- **\(finding.severity)** `\(Self.md(finding.code))` \(Self.md(finding.subject)): \(Self.md(finding.message))\n"
+                out +=
+                    "- **\(finding.severity)** `\(Self.md(finding.code))` \(Self.md(finding.subject)): "
+                        + "\(Self.md(finding.message))\n"
             }
             if findings.count > 10 { out += "- … and \(findings.count - 10) more\n" }
         }
@@ -106,7 +134,11 @@ extension RunReport {
             case "'": out += "&apos;"
             case "\t", "\n", "\r": out.unicodeScalars.append(scalar)
             default:
-                if scalar.value < 0x20 || (0xFFFE...0xFFFF).contains(scalar.value) { out += "\u{FFFD}" } else { out.unicodeScalars.append(scalar) }
+                if scalar.value < 0x20 || (0xFFFE...0xFFFF).contains(scalar.value) {
+                    out += "\u{FFFD}"
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
             }
         }
         return out

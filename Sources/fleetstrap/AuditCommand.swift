@@ -28,16 +28,20 @@ struct AuditCommand: AsyncParsableCommand {
         try fleet.requireClusters(inventory, clusters)
         let settings = try fleet.settings(inventory, dryRun: true)
         let context = try await fleet.context(inventory)
-        let reporter = RunReporter(output: fleet.output, total: clusters.count, logFormat: fleet.logFormat, quiet: true, verbose: fleet.verbose)
+        let reporter = RunReporter(
+            output: fleet.output, total: clusters.count, logFormat: fleet.logFormat, quiet: true, verbose: fleet.verbose
+        )
         let audit = FleetAudit(context: context, parallel: settings.parallel)
         let report = try await RunReporter.interruptible {
-            try await audit.run(clusters: clusters, inventoryPath: fleet.file, inventoryDigest: digest, progress: reporter.event)
+            try await audit.run(
+                clusters: clusters, inventoryPath: fleet.file, inventoryDigest: digest, progress: reporter.event)
         }
         if fleet.output == .json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             encoder.dateEncodingStrategy = .iso8601
-            let document = AuditDocument(run: report.runID, identities: report.identities, clusters: report.clusters, findings: report.findings)
+            let document = AuditDocument(
+                run: report.runID, identities: report.identities, clusters: report.clusters, findings: report.findings)
             FileHandle.standardOutput.write((try encoder.encode(document)) + Data("\n".utf8))
         } else {
             print(Self.text(report))
@@ -45,7 +49,8 @@ struct AuditCommand: AsyncParsableCommand {
         fleet.writeReports(report.runID, context: context)
         if Task.isCancelled { throw ExitCode(130) }
         if let failure = report.ledgerFailure {
-            FileHandle.standardError.write(Data("error: \(failure): the audit stopped; free space and run it again\n".utf8))
+            FileHandle.standardError.write(
+                Data("error: \(failure): the audit stopped; free space and run it again\n".utf8))
             throw ExitStatus.couldNotStart
         }
         if let worst = report.worst(), worst >= failOn { throw ExitCode(1) }
@@ -61,20 +66,31 @@ struct AuditCommand: AsyncParsableCommand {
     static func text(_ report: AuditReport) -> String {
         var lines: [String] = []
         for identity in report.identities {
-            lines.append("identity \(identity.identity) (IAM user \(identity.iamUser)): \(identity.keys.count) SSH key\(identity.keys.count == 1 ? "" : "s")"
-                + (identity.maxKeyAgeDays.map { ", max age \(DurationText.age(seconds: $0 * 86_400))" } ?? ""))
+            lines.append(
+                "identity \(identity.identity) (IAM user \(identity.iamUser)): \(identity.keys.count) SSH "
+                    + "key\(identity.keys.count == 1 ? "" : "s")"
+                    + (identity.maxKeyAgeDays.map { ", max age \(DurationText.age(seconds: $0 * 86_400))" } ?? ""))
             for key in identity.keys {
-                lines.append("  \(key.keyID)  \(key.status.padding(toLength: 8, withPad: " ", startingAt: 0))  \(key.ageDays.map { DurationText.age(seconds: $0 * 86_400) } ?? "?") old")
+                lines.append(
+                    "  \(key.keyID)  \(key.status.padding(toLength: 8, withPad: " ", startingAt: 0))  "
+                        + "\(key.ageDays.map { DurationText.age(seconds: $0 * 86_400) } ?? "?") old"
+                )
             }
         }
         let ready = report.clusters.filter { $0.ready == true }.count
-        lines.append("clusters: \(report.clusters.count) audited, \(report.clusters.filter(\.fluxInstalled).count) with Flux, \(ready) Ready")
+        lines.append(
+            "clusters: \(report.clusters.count) audited, \(report.clusters.filter(\.fluxInstalled).count) with Flux, "
+                + "\(ready) Ready"
+        )
         if report.findings.isEmpty {
             lines.append("findings: none")
         } else {
             lines.append("findings: \(report.findings.count)")
             for finding in report.findings {
-                lines.append("  \(finding.severity.rawValue.uppercased().padding(toLength: 8, withPad: " ", startingAt: 0)) \(finding.code.rawValue)  \(finding.subject): \(finding.message)")
+                lines.append(
+                    "  \(finding.severity.rawValue.uppercased().padding(toLength: 8, withPad: " ", startingAt: 0)) "
+                        + "\(finding.code.rawValue)  \(finding.subject): \(finding.message)"
+                )
             }
         }
         lines.append("audit \(report.runID) recorded in the ledger")

@@ -16,13 +16,19 @@ struct FleetOptions: ParsableArguments {
     @Option(help: "The ledger (SQLite). With --shard, the default is fleetstrap-shard-I-of-N.db.")
     var ledger = "fleetstrap.db"
 
-    @Option(help: "Take one shard of the fleet: I/N (0-based), or N with the index from JOB_COMPLETION_INDEX (a Kubernetes Indexed Job). Whole SSH identities and repositories go to one shard.")
+    @Option(
+        help: ArgumentHelp(
+            "Take one shard of the fleet: I/N (0-based), or N with the index from JOB_COMPLETION_INDEX (a Kubernetes "
+                + "Indexed Job). Whole SSH identities and repositories go to one shard.")
+    )
     var shard: String?
 
     @Option(help: "Where fleetstrap keeps Git mirrors, encrypted SSH keys and downloaded manifests.")
     var stateDir = ".fleetstrap"
 
-    @Option(name: [.customShort("l"), .customLong("selector")], help: "Only clusters whose labels match (kubectl's selector syntax: env=prod,tier!=edge).")
+    @Option(
+        name: [.customShort("l"), .customLong("selector")],
+        help: "Only clusters whose labels match (kubectl's selector syntax: env=prod,tier!=edge).")
     var selector: String?
 
     @Option(name: .customLong("cluster"), help: "Only this cluster (repeatable).")
@@ -34,10 +40,12 @@ struct FleetOptions: ParsableArguments {
     @Option(help: "Cumulative wave sizes, e.g. 1,10%,100% (default: the inventory's).")
     var waves: String?
 
-    @Option(help: "Failures tolerated before no further wave starts, a count or a percentage (default: the inventory's).")
+    @Option(
+        help: "Failures tolerated before no further wave starts, a count or a percentage (default: the inventory's).")
     var maxFailures: String?
 
-    @Option(help: "How long to wait for another run holding this ledger and state folder to finish (0: refuse at once).")
+    @Option(
+        help: "How long to wait for another run holding this ledger and state folder to finish (0: refuse at once).")
     var waitLock = "0"
 
     @Option(
@@ -81,7 +89,9 @@ struct FleetOptions: ParsableArguments {
         }
         if !self.clusters.isEmpty {
             for name in self.clusters where inventory.cluster(named: name) == nil {
-                let suggestion = Suggestion.closest(to: name, in: inventory.clusters.map(\.name)).map { "; did you mean '\($0)'?" } ?? ""
+                let suggestion =
+                    Suggestion.closest(to: name, in: inventory.clusters.map(\.name)).map { "; did you mean '\($0)'?" }
+                    ?? ""
                 throw CommandFailure.invalidInput("--cluster \(name): no such cluster in \(file)\(suggestion)")
             }
             clusters = clusters.filter { self.clusters.contains($0.name) }
@@ -102,7 +112,9 @@ struct FleetOptions: ParsableArguments {
         if !self.clusters.isEmpty { filters.append("--cluster \(self.clusters.joined(separator: ","))") }
         if let shard { filters.append("--shard \(shard)") }
         throw CommandFailure.invalidInput(
-            "no cluster selected: \(filters.joined(separator: " and ")) leaves none of the \(inventory.clusters.count) clusters in \(file)")
+            "no cluster selected: \(filters.joined(separator: " and ")) leaves none of the "
+                + "\(inventory.clusters.count) clusters in \(file)"
+        )
     }
 
     func parsedShard() throws -> Shard? {
@@ -121,7 +133,9 @@ struct FleetOptions: ParsableArguments {
     }
 
     func settings(_ inventory: Inventory, dryRun: Bool) throws -> RunSettings {
-        if quiet && verbose { throw CommandFailure.invalidInput("--quiet and --verbose contradict each other; give one") }
+        if quiet && verbose {
+            throw CommandFailure.invalidInput("--quiet and --verbose contradict each other; give one")
+        }
         var settings = RunSettings(rollout: inventory.rollout)
         if let parallel {
             guard parallel > 0 else { throw CommandFailure.invalidInput("--parallel must be at least 1") }
@@ -134,13 +148,15 @@ struct FleetOptions: ParsableArguments {
                 throw CommandFailure.invalidInput("--waves '\(waves)': give counts or percentages, e.g. 1,10%,100%")
             }
             guard Rollout.Size.waveProblems(sizes).isEmpty else {
-                throw CommandFailure.invalidInput("--waves '\(waves)': wave sizes are cumulative and must grow, e.g. 1,10%,100%")
+                throw CommandFailure.invalidInput(
+                    "--waves '\(waves)': wave sizes are cumulative and must grow, e.g. 1,10%,100%")
             }
             settings.waves = sizes
         }
         if let maxFailures {
             guard let size = Rollout.Size(maxFailures), size.isValidBudget else {
-                throw CommandFailure.invalidInput("--max-failures '\(maxFailures)': a count or a percentage, e.g. 5 or 5%")
+                throw CommandFailure.invalidInput(
+                    "--max-failures '\(maxFailures)': a count or a percentage, e.g. 5 or 5%")
             }
             settings.maxFailures = size
         }
@@ -150,28 +166,37 @@ struct FleetOptions: ParsableArguments {
 
     /// The run's reports in `--reports`/<run-id>/, unless `--no-reports`.
     func writeReports(_ runID: String, context: FleetContext) {
-        ReportCommand.writeAfterRun(runID, ledger: context.ledger, inventory: context.inventory, folder: noReports ? nil : reports, quiet: quiet || output == .json)
+        ReportCommand.writeAfterRun(
+            runID, ledger: context.ledger, inventory: context.inventory, folder: noReports ? nil : reports,
+            quiet: quiet || output == .json)
     }
 
     /// Resuming needs the ledger that holds the run: refused before anything (a new, empty ledger among them) is made.
     func requireLedgerToResume() throws {
         guard !FileManager.default.fileExists(atPath: ledgerPath) else { return }
-        throw CommandFailure.invalidInput("no ledger at \(ledgerPath): there is no run to resume; pass the --ledger of the run")
+        throw CommandFailure.invalidInput(
+            "no ledger at \(ledgerPath): there is no run to resume; pass the --ledger of the run")
     }
 
     /// The run `--resume RUN` names, or with `--resume-last` the newest unfinished run of `command`. A run begun from
     /// an inventory that has changed since is resumed with the inventory as it is now, and says so.
     func runToResume(_ explicit: String?, command: String, in ledger: Ledger, digest: String) throws -> String {
         let id: String
-        if let explicit { id = explicit } else {
+        if let explicit {
+            id = explicit
+        } else {
             guard let last = try ledger.lastUnfinished(command: command) else {
                 throw CommandFailure.invalidInput("no unfinished \(command) run in \(ledgerPath) to resume")
             }
             id = last.id
         }
-        guard let run = try ledger.run(id), run.command == command else { throw CommandFailure.invalidInput("no \(command) run \(id) in \(ledgerPath)") }
+        guard let run = try ledger.run(id), run.command == command else {
+            throw CommandFailure.invalidInput("no \(command) run \(id) in \(ledgerPath)")
+        }
         if !run.inventoryDigest.isEmpty, run.inventoryDigest != digest {
-            let text = "the inventory \(file) has changed since run \(id) began (SHA-256 \(run.inventoryDigest.prefix(12))… then, "
+            let text =
+                "the inventory \(file) has changed since run \(id) began (SHA-256 \(run.inventoryDigest.prefix(12))… "
+                    + "then, "
                 + "\(digest.prefix(12))… now): it resumes with the inventory as it is now"
             FileHandle.standardError.write(Data("notice: \(text)\n".utf8))
             try? ledger.event(run: id, level: "warning", text)
@@ -193,7 +218,8 @@ struct FleetOptions: ParsableArguments {
             // The inventory's rate limits per (service, account, region) over the AWS defaults.
             var configuration = try AWSClient.Configuration.environment(ProcessInfo.processInfo.environment)
             configuration.rates.merge(inventory.rollout.rateLimits) { $1 }
-            aws = try AWSEnvironment(variables: ProcessInfo.processInfo.environment, client: AWSClient(configuration: configuration))
+            aws = try AWSEnvironment(
+                variables: ProcessInfo.processInfo.environment, client: AWSClient(configuration: configuration))
             baseCredentials = try aws.defaultCredentials(region: aws.region ?? "us-east-1")
         } catch {
             throw CommandFailure.couldNotStart("\(error)")
@@ -209,7 +235,8 @@ struct FleetOptions: ParsableArguments {
         // point takes back a folder it made, as long as nothing was written into it.
         let stateExisted = FileManager.default.fileExists(atPath: stateDir)
         do {
-            try FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try FileManager.default.createDirectory(
+                atPath: stateDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             let ledger = try Ledger(path: ledgerPath)
             return try FleetContext(
                 inventory: inventory, aws: aws.client, baseCredentials: baseCredentials, ledger: ledger,
@@ -225,7 +252,10 @@ struct BootstrapCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bootstrap",
         abstract: "Bootstrap Flux on the inventory's clusters, in waves, journaled in the ledger.",
-        discussion: "Exit codes: 0 all succeeded, 1 some failed, 2 invalid input, 3 could not start (or the ledger could not be written, or another run holds the fleet state), 130 interrupted.")
+        discussion:
+            "Exit codes: 0 all succeeded, 1 some failed, 2 invalid input, 3 could not start (or the ledger could not "
+                + "be written, or another run holds the fleet state), 130 interrupted."
+    )
 
     @OptionGroup var fleet: FleetOptions
 
@@ -246,10 +276,16 @@ struct BootstrapCommand: AsyncParsableCommand {
 /// Bootstrap and plan share this: the same pipeline, writing or not.
 func runFleet(_ fleet: FleetOptions, dryRun: Bool, resume: String?, resumeLast: Bool) async throws {
     let (inventory, clusters, digest) = try fleet.load()
-    if resume == nil && !resumeLast { try fleet.requireClusters(inventory, clusters) } else { try fleet.requireLedgerToResume() }
+    if resume == nil && !resumeLast {
+        try fleet.requireClusters(inventory, clusters)
+    } else {
+        try fleet.requireLedgerToResume()
+    }
     let settings = try fleet.settings(inventory, dryRun: dryRun)
     let context = try await fleet.context(inventory)
-    let reporter = RunReporter(output: fleet.output, total: clusters.count, logFormat: fleet.logFormat, quiet: fleet.quiet, verbose: fleet.verbose)
+    let reporter = RunReporter(
+        output: fleet.output, total: clusters.count, logFormat: fleet.logFormat, quiet: fleet.quiet,
+        verbose: fleet.verbose)
     let execute = { (lock: RunLock?) async throws -> RunSummary in
         var fleetRun = FleetRun(context: context, settings: settings)
         fleetRun.lock = lock
@@ -259,12 +295,14 @@ func runFleet(_ fleet: FleetOptions, dryRun: Bool, resume: String?, resumeLast: 
                 return try await fleetRun.resume(runID: id, clusters: inventory.clusters, progress: reporter.event)
             }
             return try await fleetRun.start(
-                command: dryRun ? "plan" : "bootstrap", clusters: clusters, inventoryPath: fleet.file, inventoryDigest: digest,
+                command: dryRun ? "plan" : "bootstrap", clusters: clusters, inventoryPath: fleet.file,
+                inventoryDigest: digest,
                 progress: reporter.event)
         }
     }
     // A plan changes nothing and never waits; a bootstrap holds the fleet state for its whole life.
-    let summary = dryRun ? try await execute(nil) : try await fleet.holdingFleetState(context, command: "bootstrap", execute)
+    let summary =
+        dryRun ? try await execute(nil) : try await fleet.holdingFleetState(context, command: "bootstrap", execute)
     reporter.finish(summary, plan: dryRun)
     fleet.writeReports(summary.runID, context: context)
     let code = RunReporter.exitCode(summary)

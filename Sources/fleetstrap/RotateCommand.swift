@@ -40,7 +40,9 @@ struct RotateCommand: AsyncParsableCommand {
     @Option(help: "Keys made Inactive by an earlier rotation are deleted once this long has passed.")
     var grace = "7d"
 
-    @Flag(name: .customLong("no-rollback"), help: "Leave clusters that fail with the new key as they are, for inspection.")
+    @Flag(
+        name: .customLong("no-rollback"), help: "Leave clusters that fail with the new key as they are, for inspection."
+    )
     var noRollback = false
 
     @Flag(name: [.customLong("dry-run"), .customLong("plan")], help: "Say what would be rotated; change nothing.")
@@ -53,13 +55,19 @@ struct RotateCommand: AsyncParsableCommand {
     var resumeLast = false
 
     func validate() throws {
-        if let olderThan, DurationText.parse(olderThan) == nil { throw ValidationError("--older-than '\(olderThan)' is not a duration (90d, 12h)") }
+        if let olderThan, DurationText.parse(olderThan) == nil {
+            throw ValidationError("--older-than '\(olderThan)' is not a duration (90d, 12h)")
+        }
         if DurationText.parse(grace) == nil { throw ValidationError("--grace '\(grace)' is not a duration (7d)") }
     }
 
     func run() async throws {
         let (inventory, clusters, digest) = try fleet.load()
-        if resume == nil && !resumeLast { try fleet.requireClusters(inventory, clusters) } else { try fleet.requireLedgerToResume() }
+        if resume == nil && !resumeLast {
+            try fleet.requireClusters(inventory, clusters)
+        } else {
+            try fleet.requireLedgerToResume()
+        }
         let settings = try fleet.settings(inventory, dryRun: dryRun)
         var rotation = RotationSettings()
         rotation.identities = identities
@@ -69,11 +77,15 @@ struct RotateCommand: AsyncParsableCommand {
         rotation.deleteOld = deleteOld
         rotation.rollback = !noRollback
         for name in identities where inventory.identity(named: name) == nil {
-            let suggestion = Suggestion.closest(to: name, in: inventory.identities.map(\.name)).map { "; did you mean '\($0)'?" } ?? ""
+            let suggestion =
+                Suggestion.closest(to: name, in: inventory.identities.map(\.name)).map { "; did you mean '\($0)'?" }
+                ?? ""
             throw CommandFailure.invalidInput("--identity \(name): no such identity in \(fleet.file)\(suggestion)")
         }
         let context = try await fleet.context(inventory)
-        let reporter = RunReporter(output: fleet.output, total: clusters.count, logFormat: fleet.logFormat, quiet: fleet.quiet, verbose: fleet.verbose)
+        let reporter = RunReporter(
+            output: fleet.output, total: clusters.count, logFormat: fleet.logFormat, quiet: fleet.quiet,
+            verbose: fleet.verbose)
         let execute = { (lock: RunLock?) async throws -> RotationSummary in
             var run = RotationRun(context: context, settings: settings, rotation: rotation)
             run.lock = lock
@@ -83,17 +95,22 @@ struct RotateCommand: AsyncParsableCommand {
                     return try await run.resume(runID: id, progress: reporter.event)
                 }
                 return try await run.start(
-                    clusters: clusters, inventoryPath: fleet.file, inventoryDigest: digest, dryRun: dryRun, progress: reporter.event)
+                    clusters: clusters, inventoryPath: fleet.file, inventoryDigest: digest, dryRun: dryRun,
+                    progress: reporter.event)
             }
         }
         // A dry run changes nothing and never waits; a rotation holds the fleet state for its whole life.
-        let summary = dryRun ? try await execute(nil) : try await fleet.holdingFleetState(context, command: "rotate", execute)
+        let summary =
+            dryRun ? try await execute(nil) : try await fleet.holdingFleetState(context, command: "rotate", execute)
         report(summary, reporter: reporter)
         fleet.writeReports(summary.run.runID, context: context)
         let partial = summary.identities.contains { $0.state == .partial || $0.state == .refused }
         let code: Int32 =
-            summary.run.outcome == .interrupted ? 130 : summary.run.ledgerFailure != nil ? 3
-            : partial || !summary.run.failed.isEmpty ? 1 : 0
+            summary.run.outcome == .interrupted
+            ? 130
+            : summary.run.ledgerFailure != nil
+                ? 3
+                : partial || !summary.run.failed.isEmpty ? 1 : 0
         if code != 0 { throw ExitCode(code) }
     }
 
@@ -101,7 +118,8 @@ struct RotateCommand: AsyncParsableCommand {
         if fleet.output == .json {
             let identities: [[String: Any]] = summary.identities.map { outcome in
                 var entry: [String: Any] = [
-                    "identity": outcome.identity, "iamUser": outcome.iamUser, "state": outcome.state.rawValue, "oldKeys": outcome.oldKeys,
+                    "identity": outcome.identity, "iamUser": outcome.iamUser, "state": outcome.state.rawValue,
+                    "oldKeys": outcome.oldKeys,
                     "clusters": outcome.clusters, "message": outcome.message,
                 ]
                 if let key = outcome.newKey { entry["newKey"] = key }
@@ -111,9 +129,13 @@ struct RotateCommand: AsyncParsableCommand {
             clusters += summary.run.failed.map { ["cluster": $0.cluster, "status": "failed", "error": $0.error] }
             clusters += summary.run.notStarted.map { ["cluster": $0, "status": "notStarted"] }
             clusters += summary.run.interrupted.map { ["cluster": $0, "status": "interrupted"] }
-            var document: [String: Any] = ["identities": identities, "clusters": clusters, "outcome": summary.run.outcome.rawValue]
+            var document: [String: Any] = [
+                "identities": identities, "clusters": clusters, "outcome": summary.run.outcome.rawValue,
+            ]
             if !summary.run.runID.isEmpty { document["run"] = summary.run.runID }
-            if let data = try? JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) {
+            if let data = try? JSONSerialization.data(
+                withJSONObject: document, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+            {
                 FileHandle.standardOutput.write(data + Data("\n".utf8))
             }
             return

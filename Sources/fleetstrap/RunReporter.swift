@@ -29,7 +29,8 @@ final class RunReporter: Sendable {
         self.total = total
         self.logFormat = logFormat
         self.quiet = quiet
-        self.live = output == .text && logFormat == .text && !quiet && isatty(STDERR_FILENO) == 1
+        self.live =
+            output == .text && logFormat == .text && !quiet && isatty(STDERR_FILENO) == 1
             && ProcessInfo.processInfo.environment["TERM"] != "dumb"
     }
 
@@ -43,7 +44,9 @@ final class RunReporter: Sendable {
             switch event {
             case .waveStarted(let index, let clusters):
                 state.withLock { $0.wave = index + 1 }
-                if !quiet { emit("\(live ? "\r\u{1B}[K" : "")wave \(index + 1): \(clusters) cluster\(clusters == 1 ? "" : "s")") }
+                if !quiet {
+                    emit("\(live ? "\r\u{1B}[K" : "")wave \(index + 1): \(clusters) cluster\(clusters == 1 ? "" : "s")")
+                }
             case .step(let cluster, let step, let ms):
                 if verbose { emit("\(live ? "\r\u{1B}[K" : "")  \(cluster): \(step) \(ms) ms") }
             case .clusterStarted(let name):
@@ -51,7 +54,11 @@ final class RunReporter: Sendable {
                 if live { emit("\r\u{1B}[K" + statusLine(), newline: false) }
             case .clusterFinished(let record, let actions):
                 state.withLock { s in
-                    if record.status == .succeeded { s.succeeded += 1 } else if record.status != .interrupted { s.failed += 1 }
+                    if record.status == .succeeded {
+                        s.succeeded += 1
+                    } else if record.status != .interrupted {
+                        s.failed += 1
+                    }
                     s.running[record.cluster] = nil
                 }
                 if quiet || live && record.status == .succeeded {
@@ -91,24 +98,39 @@ final class RunReporter: Sendable {
     /// `wave 3: 12/30, 1 failed, 2.1/s ETA 9s; slowest: prod-0007 41s, …`
     private func statusLine() -> String {
         let (wave, slowest) = state.withLock { s in
-            (s.wave, s.running.sorted { $0.value < $1.value }.prefix(3).map { "\($0.key) \(DurationTextShort.format((ContinuousClock.now - $0.value).seconds))" })
+            (
+                s.wave,
+                s.running.sorted { $0.value < $1.value }.prefix(3).map {
+                    "\($0.key) \(DurationTextShort.format((ContinuousClock.now - $0.value).seconds))"
+                }
+            )
         }
-        return "wave \(wave): \(statusCounts())" + (slowest.isEmpty ? "" : "; slowest: " + slowest.joined(separator: ", "))
+        return "wave \(wave): \(statusCounts())"
+            + (slowest.isEmpty ? "" : "; slowest: " + slowest.joined(separator: ", "))
     }
 
     static func json(_ event: ProgressEvent) -> String {
         var object: [String: Any] = ["time": ISO8601DateFormatter().string(from: Date())]
         switch event {
-        case .waveStarted(let index, let clusters): object.merge(["event": "wave", "wave": index + 1, "clusters": clusters]) { $1 }
+        case .waveStarted(let index, let clusters):
+            object.merge(["event": "wave", "wave": index + 1, "clusters": clusters]) { $1 }
         case .clusterStarted(let name): object.merge(["event": "cluster-started", "cluster": name]) { $1 }
-        case .step(let cluster, let step, let ms): object.merge(["event": "step", "cluster": cluster, "step": step, "milliseconds": ms]) { $1 }
+        case .step(let cluster, let step, let ms):
+            object.merge(["event": "step", "cluster": cluster, "step": step, "milliseconds": ms]) { $1 }
         case .clusterFinished(let record, _):
-            object.merge(["event": "cluster-finished", "cluster": record.cluster, "status": record.status.rawValue]) { $1 }
+            object.merge(["event": "cluster-finished", "cluster": record.cluster, "status": record.status.rawValue]) {
+                $1
+            }
             if let revision = record.revision { object["revision"] = revision }
-            if let error = record.errorMessage { object["error"] = error; object["errorClass"] = record.errorClass ?? "" }
+            if let error = record.errorMessage {
+                object["error"] = error
+                object["errorClass"] = record.errorClass ?? ""
+            }
         case .stopped(let reason): object.merge(["event": "stopped", "reason": reason]) { $1 }
         }
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        let data =
+            (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
+            ?? Data()
         return String(decoding: data, as: UTF8.self)
     }
 
@@ -133,7 +155,9 @@ final class RunReporter: Sendable {
                 "failed": summary.failed.count, "notStarted": summary.notStarted.count,
                 "interrupted": summary.interrupted.count, "clusters": clusters,
             ]
-            if let data = try? JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) {
+            if let data = try? JSONSerialization.data(
+                withJSONObject: document, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+            {
                 FileHandle.standardOutput.write(data + Data("\n".utf8))
             }
             return
@@ -144,11 +168,16 @@ final class RunReporter: Sendable {
                 print("\(name): \(Self.describe(actions))")
             }
             let changing = summary.plans.values.filter { !$0.nothingToDo }.count
-            print("plan: \(changing) of \(summary.succeeded.count) clusters would change; \(summary.failed.count) could not be read")
+            print(
+                "plan: \(changing) of \(summary.succeeded.count) clusters would change; \(summary.failed.count) could "
+                    + "not be read"
+            )
         }
         for failure in summary.failed { print("failed: \(failure.cluster): \(failure.error)") }
         for name in summary.interrupted { print("interrupted: \(name): --resume-last takes it up again") }
-        var counts = "\(summary.succeeded.count) succeeded, \(summary.failed.count) failed, \(summary.notStarted.count) not started"
+        var counts =
+            "\(summary.succeeded.count) succeeded, \(summary.failed.count) failed, \(summary.notStarted.count) not "
+                + "started"
         if !summary.interrupted.isEmpty { counts += ", \(summary.interrupted.count) interrupted" }
         print("run \(summary.runID): \(summary.outcome.rawValue): \(counts)")
     }
@@ -158,7 +187,11 @@ final class RunReporter: Sendable {
         var parts: [String] = []
         if actions.uploadKey { parts.append("upload an SSH key") }
         if !actions.commitFiles.isEmpty { parts.append("commit \(actions.commitFiles.joined(separator: ", "))") }
-        if actions.applyComponents != 0 { parts.append(actions.applyComponents > 0 ? "apply \(actions.applyComponents) component objects" : "apply the components") }
+        if actions.applyComponents != 0 {
+            parts.append(
+                actions.applyComponents > 0
+                    ? "apply \(actions.applyComponents) component objects" : "apply the components")
+        }
         if actions.writeSecret { parts.append("write secret flux-system") }
         if actions.applySync > 0 { parts.append("apply \(actions.applySync) sync objects") }
         return parts.joined(separator: "; ")
@@ -183,7 +216,10 @@ final class RunReporter: Sendable {
             let source = DispatchSource.makeSignalSource(signal: sig)
             source.setEventHandler {
                 var err = StandardError()
-                print("interrupted: no more clusters start; those in flight stop at their next safe point and are recorded", to: &err)
+                print(
+                    "interrupted: no more clusters start; those in flight stop at their next safe point and are "
+                        + "recorded",
+                    to: &err)
                 task.cancel()
             }
             source.resume()

@@ -25,36 +25,53 @@ struct BootstrapCommandTests {
     @Test func selectorOutputAndTimeoutAsKubectlAndFluxSpellThem() throws {
         let scratch = try TemporaryFolder("fleetstrap-conventions")
         let environment = [
-            "AWS_REGION": "eu-west-1", "AWS_EC2_METADATA_DISABLED": "true", "HOME": scratch.path, "PATH": "/usr/bin:/bin",
+            "AWS_REGION": "eu-west-1", "AWS_EC2_METADATA_DISABLED": "true", "HOME": scratch.path,
+            "PATH": "/usr/bin:/bin",
         ]
         for command in ["plan", "bootstrap", "rotate", "audit"] {
             let result = try Binary.run(
-                [command, "-f", inventory, "-l", "env in (prod,staging)", "-o", "json", "--timeout", "2m",
-                 "--ledger", scratch.file("f.db").path, "--state-dir", scratch.file("state").path],
+                [
+                    command, "-f", inventory, "-l", "env in (prod,staging)", "-o", "json", "--timeout", "2m",
+                    "--ledger", scratch.file("f.db").path, "--state-dir", scratch.file("state").path,
+                ],
                 environment: environment)
-            #expect(result.status == 3 && result.stderr.contains("no usable AWS credentials"), "\(command): \(result.stderr)")
+            #expect(
+                result.status == 3 && result.stderr.contains("no usable AWS credentials"),
+                "\(command): \(result.stderr)")
         }
         let badTimeout = try Binary.run(["plan", "-f", inventory, "--timeout", "soon"], environment: environment)
-        #expect(badTimeout.status == 2 && badTimeout.stderr.contains("--timeout 'soon' is not a duration"), "\(badTimeout.stderr)")
+        #expect(
+            badTimeout.status == 2 && badTimeout.stderr.contains("--timeout 'soon' is not a duration"),
+            "\(badTimeout.stderr)")
     }
 
     @Test func aLedgerThatCannotBeOpenedExitsWithThree() throws {
         let scratch = try TemporaryFolder("fleetstrap-state")
         let state = scratch.file("state").path
-        let result = try Binary.run(["bootstrap", "-f", inventory, "--ledger", "/nonexistent/dir/fleetstrap.db", "--state-dir", state],
-            environment: ["AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "x", "AWS_REGION": "eu-west-1", "AWS_EC2_METADATA_DISABLED": "true", "PATH": "/usr/bin:/bin"])
+        let result = try Binary.run(
+            ["bootstrap", "-f", inventory, "--ledger", "/nonexistent/dir/fleetstrap.db", "--state-dir", state],
+            environment: [
+                "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "x", "AWS_REGION": "eu-west-1",
+                "AWS_EC2_METADATA_DISABLED": "true", "PATH": "/usr/bin:/bin",
+            ])
         #expect(result.status == 3, "\(result.stderr)")
         #expect(result.stderr.contains("cannot open the ledger /nonexistent/dir/fleetstrap.db"))
         #expect(!FileManager.default.fileExists(atPath: state), "a run refused for its ledger creates no state folder")
         // No credentials at all: refused once, before any cluster starts and before anything is made (exit 3).
-        let none = try Binary.run(["bootstrap", "-f", inventory, "--ledger", state + "/fleetstrap.db", "--state-dir", state, "--no-reports"],
-            environment: ["AWS_REGION": "eu-west-1", "AWS_EC2_METADATA_DISABLED": "true", "HOME": scratch.path, "PATH": "/usr/bin:/bin"])
+        let none = try Binary.run(
+            ["bootstrap", "-f", inventory, "--ledger", state + "/fleetstrap.db", "--state-dir", state, "--no-reports"],
+            environment: [
+                "AWS_REGION": "eu-west-1", "AWS_EC2_METADATA_DISABLED": "true", "HOME": scratch.path,
+                "PATH": "/usr/bin:/bin",
+            ])
         #expect(none.status == 3, "\(none.stderr)")
-        #expect(none.stderr.components(separatedBy: "no usable AWS credentials").count == 2, "said once: \(none.stderr)")
+        #expect(
+            none.stderr.components(separatedBy: "no usable AWS credentials").count == 2, "said once: \(none.stderr)")
         #expect(!FileManager.default.fileExists(atPath: state), "\(none.stderr)")
         // A ledger inside a state folder that does not exist yet is fine: the folder is made first. (The run then
         // fails at AWS, the key being made up, with the clusters' exit status, and journaled.)
-        let inside = try Binary.run(["bootstrap", "-f", inventory, "--ledger", state + "/fleetstrap.db", "--state-dir", state, "--no-reports"],
+        let inside = try Binary.run(
+            ["bootstrap", "-f", inventory, "--ledger", state + "/fleetstrap.db", "--state-dir", state, "--no-reports"],
             environment: [
                 "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "x", "AWS_REGION": "eu-west-1",
                 "AWS_EC2_METADATA_DISABLED": "true", "HOME": scratch.path, "PATH": "/usr/bin:/bin",
@@ -65,7 +82,10 @@ struct BootstrapCommandTests {
         #expect(FileManager.default.fileExists(atPath: state + "/fleetstrap.db"))
         // Nothing to resume without the ledger: refused, and no ledger is made.
         for command in ["bootstrap", "rotate"] {
-            let resume = try Binary.run([command, "-f", inventory, "--resume-last", "--ledger", scratch.file("none.db").path, "--state-dir", state])
+            let resume = try Binary.run([
+                command, "-f", inventory, "--resume-last", "--ledger", scratch.file("none.db").path, "--state-dir",
+                state,
+            ])
             #expect(resume.status == 2 && resume.stderr.contains("there is no run to resume"), "\(resume.stderr)")
             #expect(!FileManager.default.fileExists(atPath: scratch.file("none.db").path))
         }
@@ -79,9 +99,12 @@ struct RotateAuditCommandTests {
     @Test func badInputExitsWithTwoAndSaysWhy() throws {
         let inventory = "inventories/example-fleet.yaml"
         let identity = try Binary.run(["rotate", "-f", inventory, "--identity", "flux-prd"])
-        #expect(identity.status == 2 && identity.stderr.contains("--identity flux-prd: no such identity") && identity.stderr.contains("did you mean 'flux-prod'"), "\(identity.stderr)")
+        #expect(
+            identity.status == 2 && identity.stderr.contains("--identity flux-prd: no such identity")
+                && identity.stderr.contains("did you mean 'flux-prod'"), "\(identity.stderr)")
         let age = try Binary.run(["rotate", "-f", inventory, "--older-than", "three months"])
-        #expect(age.status == 2 && age.stderr.contains("--older-than 'three months' is not a duration"), "\(age.stderr)")
+        #expect(
+            age.status == 2 && age.stderr.contains("--older-than 'three months' is not a duration"), "\(age.stderr)")
         let grace = try Binary.run(["rotate", "-f", inventory, "--grace", "soon"])
         #expect(grace.status == 2, "\(grace.stderr)")
         let severity = try Binary.run(["audit", "-f", inventory, "--fail-on", "fatal"])
@@ -89,7 +112,9 @@ struct RotateAuditCommandTests {
         let missing = try Binary.run(["audit", "-f", "/nonexistent/fleet.yaml"])
         #expect(missing.status == 2)
         let format = try Binary.run(["report", "--format", "html,pdf", "--ledger", "/nonexistent/fleetstrap.db"])
-        #expect(format.status == 2 && format.stderr.contains("--format pdf: one of html, json, junit, md"), "\(format.stderr)")
+        #expect(
+            format.status == 2 && format.stderr.contains("--format pdf: one of html, json, junit, md"),
+            "\(format.stderr)")
         let ledger = try Binary.run(["report", "latest", "--ledger", "/nonexistent/fleetstrap.db"])
         #expect(ledger.status == 3 && ledger.stderr.contains("no ledger"), "\(ledger.stderr)")
     }

@@ -22,7 +22,9 @@ struct RSAKeyTests {
         let pem = try Self.key.pem(passphrase: Secret("correct horse"))
         let lines = pem.reveal().split(separator: "\n")
         #expect(lines.first == "-----BEGIN \(Self.traditionalLabel)-----")
-        #expect(lines.dropFirst().first == "Proc-Type: 4,ENCRYPTED" && lines.dropFirst(2).first?.hasPrefix("DEK-Info: AES-256-CBC,") == true)
+        #expect(
+            lines.dropFirst().first == "Proc-Type: 4,ENCRYPTED"
+                && lines.dropFirst(2).first?.hasPrefix("DEK-Info: AES-256-CBC,") == true)
         let back = try RSAPrivateKey(pem: pem, passphrase: Secret("correct horse"))
         #expect(back.publicKey == Self.key.publicKey)
     }
@@ -30,7 +32,9 @@ struct RSAKeyTests {
     @Test func plainPEMRoundTrips() throws {
         let pem = try Self.key.pem()
         let lines = pem.reveal().split(separator: "\n")
-        #expect(lines.first == "-----BEGIN \(Self.traditionalLabel)-----" && lines.dropFirst().first?.hasPrefix("MII") == true)
+        #expect(
+            lines.first == "-----BEGIN \(Self.traditionalLabel)-----"
+                && lines.dropFirst().first?.hasPrefix("MII") == true)
         #expect(try RSAPrivateKey(pem: pem).publicKey == Self.key.publicKey)
     }
 
@@ -66,7 +70,9 @@ struct RSAKeyTests {
     }
 
     @Test func sshKeygenReadsOurKeyAndAgreesOnFingerprints() throws {
-        try #require(FileManager.default.isExecutableFile(atPath: Self.sshKeygen), "ssh-keygen is not installed: scripts/install-deps.sh installs it")
+        try #require(
+            FileManager.default.isExecutableFile(atPath: Self.sshKeygen),
+            "ssh-keygen is not installed: scripts/install-deps.sh installs it")
         let path = try Self.scratchKeyPath()
         defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
         try Self.key.pem(passphrase: Secret("s3cret")).reveal().write(toFile: path, atomically: true, encoding: .utf8)
@@ -81,11 +87,14 @@ struct RSAKeyTests {
     }
 
     @Test func readsAKeyFromSSHKeygen() throws {
-        try #require(FileManager.default.isExecutableFile(atPath: Self.sshKeygen), "ssh-keygen is not installed: scripts/install-deps.sh installs it")
+        try #require(
+            FileManager.default.isExecutableFile(atPath: Self.sshKeygen),
+            "ssh-keygen is not installed: scripts/install-deps.sh installs it")
         let path = try Self.scratchKeyPath()
         defer { try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent) }
         _ = try Self.run(["-q", "-t", "rsa", "-b", "2048", "-m", "PEM", "-N", "pass phrase", "-f", path, "-C", ""])
-        let key = try RSAPrivateKey(pem: Secret(String(contentsOfFile: path, encoding: .utf8)), passphrase: Secret("pass phrase"))
+        let key = try RSAPrivateKey(
+            pem: Secret(String(contentsOfFile: path, encoding: .utf8)), passphrase: Secret("pass phrase"))
         let line = try String(contentsOfFile: path + ".pub", encoding: .utf8)
         #expect(SSHPublicKey(openSSH: line) == key.publicKey)
     }

@@ -1,10 +1,10 @@
 // The simulated clusters' API servers over HTTPS: their own CA, EKS tokens and access entries, discovery, apply,
 // Status errors; and kubectl against them when it is installed.
 import AWS
-import LabSupport
 import FleetSupport
 import Foundation
 import HTTP
+import LabSupport
 import TestSupport
 import Testing
 
@@ -12,11 +12,16 @@ import Testing
 
 @Suite("Lab: Kubernetes API servers", .serialized)
 struct LabKubernetesTests {
-    func connect(_ fixture: LabFixture, cluster: String = "prod-a", as account: String = "prod", region: String = "eu-west-1") async throws -> LabCluster {
+    func connect(
+        _ fixture: LabFixture, cluster: String = "prod-a", as account: String = "prod", region: String = "eu-west-1"
+    ) async throws -> LabCluster {
         try await fixture.connect(cluster: cluster, as: account, region: region)
     }
 
-    func call(_ c: LabCluster, _ path: String, method: String = "GET", body: String = "", contentType: String? = nil, token: String? = nil)
+    func call(
+        _ c: LabCluster, _ path: String, method: String = "GET", body: String = "", contentType: String? = nil,
+        token: String? = nil
+    )
         async throws -> HTTPResponse
     {
         try await c.call(path, method: method, body: body, contentType: contentType, token: token)
@@ -28,7 +33,9 @@ struct LabKubernetesTests {
         let fixture = try await LabFixture(ssh: false, config: config)
         let prod = try await connect(fixture)
         let dev = try await connect(fixture, cluster: "dev-a", as: "dev", region: "us-east-1")
-        #expect(prod.endpoint.hasSuffix(".gr7.eu-west-1.eks.localhost:\(URLComponents(string: dev.endpoint)?.port ?? 0)"), "one port")
+        #expect(
+            prod.endpoint.hasSuffix(".gr7.eu-west-1.eks.localhost:\(URLComponents(string: dev.endpoint)?.port ?? 0)"),
+            "one port")
         #expect(prod.endpoint != dev.endpoint)
         #expect(try await prod.call("/api/v1/namespaces").status == 200)
         #expect(try await dev.call("/api/v1/namespaces").status == 200)
@@ -54,8 +61,10 @@ struct LabKubernetesTests {
         #expect(forbidden.bodyText.contains("\"reason\":\"Forbidden\""))
         // Only the cluster's own CA is trusted for it.
         await #expect {
-            _ = try await HTTPClient.shared.execute(HTTPRequest(url: prod.endpoint + "/version",
-                trust: .pem(Array(try Data(contentsOf: URL(fileURLWithPath: fixture.lab.info.caBundle))))))
+            _ = try await HTTPClient.shared.execute(
+                HTTPRequest(
+                    url: prod.endpoint + "/version",
+                    trust: .pem(Array(try Data(contentsOf: URL(fileURLWithPath: fixture.lab.info.caBundle))))))
         } throws: { ($0 as? HTTPClientError)?.isCertificateProblem == true }
         await fixture.stop()
     }
@@ -69,20 +78,33 @@ struct LabKubernetesTests {
         #expect(apis.bodyText.contains("\"name\":\"apps\""))
         let apply = "application/apply-patch+yaml"
         let ns = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: flux-system\n"
-        #expect(try await call(c, "/api/v1/namespaces/flux-system?fieldManager=flux&force=true", method: "PATCH", body: ns, contentType: apply).status == 201)
-        let secret = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: flux-system\n  namespace: flux-system\ndata:\n  identity: aGk=\n"
-        let created = try await call(c, "/api/v1/namespaces/flux-system/secrets/flux-system?fieldManager=flux&force=true", method: "PATCH", body: secret, contentType: apply)
+        #expect(
+            try await call(
+                c, "/api/v1/namespaces/flux-system?fieldManager=flux&force=true", method: "PATCH", body: ns,
+                contentType: apply
+            ).status == 201)
+        let secret =
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: flux-system\n  namespace: flux-system\ndata:\n  "
+                + "identity: aGk=\n"
+        let created = try await call(
+            c, "/api/v1/namespaces/flux-system/secrets/flux-system?fieldManager=flux&force=true", method: "PATCH",
+            body: secret, contentType: apply)
         #expect(created.status == 201)
-        let again = try await call(c, "/api/v1/namespaces/flux-system/secrets/flux-system?fieldManager=flux&force=true", method: "PATCH", body: secret, contentType: apply)
+        let again = try await call(
+            c, "/api/v1/namespaces/flux-system/secrets/flux-system?fieldManager=flux&force=true", method: "PATCH",
+            body: secret, contentType: apply)
         #expect(again.status == 200)
-        func version(_ r: HTTPResponse) -> String? { JSONValue.parse(r.body)?[path: "metadata.resourceVersion"]?.string }
+        func version(_ r: HTTPResponse) -> String? {
+            JSONValue.parse(r.body)?[path: "metadata.resourceVersion"]?.string
+        }
         #expect(version(again) == version(created), "re-applying the same secret changes nothing")
         let list = try await call(c, "/api/v1/namespaces/flux-system/secrets")
         #expect(JSONValue.parse(list.body)?["items"]?.array?.count == 1)
         let missing = try await call(c, "/api/v1/namespaces/flux-system/secrets/nope")
         #expect(missing.status == 404)
         #expect(JSONValue.parse(missing.body)?["kind"] == .string("Status"))
-        let noManager = try await call(c, "/api/v1/namespaces/flux-system/secrets/flux-system", method: "PATCH", body: secret, contentType: apply)
+        let noManager = try await call(
+            c, "/api/v1/namespaces/flux-system/secrets/flux-system", method: "PATCH", body: secret, contentType: apply)
         #expect(noManager.status == 400)
         #expect(try await call(c, "/api/v1/namespaces/flux-system/secrets/flux-system", method: "DELETE").status == 200)
         #expect(fixture.lab.counters().clusters["prod-a"] ?? 0 >= 9)
@@ -94,25 +116,40 @@ struct LabKubernetesTests {
     @Test func aggregatedDiscoveryByAccept() async throws {
         let fixture = try await LabFixture(ssh: false)
         let c = try await connect(fixture)
-        let clientGo = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json"
+        let clientGo = [
+            "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList",
+            "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList", "application/json",
+        ].joined(separator: ",")
         let apis = try await c.call("/apis", accept: clientGo)
         #expect(apis.status == 200)
         #expect(apis.header("Content-Type") == "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList")
         let document = try #require(JSONValue.parse(apis.body))
-        #expect(document["kind"] == .string("APIGroupDiscoveryList") && document["apiVersion"] == .string("apidiscovery.k8s.io/v2"))
+        #expect(
+            document["kind"] == .string("APIGroupDiscoveryList")
+                && document["apiVersion"] == .string("apidiscovery.k8s.io/v2"))
         let apps = try #require(document["items"]?.array?.first { $0[path: "metadata.name"] == .string("apps") })
-        let deployments = try #require(apps["versions"]?.array?.first?["resources"]?.array?.first { $0["resource"] == .string("deployments") })
-        #expect(deployments["scope"] == .string("Namespaced") && deployments["singularResource"] == .string("deployment"))
-        #expect(deployments["responseKind"] == .object(["group": .string("apps"), "version": .string("v1"), "kind": .string("Deployment")]))
+        let deployments = try #require(
+            apps["versions"]?.array?.first?["resources"]?.array?.first { $0["resource"] == .string("deployments") })
+        #expect(
+            deployments["scope"] == .string("Namespaced") && deployments["singularResource"] == .string("deployment"))
+        #expect(
+            deployments["responseKind"]
+                == .object(["group": .string("apps"), "version": .string("v1"), "kind": .string("Deployment")]))
         #expect(deployments["shortNames"] == .array([.string("deploy")]))
         let core = try #require(JSONValue.parse(try await c.call("/api", accept: clientGo).body))
         #expect(core["items"]?.array?.count == 1 && core["items"]?.array?.first?[path: "metadata.name"] == nil)
-        let namespaces = core["items"]?.array?.first?["versions"]?.array?.first?["resources"]?.array?.first { $0["resource"] == .string("namespaces") }
+        let namespaces = core["items"]?.array?.first?["versions"]?.array?.first?["resources"]?.array?.first {
+            $0["resource"] == .string("namespaces")
+        }
         #expect(namespaces?["scope"] == .string("Cluster"))
-        let beta = try await c.call("/apis", accept: "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList")
-        #expect(beta.header("Content-Type") == "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList")
+        let beta = try await c.call(
+            "/apis", accept: "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList")
+        #expect(
+            beta.header("Content-Type") == "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList")
         let legacy = try await c.call("/apis")
-        #expect(legacy.header("Content-Type") == "application/json" && JSONValue.parse(legacy.body)?["kind"] == .string("APIGroupList"))
+        #expect(
+            legacy.header("Content-Type") == "application/json"
+                && JSONValue.parse(legacy.body)?["kind"] == .string("APIGroupList"))
         let refused = try await c.call("/apis", accept: "application/yaml")
         #expect(refused.status == 406 && JSONValue.parse(refused.body)?["reason"] == .string("NotAcceptable"))
         await fixture.stop()
@@ -124,19 +161,25 @@ struct LabKubernetesTests {
         let beta = "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"
         let clientGo = "\(v2),\(beta),application/json"
         typealias API = KubernetesAPI
-        #expect(API.discoveryFormat(clientGo, served: ["v2", "v2beta1"]) == .aggregated("v2"))      // 1.30 and later
-        #expect(API.discoveryFormat(clientGo, served: ["v2beta1"]) == .aggregated("v2beta1"))     // 1.26 to 1.29
-        #expect(API.discoveryFormat(clientGo, served: []) == .legacy)                            // before 1.26
+        #expect(API.discoveryFormat(clientGo, served: ["v2", "v2beta1"]) == .aggregated("v2"))  // 1.30 and later
+        #expect(API.discoveryFormat(clientGo, served: ["v2beta1"]) == .aggregated("v2beta1"))  // 1.26 to 1.29
+        #expect(API.discoveryFormat(clientGo, served: []) == .legacy)  // before 1.26
         #expect(API.discoveryFormat(v2, served: ["v2beta1"]) == nil)
         #expect(API.discoveryFormat(nil, served: ["v2"]) == .legacy)
         #expect(API.discoveryFormat("*/*", served: ["v2"]) == .legacy)
-        #expect(API.discoveryFormat("application/yaml, application/json;as=Table;g=meta.k8s.io;v=v1", served: ["v2"]) == nil)
-        #expect(API.discoveryFormat(" application/json ; g=apidiscovery.k8s.io ; v=v2 ; as=APIGroupDiscoveryList", served: ["v2"]) == .aggregated("v2"))
+        #expect(
+            API.discoveryFormat("application/yaml, application/json;as=Table;g=meta.k8s.io;v=v1", served: ["v2"]) == nil
+        )
+        #expect(
+            API.discoveryFormat(
+                " application/json ; g=apidiscovery.k8s.io ; v=v2 ; as=APIGroupDiscoveryList", served: ["v2"])
+                == .aggregated("v2"))
     }
 
     @Test(.tags(.integration))
     func kubectlWithFleetstrapEKSTokens() async throws {
-        let kubectlPath = try #require(Tools.path("kubectl"), "kubectl is not installed: scripts/install-deps.sh installs it")
+        let kubectlPath = try #require(
+            Tools.path("kubectl"), "kubectl is not installed: scripts/install-deps.sh installs it")
         let fixture = try await LabFixture(ssh: false)
         let c = try await connect(fixture)
         let client = try fixture.client()
@@ -145,27 +188,27 @@ struct LabKubernetesTests {
             .deletingLastPathComponent().appendingPathComponent(".build/debug/fleetstrap").path
         let kubeconfig = fixture.directory.appendingPathComponent("kubeconfig")
         try """
-            apiVersion: v1
-            kind: Config
-            clusters:
-            - name: prod-a
-              cluster:
-                server: \(c.endpoint)
-                certificate-authority-data: \(Data(c.ca).base64EncodedString())
-            users:
-            - name: fleetstrap
-              user:
-                exec:
-                  apiVersion: client.authentication.k8s.io/v1beta1
-                  command: \(fleetstrap)
-                  args: [eks-token, --cluster-name, prod-a, --region, eu-west-1]
-                  interactiveMode: Never
-            contexts:
-            - name: prod-a
-              context: {cluster: prod-a, user: fleetstrap}
-            current-context: prod-a
+        apiVersion: v1
+        kind: Config
+        clusters:
+        - name: prod-a
+          cluster:
+            server: \(c.endpoint)
+            certificate-authority-data: \(Data(c.ca).base64EncodedString())
+        users:
+        - name: fleetstrap
+          user:
+            exec:
+              apiVersion: client.authentication.k8s.io/v1beta1
+              command: \(fleetstrap)
+              args: [eks-token, --cluster-name, prod-a, --region, eu-west-1]
+              interactiveMode: Never
+        contexts:
+        - name: prod-a
+          context: {cluster: prod-a, user: fleetstrap}
+        current-context: prod-a
 
-            """.write(to: kubeconfig, atomically: true, encoding: .utf8)
+        """.write(to: kubeconfig, atomically: true, encoding: .utf8)
         var environment = fixture.lab.environment
         environment["AWS_ACCESS_KEY_ID"] = session.accessKeyID
         environment["AWS_SECRET_ACCESS_KEY"] = session.secretAccessKey.reveal()
@@ -182,7 +225,8 @@ struct LabKubernetesTests {
         #expect(namespaces.1.contains("namespace/kube-system"))
         let components = SharedData.url("testdata/flux/v2.4.0/gotk-components.yaml")
         do {
-            let applied = try await kubectl("apply", "--server-side", "--validate=false", "--field-manager=flux", "-f", components.path)
+            let applied = try await kubectl(
+                "apply", "--server-side", "--validate=false", "--field-manager=flux", "-f", components.path)
             #expect(applied.0 == 0, "\(applied.2)")
             let deployments = try await kubectl("get", "deployments", "-n", "flux-system", "-o", "name")
             #expect(deployments.1.split(separator: "\n").count == 4)
@@ -190,7 +234,9 @@ struct LabKubernetesTests {
             #expect(crds.1.contains("gitrepositories.source.toolkit.fluxcd.io"))
             let deleted = try await kubectl("delete", "deployment", "-n", "flux-system", "helm-controller")
             #expect(deleted.0 == 0)
-            #expect(try await kubectl("get", "deployments", "-n", "flux-system", "-o", "name").1.split(separator: "\n").count == 3)
+            #expect(
+                try await kubectl("get", "deployments", "-n", "flux-system", "-o", "name").1.split(separator: "\n")
+                    .count == 3)
         }
         await fixture.stop()
     }

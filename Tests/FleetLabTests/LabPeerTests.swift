@@ -1,8 +1,8 @@
 // Keeping the lab honest: boto3, the AWS CLI, git with the AWS CLI's credential helper and OpenSSH, pointed at it;
 // the same calls against moto give the same shapes.
 import FleetLab
-import LabSupport
 import Foundation
+import LabSupport
 import TestSupport
 import Testing
 
@@ -11,14 +11,16 @@ struct LabPeerTests {
     static var botoAvailable: Bool { Python.hasModules("boto3", "awscli") }
 
     @Test func realClientsWorkAgainstTheLab() async throws {
-        try #require(Self.botoAvailable, "boto3 and the AWS CLI are not installed: scripts/install-deps.sh installs them")
+        try #require(
+            Self.botoAvailable, "boto3 and the AWS CLI are not installed: scripts/install-deps.sh installs them")
         try #require(MotoServer.available, "moto_server is not installed: scripts/install-deps.sh installs it")
         let sshExpected = getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/sbin/sshd")
         let fixture = try await LabFixture(ssh: true)
         let moto: MotoServer? = try MotoServer(lifetime: 300)
         let work = fixture.directory.appendingPathComponent("clients")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("lab_clients.py")
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+            "lab_clients.py")
         let (status, data, stderr) = try await runCommand(
             ["python3", script.path, fixture.directory.appendingPathComponent("lab.json").path, work.path]
                 + (moto.map { [$0.endpoint] } ?? []))

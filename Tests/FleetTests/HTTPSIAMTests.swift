@@ -52,7 +52,9 @@ extension LabFleetSuites {
                 ledger: try Ledger(path: fixture.directory.appendingPathComponent("fleetstrap.db").path),
                 stateDirectory: fixture.directory.appendingPathComponent("state").path,
                 wait: WaitSettings(timeout: .seconds(30), poll: .seconds(1)), environment: fixture.lab.environment)
-            let run = try await FleetRun(context: context, settings: RunSettings(parallel: 1, waves: [.percent(100)], maxFailures: .count(0), clusterTimeoutSeconds: 60))
+            let settings = RunSettings(
+                parallel: 1, waves: [.percent(100)], maxFailures: .count(0), clusterTimeoutSeconds: 60)
+            let run = try await FleetRun(context: context, settings: settings)
                 .start(command: "bootstrap", clusters: inventory.clusters, inventoryPath: inventoryPath, inventoryDigest: "test", progress: { _ in })
             #expect(run.outcome == .succeeded, "\(run.failed)")
             let actions = try #require(run.plans["prod-a"])

@@ -13,7 +13,9 @@ extension LabFleetSuites {
     struct ResumeTests {
         static var binary: URL {
             var url = Bundle.main.bundleURL
-            while url.path != "/" && !FileManager.default.fileExists(atPath: url.appendingPathComponent("fleetstrap").path) {
+            while url.path != "/"
+                && !FileManager.default.fileExists(atPath: url.appendingPathComponent("fleetstrap").path)
+            {
                 url = url.deletingLastPathComponent()
             }
             return url.appendingPathComponent("fleetstrap")
@@ -23,8 +25,13 @@ extension LabFleetSuites {
         func aKilledRunResumesWithoutDuplicateCommits() async throws {
             let fleet = try await LabFleet.start(
                 accounts: 2, clusters: 16,
-                rollout: "  rollout:\n    parallelism: 2\n    waves: [100%]\n    maxFailures: 0\n    clusterTimeout: 2m\n")
-            let arguments = ["bootstrap", "-f", fleet.inventoryPath, "--ledger", fleet.ledgerPath, "--state-dir", fleet.stateDirectory, "--wait-timeout", "60s", "--reports", fleet.fixture.directory.appendingPathComponent("reports").path]
+                rollout:
+                    "  rollout:\n    parallelism: 2\n    waves: [100%]\n    maxFailures: 0\n    clusterTimeout: 2m\n")
+            let arguments = [
+                "bootstrap", "-f", fleet.inventoryPath, "--ledger", fleet.ledgerPath, "--state-dir",
+                fleet.stateDirectory, "--wait-timeout", "60s", "--reports",
+                fleet.fixture.directory.appendingPathComponent("reports").path,
+            ]
             let process = Process()
             process.executableURL = Self.binary
             process.arguments = arguments
@@ -46,13 +53,16 @@ extension LabFleetSuites {
             #expect(done >= 4 && done < 16, "killed in the middle (\(done) of 16 done)")
 
             let resumed = try await runCommand(
-                [Self.binary.path] + arguments + ["--resume-last", "--output", "json", "--log-format", "json"], environment: fleet.environment)
+                [Self.binary.path] + arguments + ["--resume-last", "--output", "json", "--log-format", "json"],
+                environment: fleet.environment)
             #expect(resumed.status == 0, "\(resumed.stderr)")
             // One JSON document on standard output, one JSON event a line on standard error.
             let document = try JSONSerialization.jsonObject(with: resumed.stdout) as? [String: Any]
             #expect(document?["outcome"] as? String == "succeeded" && document?["succeeded"] as? Int == 16)
             let events = resumed.stderr.split(separator: "\n").filter { $0.hasPrefix("{") }
-            #expect(!events.isEmpty && events.allSatisfy { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) != nil })
+            #expect(
+                !events.isEmpty && events.allSatisfy { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) != nil }
+            )
             let ledger = try Ledger(path: fleet.ledgerPath)
             let runs = try ledger.runs()
             #expect(runs.count == 1 && runs[0].outcome == .succeeded)
@@ -62,11 +72,16 @@ extension LabFleetSuites {
 
             // Every cluster's files were added by exactly one commit.
             for repository in fleet.inventory.repositories {
-                let bare = fleet.bareRepository(repository.codecommitName, account: fleet.fixture.lab.info.accounts[repository.account]!)
-                let added = try await GitCLI.output(["-C", bare, "log", "--diff-filter=A", "--name-only", "--format=", "main", "--", "clusters/"])
-                    .split(separator: "\n").filter { $0.hasSuffix("gotk-sync.yaml") }
+                let bare = fleet.bareRepository(
+                    repository.codecommitName, account: fleet.fixture.lab.info.accounts[repository.account]!)
+                let added = try await GitCLI.output([
+                    "-C", bare, "log", "--diff-filter=A", "--name-only", "--format=", "main", "--", "clusters/",
+                ])
+                .split(separator: "\n").filter { $0.hasSuffix("gotk-sync.yaml") }
                 let clusters = fleet.inventory.clusters.filter { $0.repository == repository.name }.count
-                #expect(added.count == clusters && Set(added).count == clusters, "\(repository.name): \(added.count) adds for \(clusters) clusters")
+                #expect(
+                    added.count == clusters && Set(added).count == clusters,
+                    "\(repository.name): \(added.count) adds for \(clusters) clusters")
             }
             await fleet.stop()
         }
@@ -75,10 +90,12 @@ extension LabFleetSuites {
         func ctrlCStopsStartingClustersRecordsTheRestAndExits130() async throws {
             let fleet = try await LabFleet.start(
                 accounts: 1, clusters: 10,
-                rollout: "  rollout:\n    parallelism: 3\n    waves: [100%]\n    maxFailures: 0\n    clusterTimeout: 10m\n")
+                rollout:
+                    "  rollout:\n    parallelism: 3\n    waves: [100%]\n    maxFailures: 0\n    clusterTimeout: 10m\n")
             let reports = fleet.fixture.directory.appendingPathComponent("reports")
             let arguments = [
-                "bootstrap", "-f", fleet.inventoryPath, "--ledger", fleet.ledgerPath, "--state-dir", fleet.stateDirectory,
+                "bootstrap", "-f", fleet.inventoryPath, "--ledger", fleet.ledgerPath, "--state-dir",
+                fleet.stateDirectory,
                 "--reports", reports.path,
             ]
             let process = Process()
@@ -110,14 +127,23 @@ extension LabFleetSuites {
             // Those in flight were interrupted, not failed: not by the cluster timeout, not as a CancellationError.
             let interrupted = clusters.filter { $0.status == .interrupted }
             #expect(!interrupted.isEmpty, "clusters in flight: \(clusters.map { "\($0.cluster) \($0.status)" })")
-            #expect(!clusters.contains { $0.status == .failed }, "\(clusters.filter { $0.status == .failed }.map { "\($0.cluster): \($0.errorMessage ?? "")" })")
+            #expect(
+                !clusters.contains { $0.status == .failed },
+                "\(clusters.filter { $0.status == .failed }.map { "\($0.cluster): \($0.errorMessage ?? "")" })")
             let document = try JSONSerialization.jsonObject(with: output) as? [String: Any]
-            #expect(document?["failed"] as? Int == 0 && document?["interrupted"] as? Int == interrupted.count, "\(document ?? [:])")
-            let junit = try String(contentsOf: reports.appendingPathComponent(run.id).appendingPathComponent("junit.xml"), encoding: .utf8)
+            #expect(
+                document?["failed"] as? Int == 0 && document?["interrupted"] as? Int == interrupted.count,
+                "\(document ?? [:])")
+            let junit = try String(
+                contentsOf: reports.appendingPathComponent(run.id).appendingPathComponent("junit.xml"), encoding: .utf8)
             #expect(junit.contains("failures=\"0\""), "\(junit.prefix(400))")
             #expect(junit.contains("<skipped message=\"interrupted\"/>"))
-            let summary = try String(contentsOf: reports.appendingPathComponent(run.id).appendingPathComponent("summary.md"), encoding: .utf8)
-            #expect(summary.contains("| 10 | \(clusters.filter { $0.status == .succeeded }.count) | 0 |"), "\(summary.prefix(400))")
+            let summary = try String(
+                contentsOf: reports.appendingPathComponent(run.id).appendingPathComponent("summary.md"), encoding: .utf8
+            )
+            #expect(
+                summary.contains("| 10 | \(clusters.filter { $0.status == .succeeded }.count) | 0 |"),
+                "\(summary.prefix(400))")
 
             // --resume-last takes them up again, with the clusters never started; an inventory edited since (here a
             // comment) is used as it is now, and said so.
@@ -125,9 +151,13 @@ extension LabFleetSuites {
             try handle.seekToEnd()
             try handle.write(contentsOf: Data("# edited between the interruption and the resume\n".utf8))
             try handle.close()
-            let resumed = try await runCommand([Self.binary.path] + arguments + ["--resume-last"], environment: fleet.environment)
+            let resumed = try await runCommand(
+                [Self.binary.path] + arguments + ["--resume-last"], environment: fleet.environment)
             #expect(resumed.status == 0, "\(resumed.stderr.suffix(1000))")
-            #expect(resumed.stderr.contains("notice: the inventory \(fleet.inventoryPath) has changed since run \(run.id) began"), "\(resumed.stderr.prefix(600))")
+            #expect(
+                resumed.stderr.contains(
+                    "notice: the inventory \(fleet.inventoryPath) has changed since run \(run.id) began"),
+                "\(resumed.stderr.prefix(600))")
             #expect(try ledger.clusters(run: run.id).allSatisfy { $0.status == .succeeded })
             await fleet.stop()
         }

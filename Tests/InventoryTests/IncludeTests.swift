@@ -11,7 +11,8 @@ struct IncludeTests {
 
     init() throws {
         folder = try TemporaryFolder("fleetstrap-include")
-        try FileManager.default.createDirectory(at: directory.appendingPathComponent("teams"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: directory.appendingPathComponent("teams"), withIntermediateDirectories: true)
     }
 
     func write(_ name: String, _ text: String) throws {
@@ -54,7 +55,10 @@ struct IncludeTests {
 
     @Test func missingFileIsAnError() {
         let result = InventoryLoader.validate(path: "/nonexistent/fleet.yaml")
-        #expect(result.errors.map(\.description) == ["/nonexistent/fleet.yaml:1:1: error: cannot read '/nonexistent/fleet.yaml': no such file"])
+        #expect(
+            result.errors.map(\.description) == [
+                "/nonexistent/fleet.yaml:1:1: error: cannot read '/nonexistent/fleet.yaml': no such file"
+            ])
     }
 
     @Test func aSymlinkLoopAFIFOAndAByteOrderMarkAreEachSaidForWhatTheyAre() throws {
@@ -62,13 +66,17 @@ struct IncludeTests {
         let loop = directory.appendingPathComponent("loop.yaml").path
         #expect(symlink(loop, loop) == 0)
         let looped = InventoryLoader.validate(path: directory.appendingPathComponent("fleet.yaml").path)
-        #expect(looped.errors.count == 1 && looped.errors[0].message.hasSuffix("loop.yaml': its symbolic links form a loop"), "\(looped.errors)")
+        #expect(
+            looped.errors.count == 1
+                && looped.errors[0].message.hasSuffix("loop.yaml': its symbolic links form a loop"), "\(looped.errors)")
 
         // A FIFO would block for ever waiting for a writer: refused without reading it.
         let fifo = directory.appendingPathComponent("fleet.fifo").path
         #expect(mkfifo(fifo, 0o600) == 0)
         let piped = InventoryLoader.validate(path: fifo)
-        #expect(piped.errors.count == 1 && piped.errors[0].message.hasSuffix("fleet.fifo': it is a pipe (FIFO)"), "\(piped.errors)")
+        #expect(
+            piped.errors.count == 1 && piped.errors[0].message.hasSuffix("fleet.fifo': it is a pipe (FIFO)"),
+            "\(piped.errors)")
 
         // A UTF-8 byte order mark, as some Windows editors write: not part of the YAML.
         try write("bom.yaml", "\u{FEFF}" + Fixture.yaml())

@@ -19,8 +19,9 @@ struct InventoryRuleTests {
         #expect(cluster.flux.networkPolicy)
         let repository = try #require(inventory.repository(named: "fleet"))
         #expect(repository.url() == "ssh://git-codecommit.eu-west-1.amazonaws.com/v1/repos/fleet")
-        #expect(repository.url(sshUser: "APKAEIBAERJR2EXAMPLE")
-            == "ssh://APKAEIBAERJR2EXAMPLE@git-codecommit.eu-west-1.amazonaws.com/v1/repos/fleet")
+        #expect(
+            repository.url(sshUser: "APKAEIBAERJR2EXAMPLE")
+                == "ssh://APKAEIBAERJR2EXAMPLE@git-codecommit.eu-west-1.amazonaws.com/v1/repos/fleet")
         #expect(repository.branch == "main")
         let identity = try #require(inventory.identity(named: "flux"))
         #expect(identity.iamUser == "flux")
@@ -133,7 +134,8 @@ struct InventoryRuleTests {
             Fixture.validate(replacing: [11: "    roleArn: arn:aws:iam::999999999999:role/x"]),
             "11:14: account 'main': roleArn is in account 999999999999, but the account's id is 123456789012",
             rule: "role-arn-account")
-        #expect(Fixture.validate(replacing: [11: "    roleArn: arn:aws-cn:iam::123456789012:role/ops/fleetstrap"]).isValid)
+        #expect(
+            Fixture.validate(replacing: [11: "    roleArn: arn:aws-cn:iam::123456789012:role/ops/fleetstrap"]).isValid)
     }
 
     @Test func assumeRoleParameters() {
@@ -158,10 +160,13 @@ struct InventoryRuleTests {
 
     @Test func regionMissing() {
         let result = Fixture.validate(replacing: [12: ""])
-        #expect(result.errors.map(\.description) == [
-            "fleet.yaml:14:5: error: repository 'fleet' has no region\n    hint: set region here, on its account, or in defaults",
-            "fleet.yaml:22:5: error: cluster 'one' has no region\n    hint: set region here, on its account, or in defaults",
-        ])
+        #expect(
+            result.errors.map(\.description) == [
+                "fleet.yaml:14:5: error: repository 'fleet' has no region\n    hint: set region here, on its account, "
+                    + "or in defaults",
+                "fleet.yaml:22:5: error: cluster 'one' has no region\n    hint: set region here, on its account, or "
+                    + "in defaults",
+            ])
     }
 
     // MARK: Repositories and CodeCommit URLs
@@ -172,30 +177,42 @@ struct InventoryRuleTests {
             "15:10: repository 'fleet': scp-like URLs (host:path) are not supported by Flux", rule: "scp-url",
             hint: "write url: ssh://git-codecommit.eu-west-1.amazonaws.com/v1/repos/fleet")
         expectSingleError(
-            Fixture.validate(replacing: [15: "    url: APKAEIBAERJR2EXAMPLE@git-codecommit.eu-west-1.amazonaws.com:v1/repos/fleet"]),
+            Fixture.validate(replacing: [
+                15: "    url: APKAEIBAERJR2EXAMPLE@git-codecommit.eu-west-1.amazonaws.com:v1/repos/fleet"
+            ]),
             "15:10: repository 'fleet': scp-like URLs (host:path) are not supported by Flux", rule: "scp-url",
             hint: "write url: ssh://APKAEIBAERJR2EXAMPLE@git-codecommit.eu-west-1.amazonaws.com/v1/repos/fleet")
     }
 
     @Test func sshUserMustBeAKeyID() {
-        let hint = "leave the user out (url: ssh://git-codecommit.eu-west-1.amazonaws.com/v1/repos/fleet) and fleetstrap uses the identity's active key id"
+        let hint =
+            "leave the user out (url: ssh://git-codecommit.eu-west-1.amazonaws.com/v1/repos/fleet) and fleetstrap "
+                + "uses the identity's active key id"
         expectSingleError(
-            Fixture.validate(replacing: [15: "    url: ssh://git@git-codecommit.eu-west-1.amazonaws.com/v1/repos/fleet"]),
-            "15:10: repository 'fleet': 'git' is GitHub's SSH user; CodeCommit expects the SSHPublicKeyId of an IAM user's SSH key",
+            Fixture.validate(replacing: [15: "    url: ssh://git@git-codecommit.eu-west-1.amazonaws.com/v1/repos/fleet"]
+            ),
+            "15:10: repository 'fleet': 'git' is GitHub's SSH user; CodeCommit expects the SSHPublicKeyId of an IAM "
+                + "user's SSH key",
             rule: "ssh-user", hint: hint)
         expectSingleError(
-            Fixture.validate(replacing: [15: "    url: ssh://flux@git-codecommit.eu-west-1.amazonaws.com/v1/repos/fleet"]),
-            "15:10: repository 'fleet': 'flux' is the IAM user name; CodeCommit expects the SSHPublicKeyId of its SSH key, not the user name",
+            Fixture.validate(replacing: [
+                15: "    url: ssh://flux@git-codecommit.eu-west-1.amazonaws.com/v1/repos/fleet"
+            ]),
+            "15:10: repository 'fleet': 'flux' is the IAM user name; CodeCommit expects the SSHPublicKeyId of its SSH "
+                + "key, not the user name",
             rule: "ssh-user", hint: hint)
         expectSingleError(
-            Fixture.validate(replacing: [15: "    url: ssh://bob@git-codecommit.eu-west-1.amazonaws.com/v1/repos/fleet"]),
-            "15:10: repository 'fleet': 'bob' does not look like an SSH key id; CodeCommit expects the SSHPublicKeyId (APKA…) of an IAM user's SSH key",
+            Fixture.validate(replacing: [15: "    url: ssh://bob@git-codecommit.eu-west-1.amazonaws.com/v1/repos/fleet"]
+            ),
+            "15:10: repository 'fleet': 'bob' does not look like an SSH key id; CodeCommit expects the SSHPublicKeyId "
+                + "(APKA…) of an IAM user's SSH key",
             rule: "ssh-user", hint: hint)
     }
 
     @Test func sshURLWithKeyIDIsAccepted() throws {
         let result = Fixture.validate(
-            replacing: [15: "    url: ssh://APKAEIBAERJR2EXAMPLE@git-codecommit.eu-west-1.amazonaws.com/v1/repos/fleet"])
+            replacing: [15: "    url: ssh://APKAEIBAERJR2EXAMPLE@git-codecommit.eu-west-1.amazonaws.com/v1/repos/fleet"]
+        )
         let repository = try #require(result.inventory?.repository(named: "fleet"))
         #expect(repository.pinnedKeyID == "APKAEIBAERJR2EXAMPLE")
         #expect(repository.codecommitName == "fleet")
@@ -222,12 +239,12 @@ struct InventoryRuleTests {
             "15:10: repository 'fleet': url scheme 'ftp' is not supported", rule: "url")
         expectSingleError(
             Fixture.validate(replacing: [
-                15: "    url: https://git-codecommit.eu-west-1.amazonaws.com/v1/repos/fleet\n    transport: ssh",
+                15: "    url: https://git-codecommit.eu-west-1.amazonaws.com/v1/repos/fleet\n    transport: ssh"
             ]),
             "16:16: repository 'fleet': transport is ssh but the url is https://", rule: "transport-url")
         expectSingleError(
             Fixture.validate(replacing: [
-                15: "    url: ssh://git-codecommit.eu-west-1.amazonaws.com/v1/repos/fleet\n    region: us-east-1",
+                15: "    url: ssh://git-codecommit.eu-west-1.amazonaws.com/v1/repos/fleet\n    region: us-east-1"
             ]),
             "16:13: repository 'fleet': region is us-east-1 but the url's host is in eu-west-1", rule: "region-url")
         expectSingleError(
@@ -241,7 +258,7 @@ struct InventoryRuleTests {
             "14:5: repository 'fleet' needs codecommit (the repository name) or url", rule: "repository-source")
         expectSingleError(
             Fixture.validate(replacing: [
-                15: "    codecommit: fleet\n    url: ssh://git-codecommit.eu-west-1.amazonaws.com/v1/repos/fleet",
+                15: "    codecommit: fleet\n    url: ssh://git-codecommit.eu-west-1.amazonaws.com/v1/repos/fleet"
             ]),
             "16:10: repository 'fleet' sets both codecommit and url; keep one", rule: "repository-source")
     }
@@ -288,7 +305,10 @@ struct InventoryRuleTests {
             ("clusters/.git/one", "clusters/.git/one", "has a '.git' component, which git refuses to write"),
             ("clusters/.GIT", "clusters/.GIT", "has a '.git' component, which git refuses to write"),
             ("-clusters/one", "-clusters/one", "starts with '-', which git and kubectl read as an option"),
-            ("clusters/-one", "clusters/-one", "has a component starting with '-', which git and kubectl read as an option"),
+            (
+                "clusters/-one", "clusters/-one",
+                "has a component starting with '-', which git and kubectl read as an option"
+            ),
             (
                 "\"clusters/evil\\u202Eexe\"", "clusters/evil\\u{202E}exe",
                 "holds the bidirectional control U+202E, which makes a terminal show another name"
@@ -298,7 +318,10 @@ struct InventoryRuleTests {
             expectSingleError(
                 Fixture.validate(appending: ["    path: \(yaml)"]), "23:11: cluster 'one': path '\(shown)' \(problem)",
                 rule: "path",
-                hint: "a folder of letters, digits, spaces and punctuation, relative to the repository root, e.g. clusters/prod-eu-1")
+                hint:
+                    "a folder of letters, digits, spaces and punctuation, relative to the repository root, e.g. "
+                        + "clusters/prod-eu-1"
+            )
         }
         for path in ["clusters/with space", "clusters/#hash", "clusters/été/東京", "clusters/a: b"] {
             let result = Fixture.validate(appending: ["    path: '\(path)'"])
@@ -327,7 +350,8 @@ struct InventoryRuleTests {
             rule: "https-credentials")
         expectSingleError(
             Fixture.validate(replacing: [
-                7: "    version: 2.9.0", 15: "    url: https://bob@git-codecommit.eu-west-1.amazonaws.com/v1/repos/fleet",
+                7: "    version: 2.9.0",
+                15: "    url: https://bob@git-codecommit.eu-west-1.amazonaws.com/v1/repos/fleet",
                 16: "",
             ]),
             "15:10: repository 'fleet': https url must not carry a user name ('bob')", rule: "https-credentials")
@@ -337,7 +361,8 @@ struct InventoryRuleTests {
     @Test func httpsWithIAMNeedsFlux29() {
         expectSingleError(
             Fixture.validate(replacing: [16: "    transport: https"]),
-            "7:14: cluster 'one' uses repository 'fleet' over HTTPS with IAM, which needs Flux 2.9.0 or later (provider: aws); this is v2.4.0",
+            "7:14: cluster 'one' uses repository 'fleet' over HTTPS with IAM, which needs Flux 2.9.0 or later "
+                + "(provider: aws); this is v2.4.0",
             rule: "flux-https-provider")
     }
 
@@ -348,13 +373,15 @@ struct InventoryRuleTests {
         expectSingleError(
             Fixture.validate(replacing: [16: "    transport: https-token\n    password: {env: P}"]),
             "14:5: repository 'fleet' uses https-token and needs username", rule: "https-token-credentials")
-        let ok = Fixture.validate(replacing: [16: "    transport: https-token\n    username: u\n    password: {file: /run/p}"])
+        let ok = Fixture.validate(replacing: [
+            16: "    transport: https-token\n    username: u\n    password: {file: /run/p}"
+        ])
         let repository = try #require(ok.inventory?.repository(named: "fleet"))
         #expect(repository.password == .file("/run/p"))
         #expect(repository.url() == "https://git-codecommit.eu-west-1.amazonaws.com/v1/repos/fleet")
         expectSingleError(
             Fixture.validate(replacing: [
-                16: "    transport: https-token\n    identity: flux\n    username: u\n    password: {env: P}",
+                16: "    transport: https-token\n    identity: flux\n    username: u\n    password: {env: P}"
             ]),
             "17:15: repository 'fleet' uses https-token; identity is for SSH repositories only",
             rule: "identity-not-allowed")
@@ -366,7 +393,9 @@ struct InventoryRuleTests {
             result, "20:17: identity 'flux': passphrase must not be written in the inventory", rule: "inline-secret",
             hint: "name where it comes from instead: {env: VARIABLE} or {file: /path/to/file}")
         #expect(!result.diagnostics.description.contains("hunter2"))
-        let password = Fixture.validate(replacing: [16: "    transport: https-token\n    username: u\n    password: s3cr3t"])
+        let password = Fixture.validate(replacing: [
+            16: "    transport: https-token\n    username: u\n    password: s3cr3t"
+        ])
         expectSingleError(
             password, "18:15: repository 'fleet': password must not be written in the inventory", rule: "inline-secret")
         #expect(!password.diagnostics.description.contains("s3cr3t"))
@@ -425,16 +454,20 @@ struct InventoryRuleTests {
             Fixture.validate(appending: ["    path: clusters/a/b", "  - name: two", "    path: clusters/a"]),
             "25:11: cluster 'two' and cluster 'one' (fleet.yaml:23:11) share 'clusters/a/b' in repository 'fleet'",
             rule: "path-conflict")
-        #expect(Fixture.validate(appending: ["    path: clusters/a", "  - name: two", "    path: clusters/ab"]).errors.isEmpty)
+        #expect(
+            Fixture.validate(appending: ["    path: clusters/a", "  - name: two", "    path: clusters/ab"]).errors
+                .isEmpty)
         let many = Fixture.validate(appending: [
-            "    path: x/y/z", "  - name: two", "    path: x/w", "  - name: three", "    path: x/y", "  - name: four", "    path: x",
+            "    path: x/y/z", "  - name: two", "    path: x/w", "  - name: three", "    path: x/y", "  - name: four",
+            "    path: x",
         ])
-        #expect(many.errors.map(\.message) == [
-            "cluster 'three' and cluster 'one' (fleet.yaml:23:11) share 'x/y/z' in repository 'fleet'",
-            "cluster 'four' and cluster 'one' (fleet.yaml:23:11) share 'x/y/z' in repository 'fleet'",
-            "cluster 'four' and cluster 'two' (fleet.yaml:25:11) share 'x/w' in repository 'fleet'",
-            "cluster 'four' and cluster 'three' (fleet.yaml:27:11) share 'x/y' in repository 'fleet'",
-        ])
+        #expect(
+            many.errors.map(\.message) == [
+                "cluster 'three' and cluster 'one' (fleet.yaml:23:11) share 'x/y/z' in repository 'fleet'",
+                "cluster 'four' and cluster 'one' (fleet.yaml:23:11) share 'x/y/z' in repository 'fleet'",
+                "cluster 'four' and cluster 'two' (fleet.yaml:25:11) share 'x/w' in repository 'fleet'",
+                "cluster 'four' and cluster 'three' (fleet.yaml:27:11) share 'x/y' in repository 'fleet'",
+            ])
     }
 
     @Test func clusterAccess() throws {
@@ -475,9 +508,10 @@ struct InventoryRuleTests {
     @Test func fluxComponents() throws {
         expectSingleError(
             Fixture.validate(appending: [
-                "    flux: {components: [source-controller, kustomize-controller, helmcontroller]}",
+                "    flux: {components: [source-controller, kustomize-controller, helmcontroller]}"
             ]),
-            "23:66: unknown Flux component 'helmcontroller' in clusters[0].flux.components; did you mean 'helm-controller'?",
+            "23:66: unknown Flux component 'helmcontroller' in clusters[0].flux.components; did you mean "
+                + "'helm-controller'?",
             rule: "flux-component")
         expectSingleError(
             Fixture.validate(appending: ["    flux: {components: [source-controller]}"]),
@@ -498,15 +532,18 @@ struct InventoryRuleTests {
             "8:16: inventory.defaults.flux.manifests needs exactly one of url or path", rule: "manifests-source")
         expectSingleError(
             Fixture.validate(replacing: [7: base + "    registry: https://ecr.example/flux/"]),
-            "8:15: inventory.defaults.flux.registry 'https://ecr.example/flux/' must be a registry host and path, without scheme or trailing slash",
+            "8:15: inventory.defaults.flux.registry 'https://ecr.example/flux/' must be a registry host and path, "
+                + "without scheme or trailing slash",
             rule: "registry")
         expectSingleError(
             Fixture.validate(replacing: [7: base + "    imagePullSecret: Bad_Name"]),
             "8:22: inventory.defaults.flux.imagePullSecret 'Bad_Name' is not a valid Secret name",
             rule: "kubernetes-name")
         expectSingleError(
-            Fixture.validate(replacing: [7: base + "    serviceAccountRoles: {sourceController: arn:aws:iam::1:role/x}"]),
-            "8:45: inventory.defaults.flux.serviceAccountRoles.sourceController 'arn:aws:iam::1:role/x' is not an IAM role ARN",
+            Fixture.validate(replacing: [7: base + "    serviceAccountRoles: {sourceController: arn:aws:iam::1:role/x}"]
+            ),
+            "8:45: inventory.defaults.flux.serviceAccountRoles.sourceController 'arn:aws:iam::1:role/x' is not an IAM "
+                + "role ARN",
             rule: "role-arn")
         expectSingleError(
             Fixture.validate(replacing: [7: base + "    sops: {kmsKeyArn: alias/flux}"]),
@@ -530,7 +567,7 @@ struct InventoryRuleTests {
                           - op: add
                             path: /spec/template/spec/priorityClassName
                             value: system-cluster-critical
-                """,
+                """
         ])
         let flux = try #require(full.inventory?.cluster(named: "one")?.flux, "\(full.diagnostics)")
         #expect(flux.registry == "123456789012.dkr.ecr.eu-west-1.amazonaws.com/fluxcd")
@@ -554,7 +591,9 @@ struct InventoryRuleTests {
 
     @Test func rollout() throws {
         let ok = Fixture.validate(replacing: [
-            7: "    version: 2.4.0\n  rollout: {parallelism: 25, waves: [1, 10%, 50%], maxFailures: 5%, clusterTimeout: 15m}",
+            7:
+                "    version: 2.4.0\n  rollout: {parallelism: 25, waves: [1, 10%, 50%], maxFailures: 5%, "
+                    + "clusterTimeout: 15m}"
         ])
         let rollout = try #require(ok.inventory?.rollout)
         #expect(rollout.parallelism == 25)
@@ -563,7 +602,8 @@ struct InventoryRuleTests {
         #expect(rollout.clusterTimeout == .seconds(900))
         expectSingleError(
             Fixture.validate(replacing: [7: "    version: 2.4.0\n  rollout: {waves: [50%, 10%]}"]),
-            "8:26: inventory.defaults.rollout.waves[1] must be above 0% and at most 100%, and larger than the wave before it",
+            "8:26: inventory.defaults.rollout.waves[1] must be above 0% and at most 100%, and larger than the wave "
+                + "before it",
             rule: "wave")
         expectSingleError(
             Fixture.validate(replacing: [7: "    version: 2.4.0\n  rollout: {waves: [one]}"]),
@@ -571,7 +611,8 @@ struct InventoryRuleTests {
             rule: "wave")
         expectSingleError(
             Fixture.validate(replacing: [7: "    version: 2.4.0\n  rollout: {maxFailures: lots}"]),
-            "8:26: inventory.defaults.rollout.maxFailures must be a count (0 or more) or a percentage up to 100%, found 'lots'",
+            "8:26: inventory.defaults.rollout.maxFailures must be a count (0 or more) or a percentage up to 100%, "
+                + "found 'lots'",
             rule: "max-failures")
         expectSingleError(
             Fixture.validate(replacing: [7: "    version: 2.4.0\n  rollout: {parallelism: 0}"]),
@@ -602,19 +643,27 @@ struct InventoryRuleTests {
         let result = Fixture.validate(
             replacing: [10: "    id: 12", 16: "    identity: nobody", 20: "    passphrase: inline"],
             appending: ["    region: nowhere", "    colour: red"])
-        #expect(Set(result.errors.map(\.rule)) == ["account-id", "unknown-reference", "inline-secret", "region", "unknown-key"])
+        #expect(
+            Set(result.errors.map(\.rule)) == [
+                "account-id", "unknown-reference", "inline-secret", "region", "unknown-key",
+            ])
         #expect(result.errors.map(\.location.line) == result.errors.map(\.location.line).sorted())
     }
 
     @Test func unusedEntriesAreWarnings() throws {
         let result = Fixture.validate(appending: [
-            "repositories2: x",
+            "repositories2: x"
         ])
         #expect(result.errors.first?.rule == "unknown-key")
         let warned = InventoryLoader.validate(
-            yaml: Fixture.yaml(replacing: [16: "    identity: flux\n  - name: spare\n    codecommit: spare\n    identity: flux"]),
+            yaml: Fixture.yaml(replacing: [
+                16: "    identity: flux\n  - name: spare\n    codecommit: spare\n    identity: flux"
+            ]),
             name: "fleet.yaml")
         #expect(warned.isValid)
-        #expect(warned.warnings.map(\.description) == ["fleet.yaml:17:5: warning: repository 'spare' is not used by any cluster"])
+        #expect(
+            warned.warnings.map(\.description) == [
+                "fleet.yaml:17:5: warning: repository 'spare' is not used by any cluster"
+            ])
     }
 }

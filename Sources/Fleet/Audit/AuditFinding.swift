@@ -38,7 +38,8 @@ public struct AuditFinding: Sendable, Codable, Equatable, Hashable {
         public var severity: Severity {
             switch self {
             case .keyInactive, .keyUnknown, .hostKeyChanged: .critical
-            case .keyTooOld, .urlUserMismatch, .urlScpLike, .urlUserNotKeyID, .notBootstrapped, .notReady, .kustomizationNotReady,
+            case .keyTooOld, .urlUserMismatch, .urlScpLike, .urlUserNotKeyID, .notBootstrapped, .notReady,
+                .kustomizationNotReady,
                 .unreachable, .identitySplit:
                 .error
             case .keyLimit, .fluxBehind, .multipleActiveKeys: .warning
@@ -55,7 +56,9 @@ public struct AuditFinding: Sendable, Codable, Equatable, Hashable {
     public var message: String
 
     public init(_ code: Code, cluster: String? = nil, identity: String? = nil, _ message: String) {
-        (self.code, self.severity, self.cluster, self.identity, self.message) = (code, code.severity, cluster, identity, message)
+        (self.code, self.severity, self.cluster, self.identity, self.message) = (
+            code, code.severity, cluster, identity, message
+        )
         subject = cluster ?? identity ?? ""
     }
 }

@@ -28,11 +28,20 @@ public struct FleetAudit: Sendable {
         self.parallel = parallel
     }
 
-    public func run(clusters: [Cluster], inventoryPath: String, inventoryDigest: String, progress: @escaping @Sendable (ProgressEvent) -> Void) async throws -> AuditReport {
+    public func run(
+        clusters: [Cluster], inventoryPath: String, inventoryDigest: String,
+        progress: @escaping @Sendable (ProgressEvent) -> Void
+    ) async throws -> AuditReport {
         let runID = RunDriver.newRunID(prefix: "audit", now())
         try context.ledger.begin(
-            RunRecord(id: runID, command: "audit", inventory: inventoryPath, inventoryDigest: inventoryDigest, options: "{}", startedAt: now(), outcome: .running),
-            clusters: clusters.map { ClusterRecord(runId: runID, cluster: $0.name, account: $0.account, repository: $0.repository, wave: 0, status: .pending) })
+            RunRecord(
+                id: runID, command: "audit", inventory: inventoryPath, inventoryDigest: inventoryDigest, options: "{}",
+                startedAt: now(), outcome: .running),
+            clusters: clusters.map {
+                ClusterRecord(
+                    runId: runID, cluster: $0.name, account: $0.account, repository: $0.repository, wave: 0,
+                    status: .pending)
+            })
         let inventory = context.inventory
         // The identities of the selected clusters.
         let names = Set(clusters.compactMap { inventory.repository(named: $0.repository)?.identity })
@@ -54,7 +63,8 @@ public struct FleetAudit: Sendable {
             progress(.waveStarted(index: 0, clusters: clusters.count))
             results = await audit.inspect(clusters, runID: runID, keys: byIdentity, health: health, progress: progress)
             return RunDriver.WaveResult(
-                failed: results.filter { $0.0.error != nil }.count, cancelled: Task.isCancelled, ledgerFailure: health.error)
+                failed: results.filter { $0.0.error != nil }.count, cancelled: Task.isCancelled,
+                ledgerFailure: health.error)
         } onStop: { reason, _ in
             if reason != .interrupted {
                 try? context.ledger.event(run: runID, level: "error", "the audit stopped: \(reason.description)")
@@ -63,24 +73,35 @@ public struct FleetAudit: Sendable {
         }
         findings += results.flatMap(\.1)
         findings += Self.splitIdentities(results.map(\.0), inventory: inventory)
-        var report = AuditReport(runID: runID, identities: identities, clusters: results.map(\.0), findings: findings.sorted { ($0.severity, $0.subject) > ($1.severity, $1.subject) })
+        var report = AuditReport(
+            runID: runID, identities: identities, clusters: results.map(\.0),
+            findings: findings.sorted { ($0.severity, $0.subject) > ($1.severity, $1.subject) })
         if let failure = health.error {
             report.ledgerFailure = failure.description
             try? context.ledger.finish(run: runID, outcome: .stopped, at: now())
             return report
         }
-        try context.ledger.record(auditKeys: identities.flatMap { set in
-            set.keys.map { AuditKeyRecord(runId: runID, identity: set.identity, iamUser: set.iamUser, keyId: $0.keyID, status: $0.status, uploadedAt: $0.uploaded, fingerprint: $0.fingerprint) }
-        })
-        try context.ledger.record(findings: report.findings.map {
-            FindingRecord(runId: runID, severity: $0.severity.rawValue, code: $0.code.rawValue, subject: $0.subject, cluster: $0.cluster, identity: $0.identity, message: $0.message)
-        })
+        try context.ledger.record(
+            auditKeys: identities.flatMap { set in
+                set.keys.map {
+                    AuditKeyRecord(
+                        runId: runID, identity: set.identity, iamUser: set.iamUser, keyId: $0.keyID, status: $0.status,
+                        uploadedAt: $0.uploaded, fingerprint: $0.fingerprint)
+                }
+            })
+        try context.ledger.record(
+            findings: report.findings.map {
+                FindingRecord(
+                    runId: runID, severity: $0.severity.rawValue, code: $0.code.rawValue, subject: $0.subject,
+                    cluster: $0.cluster, identity: $0.identity, message: $0.message)
+            })
         let outcome = driver.outcome()
         try context.ledger.finish(run: runID, outcome: outcome, at: now())
         return report
     }
 
-    /// Every cluster read at most `parallel` at a time, each recorded as it ends; none starts once the ledger refused a write.
+    /// Every cluster read, at most `parallel` at a time, each recorded as it ends; none starts once the ledger refused
+    /// a write.
     private func inspect(
         _ clusters: [Cluster], runID: String, keys byIdentity: [String: IdentityKeySet], health: LedgerHealth,
         progress: @escaping @Sendable (ProgressEvent) -> Void
@@ -88,22 +109,38 @@ public struct FleetAudit: Sendable {
         let context = self.context
         let inventory = context.inventory
         let audit = self
-        return await boundedMap(clusters, limit: parallel, whenCancelled: { cluster in
-            (ClusterState(cluster: cluster.name, account: cluster.account, region: cluster.region, repository: cluster.repository, labels: cluster.labels, error: "interrupted"), [])
-        }) { cluster in
+        return await boundedMap(
+            clusters, limit: parallel,
+            whenCancelled: { cluster in
+                (
+                    ClusterState(
+                        cluster: cluster.name, account: cluster.account, region: cluster.region,
+                        repository: cluster.repository, labels: cluster.labels, error: "interrupted"), []
+                )
+            }
+        ) { cluster in
             guard health.error == nil else {
-                return (ClusterState(
-                    cluster: cluster.name, account: cluster.account, region: cluster.region, repository: cluster.repository,
-                    labels: cluster.labels, error: "not read: the ledger could not be written"), [])
+                return (
+                    ClusterState(
+                        cluster: cluster.name, account: cluster.account, region: cluster.region,
+                        repository: cluster.repository,
+                        labels: cluster.labels, error: "not read: the ledger could not be written"), []
+                )
             }
             progress(.clusterStarted(cluster.name))
             let identity = inventory.repository(named: cluster.repository)?.identity
-            let journal = StepJournal(ledger: context.ledger, runID: runID, cluster: cluster.name) { step, ms in progress(.step(cluster: cluster.name, step: step, milliseconds: ms)) }
-            let result = await ClusterInspection(context: context, cluster: cluster, keys: identity.flatMap { byIdentity[$0] }, journal: journal).inspect()
+            let journal = StepJournal(ledger: context.ledger, runID: runID, cluster: cluster.name) { step, ms in
+                progress(.step(cluster: cluster.name, step: step, milliseconds: ms))
+            }
+            let result = await ClusterInspection(
+                context: context, cluster: cluster, keys: identity.flatMap { byIdentity[$0] }, journal: journal
+            ).inspect()
             // Cut short by Ctrl-C or SIGTERM, a cluster is interrupted, not failed.
-            let status: ClusterRecord.Status = result.0.error == nil ? .succeeded : Task.isCancelled ? .interrupted : .failed
+            let status: ClusterRecord.Status =
+                result.0.error == nil ? .succeeded : Task.isCancelled ? .interrupted : .failed
             var record = ClusterRecord(
-                runId: runID, cluster: cluster.name, account: cluster.account, repository: cluster.repository, wave: 0, status: status)
+                runId: runID, cluster: cluster.name, account: cluster.account, repository: cluster.repository, wave: 0,
+                status: status)
             record.keyId = result.0.keyID
             record.revision = result.0.revision
             record.errorMessage = result.0.error ?? result.1.map { "\($0.code.rawValue): \($0.message)" }.first
@@ -128,11 +165,13 @@ public struct FleetAudit: Sendable {
         return keysByIdentity.sorted { $0.key < $1.key }.compactMap { identity, byKey in
             guard byKey.count > 1 else { return nil }
             let parts = byKey.sorted { $0.key < $1.key }.map { key, clusters in
-                "\(key) on \(clusters.count) cluster\(clusters.count == 1 ? "" : "s") (\(clusters.sorted().prefix(3).joined(separator: ", "))\(clusters.count > 3 ? ", …" : ""))"
+                "\(key) on \(clusters.count) cluster\(clusters.count == 1 ? "" : "s") "
+                    + "(\(clusters.sorted().prefix(3).joined(separator: ", "))\(clusters.count > 3 ? ", …" : ""))"
             }
             return AuditFinding(
                 .identitySplit, identity: identity,
-                "the clusters of identity \(identity) use \(byKey.count) different keys: \(parts.joined(separator: "; ")); "
+                "the clusters of identity \(identity) use \(byKey.count) different keys: "
+                    + "\(parts.joined(separator: "; ")); "
                     + "finish the rotation under way (rotate --resume-last) so that they share one")
         }
     }
@@ -140,42 +179,62 @@ public struct FleetAudit: Sendable {
     /// An identity's IAM keys with fingerprints, and the identity's own findings (age, the limit of five).
     private func keySet(_ identity: Identity) async -> (IdentityKeySet, [AuditFinding]) {
         var set = IdentityKeySet(
-            identity: identity.name, account: identity.account, iamUser: identity.iamUser, maxKeyAgeDays: identity.maxKeyAge.map { $0.seconds / 86_400 }, keys: [])
+            identity: identity.name, account: identity.account, iamUser: identity.iamUser,
+            maxKeyAgeDays: identity.maxKeyAge.map { $0.seconds / 86_400 }, keys: [])
         var findings: [AuditFinding] = []
         do {
             let region = context.inventory.account(named: identity.account)?.region ?? "us-east-1"
             let credentials = try await context.credentials(account: identity.account, region: region)
             let iam = IAMClient(client: context.aws)
-            for key in try await iam.listSSHPublicKeys(userName: identity.iamUser, credentials: credentials, account: identity.account) {
-                let full = try await iam.getSSHPublicKey(userName: identity.iamUser, keyID: key.keyID, credentials: credentials, account: identity.account)
-                set.keys.append(IdentityKeySet.Key(
-                    keyID: key.keyID, status: key.status.rawValue, uploaded: key.uploadDate, ageDays: key.uploadDate.map { now().timeIntervalSince($0) / 86_400 },
-                    fingerprint: full.fingerprint))
+            for key in try await iam.listSSHPublicKeys(
+                userName: identity.iamUser, credentials: credentials, account: identity.account)
+            {
+                let full = try await iam.getSSHPublicKey(
+                    userName: identity.iamUser, keyID: key.keyID, credentials: credentials, account: identity.account)
+                set.keys.append(
+                    IdentityKeySet.Key(
+                        keyID: key.keyID, status: key.status.rawValue, uploaded: key.uploadDate,
+                        ageDays: key.uploadDate.map { now().timeIntervalSince($0) / 86_400 },
+                        fingerprint: full.fingerprint))
             }
         } catch {
             set.error = "\(error)"
-            findings.append(AuditFinding(.unreachable, identity: identity.name, "cannot read the IAM keys of \(identity.iamUser): \(error)"))
+            findings.append(
+                AuditFinding(
+                    .unreachable, identity: identity.name, "cannot read the IAM keys of \(identity.iamUser): \(error)"))
             return (set, findings)
         }
         if let limit = identity.maxKeyAge?.seconds {
             for key in set.keys where key.status == "Active" {
                 guard let uploaded = key.uploaded, now().timeIntervalSince(uploaded) > limit else { continue }
-                findings.append(AuditFinding(
-                    .keyTooOld, identity: identity.name,
-                    "Active key \(key.keyID) of \(identity.iamUser) is \(DurationText.age(seconds: now().timeIntervalSince(uploaded))) old, older than maxKeyAge \(DurationText.age(seconds: limit)): fleetstrap rotate --identity \(identity.name)"))
+                findings.append(
+                    AuditFinding(
+                        .keyTooOld, identity: identity.name,
+                        "Active key \(key.keyID) of \(identity.iamUser) is "
+                            + "\(DurationText.age(seconds: now().timeIntervalSince(uploaded))) old, older than "
+                            + "maxKeyAge \(DurationText.age(seconds: limit)): fleetstrap rotate --identity "
+                            + "\(identity.name)"
+                    ))
             }
         }
         let active = set.keys.filter { $0.status == "Active" }
         if active.count > 1 {
-            findings.append(AuditFinding(
-                .multipleActiveKeys, identity: identity.name,
-                "IAM user \(identity.iamUser) has \(active.count) Active SSH keys (\(active.map(\.keyID).joined(separator: ", "))): "
-                    + "a rotation is under way or was left half-way; finish it (rotate --resume-last) or make the unused keys Inactive"))
+            findings.append(
+                AuditFinding(
+                    .multipleActiveKeys, identity: identity.name,
+                    "IAM user \(identity.iamUser) has \(active.count) Active SSH keys "
+                        + "(\(active.map(\.keyID).joined(separator: ", "))): "
+                        + "a rotation is under way or was left half-way; finish it (rotate --resume-last) or make the "
+                            + "unused keys Inactive"
+                ))
         }
         if set.keys.count >= CredentialHolder.identity(identity).limit {
-            findings.append(AuditFinding(
-                .keyLimit, identity: identity.name,
-                "IAM user \(identity.iamUser) has \(set.keys.count) SSH keys, IAM's limit: a rotation needs one deleted first (rotate --prune-inactive)"))
+            findings.append(
+                AuditFinding(
+                    .keyLimit, identity: identity.name,
+                    "IAM user \(identity.iamUser) has \(set.keys.count) SSH keys, IAM's limit: a rotation needs one "
+                        + "deleted first (rotate --prune-inactive)"
+                ))
         }
         return (set, findings)
     }

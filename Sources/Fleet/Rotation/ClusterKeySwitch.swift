@@ -50,16 +50,23 @@ struct ClusterKeySwitch: Sendable {
     /// gotk-sync.yaml for `url`, as the cluster's folder holds it.
     func syncFile(url: String) -> RepositoryWriter.Submission {
         let text = SyncManifests.render(ClusterPipeline.syncSettings(cluster, repository, url: url))
-        return RepositoryWriter.Submission(cluster: cluster.name, directory: cluster.path, changes: [.write("\(cluster.path)/flux-system/gotk-sync.yaml", text)])
+        return RepositoryWriter.Submission(
+            cluster: cluster.name, directory: cluster.path,
+            changes: [.write("\(cluster.path)/flux-system/gotk-sync.yaml", text)])
     }
 
     /// Reads the cluster and keeps its current secret as `flux-system-previous`.
     func protect() async throws -> Before {
-        let credentials = try await journal.step("credentials") { try await context.credentials(account: cluster.account, region: cluster.region) }
-        let kube = try await journal.step("describe") { try await context.kubeClient(for: cluster, credentials: credentials) }
+        let credentials = try await journal.step("credentials") {
+            try await context.credentials(account: cluster.account, region: cluster.region)
+        }
+        let kube = try await journal.step("describe") {
+            try await context.kubeClient(for: cluster, credentials: credentials)
+        }
         let before = try await journal.step("read") { () -> Before in
             let notBootstrapped = FleetFailure(
-                "Flux is not bootstrapped here (no GitRepository flux-system/flux-system): run fleetstrap bootstrap first",
+                "Flux is not bootstrapped here (no GitRepository flux-system/flux-system): run fleetstrap bootstrap "
+                    + "first",
                 errorClass: "rotate.not-bootstrapped")
             let source: JSONValue?
             do {
@@ -71,17 +78,27 @@ struct ClusterKeySwitch: Sendable {
                 throw notBootstrapped
             }
             guard let url = source?[path: "spec.url"]?.string else { throw notBootstrapped }
-            guard let secret = try await kube.get(apiVersion: "v1", kind: "Secret", namespace: "flux-system", name: "flux-system") else {
-                throw FleetFailure("Secret flux-system/flux-system is missing: run fleetstrap bootstrap to restore it", errorClass: "rotate.no-secret")
+            guard
+                let secret = try await kube.get(
+                    apiVersion: "v1", kind: "Secret", namespace: "flux-system", name: "flux-system")
+            else {
+                throw FleetFailure(
+                    "Secret flux-system/flux-system is missing: run fleetstrap bootstrap to restore it",
+                    errorClass: "rotate.no-secret")
             }
             let data = Self.decode(secret)
-            let switched = switch credential {
-            case .sshKey(let key):
-                GitURL.parts(url)?.user == key.keyID && data["identity.pub"]?.reveal().trimmingCharacters(in: .whitespacesAndNewlines) == key.publicKey
-            case .token(_, let username, let password):
-                data["username"]?.reveal() == username && data["password"]?.reveal() == password.reveal()
-            }
-            return Before(kube: kube, url: url, data: data, switched: switched, oldMarker: isSSH ? GitURL.parts(url)?.user : data["username"]?.reveal())
+            let switched =
+                switch credential {
+                case .sshKey(let key):
+                    GitURL.parts(url)?.user == key.keyID
+                        && data["identity.pub"]?.reveal().trimmingCharacters(in: .whitespacesAndNewlines)
+                            == key.publicKey
+                case .token(_, let username, let password):
+                    data["username"]?.reveal() == username && data["password"]?.reveal() == password.reveal()
+                }
+            return Before(
+                kube: kube, url: url, data: data, switched: switched,
+                oldMarker: isSSH ? GitURL.parts(url)?.user : data["username"]?.reveal())
         }
         if !before.switched {
             try await journal.step("protect") {
@@ -99,7 +116,9 @@ struct ClusterKeySwitch: Sendable {
         let kube = before.kube
         if !before.switched {
             try await journal.step("switch") {
-                try await kube.createOrUpdateSecret(namespace: "flux-system", name: "flux-system", data: try secretData(knownHosts: before.data["known_hosts"]?.reveal()))
+                try await kube.createOrUpdateSecret(
+                    namespace: "flux-system", name: "flux-system",
+                    data: try secretData(knownHosts: before.data["known_hosts"]?.reveal()))
                 if isSSH { try await applySource(kube, url: newURL) }
             }
         }
@@ -107,7 +126,9 @@ struct ClusterKeySwitch: Sendable {
             let source = try await waitReady(kube, revision: revision, writer: writer)
             guard source[path: "spec.url"]?.string == newURL || !isSSH else {
                 throw FleetFailure(
-                    "the GitRepository's URL is \(GitURL.redacted(source[path: "spec.url"]?.string ?? "?")) with user \(GitURL.parts(source[path: "spec.url"]?.string ?? "")?.user ?? "none"), not key \(marker): something else rewrote it",
+                    "the GitRepository's URL is \(GitURL.redacted(source[path: "spec.url"]?.string ?? "?")) with user "
+                        + "\(GitURL.parts(source[path: "spec.url"]?.string ?? "")?.user ?? "none"), not key "
+                        + "\(marker): something else rewrote it",
                     errorClass: "rotate.url-changed")
             }
             return source[path: "status.artifact.revision"]?.string ?? revision
@@ -119,7 +140,8 @@ struct ClusterKeySwitch: Sendable {
     func rollBack(_ before: Before, revision: String?, writer: RepositoryWriter?) async throws {
         let kube = before.kube
         try await journal.step("rollback", restores: true) {
-            try await kube.createOrUpdateSecret(namespace: "flux-system", name: "flux-system", data: before.data.mapValues { $0.reveal() })
+            try await kube.createOrUpdateSecret(
+                namespace: "flux-system", name: "flux-system", data: before.data.mapValues { $0.reveal() })
             if isSSH { try await applySource(kube, url: before.url) }
             _ = try await waitReady(kube, revision: revision, writer: writer)
         }
@@ -128,7 +150,9 @@ struct ClusterKeySwitch: Sendable {
     /// Once every cluster of the identity is switched: the previous secret goes.
     func retire() async throws {
         try await journal.step("retire") {
-            let kube = try await context.kubeClient(for: cluster, credentials: try await context.credentials(account: cluster.account, region: cluster.region))
+            let kube = try await context.kubeClient(
+                for: cluster,
+                credentials: try await context.credentials(account: cluster.account, region: cluster.region))
             try await kube.delete(apiVersion: "v1", kind: "Secret", namespace: "flux-system", name: Self.previousSecret)
         }
     }
@@ -138,10 +162,13 @@ struct ClusterKeySwitch: Sendable {
         let credentials = try await context.credentials(account: cluster.account, region: cluster.region)
         let kube = try await context.kubeClient(for: cluster, credentials: credentials)
         guard isSSH else {
-            let secret = try await kube.get(apiVersion: "v1", kind: "Secret", namespace: "flux-system", name: "flux-system")
+            let secret = try await kube.get(
+                apiVersion: "v1", kind: "Secret", namespace: "flux-system", name: "flux-system")
             return secret.map(Self.decode)?["username"]?.reveal()
         }
-        let source = try await kube.get(apiVersion: Self.gitRepository.apiVersion, kind: Self.gitRepository.kind, namespace: "flux-system", name: "flux-system")
+        let source = try await kube.get(
+            apiVersion: Self.gitRepository.apiVersion, kind: Self.gitRepository.kind, namespace: "flux-system",
+            name: "flux-system")
         return (source?[path: "spec.url"]?.string).flatMap { GitURL.parts($0)?.user }
     }
 
@@ -158,9 +185,17 @@ struct ClusterKeySwitch: Sendable {
             return SecretData.basic(username: username, password: password.reveal())
         }
         var hosts = knownHosts
-        if hosts?.isEmpty ?? true, let parts = GitURL.parts(newURL) { hosts = context.hostKeys.knownHostsLine(host: parts.host, port: parts.port) }
-        guard let hosts, !hosts.isEmpty else { throw FleetFailure("no known_hosts for \(repository.host): the repository was not reached over SSH", errorClass: "rotate.known-hosts") }
-        return SecretData.ssh(privateKeyPEM: newKey.privateKeyPEM.reveal(), publicKey: newKey.publicKey, knownHosts: hosts, passphrase: newKey.passphrase.reveal())
+        if hosts?.isEmpty ?? true, let parts = GitURL.parts(newURL) {
+            hosts = context.hostKeys.knownHostsLine(host: parts.host, port: parts.port)
+        }
+        guard let hosts, !hosts.isEmpty else {
+            throw FleetFailure(
+                "no known_hosts for \(repository.host): the repository was not reached over SSH",
+                errorClass: "rotate.known-hosts")
+        }
+        return SecretData.ssh(
+            privateKeyPEM: newKey.privateKeyPEM.reveal(), publicKey: newKey.publicKey, knownHosts: hosts,
+            passphrase: newKey.passphrase.reveal())
     }
 
     /// The GitRepository of gotk-sync.yaml with `url`, applied as bootstrap applies it.
@@ -178,11 +213,14 @@ struct ClusterKeySwitch: Sendable {
             return (try? await writer.contains(candidate, ancestor: pushed)) ?? false
         }
         let (apiVersion, kind) = Self.gitRepository
-        let requested = try await kube.requestReconcile(apiVersion: apiVersion, kind: kind, namespace: "flux-system", name: "flux-system")
+        let requested = try await kube.requestReconcile(
+            apiVersion: apiVersion, kind: kind, namespace: "flux-system", name: "flux-system")
         let source = try await kube.waitReady(
-            apiVersion: apiVersion, kind: kind, namespace: "flux-system", name: "flux-system", revision: revision, requestedAt: requested, accepts: accepts, settings: context.wait)
+            apiVersion: apiVersion, kind: kind, namespace: "flux-system", name: "flux-system", revision: revision,
+            requestedAt: requested, accepts: accepts, settings: context.wait)
         try await kube.waitReady(
-            apiVersion: "kustomize.toolkit.fluxcd.io/v1", kind: "Kustomization", namespace: "flux-system", name: "flux-system", revision: revision, accepts: accepts,
+            apiVersion: "kustomize.toolkit.fluxcd.io/v1", kind: "Kustomization", namespace: "flux-system",
+            name: "flux-system", revision: revision, accepts: accepts,
             settings: context.wait)
         return source
     }

@@ -113,12 +113,17 @@ struct HolderCredentials: Sendable {
         let (iam, credentials) = try await iam()
         switch holder {
         case .identity(let identity):
-            return try await iam.listSSHPublicKeys(userName: identity.iamUser, credentials: credentials, account: identity.account).map {
+            return try await iam.listSSHPublicKeys(
+                userName: identity.iamUser, credentials: credentials, account: identity.account
+            ).map {
                 HeldCredential(id: $0.keyID, active: $0.status == .active, created: $0.uploadDate, serviceUserName: nil)
             }
         case .repository(let repository, let user):
-            return try await iam.listGitCredentials(userName: user, credentials: credentials, account: repository.account).map {
-                HeldCredential(id: $0.id, active: $0.status == .active, created: $0.created, serviceUserName: $0.serviceUserName)
+            return try await iam.listGitCredentials(
+                userName: user, credentials: credentials, account: repository.account
+            ).map {
+                HeldCredential(
+                    id: $0.id, active: $0.status == .active, created: $0.created, serviceUserName: $0.serviceUserName)
             }
         }
     }
@@ -138,23 +143,34 @@ struct HolderCredentials: Sendable {
     /// Refuses the identity when IAM shows an Active key of it that this state does not hold and that is newer than
     /// the key its clusters use (or the key an unfinished rotation of this state made): another state is rotating it,
     /// or gave up half-way, and switching the clusters now would split them across keys.
-    func checkNoForeignRotation(_ held: [HeldCredential], usedBy: [String: [String]], unfinished: RotationRecord?) async throws {
+    func checkNoForeignRotation(_ held: [HeldCredential], usedBy: [String: [String]], unfinished: RotationRecord?)
+        async throws
+    {
         guard case .identity(let identity) = holder else { return }
         let keys = context.keys
-        let isMine = { (credential: HeldCredential) in keys.holds(keyID: credential.id, iamUser: identity.iamUser, accountID: accountID) }
-        let newest = { (list: [HeldCredential]) in list.max { ($0.created ?? .distantPast) < ($1.created ?? .distantPast) } }
-        let reference = unfinished.flatMap { record in held.first { $0.id == record.newKeyId } }
-            ?? newest(held.filter { usedBy[$0.id] != nil && isMine($0) }) ?? newest(held.filter { $0.active && isMine($0) })
+        let isMine = { (credential: HeldCredential) in
+            keys.holds(keyID: credential.id, iamUser: identity.iamUser, accountID: accountID)
+        }
+        let newest = { (list: [HeldCredential]) in
+            list.max { ($0.created ?? .distantPast) < ($1.created ?? .distantPast) }
+        }
+        let reference =
+            unfinished.flatMap { record in held.first { $0.id == record.newKeyId } }
+            ?? newest(held.filter { usedBy[$0.id] != nil && isMine($0) })
+            ?? newest(held.filter { $0.active && isMine($0) })
         let candidates = held.filter {
             $0.active && !isMine($0) && ($0.created ?? .distantPast) > (reference?.created ?? .distantPast)
         }
         guard let foreign = newest(candidates) else { return }
         let (iam, credentials) = try await iam()
-        if try await keys.isPendingUpload(foreign.id, identity: identity, accountID: accountID, iam: iam, credentials: credentials) {
+        if try await keys.isPendingUpload(
+            foreign.id, identity: identity, accountID: accountID, iam: iam, credentials: credentials)
+        {
             return
         }
         throw KeyManager.foreignKeyError(
-            keyID: foreign.id, uploaded: foreign.created, identity: identity, held: reference?.id, stateDirectory: keys.directory)
+            keyID: foreign.id, uploaded: foreign.created, identity: identity, held: reference?.id,
+            stateDirectory: keys.directory)
     }
 
     /// Deletes Inactive credentials that are safe to delete; returns their ids. `usedBy`: id → clusters last known to use it.
@@ -167,8 +183,9 @@ struct HolderCredentials: Sendable {
             guard pastGrace || prunable else { continue }
             try await delete(credential.id)
             if let runID {
+                let why = pastGrace ? "retired more than the grace period ago" : "--prune-inactive, no cluster uses it"
                 try? context.ledger.event(
-                    run: runID, "deleted Inactive \(holder.what) \(credential.id) of \(holder.iamUser) (\(pastGrace ? "retired more than the grace period ago" : "--prune-inactive, no cluster uses it"))")
+                    run: runID, "deleted Inactive \(holder.what) \(credential.id) of \(holder.iamUser) (\(why))")
             }
             deleted.append(credential.id)
         }
@@ -179,10 +196,13 @@ struct HolderCredentials: Sendable {
     func refusal(_ held: [HeldCredential], usedBy: [String: [String]]) -> String? {
         guard held.count >= holder.limit else { return nil }
         let inactive = held.filter { !$0.active }
-        let detail = inactive.isEmpty
+        let detail =
+            inactive.isEmpty
             ? "all \(held.count) are Active; delete one that no cluster uses and run again"
             : "\(inactive.count) \(inactive.count == 1 ? "is" : "are") Inactive (\(inactive.map { c in c.id + ((usedBy[c.id] ?? []).isEmpty ? "" : " used by \(usedBy[c.id]!.prefix(3).joined(separator: ", "))") }.joined(separator: ", "))); --prune-inactive deletes those no cluster uses"
-        return "IAM user \(holder.iamUser) has \(held.count) \(holder.what)s, IAM's limit: no room for a new one. \(detail)"
+        return
+            "IAM user \(holder.iamUser) has \(held.count) \(holder.what)s, IAM's limit: no room for a new one. "
+                + "\(detail)"
     }
 
     /// Makes the old credentials Inactive (deleted with --delete-old): the last step, once every cluster is switched.
@@ -191,15 +211,20 @@ struct HolderCredentials: Sendable {
         for id in ids {
             switch holder {
             case .identity:
-                try await iam.updateSSHPublicKey(userName: holder.iamUser, keyID: id, status: .inactive, credentials: credentials, account: holder.account)
+                try await iam.updateSSHPublicKey(
+                    userName: holder.iamUser, keyID: id, status: .inactive, credentials: credentials,
+                    account: holder.account)
                 try? context.ledger.markKey(id, deactivatedAt: now)
             case .repository:
-                try await iam.updateGitCredential(userName: holder.iamUser, id: id, status: .inactive, credentials: credentials, account: holder.account)
+                try await iam.updateGitCredential(
+                    userName: holder.iamUser, id: id, status: .inactive, credentials: credentials,
+                    account: holder.account)
             }
             try? context.ledger.event(run: runID, "\(holder.what) \(id) of \(holder.iamUser) made Inactive")
             if settings.deleteOld {
                 try await delete(id)
-                try? context.ledger.event(run: runID, "\(holder.what) \(id) of \(holder.iamUser) deleted (--delete-old)")
+                try? context.ledger.event(
+                    run: runID, "\(holder.what) \(id) of \(holder.iamUser) deleted (--delete-old)")
             }
         }
     }
@@ -208,10 +233,12 @@ struct HolderCredentials: Sendable {
         let (iam, credentials) = try await iam()
         switch holder {
         case .identity:
-            try await iam.deleteSSHPublicKey(userName: holder.iamUser, keyID: id, credentials: credentials, account: holder.account)
+            try await iam.deleteSSHPublicKey(
+                userName: holder.iamUser, keyID: id, credentials: credentials, account: holder.account)
             try? context.ledger.markKey(id, deletedAt: now)
         case .repository:
-            try await iam.deleteGitCredential(userName: holder.iamUser, id: id, credentials: credentials, account: holder.account)
+            try await iam.deleteGitCredential(
+                userName: holder.iamUser, id: id, credentials: credentials, account: holder.account)
         }
     }
 
@@ -220,7 +247,8 @@ struct HolderCredentials: Sendable {
         guard case .repository(let repository, _) = holder else { return }
         guard case .file? = repository.usernameReference, case .file? = repository.password else {
             throw FleetFailure(
-                "repository \(repository.name): rotating its HTTPS Git credentials writes the new user name and password where the inventory reads them",
+                "repository \(repository.name): rotating its HTTPS Git credentials writes the new user name and "
+                    + "password where the inventory reads them",
                 errorClass: "rotate.token-storage")
         }
     }
@@ -231,11 +259,16 @@ struct HolderCredentials: Sendable {
         let (iam, credentials) = try await iam()
         switch holder {
         case .identity(let identity):
-            return .sshKey(try await context.keys.newKey(for: identity, accountID: accountID, iam: iam, credentials: credentials, runID: runID))
+            return .sshKey(
+                try await context.keys.newKey(
+                    for: identity, accountID: accountID, iam: iam, credentials: credentials, runID: runID))
         case .repository(let repository, let user):
             try checkWritable()
-            let created = try await iam.createGitCredential(userName: user, credentials: credentials, account: repository.account)
-            guard let password = created.password else { throw FleetFailure("IAM created \(created.id) but sent no password", errorClass: "rotate.token") }
+            let created = try await iam.createGitCredential(
+                userName: user, credentials: credentials, account: repository.account)
+            guard let password = created.password else {
+                throw FleetFailure("IAM created \(created.id) but sent no password", errorClass: "rotate.token")
+            }
             try Self.store(username: created.serviceUserName, password: password, repository)
             return .token(id: created.id, username: created.serviceUserName, password: password)
         }
@@ -247,8 +280,12 @@ struct HolderCredentials: Sendable {
         case .identity(let identity):
             return .sshKey(try context.keys.material(keyID: id, for: identity, accountID: accountID))
         case .repository(let repository, _):
-            guard let username = try repository.gitUsername(environment: context.environment), let password = try repository.password?.resolve(environment: context.environment) else {
-                throw FleetFailure("repository \(repository.name): its credential files cannot be read", errorClass: "rotate.token-storage")
+            guard let username = try repository.gitUsername(environment: context.environment),
+                let password = try repository.password?.resolve(environment: context.environment)
+            else {
+                throw FleetFailure(
+                    "repository \(repository.name): its credential files cannot be read",
+                    errorClass: "rotate.token-storage")
             }
             return .token(id: id, username: username, password: password)
         }
@@ -256,15 +293,22 @@ struct HolderCredentials: Sendable {
 
     /// Writes both files (temporary files renamed over the old ones, mode 0600).
     static func store(username: String, password: Secret, _ repository: Repository) throws {
-        guard case .file(let userFile)? = repository.usernameReference, case .file(let passwordFile)? = repository.password else { return }
+        guard case .file(let userFile)? = repository.usernameReference,
+            case .file(let passwordFile)? = repository.password
+        else { return }
         for (path, text) in [(userFile, username), (passwordFile, password.reveal())] {
             let temporary = path + ".fleetstrap-new"
-            guard FileManager.default.createFile(atPath: temporary, contents: Data((text + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+            guard
+                FileManager.default.createFile(
+                    atPath: temporary, contents: Data((text + "\n").utf8), attributes: [.posixPermissions: 0o600])
+            else {
                 throw FleetFailure("cannot write \(temporary)", errorClass: "rotate.token-storage")
             }
         }
         for path in [userFile, passwordFile] {
-            guard rename(path + ".fleetstrap-new", path) == 0 else { throw FleetFailure("cannot replace \(path)", errorClass: "rotate.token-storage") }
+            guard rename(path + ".fleetstrap-new", path) == 0 else {
+                throw FleetFailure("cannot replace \(path)", errorClass: "rotate.token-storage")
+            }
         }
     }
 }

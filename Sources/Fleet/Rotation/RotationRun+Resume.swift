@@ -8,29 +8,41 @@ import Ledger
 
 extension RotationRun {
     /// Continues a rotate run: its holders with their new credentials, its clusters not switched yet.
-    public func resume(runID: String, progress: @escaping @Sendable (ProgressEvent) -> Void) async throws -> RotationSummary {
+    public func resume(runID: String, progress: @escaping @Sendable (ProgressEvent) -> Void) async throws
+        -> RotationSummary
+    {
         lock?.attach(runID: runID)
         try context.ledger.reopen(run: runID)
         try context.ledger.event(run: runID, "resumed")
         let clusterRecords = try context.ledger.clusters(run: runID)
-        let (candidates, _) = try holders(of: clusterRecords.compactMap { context.inventory.cluster(named: $0.cluster) })
+        let (candidates, _) = try holders(
+            of: clusterRecords.compactMap { context.inventory.cluster(named: $0.cluster) })
         var members: [Member] = []
         var outcomes: [IdentityOutcome] = []
         let rotations = try context.ledger.rotations(run: runID)
         for var record in rotations {
-            guard let (holder, clusters) = candidates.first(where: { $0.0.name == record.identity && $0.0.kind == record.kind }),
+            guard
+                let (holder, clusters) = candidates.first(where: {
+                    $0.0.name == record.identity && $0.0.kind == record.kind
+                }),
                 let accountID = context.inventory.account(named: holder.account)?.id
             else {
-                throw FleetFailure("\(record.identity) of run \(runID) is no longer in the inventory", errorClass: "inventory.identity")
+                throw FleetFailure(
+                    "\(record.identity) of run \(runID) is no longer in the inventory", errorClass: "inventory.identity"
+                )
             }
             if record.state == .retired {
-                outcomes.append(IdentityOutcome(identity: holder.name, iamUser: holder.iamUser, state: .rotated, oldKeys: record.oldKeys, newKey: record.newKeyId, clusters: clusters.count, message: "rotated earlier in this run"))
+                outcomes.append(
+                    IdentityOutcome(
+                        identity: holder.name, iamUser: holder.iamUser, state: .rotated, oldKeys: record.oldKeys,
+                        newKey: record.newKeyId, clusters: clusters.count, message: "rotated earlier in this run"))
                 continue
             }
             let store = credentials(holder, accountID)
             if record.newKeyId.isEmpty {
-                // Killed between recording the rotation and its new credential: one made since is adopted, else one is made.
-                // (An https-token credential only if the inventory's files name it: they are written right after it is made.)
+                // Killed between recording the rotation and its new credential: one made since is adopted, else one is
+                // made. (An https-token credential only if the inventory's files name it: they are written right after
+                // it is made.)
                 let held = try await store.list()
                 let current = (try? store.current(held)) ?? nil
                 let made = held.filter { credential in
@@ -40,15 +52,25 @@ extension RotationRun {
                 if let adopted = made.lazy.compactMap({ try? store.adopt($0.id) }).first {
                     record.newKeyId = adopted.id
                     try context.ledger.record(rotation: record)
-                    members.append(Member(holder: holder, accountID: accountID, record: record, credential: adopted, clusters: clusters))
+                    members.append(
+                        Member(
+                            holder: holder, accountID: accountID, record: record, credential: adopted,
+                            clusters: clusters))
                 } else {
                     let usedBy = Self.usage(clusters, try context.ledger.lastKeys(clusters: clusters.map(\.name)))
-                    members.append(try await prepare(Plan(holder: holder, accountID: accountID, clusters: clusters, unfinished: nil, held: held, usedBy: usedBy), runID: runID))
+                    members.append(
+                        try await prepare(
+                            Plan(
+                                holder: holder, accountID: accountID, clusters: clusters, unfinished: nil, held: held,
+                                usedBy: usedBy), runID: runID))
                 }
                 continue
             }
             record.state = .switching
-            members.append(Member(holder: holder, accountID: accountID, record: record, credential: try store.adopt(record.newKeyId), clusters: clusters))
+            members.append(
+                Member(
+                    holder: holder, accountID: accountID, record: record, credential: try store.adopt(record.newKeyId),
+                    clusters: clusters))
         }
         // Killed before a holder's rotation was recorded (holders are prepared one after another): its clusters are in
         // the run, so it was planned; it is prepared now, as the run would have.
@@ -58,9 +80,16 @@ extension RotationRun {
             do {
                 let held = try await credentials(holder, accountID).list()
                 let usedBy = Self.usage(clusters, try context.ledger.lastKeys(clusters: clusters.map(\.name)))
-                members.append(try await prepare(Plan(holder: holder, accountID: accountID, clusters: clusters, unfinished: nil, held: held, usedBy: usedBy), runID: runID))
+                members.append(
+                    try await prepare(
+                        Plan(
+                            holder: holder, accountID: accountID, clusters: clusters, unfinished: nil, held: held,
+                            usedBy: usedBy), runID: runID))
             } catch {
-                outcomes.append(IdentityOutcome(identity: holder.name, iamUser: holder.iamUser, state: .refused, oldKeys: [], newKey: nil, clusters: clusters.count, message: "\(error)"))
+                outcomes.append(
+                    IdentityOutcome(
+                        identity: holder.name, iamUser: holder.iamUser, state: .refused, oldKeys: [], newKey: nil,
+                        clusters: clusters.count, message: "\(error)"))
                 try? context.ledger.event(run: runID, level: "error", "\(holder.name): refused: \(error)")
             }
         }

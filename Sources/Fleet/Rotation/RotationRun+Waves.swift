@@ -22,7 +22,8 @@ extension RotationRun {
         runID: String, members: [Member], earlier: [IdentityOutcome], health: LedgerHealth? = nil,
         progress: @escaping @Sendable (ProgressEvent) -> Void
     ) async throws -> RotationSummary {
-        let byCluster = Dictionary(uniqueKeysWithValues: members.flatMap { member in member.clusters.map { ($0.name, member) } })
+        let byCluster = Dictionary(
+            uniqueKeysWithValues: members.flatMap { member in member.clusters.map { ($0.name, member) } })
         let records = try context.ledger.clusters(run: runID).filter { byCluster[$0.cluster] != nil }
         var summary = RunSummary(runID: runID, outcome: .running)
         let health = health ?? LedgerHealth(path: context.ledger.path)
@@ -37,7 +38,9 @@ extension RotationRun {
             var result = RunDriver.WaveResult()
             if !pending.isEmpty {
                 progress(.waveStarted(index: wave, clusters: pending.count))
-                for switched in await runWave(runID: runID, records: pending, members: byCluster, health: health, progress: progress) {
+                for switched in await runWave(
+                    runID: runID, records: pending, members: byCluster, health: health, progress: progress)
+                {
                     switch switched.record.status {
                     case .succeeded: summary.succeeded.append(switched.record.cluster)
                     case .notStarted: summary.notStarted.append(switched.record.cluster)
@@ -57,14 +60,17 @@ extension RotationRun {
             summary.recordStop(reason, waves: waves, runID: runID, ledger: context.ledger, progress: progress)
         }
         var outcomes = earlier
-        let results = Dictionary(uniqueKeysWithValues: ((try? context.ledger.clusters(run: runID)) ?? []).map { ($0.cluster, $0) })
+        let results = Dictionary(
+            uniqueKeysWithValues: ((try? context.ledger.clusters(run: runID)) ?? []).map { ($0.cluster, $0) })
         for member in members {
             guard health.error == nil else {
                 // Nothing is retired on the strength of a journal that could not be written.
-                outcomes.append(IdentityOutcome(
-                    identity: member.holder.name, iamUser: member.holder.iamUser, state: .partial, oldKeys: [],
-                    newKey: member.credential.id, clusters: member.clusters.count,
-                    message: "stopped: the ledger could not be written; the old \(member.holder.what)s stay Active"))
+                outcomes.append(
+                    IdentityOutcome(
+                        identity: member.holder.name, iamUser: member.holder.iamUser, state: .partial, oldKeys: [],
+                        newKey: member.credential.id, clusters: member.clusters.count,
+                        message: "stopped: the ledger could not be written; the old \(member.holder.what)s stay Active")
+                )
                 continue
             }
             outcomes.append(await finish(member, results: results, runID: runID, progress: progress))
@@ -87,14 +93,21 @@ extension RotationRun {
         let parallel = settings.parallel
         let context = self.context
         let switcher: @Sendable (ClusterRecord) -> ClusterKeySwitch? = { record in
-            guard let member = members[record.cluster], let cluster = member.clusters.first(where: { $0.name == record.cluster }),
+            guard let member = members[record.cluster],
+                let cluster = member.clusters.first(where: { $0.name == record.cluster }),
                 let repository = context.inventory.repository(named: cluster.repository)
             else { return nil }
-            let journal = StepJournal(ledger: context.ledger, runID: runID, cluster: cluster.name) { step, ms in progress(.step(cluster: cluster.name, step: step, milliseconds: ms)) }
-            return ClusterKeySwitch(context: context, cluster: cluster, repository: repository, credential: member.credential, journal: journal)
+            let journal = StepJournal(ledger: context.ledger, runID: runID, cluster: cluster.name) { step, ms in
+                progress(.step(cluster: cluster.name, step: step, milliseconds: ms))
+            }
+            return ClusterKeySwitch(
+                context: context, cluster: cluster, repository: repository, credential: member.credential,
+                journal: journal)
         }
         // Phase 1: protect.
-        var states: [Switched] = await boundedMap(records, limit: parallel, whenCancelled: { Switched(record: Self.notStarted($0)) }) { record in
+        var states: [Switched] = await boundedMap(
+            records, limit: parallel, whenCancelled: { Switched(record: Self.notStarted($0)) }
+        ) { record in
             var state = Switched(record: record)
             guard let switcher = switcher(record) else {
                 state.error = FleetFailure("the cluster is no longer in the inventory", errorClass: "inventory.cluster")
@@ -129,12 +142,20 @@ extension RotationRun {
             }
             do {
                 let writer = try await writer(for: first)
-                let receipts = try await StepJournal(ledger: context.ledger, runID: runID, cluster: first.cluster.name, progress: { _, _ in }).step("commit") {
+                let receipts = try await StepJournal(
+                    ledger: context.ledger, runID: runID, cluster: first.cluster.name, progress: { _, _ in }
+                ).step("commit") {
                     try await writer.submit(
-                        indices.compactMap { index in switcher(states[index].record).map { $0.syncFile(url: $0.newURL) } },
-                        message: "Rotate the SSH key of \(first.repository.identity ?? "the fleet") to \(first.credential.id)")
+                        indices.compactMap { index in switcher(states[index].record).map { $0.syncFile(url: $0.newURL) }
+                        },
+                        message:
+                            "Rotate the SSH key of \(first.repository.identity ?? "the fleet") to "
+                                + "\(first.credential.id)"
+                    )
                 }
-                for (index, receipt) in zip(indices, receipts) { revisions[index] = ("\(first.repository.branch)@sha1:\(receipt.commit.hex)", writer) }
+                for (index, receipt) in zip(indices, receipts) {
+                    revisions[index] = ("\(first.repository.branch)@sha1:\(receipt.commit.hex)", writer)
+                }
             } catch {
                 health.note(error)
                 for index in indices { states[index].error = error }
@@ -143,9 +164,14 @@ extension RotationRun {
         // Phase 3: switch and verify.
         let phase2 = states
         let committed = revisions
-        states = await boundedMap(Array(states.indices), limit: parallel, whenCancelled: { Switched(record: Self.notStarted(phase2[$0].record)) }) { index in
+        states = await boundedMap(
+            Array(states.indices), limit: parallel,
+            whenCancelled: { Switched(record: Self.notStarted(phase2[$0].record)) }
+        ) { index in
             var state = phase2[index]
-            guard state.error == nil, let before = state.before, let (revision, writer) = committed[index], let switcher = switcher(state.record) else { return state }
+            guard state.error == nil, let before = state.before, let (revision, writer) = committed[index],
+                let switcher = switcher(state.record)
+            else { return state }
             if let failure = health.error {
                 // Its new URL is in Git, its secret is not switched: the rollback puts the old URL back.
                 state.error = failure
@@ -167,16 +193,27 @@ extension RotationRun {
             let failed = states.indices.filter { states[$0].error != nil && states[$0].touched }
             for (_, indices) in Dictionary(grouping: failed, by: { states[$0].record.repository }) {
                 guard let first = switcher(states[indices[0]].record) else { continue }
-                let files = indices.compactMap { index in states[index].before.flatMap { switcher(states[index].record)?.syncFile(url: $0.url) } }
-                let (rollbackRevision, rollbackWriter) = first.isSSH ? await commitRollback(files, for: first, runID: runID) : (nil, nil)
+                let files = indices.compactMap { index in
+                    states[index].before.flatMap { switcher(states[index].record)?.syncFile(url: $0.url) }
+                }
+                let (rollbackRevision, rollbackWriter) =
+                    first.isSSH ? await commitRollback(files, for: first, runID: runID) : (nil, nil)
                 let snapshot = states
-                let rolled: [(Int, String)] = await boundedMap(indices, limit: parallel, whenCancelled: { ($0, "not rolled back: interrupted") }) { index in
-                    guard let before = snapshot[index].before, let switcher = switcher(snapshot[index].record), rollbackWriter != nil || !switcher.isSSH else {
+                let rolled: [(Int, String)] = await boundedMap(
+                    indices, limit: parallel, whenCancelled: { ($0, "not rolled back: interrupted") }
+                ) { index in
+                    guard let before = snapshot[index].before, let switcher = switcher(snapshot[index].record),
+                        rollbackWriter != nil || !switcher.isSSH
+                    else {
                         return (index, "not rolled back: the rollback commit failed")
                     }
                     do {
                         try await switcher.rollBack(before, revision: rollbackRevision, writer: rollbackWriter)
-                        return (index, "rolled back to \(switcher.isSSH ? "key" : "credential") \(before.oldMarker ?? "?"), which works")
+                        return (
+                            index,
+                            "rolled back to \(switcher.isSSH ? "key" : "credential") \(before.oldMarker ?? "?"), "
+                                + "which works"
+                        )
                     } catch {
                         return (index, "rollback failed too: \(error)")
                     }
@@ -194,12 +231,16 @@ extension RotationRun {
                 // its old key Active, and `rotate --resume-last` takes the cluster up again.
                 state.record.status = .interrupted
                 state.record.errorClass = "interrupted"
-                state.record.errorMessage = "interrupted" + (state.touched ? " after its switch; \(state.record.errorMessage ?? "")" : "")
+                state.record.errorMessage =
+                    "interrupted" + (state.touched ? " after its switch; \(state.record.errorMessage ?? "")" : "")
             } else if let error = state.error {
                 let rollbackNote = state.record.errorMessage
                 state.record.status = .failed
                 state.record.errorClass = (error as? any FleetError)?.errorClass ?? String(describing: type(of: error))
-                state.record.errorMessage = "\(error)" + (state.touched && rollbackNote != nil ? "; \(rollbackNote!)" : state.touched ? "; left as it is (--no-rollback)" : "")
+                state.record.errorMessage =
+                    "\(error)"
+                    + (state.touched && rollbackNote != nil
+                        ? "; \(rollbackNote!)" : state.touched ? "; left as it is (--no-rollback)" : "")
             } else {
                 state.record.status = .succeeded
                 state.record.errorClass = nil
@@ -215,14 +256,19 @@ extension RotationRun {
     }
 
     /// The old URLs of the clusters rolled back in one repository, in one commit; nil (and an event) when it fails.
-    private func commitRollback(_ files: [RepositoryWriter.Submission], for first: ClusterKeySwitch, runID: String) async -> (String?, RepositoryWriter?) {
+    private func commitRollback(_ files: [RepositoryWriter.Submission], for first: ClusterKeySwitch, runID: String)
+        async -> (String?, RepositoryWriter?)
+    {
         do {
             let writer = try await self.writer(for: first)
             let receipts = try await writer.submit(
-                files, message: "Roll back the SSH key of \(files.count) cluster\(files.count == 1 ? "" : "s") to the previous key")
+                files,
+                message:
+                    "Roll back the SSH key of \(files.count) cluster\(files.count == 1 ? "" : "s") to the previous key")
             return (receipts.first.map { "\(first.repository.branch)@sha1:\($0.commit.hex)" }, writer)
         } catch {
-            try? context.ledger.event(run: runID, level: "error", "rollback commit to \(first.repository.name) failed: \(error)")
+            try? context.ledger.event(
+                run: runID, level: "error", "rollback commit to \(first.repository.name) failed: \(error)")
             return (nil, nil)
         }
     }
@@ -235,10 +281,14 @@ extension RotationRun {
 
     private func writer(for switcher: ClusterKeySwitch) async throws -> RepositoryWriter {
         let repository = switcher.repository
-        guard case .sshKey(let key) = switcher.credential else { throw FleetFailure("no Git writer for an https-token rotation") }
+        guard case .sshKey(let key) = switcher.credential else {
+            throw FleetFailure("no Git writer for an https-token rotation")
+        }
         let remote = GitRemote(
-            url: repository.url(sshUser: key.keyID), authentication: .sshKey(privateKeyPEM: key.privateKeyPEM, passphrase: key.passphrase),
+            url: repository.url(sshUser: key.keyID),
+            authentication: .sshKey(privateKeyPEM: key.privateKeyPEM, passphrase: key.passphrase),
             trust: GitTrust(caPEM: context.caBundle, hostKeys: context.hostKeys))
-        return try await context.writers.writer(key: "\(repository.account)-\(repository.name)-\(key.keyID)", remote: remote, branch: repository.branch)
+        return try await context.writers.writer(
+            key: "\(repository.account)-\(repository.name)-\(key.keyID)", remote: remote, branch: repository.branch)
     }
 }

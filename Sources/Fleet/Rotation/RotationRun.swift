@@ -81,19 +81,27 @@ public struct RotationRun: Sendable {
             guard let user = username.flatMap({ $0 }).flatMap(CredentialHolder.iamUser(serviceUserName:)) else {
                 let clusters = clusters.filter { $0.repository == repository.name }
                 if !clusters.isEmpty {
-                    refused.append(IdentityOutcome(
-                        identity: repository.name, iamUser: "?", state: .refused, oldKeys: [], newKey: nil, clusters: clusters.count,
-                        message: "the user name of repository \(repository.name) cannot be read or is not an IAM HTTPS Git user name (<user>-at-<account id>)"))
+                    refused.append(
+                        IdentityOutcome(
+                            identity: repository.name, iamUser: "?", state: .refused, oldKeys: [], newKey: nil,
+                            clusters: clusters.count,
+                            message:
+                                "the user name of repository \(repository.name) cannot be read or is not an IAM HTTPS "
+                                    + "Git user name (<user>-at-<account id>)"
+                        ))
                 }
                 continue
             }
             let clusters = mine(.repository(repository, iamUser: user))
             if !clusters.isEmpty { out.append((.repository(repository, iamUser: user), clusters)) }
         }
-        let known = inventory.identities.map(\.name) + inventory.repositories.filter { $0.transport == .httpsToken }.map(\.name)
+        let known =
+            inventory.identities.map(\.name) + inventory.repositories.filter { $0.transport == .httpsToken }.map(\.name)
         for name in rotation.identities where !known.contains(name) {
             let suggestion = Suggestion.closest(to: name, in: known).map { "; did you mean '\($0)'?" } ?? ""
-            throw FleetFailure("--identity \(name): no such identity or https-token repository in the inventory\(suggestion)", errorClass: "inventory.identity")
+            throw FleetFailure(
+                "--identity \(name): no such identity or https-token repository in the inventory\(suggestion)",
+                errorClass: "inventory.identity")
         }
         return (out, refused)
     }
@@ -113,7 +121,10 @@ public struct RotationRun: Sendable {
     }
 
     /// Rotates the credentials of `clusters`; a dry run says what it would do and changes nothing.
-    public func start(clusters: [Cluster], inventoryPath: String, inventoryDigest: String, dryRun: Bool, progress: @escaping @Sendable (ProgressEvent) -> Void) async throws -> RotationSummary {
+    public func start(
+        clusters: [Cluster], inventoryPath: String, inventoryDigest: String, dryRun: Bool,
+        progress: @escaping @Sendable (ProgressEvent) -> Void
+    ) async throws -> RotationSummary {
         let (candidates, refused) = try holders(of: clusters)
         let runID = RunDriver.newRunID(now())
         lock?.attach(runID: runID)
@@ -125,28 +136,42 @@ public struct RotationRun: Sendable {
         for (holder, members) in candidates {
             guard let accountID = context.inventory.account(named: holder.account)?.id else { continue }
             let store = credentials(holder, accountID)
-            var outcome = IdentityOutcome(identity: holder.name, iamUser: holder.iamUser, state: .skipped, oldKeys: [], newKey: nil, clusters: members.count, message: "")
+            var outcome = IdentityOutcome(
+                identity: holder.name, iamUser: holder.iamUser, state: .skipped, oldKeys: [], newKey: nil,
+                clusters: members.count, message: "")
             do {
                 let held = try await store.list()
                 let unfinished = try context.ledger.unfinishedRotation(identity: holder.name, kind: holder.kind)
                 try await store.checkNoForeignRotation(held, usedBy: Self.usage(members, known), unfinished: unfinished)
                 if let unfinished, held.contains(where: { $0.id == unfinished.newKeyId && $0.active }) {
-                    plans.append(Plan(holder: holder, accountID: accountID, clusters: members, unfinished: unfinished, held: held, usedBy: Self.usage(members, known)))
+                    plans.append(
+                        Plan(
+                            holder: holder, accountID: accountID, clusters: members, unfinished: unfinished, held: held,
+                            usedBy: Self.usage(members, known)))
                     continue
                 }
                 guard let current = try store.current(held) else {
-                    outcome.message = "IAM user \(holder.iamUser) has no Active \(holder.what) the inventory uses: nothing to rotate"
+                    outcome.message =
+                        "IAM user \(holder.iamUser) has no Active \(holder.what) the inventory uses: nothing to rotate"
                     outcomes.append(outcome)
                     continue
                 }
-                if let limit = rotation.olderThanSeconds, let created = current.created, now().timeIntervalSince(created) < limit {
+                if let limit = rotation.olderThanSeconds, let created = current.created,
+                    now().timeIntervalSince(created) < limit
+                {
                     outcome.oldKeys = [current.id]
-                    outcome.message = "\(holder.what) \(current.id) is \(DurationText.age(seconds: now().timeIntervalSince(created))) old, younger than --older-than \(DurationText.age(seconds: limit))"
+                    outcome.message =
+                        "\(holder.what) \(current.id) is "
+                            + "\(DurationText.age(seconds: now().timeIntervalSince(created))) old, younger than "
+                            + "--older-than \(DurationText.age(seconds: limit))"
                     outcomes.append(outcome)
                     continue
                 }
                 try store.checkWritable()
-                plans.append(Plan(holder: holder, accountID: accountID, clusters: members, unfinished: nil, held: held, usedBy: Self.usage(members, known)))
+                plans.append(
+                    Plan(
+                        holder: holder, accountID: accountID, clusters: members, unfinished: nil, held: held,
+                        usedBy: Self.usage(members, known)))
             } catch {
                 outcome.state = .refused
                 outcome.message = "\(error)"
@@ -158,31 +183,50 @@ public struct RotationRun: Sendable {
                 let usedBy = plan.usedBy
                 var outcome = IdentityOutcome(
                     identity: plan.holder.name, iamUser: plan.holder.iamUser, state: .planned,
-                    oldKeys: plan.held.filter { $0.active && $0.id != plan.unfinished?.newKeyId }.map(\.id), newKey: plan.unfinished?.newKeyId, clusters: plan.clusters.count,
+                    oldKeys: plan.held.filter { $0.active && $0.id != plan.unfinished?.newKeyId }.map(\.id),
+                    newKey: plan.unfinished?.newKeyId, clusters: plan.clusters.count,
                     message: "")
                 let store = credentials(plan.holder, plan.accountID)
                 if let unfinished = plan.unfinished {
-                    outcome.message = "would continue the partial rotation to \(unfinished.newKeyId) (run \(unfinished.runId)) on \(plan.clusters.count) clusters"
-                } else if let refusal = store.refusal(plan.held.filter { !(!$0.active && rotation.pruneInactive && (usedBy[$0.id] ?? []).isEmpty) }, usedBy: usedBy) {
+                    outcome.message =
+                        "would continue the partial rotation to \(unfinished.newKeyId) (run \(unfinished.runId)) on "
+                            + "\(plan.clusters.count) clusters"
+                } else if let refusal = store.refusal(
+                    plan.held.filter { !(!$0.active && rotation.pruneInactive && (usedBy[$0.id] ?? []).isEmpty) },
+                    usedBy: usedBy)
+                {
                     outcome.state = .refused
                     outcome.message = refusal
                 } else {
-                    outcome.message = "would make a new \(plan.holder.what), switch \(plan.clusters.count) clusters to it, then make \(outcome.oldKeys.joined(separator: ", ")) Inactive"
+                    outcome.message =
+                        "would make a new \(plan.holder.what), switch \(plan.clusters.count) clusters to it, then "
+                            + "make \(outcome.oldKeys.joined(separator: ", ")) Inactive"
                 }
                 outcomes.append(outcome)
             }
-            return RotationSummary(run: RunSummary(runID: "", outcome: .succeeded), identities: outcomes.sorted { $0.identity < $1.identity })
+            return RotationSummary(
+                run: RunSummary(runID: "", outcome: .succeeded),
+                identities: outcomes.sorted { $0.identity < $1.identity })
         }
 
         let all = plans.flatMap(\.clusters)
         let waves = settings.waveIndices(count: all.count)
-        let options = String(decoding: try JSONEncoder().encode(RotateOptions(run: settings, rotation: rotation)), as: UTF8.self)
+        let options = String(
+            decoding: try JSONEncoder().encode(RotateOptions(run: settings, rotation: rotation)), as: UTF8.self)
         try context.ledger.begin(
-            RunRecord(id: runID, command: "rotate", inventory: inventoryPath, inventoryDigest: inventoryDigest, options: options, startedAt: now(), outcome: .running),
+            RunRecord(
+                id: runID, command: "rotate", inventory: inventoryPath, inventoryDigest: inventoryDigest,
+                options: options, startedAt: now(), outcome: .running),
             clusters: zip(all, waves).map { cluster, wave in
-                ClusterRecord(runId: runID, cluster: cluster.name, account: cluster.account, repository: cluster.repository, wave: wave, status: .pending)
+                ClusterRecord(
+                    runId: runID, cluster: cluster.name, account: cluster.account, repository: cluster.repository,
+                    wave: wave, status: .pending)
             })
-        for outcome in outcomes { try? context.ledger.event(run: runID, level: outcome.state == .refused ? "error" : "info", "\(outcome.identity): \(outcome.state.rawValue): \(outcome.message)") }
+        for outcome in outcomes {
+            try? context.ledger.event(
+                run: runID, level: outcome.state == .refused ? "error" : "info",
+                "\(outcome.identity): \(outcome.state.rawValue): \(outcome.message)")
+        }
 
         // Credentials: deleted where safe, then a new one per holder (or the partial rotation's), recorded before use.
         let health = LedgerHealth(path: context.ledger.path)
@@ -195,10 +239,15 @@ public struct RotationRun: Sendable {
                 // A refused ledger write is the run's, not the holder's: it stops the run (no further holder starts).
                 let storage = health.note(error)
                 let message = storage?.description ?? "\(error)"
-                outcomes.append(IdentityOutcome(identity: plan.holder.name, iamUser: plan.holder.iamUser, state: .refused, oldKeys: [], newKey: nil, clusters: plan.clusters.count, message: message))
+                outcomes.append(
+                    IdentityOutcome(
+                        identity: plan.holder.name, iamUser: plan.holder.iamUser, state: .refused, oldKeys: [],
+                        newKey: nil, clusters: plan.clusters.count, message: message))
                 try? context.ledger.event(run: runID, level: "error", "\(plan.holder.name): refused: \(error)")
                 for cluster in plan.clusters {
-                    var record = ClusterRecord(runId: runID, cluster: cluster.name, account: cluster.account, repository: cluster.repository, wave: waveOf[cluster.name] ?? 0, status: .notStarted)
+                    var record = ClusterRecord(
+                        runId: runID, cluster: cluster.name, account: cluster.account, repository: cluster.repository,
+                        wave: waveOf[cluster.name] ?? 0, status: .notStarted)
                     record.errorClass = "rotate.refused"
                     record.errorMessage = "\(plan.holder.name): \(error)"
                     try? context.ledger.update(record)
@@ -226,17 +275,24 @@ public struct RotationRun: Sendable {
             record.state = .switching
             record.startedAt = now()
             try context.ledger.record(rotation: record)
-            try? context.ledger.event(run: runID, "\(holder.name): continuing the partial rotation to \(unfinished.newKeyId) of run \(unfinished.runId)")
-            return Member(holder: holder, accountID: plan.accountID, record: record, credential: try store.adopt(unfinished.newKeyId), clusters: plan.clusters)
+            try? context.ledger.event(
+                run: runID,
+                "\(holder.name): continuing the partial rotation to \(unfinished.newKeyId) of run \(unfinished.runId)")
+            return Member(
+                holder: holder, accountID: plan.accountID, record: record,
+                credential: try store.adopt(unfinished.newKeyId), clusters: plan.clusters)
         }
         let usedBy = plan.usedBy
         let deleted = try await store.deleteRetired(plan.held, usedBy: usedBy, runID: runID)
         let remaining = plan.held.filter { !deleted.contains($0.id) }
-        if let refusal = store.refusal(remaining, usedBy: usedBy) { throw FleetFailure(refusal, errorClass: "rotate.limit") }
+        if let refusal = store.refusal(remaining, usedBy: usedBy) {
+            throw FleetFailure(refusal, errorClass: "rotate.limit")
+        }
         let old = remaining.filter(\.active).map(\.id)
         // Recorded before the new credential is made: a run killed in between adopts it on resume.
         var record = RotationRecord(
-            runId: runID, identity: holder.name, kind: holder.kind, account: plan.accountID, iamUser: holder.iamUser, oldKeyIds: old, newKeyId: "", newFingerprint: nil,
+            runId: runID, identity: holder.name, kind: holder.kind, account: plan.accountID, iamUser: holder.iamUser,
+            oldKeyIds: old, newKeyId: "", newFingerprint: nil,
             state: .switching, startedAt: now())
         try context.ledger.record(rotation: record)
         let credential = try await store.make(runID: runID)
@@ -248,8 +304,12 @@ public struct RotationRun: Sendable {
         if case .sshKey(let key) = credential { record.newFingerprint = key.fingerprint }
         try context.ledger.record(rotation: record)
         try? context.ledger.event(
-            run: runID, "\(holder.name): new \(holder.what) \(credential.id)\(record.newFingerprint.map { " (\($0))" } ?? ""); \(older.joined(separator: ", ")) stay Active until every cluster is switched")
-        return Member(holder: holder, accountID: plan.accountID, record: record, credential: credential, clusters: plan.clusters)
+            run: runID,
+            "\(holder.name): new \(holder.what) \(credential.id)\(record.newFingerprint.map { " (\($0))" } ?? ""); "
+                + "\(older.joined(separator: ", ")) stay Active until every cluster is switched"
+        )
+        return Member(
+            holder: holder, accountID: plan.accountID, record: record, credential: credential, clusters: plan.clusters)
     }
 }
 
