@@ -12,7 +12,7 @@ let package = Package(
     name: "fleetstrap",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "fleetstrap", targets: ["fleetstrap"]),
+        .executable(name: "fleetstrap", targets: ["fleetstrap"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -177,7 +177,9 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "GitTests",
-            dependencies: ["Git", "CGitSocket", "AWS", "FleetCrypto", "FleetSupport", "FleetLab", "TestSupport", "LabSupport"],
+            dependencies: [
+                "Git", "CGitSocket", "AWS", "FleetCrypto", "FleetSupport", "FleetLab", "TestSupport", "LabSupport",
+            ],
             swiftSettings: strict),
         .testTarget(
             name: "FluxTests",
@@ -185,7 +187,9 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "KubeTests",
-            dependencies: ["Kube", "Flux", "Git", "AWS", "FleetCrypto", "FleetSupport", "FleetLab", "TestSupport", "LabSupport"],
+            dependencies: [
+                "Kube", "Flux", "Git", "AWS", "FleetCrypto", "FleetSupport", "FleetLab", "TestSupport", "LabSupport",
+            ],
             swiftSettings: strict),
         .testTarget(
             name: "ReportsTests",
@@ -193,7 +197,10 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "FleetTests",
-            dependencies: ["Fleet", "Ledger", "Inventory", "Kube", "AWS", "FleetSupport", "FleetCrypto", "Git", "Flux", "FleetLab", "TestSupport", "LabSupport"],
+            dependencies: [
+                "Fleet", "Ledger", "Inventory", "Kube", "AWS", "FleetSupport", "FleetCrypto", "Git", "Flux", "FleetLab",
+                "TestSupport", "LabSupport",
+            ],
             swiftSettings: strict),
         .testTarget(
             name: "HTTPTests",

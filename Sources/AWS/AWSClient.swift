@@ -116,32 +116,41 @@ public final class AWSClient: Sendable {
                     renewedCredentials = true
                     configuration.logger.notice(
                         "AWS refused the session as expired; renewing it",
-                        metadata: ["service": "\(call.service.signingName)", "operation": "\(call.operation)", "account": "\(call.account)"])
+                        metadata: [
+                            "service": "\(call.service.signingName)", "operation": "\(call.operation)",
+                            "account": "\(call.account)",
+                        ])
                     await provider.invalidate(credentials)
                     attempt -= 1
                     continue
                 }
                 error = awsError
-                failure = awsError.isRetryable
+                failure =
+                    awsError.isRetryable
                     ? .retryable(isTimeout: false, retryAfter: Self.retryAfter(response.header("Retry-After")))
                     : .permanent
             } catch let transport as HTTPClientError {
                 error = transport
-                failure = transport.isRetryable ? .retryable(isTimeout: transport.isTimeout, retryAfter: nil) : .permanent
+                failure =
+                    transport.isRetryable ? .retryable(isTimeout: transport.isTimeout, retryAfter: nil) : .permanent
             }
             let metadata: Logger.Metadata = [
                 "service": "\(call.service.signingName)", "operation": "\(call.operation)", "region": "\(call.region)",
                 "account": "\(call.account)", "attempt": "\(attempt)",
                 "error": "\((error as? any FleetError)?.errorClass ?? "\(type(of: error))")",
             ]
-            switch configuration.retry.decide(attempt: attempt, failure: failure, quota: quota, random: configuration.random()) {
+            switch configuration.retry.decide(
+                attempt: attempt, failure: failure, quota: quota, random: configuration.random())
+            {
             case .retry(let delay, let cost):
-                configuration.logger.debug("retrying AWS call", metadata: metadata.merging(["delay": "\(delay)"]) { $1 })
+                configuration.logger.debug(
+                    "retrying AWS call", metadata: metadata.merging(["delay": "\(delay)"]) { $1 })
                 lastRetryCost = cost
                 try await Task.sleep(for: delay)
             case .giveUp(let reason):
                 if attempt > 1 {
-                    configuration.logger.notice("AWS call failed after retries", metadata: metadata.merging(["reason": "\(reason)"]) { $1 })
+                    configuration.logger.notice(
+                        "AWS call failed after retries", metadata: metadata.merging(["reason": "\(reason)"]) { $1 })
                 }
                 throw error
             }
@@ -149,7 +158,8 @@ public final class AWSClient: Sendable {
     }
 
     /// The signed request, and the credentials that signed it (nil for unsigned calls).
-    private func prepare(_ call: AWSCall, endpoint: URLParts, credentials provider: (any CredentialProvider)?) async throws
+    private func prepare(_ call: AWSCall, endpoint: URLParts, credentials provider: (any CredentialProvider)?)
+        async throws
         -> (HTTPRequest, AWSCredentials?)
     {
         let host = endpoint.hostAndPort
@@ -162,14 +172,17 @@ public final class AWSClient: Sendable {
             guard let provider else { throw CredentialError.notFound("\(call.service.signingName) \(call.operation)") }
             let signing = try await provider.credentials()
             credentials = signing
-            let signer = SigV4Signer(service: call.service.signingName, region: call.service.signingRegion(for: call.region))
+            let signer = SigV4Signer(
+                service: call.service.signingName, region: call.service.signingRegion(for: call.region))
             request = signer.sign(request, credentials: signing, date: configuration.now()).request
         }
         let query = request.query.isEmpty ? "" : "?" + request.encodedQuery
-        return (HTTPRequest(
-            method: call.method, url: "\(endpoint.scheme)://\(host)\(request.path)\(query)",
-            headers: request.headers.filter { $0.0.lowercased() != "host" }, body: call.body,
-            timeout: configuration.timeout, trust: configuration.trust), credentials)
+        return (
+            HTTPRequest(
+                method: call.method, url: "\(endpoint.scheme)://\(host)\(request.path)\(query)",
+                headers: request.headers.filter { $0.0.lowercased() != "host" }, body: call.body,
+                timeout: configuration.timeout, trust: configuration.trust), credentials
+        )
     }
 
     private func bucket(for call: AWSCall) -> TokenBucket {
@@ -194,7 +207,9 @@ public final class AWSClient: Sendable {
 
     /// Retry-After in seconds (HTTP dates are not used by AWS).
     static func retryAfter(_ value: String?) -> Duration? {
-        guard let value, let seconds = Double(value.trimmingCharacters(in: .whitespaces)), seconds >= 0 else { return nil }
+        guard let value, let seconds = Double(value.trimmingCharacters(in: .whitespaces)), seconds >= 0 else {
+            return nil
+        }
         return .milliseconds(Int64(seconds * 1000))
     }
 }

@@ -1,6 +1,6 @@
+import FleetSupport
 // AWS credentials: an access key id, its secret, and for temporary credentials a session token and expiry.
 import Foundation
-import FleetSupport
 
 public struct AWSCredentials: Sendable, Hashable, CustomStringConvertible {
     public var accessKeyID: String
@@ -23,7 +23,8 @@ public struct AWSCredentials: Sendable, Hashable, CustomStringConvertible {
 
     public init(accessKeyID: String, secretAccessKey: String, sessionToken: String? = nil, expiration: Date? = nil) {
         self.init(
-            accessKeyID: accessKeyID, secretAccessKey: Secret(secretAccessKey), sessionToken: sessionToken.map(Secret.init),
+            accessKeyID: accessKeyID, secretAccessKey: Secret(secretAccessKey),
+            sessionToken: sessionToken.map(Secret.init),
             expiration: expiration)
     }
 

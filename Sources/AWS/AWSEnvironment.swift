@@ -39,10 +39,13 @@ public struct AWSEnvironment: Sendable {
             throw CredentialError.invalid(
                 "profile \(profileName)", "AWS_PROFILE names a profile that is not in the config or credentials file")
         }
-        if let role = variables["AWS_ROLE_ARN"], let file = variables["AWS_WEB_IDENTITY_TOKEN_FILE"], !role.isEmpty, !file.isEmpty {
-            providers.append(WebIdentityCredentialProvider(
-                sts: STSClient(client: client, region: region), roleARN: role, tokenFile: file,
-                sessionName: variables["AWS_ROLE_SESSION_NAME"]))
+        if let role = variables["AWS_ROLE_ARN"], let file = variables["AWS_WEB_IDENTITY_TOKEN_FILE"], !role.isEmpty,
+            !file.isEmpty
+        {
+            providers.append(
+                WebIdentityCredentialProvider(
+                    sts: STSClient(client: client, region: region), roleARN: role, tokenFile: file,
+                    sessionName: variables["AWS_ROLE_SESSION_NAME"]))
         }
         providers.append(ContainerCredentialProvider(environment: variables, http: client.http))
         providers.append(IMDSCredentialProvider(environment: variables, http: client.http))
@@ -55,19 +58,23 @@ public struct AWSEnvironment: Sendable {
         try profileCredentials(name, region: region, visited: [])
     }
 
-    private func profileCredentials(_ name: String, region: String, visited: [String]) throws -> any CredentialProvider {
+    private func profileCredentials(_ name: String, region: String, visited: [String]) throws -> any CredentialProvider
+    {
         let source = "profile \(name)"
         guard let p = config.profiles[name] else {
-            throw CredentialError.invalid(source, "no such profile (referred to by \(visited.last.map { "profile \($0)" } ?? "AWS_PROFILE"))")
+            throw CredentialError.invalid(
+                source, "no such profile (referred to by \(visited.last.map { "profile \($0)" } ?? "AWS_PROFILE"))")
         }
         guard !visited.contains(name) else {
-            throw CredentialError.invalid(source, "source_profile chain loops: \((visited + [name]).joined(separator: " → "))")
+            throw CredentialError.invalid(
+                source, "source_profile chain loops: \((visited + [name]).joined(separator: " → "))")
         }
         let sts = STSClient(client: client, region: p["region"] ?? region)
         if let roleARN = p["role_arn"] {
             if let file = p["web_identity_token_file"] {
-                return CachedCredentialProvider(WebIdentityCredentialProvider(
-                    sts: sts, roleARN: roleARN, tokenFile: file, sessionName: p["role_session_name"]))
+                return CachedCredentialProvider(
+                    WebIdentityCredentialProvider(
+                        sts: sts, roleARN: roleARN, tokenFile: file, sessionName: p["role_session_name"]))
             }
             let base: any CredentialProvider
             if let sourceProfile = p["source_profile"] {
@@ -81,13 +88,19 @@ public struct AWSEnvironment: Sendable {
                 case "Environment": base = EnvironmentCredentialProvider(environment: variables)
                 case "Ec2InstanceMetadata": base = IMDSCredentialProvider(environment: variables, http: client.http)
                 case "EcsContainer": base = ContainerCredentialProvider(environment: variables, http: client.http)
-                default: throw CredentialError.invalid(source, "credential_source '\(credentialSource)' is not Environment, Ec2InstanceMetadata or EcsContainer")
+                default:
+                    throw CredentialError.invalid(
+                        source,
+                        "credential_source '\(credentialSource)' is not Environment, Ec2InstanceMetadata or EcsContainer"
+                    )
                 }
             } else {
-                throw CredentialError.invalid(source, "role_arn needs source_profile, credential_source or web_identity_token_file")
+                throw CredentialError.invalid(
+                    source, "role_arn needs source_profile, credential_source or web_identity_token_file")
             }
             let request = STSClient.AssumeRoleRequest(
-                roleARN: roleARN, sessionName: p["role_session_name"] ?? "fleetstrap-\(Int(Date().timeIntervalSince1970))",
+                roleARN: roleARN,
+                sessionName: p["role_session_name"] ?? "fleetstrap-\(Int(Date().timeIntervalSince1970))",
                 externalID: p["external_id"], durationSeconds: p["duration_seconds"].flatMap { Int($0) })
             return CachedCredentialProvider(AssumeRoleCredentialProvider(sts: sts, request: request, source: base))
         }
@@ -102,9 +115,10 @@ public struct AWSEnvironment: Sendable {
         guard let id = p["aws_access_key_id"], let secret = p["aws_secret_access_key"] else {
             throw CredentialError.invalid(source, "aws_access_key_id needs aws_secret_access_key")
         }
-        return StaticCredentialProvider(AWSCredentials(
-            accessKeyID: id, secretAccessKey: Secret(secret), sessionToken: p["aws_session_token"].map(Secret.init),
-            source: source))
+        return StaticCredentialProvider(
+            AWSCredentials(
+                accessKeyID: id, secretAccessKey: Secret(secret), sessionToken: p["aws_session_token"].map(Secret.init),
+                source: source))
     }
 }
 
@@ -117,7 +131,10 @@ public struct AccountRole: Sendable, Hashable {
     public var durationSeconds: Int
     public var region: String
 
-    public init(account: String, roleARN: String?, externalID: String?, sessionName: String, durationSeconds: Int, region: String) {
+    public init(
+        account: String, roleARN: String?, externalID: String?, sessionName: String, durationSeconds: Int,
+        region: String
+    ) {
         self.account = account
         self.roleARN = roleARN
         self.externalID = externalID
@@ -143,10 +160,13 @@ public actor AccountSessions {
         if let provider = sessions[role.account] { return provider }
         let provider: any CredentialProvider
         if let roleARN = role.roleARN {
-            provider = CachedCredentialProvider(AssumeRoleCredentialProvider(
-                sts: STSClient(client: client, region: role.region),
-                request: .init(roleARN: roleARN, sessionName: role.sessionName, externalID: role.externalID, durationSeconds: role.durationSeconds),
-                source: base, account: role.account))
+            provider = CachedCredentialProvider(
+                AssumeRoleCredentialProvider(
+                    sts: STSClient(client: client, region: role.region),
+                    request: .init(
+                        roleARN: roleARN, sessionName: role.sessionName, externalID: role.externalID,
+                        durationSeconds: role.durationSeconds),
+                    source: base, account: role.account))
         } else {
             provider = base
         }

@@ -48,7 +48,9 @@ public struct AWSError: FleetError, Hashable {
         "RequestLimitExceeded", "BandwidthLimitExceeded", "LimitExceededException", "RequestThrottled", "SlowDown",
         "PriorRequestNotComplete", "EC2ThrottledException",
     ]
-    static let transientCodes: Set<String> = ["RequestTimeout", "RequestTimeoutException", "InternalError", "IDPCommunicationError"]
+    static let transientCodes: Set<String> = [
+        "RequestTimeout", "RequestTimeoutException", "InternalError", "IDPCommunicationError",
+    ]
 
     public var isThrottling: Bool { Self.throttlingCodes.contains(code) || status == 429 }
     /// The session the request was signed with has expired (or was revoked).
@@ -80,7 +82,9 @@ public struct AWSError: FleetError, Hashable {
             code = String(c.split(separator: ":").first ?? Substring(c))
             if let hash = code?.lastIndex(of: "#") { code = String(code![code!.index(after: hash)...]) }
         }
-        let fallback = response.status == 429 ? "TooManyRequestsException"
+        let fallback =
+            response.status == 429
+            ? "TooManyRequestsException"
             : response.status >= 500 ? "ServiceUnavailable" : "HTTP\(response.status)"
         return AWSError(
             service: service, operation: operation, code: code.flatMap { $0.isEmpty ? nil : $0 } ?? fallback,

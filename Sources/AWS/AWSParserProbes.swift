@@ -18,7 +18,8 @@ public enum AWSParserProbes {
 
     /// An error answer in any of AWS's protocols, with a status taken from the input.
     public static func error(_ bytes: [UInt8]) {
-        let response = HTTPResponse(status: 400 + Int(bytes.first ?? 0) % 200, headers: [("x-amzn-RequestId", "fuzz")], body: bytes)
+        let response = HTTPResponse(
+            status: 400 + Int(bytes.first ?? 0) % 200, headers: [("x-amzn-RequestId", "fuzz")], body: bytes)
         _ = AWSError.parse(response, service: "sts", operation: "AssumeRole").description
     }
 

@@ -16,7 +16,8 @@ public enum AWSTimestamp {
     public static func iso8601(_ date: Date) -> String {
         let a = amzDate(date)
         let c = Array(a)
-        return "\(String(c[0..<4]))-\(String(c[4..<6]))-\(String(c[6..<8]))T\(String(c[9..<11])):\(String(c[11..<13])):\(String(c[13..<15]))Z"
+        return
+            "\(String(c[0..<4]))-\(String(c[4..<6]))-\(String(c[6..<8]))T\(String(c[9..<11])):\(String(c[11..<13])):\(String(c[13..<15]))Z"
     }
 
     /// Parses ISO 8601 with any fractional precision and `Z` or an offset (STS, IMDS, credential_process):
@@ -25,13 +26,16 @@ public enum AWSTimestamp {
     public static func parseISO8601(_ text: String) -> Date? {
         var scanner = DigitScanner(Array(text.utf8))
         scanner.skipSpaces()
-        guard let year = scanner.number(4), scanner.take("-"), let month = scanner.number(2), scanner.take("-"), let day = scanner.number(2),
-            scanner.take("T") || scanner.take(" "), let hour = scanner.number(2), scanner.take(":"), let minute = scanner.number(2),
+        guard let year = scanner.number(4), scanner.take("-"), let month = scanner.number(2), scanner.take("-"),
+            let day = scanner.number(2),
+            scanner.take("T") || scanner.take(" "), let hour = scanner.number(2), scanner.take(":"),
+            let minute = scanner.number(2),
             scanner.take(":"), let second = scanner.number(2)
         else { return nil }
         var fraction = 0.0
         if scanner.take(".") {
-            var scale = 0.1, digits = 0
+            var scale = 0.1
+            var digits = 0
             while let digit = scanner.number(1) {
                 fraction += Double(digit) * scale
                 scale /= 10
@@ -58,10 +62,14 @@ public enum AWSTimestamp {
     /// Parses `yyyyMMdd'T'HHmmss'Z'` (X-Amz-Date); nil when malformed.
     public static func parseAmzDate(_ text: String) -> Date? {
         var scanner = DigitScanner(Array(text.utf8))
-        guard let year = scanner.number(4), let month = scanner.number(2), let day = scanner.number(2), scanner.take("T"),
-            let hour = scanner.number(2), let minute = scanner.number(2), let second = scanner.number(2), scanner.take("Z"), scanner.atEnd
+        guard let year = scanner.number(4), let month = scanner.number(2), let day = scanner.number(2),
+            scanner.take("T"),
+            let hour = scanner.number(2), let minute = scanner.number(2), let second = scanner.number(2),
+            scanner.take("Z"), scanner.atEnd
         else { return nil }
-        return date(year: year, month: month, day: day, hour: hour, minute: minute, second: second).map { Date(timeIntervalSince1970: $0) }
+        return date(year: year, month: month, day: day, hour: hour, minute: minute, second: second).map {
+            Date(timeIntervalSince1970: $0)
+        }
     }
 
     /// Seconds since 1970 of a UTC date and time, as timegm counts them.

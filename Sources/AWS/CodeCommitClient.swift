@@ -20,15 +20,20 @@ public struct CodeCommitClient: Sendable {
         public let defaultBranch: String?
     }
 
-    public func getRepository(name: String, credentials: any CredentialProvider, account: String = "default") async throws -> RepositoryInfo {
+    public func getRepository(name: String, credentials: any CredentialProvider, account: String = "default")
+        async throws -> RepositoryInfo
+    {
         var call = AWSCall(service: .codecommit, operation: "GetRepository", region: region, account: account)
-        call.headers = [("Content-Type", "application/x-amz-json-1.1"), ("X-Amz-Target", "CodeCommit_20150413.GetRepository")]
+        call.headers = [
+            ("Content-Type", "application/x-amz-json-1.1"), ("X-Amz-Target", "CodeCommit_20150413.GetRepository"),
+        ]
         call.body = Array(try JSONSerialization.data(withJSONObject: ["repositoryName": name]))
         let response = try await client.send(call, credentials: credentials)
         guard let object = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any],
             let m = object["repositoryMetadata"] as? [String: Any]
         else {
-            throw AWSError(service: "codecommit", operation: "GetRepository", code: "MalformedResponse",
+            throw AWSError(
+                service: "codecommit", operation: "GetRepository", code: "MalformedResponse",
                 message: "the response has no repositoryMetadata", status: response.status, requestID: nil)
         }
         return RepositoryInfo(

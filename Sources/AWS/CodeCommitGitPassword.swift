@@ -25,12 +25,14 @@ public struct CodeCommitGitCredentials: Sendable, Hashable, CustomStringConverti
         let hostWithoutPort = host.split(separator: ":").first.map(String.init) ?? host
         let canonicalRequest = "GIT\n\(path)\n\nhost:\(hostWithoutPort)\n\nhost\n"
         let day = String(timestamp.prefix(8))
-        let stringToSign = "AWS4-HMAC-SHA256\n\(timestamp)\n\(day)/\(region)/codecommit/aws4_request\n"
+        let stringToSign =
+            "AWS4-HMAC-SHA256\n\(timestamp)\n\(day)/\(region)/codecommit/aws4_request\n"
             + SHA256.hash(canonicalRequest).hexString
         let key = signingKeys.key(
             secret: credentials.secretAccessKey, day: day, region: region, service: "codecommit")
         let signature = HMACSHA256.authenticate(stringToSign, key: key).hexString
-        let username = credentials.sessionToken.map { "\(credentials.accessKeyID)%\($0.reveal())" }
+        let username =
+            credentials.sessionToken.map { "\(credentials.accessKeyID)%\($0.reveal())" }
             ?? credentials.accessKeyID
         return CodeCommitGitCredentials(username: username, password: Secret("\(timestamp)Z\(signature)"))
     }

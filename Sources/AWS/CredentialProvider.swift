@@ -24,8 +24,12 @@ public struct CredentialError: FleetError, Hashable {
     public static func notFound(_ source: String, _ detail: String = "no credentials") -> Self {
         Self(kind: .notFound, source: source, detail: detail)
     }
-    public static func invalid(_ source: String, _ detail: String) -> Self { Self(kind: .invalid, source: source, detail: detail) }
-    public static func failed(_ source: String, _ detail: String) -> Self { Self(kind: .failed, source: source, detail: detail) }
+    public static func invalid(_ source: String, _ detail: String) -> Self {
+        Self(kind: .invalid, source: source, detail: detail)
+    }
+    public static func failed(_ source: String, _ detail: String) -> Self {
+        Self(kind: .failed, source: source, detail: detail)
+    }
 
     public var errorClass: String { "aws.credentials" }
     public var description: String { "\(source): \(detail)" }

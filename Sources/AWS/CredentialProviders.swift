@@ -18,8 +18,10 @@ public struct EnvironmentCredentialProvider: CredentialProvider {
         }
         let token = environment["AWS_SESSION_TOKEN"] ?? environment["AWS_SECURITY_TOKEN"]
         return AWSCredentials(
-            accessKeyID: id, secretAccessKey: Secret(secret), sessionToken: token.flatMap { $0.isEmpty ? nil : Secret($0) },
-            expiration: environment["AWS_CREDENTIAL_EXPIRATION"].flatMap(AWSTimestamp.parseISO8601), source: "environment")
+            accessKeyID: id, secretAccessKey: Secret(secret),
+            sessionToken: token.flatMap { $0.isEmpty ? nil : Secret($0) },
+            expiration: environment["AWS_CREDENTIAL_EXPIRATION"].flatMap(AWSTimestamp.parseISO8601),
+            source: "environment")
     }
 }
 
@@ -30,7 +32,10 @@ public struct AssumeRoleCredentialProvider: CredentialProvider {
     let source: any CredentialProvider
     let account: String
 
-    public init(sts: STSClient, request: STSClient.AssumeRoleRequest, source: any CredentialProvider, account: String = "default") {
+    public init(
+        sts: STSClient, request: STSClient.AssumeRoleRequest, source: any CredentialProvider,
+        account: String = "default"
+    ) {
         self.sts = sts
         self.request = request
         self.source = source
@@ -92,7 +97,8 @@ public struct ProcessCredentialProvider: CredentialProvider {
         }
         let expiration = (object["Expiration"] as? String).flatMap(AWSTimestamp.parseISO8601)
         return AWSCredentials(
-            accessKeyID: id, secretAccessKey: Secret(secret), sessionToken: (object["SessionToken"] as? String).map(Secret.init),
+            accessKeyID: id, secretAccessKey: Secret(secret),
+            sessionToken: (object["SessionToken"] as? String).map(Secret.init),
             expiration: expiration, source: source)
     }
 
@@ -128,14 +134,20 @@ public struct ContainerCredentialProvider: CredentialProvider {
             throw CredentialError.notFound("container", "AWS_CONTAINER_CREDENTIALS_*_URI is not set")
         }
         var headers: [(String, String)] = []
-        if let file = environment["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"], let data = FileManager.default.contents(atPath: file) {
-            headers.append(("Authorization", String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)))
+        if let file = environment["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"],
+            let data = FileManager.default.contents(atPath: file)
+        {
+            headers.append(
+                ("Authorization", String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+            )
         } else if let token = environment["AWS_CONTAINER_AUTHORIZATION_TOKEN"] {
             headers.append(("Authorization", token))
         }
-        let response = try await http.execute(HTTPRequest(url: url, headers: headers, timeout: .seconds(5), connectTimeout: .seconds(2)))
+        let response = try await http.execute(
+            HTTPRequest(url: url, headers: headers, timeout: .seconds(5), connectTimeout: .seconds(2)))
         guard response.status == 200 else {
-            throw CredentialError.failed("container", "\(HTTPRequest(url: url).redactedURL) answered HTTP \(response.status)")
+            throw CredentialError.failed(
+                "container", "\(HTTPRequest(url: url).redactedURL) answered HTTP \(response.status)")
         }
         return try Self.parse(response.body, source: "container")
     }
@@ -146,7 +158,8 @@ public struct ContainerCredentialProvider: CredentialProvider {
             let id = object["AccessKeyId"] as? String, let secret = object["SecretAccessKey"] as? String
         else { throw CredentialError.failed(source, "the answer is not a credentials document") }
         return AWSCredentials(
-            accessKeyID: id, secretAccessKey: Secret(secret), sessionToken: (object["Token"] as? String).map(Secret.init),
+            accessKeyID: id, secretAccessKey: Secret(secret),
+            sessionToken: (object["Token"] as? String).map(Secret.init),
             expiration: (object["Expiration"] as? String).flatMap(AWSTimestamp.parseISO8601), source: source)
     }
 }
@@ -166,24 +179,34 @@ public struct IMDSCredentialProvider: CredentialProvider {
     }
 
     public func credentials() async throws -> AWSCredentials {
-        guard !disabled else { throw CredentialError.notFound("instance metadata", "AWS_EC2_METADATA_DISABLED is true") }
+        guard !disabled else {
+            throw CredentialError.notFound("instance metadata", "AWS_EC2_METADATA_DISABLED is true")
+        }
         let token: HTTPResponse
         do {
-            token = try await http.execute(HTTPRequest(
-                method: "PUT", url: "\(endpoint)/latest/api/token", headers: [("x-aws-ec2-metadata-token-ttl-seconds", "21600")],
-                timeout: .seconds(2), connectTimeout: .seconds(1)))
+            token = try await http.execute(
+                HTTPRequest(
+                    method: "PUT", url: "\(endpoint)/latest/api/token",
+                    headers: [("x-aws-ec2-metadata-token-ttl-seconds", "21600")],
+                    timeout: .seconds(2), connectTimeout: .seconds(1)))
         } catch let error as HTTPClientError {
             throw CredentialError.notFound("instance metadata", "not reachable (\(error.detail))")
         }
-        guard token.status == 200 else { throw CredentialError.notFound("instance metadata", "token request answered HTTP \(token.status)") }
+        guard token.status == 200 else {
+            throw CredentialError.notFound("instance metadata", "token request answered HTTP \(token.status)")
+        }
         let header = [("x-aws-ec2-metadata-token", token.bodyText)]
         let base = "\(endpoint)/latest/meta-data/iam/security-credentials/"
         let roles = try await http.execute(HTTPRequest(url: base, headers: header, timeout: .seconds(2)))
-        guard roles.status == 200, let role = roles.bodyText.split(separator: "\n").first.map(String.init), !role.isEmpty else {
+        guard roles.status == 200, let role = roles.bodyText.split(separator: "\n").first.map(String.init),
+            !role.isEmpty
+        else {
             throw CredentialError.notFound("instance metadata", "no instance profile role")
         }
         let answer = try await http.execute(HTTPRequest(url: base + role, headers: header, timeout: .seconds(2)))
-        guard answer.status == 200 else { throw CredentialError.failed("instance metadata", "role \(role) answered HTTP \(answer.status)") }
+        guard answer.status == 200 else {
+            throw CredentialError.failed("instance metadata", "role \(role) answered HTTP \(answer.status)")
+        }
         return try ContainerCredentialProvider.parse(answer.body, source: "instance metadata (\(role))")
     }
 }

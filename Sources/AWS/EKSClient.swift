@@ -21,7 +21,9 @@ public struct EKSClient: Sendable {
         public let oidcIssuer: String?
     }
 
-    public func describeCluster(name: String, credentials: any CredentialProvider, account: String = "default") async throws -> ClusterInfo {
+    public func describeCluster(name: String, credentials: any CredentialProvider, account: String = "default")
+        async throws -> ClusterInfo
+    {
         var call = AWSCall(service: .eks, operation: "DescribeCluster", region: region, account: account)
         call.method = "GET"
         call.path = "/clusters/" + PercentEncoding.encode(name)
@@ -32,8 +34,10 @@ public struct EKSClient: Sendable {
             let caData = (cluster["certificateAuthority"] as? [String: Any])?["data"] as? String,
             let ca = Data(base64Encoded: caData)
         else {
-            throw AWSError(service: "eks", operation: "DescribeCluster", code: "MalformedResponse",
-                message: "the response has no endpoint or certificate authority", status: response.status, requestID: nil)
+            throw AWSError(
+                service: "eks", operation: "DescribeCluster", code: "MalformedResponse",
+                message: "the response has no endpoint or certificate authority", status: response.status,
+                requestID: nil)
         }
         return ClusterInfo(
             name: cluster["name"] as? String ?? name, arn: cluster["arn"] as? String ?? "", endpoint: endpoint,

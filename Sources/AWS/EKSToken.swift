@@ -34,7 +34,8 @@ public struct EKSToken: Sendable, Hashable, CustomStringConvertible {
     }
 
     public static let execCredentialAPIVersions = [
-        "client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1", "client.authentication.k8s.io/v1alpha1",
+        "client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1",
+        "client.authentication.k8s.io/v1alpha1",
     ]
 
     /// The ExecCredential `aws eks get-token` prints, byte for byte: awscli's JSON formatter (4-space indent, keys in

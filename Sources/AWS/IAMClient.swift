@@ -14,7 +14,10 @@ public struct IAMClient: Sendable {
     }
 
     public struct SSHPublicKey: Sendable, Hashable {
-        public enum Status: String, Sendable { case active = "Active", inactive = "Inactive" }
+        public enum Status: String, Sendable {
+            case active = "Active"
+            case inactive = "Inactive"
+        }
         public let userName: String
         public let keyID: String
         public let status: Status
@@ -24,7 +27,9 @@ public struct IAMClient: Sendable {
         public let body: String?
     }
 
-    public func uploadSSHPublicKey(userName: String, publicKey: String, credentials: any CredentialProvider, account: String = "default")
+    public func uploadSSHPublicKey(
+        userName: String, publicKey: String, credentials: any CredentialProvider, account: String = "default"
+    )
         async throws -> SSHPublicKey
     {
         let xml = try await send(
@@ -34,7 +39,9 @@ public struct IAMClient: Sendable {
     }
 
     /// All of a user's keys, following `Marker` through every page.
-    public func listSSHPublicKeys(userName: String, credentials: any CredentialProvider, account: String = "default", pageSize: Int? = nil)
+    public func listSSHPublicKeys(
+        userName: String, credentials: any CredentialProvider, account: String = "default", pageSize: Int? = nil
+    )
         async throws -> [SSHPublicKey]
     {
         var keys: [SSHPublicKey] = []
@@ -51,27 +58,34 @@ public struct IAMClient: Sendable {
         return keys
     }
 
-    public func getSSHPublicKey(userName: String, keyID: String, credentials: any CredentialProvider, account: String = "default")
+    public func getSSHPublicKey(
+        userName: String, keyID: String, credentials: any CredentialProvider, account: String = "default"
+    )
         async throws -> SSHPublicKey
     {
         let xml = try await send(
-            "GetSSHPublicKey", [("UserName", userName), ("SSHPublicKeyId", keyID), ("Encoding", "SSH")], credentials, account)
+            "GetSSHPublicKey", [("UserName", userName), ("SSHPublicKeyId", keyID), ("Encoding", "SSH")], credentials,
+            account)
         guard let key = xml.find("SSHPublicKey").flatMap({ Self.key($0) }) else { throw malformed("GetSSHPublicKey") }
         return key
     }
 
     public func updateSSHPublicKey(
-        userName: String, keyID: String, status: SSHPublicKey.Status, credentials: any CredentialProvider, account: String = "default"
+        userName: String, keyID: String, status: SSHPublicKey.Status, credentials: any CredentialProvider,
+        account: String = "default"
     ) async throws {
         _ = try await send(
             "UpdateSSHPublicKey", [("UserName", userName), ("SSHPublicKeyId", keyID), ("Status", status.rawValue)],
             credentials, account)
     }
 
-    public func deleteSSHPublicKey(userName: String, keyID: String, credentials: any CredentialProvider, account: String = "default")
+    public func deleteSSHPublicKey(
+        userName: String, keyID: String, credentials: any CredentialProvider, account: String = "default"
+    )
         async throws
     {
-        _ = try await send("DeleteSSHPublicKey", [("UserName", userName), ("SSHPublicKeyId", keyID)], credentials, account)
+        _ = try await send(
+            "DeleteSSHPublicKey", [("UserName", userName), ("SSHPublicKeyId", keyID)], credentials, account)
     }
 
     /// IAM HTTPS Git credentials for CodeCommit (service-specific credentials, at most two per user).
@@ -85,42 +99,66 @@ public struct IAMClient: Sendable {
         public let password: Secret?
     }
 
-    public func createGitCredential(userName: String, credentials: any CredentialProvider, account: String = "default") async throws -> GitCredential {
+    public func createGitCredential(userName: String, credentials: any CredentialProvider, account: String = "default")
+        async throws -> GitCredential
+    {
         let xml = try await send(
-            "CreateServiceSpecificCredential", [("UserName", userName), ("ServiceName", "codecommit.amazonaws.com")], credentials, account)
-        guard let node = xml.find("ServiceSpecificCredential"), let credential = Self.gitCredential(node) else { throw malformed("CreateServiceSpecificCredential") }
+            "CreateServiceSpecificCredential", [("UserName", userName), ("ServiceName", "codecommit.amazonaws.com")],
+            credentials, account)
+        guard let node = xml.find("ServiceSpecificCredential"), let credential = Self.gitCredential(node) else {
+            throw malformed("CreateServiceSpecificCredential")
+        }
         return credential
     }
 
-    public func listGitCredentials(userName: String, credentials: any CredentialProvider, account: String = "default") async throws -> [GitCredential] {
+    public func listGitCredentials(userName: String, credentials: any CredentialProvider, account: String = "default")
+        async throws -> [GitCredential]
+    {
         let xml = try await send(
-            "ListServiceSpecificCredentials", [("UserName", userName), ("ServiceName", "codecommit.amazonaws.com")], credentials, account)
-        guard let result = xml.find("ListServiceSpecificCredentialsResult") else { throw malformed("ListServiceSpecificCredentials") }
+            "ListServiceSpecificCredentials", [("UserName", userName), ("ServiceName", "codecommit.amazonaws.com")],
+            credentials, account)
+        guard let result = xml.find("ListServiceSpecificCredentialsResult") else {
+            throw malformed("ListServiceSpecificCredentials")
+        }
         return (result["ServiceSpecificCredentials"]?.all("member") ?? []).compactMap(Self.gitCredential)
     }
 
-    public func updateGitCredential(userName: String, id: String, status: SSHPublicKey.Status, credentials: any CredentialProvider, account: String = "default") async throws {
+    public func updateGitCredential(
+        userName: String, id: String, status: SSHPublicKey.Status, credentials: any CredentialProvider,
+        account: String = "default"
+    ) async throws {
         _ = try await send(
-            "UpdateServiceSpecificCredential", [("UserName", userName), ("ServiceSpecificCredentialId", id), ("Status", status.rawValue)], credentials, account)
+            "UpdateServiceSpecificCredential",
+            [("UserName", userName), ("ServiceSpecificCredentialId", id), ("Status", status.rawValue)], credentials,
+            account)
     }
 
-    public func deleteGitCredential(userName: String, id: String, credentials: any CredentialProvider, account: String = "default") async throws {
-        _ = try await send("DeleteServiceSpecificCredential", [("UserName", userName), ("ServiceSpecificCredentialId", id)], credentials, account)
+    public func deleteGitCredential(
+        userName: String, id: String, credentials: any CredentialProvider, account: String = "default"
+    ) async throws {
+        _ = try await send(
+            "DeleteServiceSpecificCredential", [("UserName", userName), ("ServiceSpecificCredentialId", id)],
+            credentials, account)
     }
 
     static func gitCredential(_ node: XMLNode) -> GitCredential? {
-        guard let id = node["ServiceSpecificCredentialId"]?.text, let user = node["UserName"]?.text, let serviceUser = node["ServiceUserName"]?.text,
+        guard let id = node["ServiceSpecificCredentialId"]?.text, let user = node["UserName"]?.text,
+            let serviceUser = node["ServiceUserName"]?.text,
             let statusText = node["Status"]?.text, let status = SSHPublicKey.Status(rawValue: statusText)
         else { return nil }
         return GitCredential(
-            id: id, userName: user, serviceUserName: serviceUser, status: status, created: node["CreateDate"].flatMap { AWSTimestamp.parseISO8601($0.text) },
+            id: id, userName: user, serviceUserName: serviceUser, status: status,
+            created: node["CreateDate"].flatMap { AWSTimestamp.parseISO8601($0.text) },
             password: node["ServicePassword"].map { Secret($0.text) })
     }
 
-    private func send(_ action: String, _ parameters: [(String, String)], _ credentials: any CredentialProvider, _ account: String)
+    private func send(
+        _ action: String, _ parameters: [(String, String)], _ credentials: any CredentialProvider, _ account: String
+    )
         async throws -> XMLNode
     {
-        let call = AWSCall.query(.iam, action, version: Self.version, region: region, account: account, parameters: parameters)
+        let call = AWSCall.query(
+            .iam, action, version: Self.version, region: region, account: account, parameters: parameters)
         let response = try await client.send(call, credentials: credentials)
         guard let xml = XMLNode.parse(response.body) else { throw malformed(action) }
         return xml
@@ -139,7 +177,8 @@ public struct IAMClient: Sendable {
     }
 
     func malformed(_ operation: String) -> AWSError {
-        AWSError(service: "iam", operation: operation, code: "MalformedResponse",
+        AWSError(
+            service: "iam", operation: operation, code: "MalformedResponse",
             message: "the response is not the XML IAM sends", status: 200, requestID: nil)
     }
 }

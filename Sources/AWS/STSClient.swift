@@ -32,8 +32,11 @@ public struct STSClient: Sendable {
         }
     }
 
-    public func getCallerIdentity(credentials: any CredentialProvider, account: String = "default") async throws -> CallerIdentity {
-        let call = AWSCall.query(.sts, "GetCallerIdentity", version: Self.version, region: region, account: account, parameters: [])
+    public func getCallerIdentity(credentials: any CredentialProvider, account: String = "default") async throws
+        -> CallerIdentity
+    {
+        let call = AWSCall.query(
+            .sts, "GetCallerIdentity", version: Self.version, region: region, account: account, parameters: [])
         let xml = try await send(call, credentials: credentials)
         guard let result = xml.find("GetCallerIdentityResult"), let arn = result["Arn"]?.text,
             let accountID = result["Account"]?.text
@@ -41,19 +44,24 @@ public struct STSClient: Sendable {
         return CallerIdentity(account: accountID, arn: arn, userID: result["UserId"]?.text ?? "")
     }
 
-    public func assumeRole(_ request: AssumeRoleRequest, credentials: any CredentialProvider, account: String = "default")
+    public func assumeRole(
+        _ request: AssumeRoleRequest, credentials: any CredentialProvider, account: String = "default"
+    )
         async throws -> AWSCredentials
     {
         var parameters = [("RoleArn", request.roleARN), ("RoleSessionName", request.sessionName)]
         if let d = request.durationSeconds { parameters.append(("DurationSeconds", String(d))) }
         if let e = request.externalID { parameters.append(("ExternalId", e)) }
-        let call = AWSCall.query(.sts, "AssumeRole", version: Self.version, region: region, account: account, parameters: parameters)
+        let call = AWSCall.query(
+            .sts, "AssumeRole", version: Self.version, region: region, account: account, parameters: parameters)
         let xml = try await send(call, credentials: credentials)
         return try parseCredentials(xml, operation: "AssumeRole", source: "assume-role \(request.roleARN)")
     }
 
     /// Unsigned: the web identity token (an OIDC JWT, e.g. the projected IRSA token) is the proof.
-    public func assumeRoleWithWebIdentity(roleARN: String, sessionName: String, token: Secret, durationSeconds: Int? = nil)
+    public func assumeRoleWithWebIdentity(
+        roleARN: String, sessionName: String, token: Secret, durationSeconds: Int? = nil
+    )
         async throws -> AWSCredentials
     {
         var parameters = [("RoleArn", roleARN), ("RoleSessionName", sessionName), ("WebIdentityToken", token.reveal())]
@@ -78,7 +86,8 @@ public struct STSClient: Sendable {
             let date = AWSTimestamp.parseISO8601(expiration)
         else { throw malformed(operation) }
         return AWSCredentials(
-            accessKeyID: id, secretAccessKey: Secret(secret), sessionToken: Secret(token), expiration: date, source: source)
+            accessKeyID: id, secretAccessKey: Secret(secret), sessionToken: Secret(token), expiration: date,
+            source: source)
     }
 
     func malformed(_ operation: String) -> AWSError {

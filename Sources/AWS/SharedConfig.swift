@@ -17,9 +17,13 @@ public struct SharedConfig: Sendable {
         for (section, values) in parseINI(read(configPath)) {
             // In the config file, named profiles are `[profile name]`; `[default]` is the default.
             let name: String
-            if section == "default" { name = "default" } else if section.hasPrefix("profile ") {
+            if section == "default" {
+                name = "default"
+            } else if section.hasPrefix("profile ") {
                 name = String(section.dropFirst("profile ".count)).trimmingCharacters(in: .whitespaces)
-            } else { continue }
+            } else {
+                continue
+            }
             profiles[name, default: [:]].merge(values) { $1 }
         }
         for (section, values) in parseINI(read(credentialsPath)) {

@@ -96,7 +96,10 @@ public struct SigV4Signer: Sendable {
         let (stringToSign, signature) = finish(canonicalRequest, amzDate: amzDate, credentials: credentials)
         let scope = "\(credentials.accessKeyID)/\(amzDate.prefix(8))/\(region)/\(service)/aws4_request"
         request.headers.append(
-            ("Authorization", "\(Self.algorithm) Credential=\(scope), SignedHeaders=\(signedHeaders), Signature=\(signature)"))
+            (
+                "Authorization",
+                "\(Self.algorithm) Credential=\(scope), SignedHeaders=\(signedHeaders), Signature=\(signature)"
+            ))
         if let token = credentials.sessionToken, omitSessionToken {
             request.headers.append(("X-Amz-Security-Token", token.reveal()))
         }
@@ -109,7 +112,8 @@ public struct SigV4Signer: Sendable {
     /// Signs in the query string (a presigned URL), valid for `expires` seconds. Parameters are ordered as botocore
     /// orders them: the request's own, then X-Amz-Algorithm, -Credential, -Date, -Expires, -SignedHeaders,
     /// -Security-Token, and X-Amz-Signature last.
-    public func presign(_ request: SigV4Request, credentials: AWSCredentials, date: Date, expires: Int) -> SignedRequest {
+    public func presign(_ request: SigV4Request, credentials: AWSCredentials, date: Date, expires: Int) -> SignedRequest
+    {
         let amzDate = AWSTimestamp.amzDate(date)
         var request = request
         if !request.headers.contains(where: { $0.0.lowercased() == "host" }) {
@@ -155,7 +159,10 @@ public struct SigV4Signer: Sendable {
         var output: [Substring] = []
         for segment in path.split(separator: "/", omittingEmptySubsequences: true) {
             if segment == "." { continue }
-            if segment == ".." { _ = output.popLast(); continue }
+            if segment == ".." {
+                _ = output.popLast()
+                continue
+            }
             output.append(segment)
         }
         let leading = path.hasPrefix("/") ? "/" : ""
@@ -180,7 +187,11 @@ public struct SigV4Signer: Sendable {
             let lower = Self.trimAll(name.lowercased())
             guard !Self.unsignedHeaders.contains(lower) else { continue }
             let trimmed = Self.trimAll(value)
-            if let existing = values[lower] { values[lower] = existing + "," + trimmed } else { values[lower] = trimmed }
+            if let existing = values[lower] {
+                values[lower] = existing + "," + trimmed
+            } else {
+                values[lower] = trimmed
+            }
         }
         let names = values.keys.sorted()
         var canonical = ""
@@ -203,7 +214,10 @@ public struct SigV4Signer: Sendable {
             case 0x20, 0x09, 0x0A, 0x0B, 0x0C, 0x0D:
                 pendingSpace = !out.isEmpty
             default:
-                if pendingSpace { out.append(0x20); pendingSpace = false }
+                if pendingSpace {
+                    out.append(0x20)
+                    pendingSpace = false
+                }
                 out.append(c)
             }
         }

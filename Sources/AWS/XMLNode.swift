@@ -1,7 +1,8 @@
 // A small XML tree for AWS Query responses (STS, IAM), built with Foundation's XMLParser.
 import Foundation
+
 #if canImport(FoundationXML)
-import FoundationXML
+    import FoundationXML
 #endif
 
 struct XMLNode: Sendable {
@@ -65,8 +66,10 @@ struct XMLNode: Sendable {
                 if next == UInt8(ascii: "?") { return false }
                 if next == UInt8(ascii: "!") {
                     // Comments and CDATA are skipped whole: what they hold is text.
-                    let (open, close) = bytes[(i + 2)...].starts(with: Array("--".utf8))
-                        ? (4, Array("-->".utf8)) : bytes[(i + 2)...].starts(with: Array("[CDATA[".utf8)) ? (9, Array("]]>".utf8)) : (0, [])
+                    let (open, close) =
+                        bytes[(i + 2)...].starts(with: Array("--".utf8))
+                        ? (4, Array("-->".utf8))
+                        : bytes[(i + 2)...].starts(with: Array("[CDATA[".utf8)) ? (9, Array("]]>".utf8)) : (0, [])
                     guard open > 0 else { return false }
                     guard let end = firstRange(of: close, in: bytes, from: i + open) else { return false }
                     i = end
@@ -93,8 +96,10 @@ struct XMLNode: Sendable {
         var root: XMLNode?
         var tooDeep = false
 
-        func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
-            attributes: [String: String] = [:]) {
+        func parser(
+            _ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
+            attributes: [String: String] = [:]
+        ) {
             guard stack.count < 64 else {
                 tooDeep = true
                 parser.abortParsing()

@@ -134,7 +134,7 @@ public actor KeyManager {
             identity: identity.name,
             message: "IAM user \(identity.iamUser) has Active SSH key \(keyID)\(uploaded) whose private half is not in "
                 + "\(stateDirectory), \(than): another fleetstrap state (another ledger or state folder, a "
-                    + "colleague's run) "
+                + "colleague's run) "
                 + "is rotating this identity or left a rotation half-way; nothing was changed for it",
             hint: "finish that run with its own --ledger and --state-dir; if it was abandoned, make the key Inactive "
                 + "(aws iam update-ssh-public-key --user-name \(identity.iamUser) --ssh-public-key-id \(keyID) "

@@ -165,6 +165,6 @@ public final class RunLock: Sendable {
         let heard = DurationText.format(.seconds(max(0, now.timeIntervalSince(lease.heartbeat)).rounded()))
         return
             "fleetstrap \(lease.command)\(run) as pid \(lease.pid) on \(lease.host) since \(since), "
-                + "last heard of \(heard) ago"
+            + "last heard of \(heard) ago"
     }
 }

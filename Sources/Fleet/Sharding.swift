@@ -24,13 +24,17 @@ public struct Shard: Sendable, Equatable, CustomStringConvertible {
         switch parts.count {
         case 1: (indexText, countText) = (environment["JOB_COMPLETION_INDEX"], parts[0])
         case 2: (indexText, countText) = (parts[0], parts[1])
-        default: throw Invalid(description: "--shard '\(text)': write I/N (e.g. 0/4), or N with JOB_COMPLETION_INDEX set")
+        default:
+            throw Invalid(description: "--shard '\(text)': write I/N (e.g. 0/4), or N with JOB_COMPLETION_INDEX set")
         }
         guard let count = Int(countText), count >= 1, count <= 10_000 else {
             throw Invalid(description: "--shard '\(text)': the number of shards must be 1 to 10000")
         }
         guard let indexText else {
-            throw Invalid(description: "--shard \(count): JOB_COMPLETION_INDEX is not set (it is in a Kubernetes Indexed Job); or write I/N")
+            throw Invalid(
+                description:
+                    "--shard \(count): JOB_COMPLETION_INDEX is not set (it is in a Kubernetes Indexed Job); or write I/N"
+            )
         }
         guard let index = Int(indexText), index >= 0, index < count else {
             throw Invalid(description: "--shard: index '\(indexText)' must be 0 to \(count - 1)")
@@ -42,7 +46,9 @@ public struct Shard: Sendable, Equatable, CustomStringConvertible {
 
     /// The group a cluster goes with: its repository's SSH identity, or its repository.
     static func group(of cluster: Cluster, in inventory: Inventory) -> String {
-        guard let repository = inventory.repository(named: cluster.repository) else { return "repository:\(cluster.repository)" }
+        guard let repository = inventory.repository(named: cluster.repository) else {
+            return "repository:\(cluster.repository)"
+        }
         if repository.transport == .ssh, let identity = repository.identity { return "identity:\(identity)" }
         return "repository:\(repository.name)"
     }

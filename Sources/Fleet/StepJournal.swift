@@ -20,7 +20,7 @@ struct StepJournal: Sendable {
     func step<T>(_ name: String, restores: Bool = false, _ body: () async throws -> T) async throws -> T {
         do {
             try ledger.journal(run: runID, cluster: cluster, step: name, state: .started)
-        } catch where !restores {
+        } catch  where !restores {
             throw LedgerWriteError.from(error, path: ledger.path) ?? error
         } catch {}
         let started = ContinuousClock.now
@@ -31,8 +31,9 @@ struct StepJournal: Sendable {
                 do {
                     value = try await body()
                     break
-                } catch where attempt < 3 && Self.isTransient(error) && !Task.isCancelled {
-                    try? ledger.journal(run: runID, cluster: cluster, step: name, state: .started, detail: "again after: \(error)")
+                } catch  where attempt < 3 && Self.isTransient(error) && !Task.isCancelled {
+                    try? ledger.journal(
+                        run: runID, cluster: cluster, step: name, state: .started, detail: "again after: \(error)")
                     try await Task.sleep(for: .milliseconds(500 * attempt))
                     attempt += 1
                 }
@@ -43,7 +44,8 @@ struct StepJournal: Sendable {
             return value
         } catch {
             let ms = Int((ContinuousClock.now - started).seconds * 1000)
-            try? ledger.journal(run: runID, cluster: cluster, step: name, state: .failed, detail: "\(error)", milliseconds: ms)
+            try? ledger.journal(
+                run: runID, cluster: cluster, step: name, state: .failed, detail: "\(error)", milliseconds: ms)
             if error is StepFailure { throw error }
             throw StepFailure(step: name, cluster: cluster, underlying: error)
         }
@@ -53,7 +55,8 @@ struct StepJournal: Sendable {
     static func isTransient(_ error: any Error) -> Bool {
         switch error {
         case let aws as AWSError: aws.isRetryable
-        case let kube as KubeError: [.tooManyRequests, .server, .transport, .timeout].contains(kube.kind) && kube.verb != "wait"
+        case let kube as KubeError:
+            [.tooManyRequests, .server, .transport, .timeout].contains(kube.kind) && kube.verb != "wait"
         case let git as GitError: git.kind == .transport
         default: false
         }

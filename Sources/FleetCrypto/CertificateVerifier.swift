@@ -6,7 +6,9 @@ import Foundation
 public enum CertificateVerifier {
     /// Nil when `leafDER` (plus any `intermediatesDER`) chains to a trusted CA and names `host`; otherwise why not.
     /// `trustedPEM` nil trusts the system's CA store.
-    public static func verify(leafDER: [UInt8], intermediatesDER: [[UInt8]] = [], trustedPEM: [UInt8]?, host: String) -> String? {
+    public static func verify(leafDER: [UInt8], intermediatesDER: [[UInt8]] = [], trustedPEM: [UInt8]?, host: String)
+        -> String?
+    {
         guard let leaf = certificate(der: leafDER) else { return "the server's certificate cannot be parsed" }
         defer { X509_free(leaf) }
         guard let store = X509_STORE_new() else { return "OpenSSL could not make a certificate store" }
@@ -44,7 +46,9 @@ public enum CertificateVerifier {
         let parameters = X509_STORE_CTX_get0_param(context)
         let bareHost = host.hasPrefix("[") ? String(host.dropFirst().prefix { $0 != "]" }) : host
         if bareHost.contains(":") || bareHost.allSatisfy({ $0.isNumber || $0 == "." }) {
-            guard X509_VERIFY_PARAM_set1_ip_asc(parameters, bareHost) == 1 else { return "'\(bareHost)' is not an IP address" }
+            guard X509_VERIFY_PARAM_set1_ip_asc(parameters, bareHost) == 1 else {
+                return "'\(bareHost)' is not an IP address"
+            }
         } else {
             X509_VERIFY_PARAM_set1_host(parameters, bareHost, 0)
         }

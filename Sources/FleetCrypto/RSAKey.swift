@@ -13,7 +13,9 @@ public final class RSAPrivateKey: @unchecked Sendable {  // immutable after init
 
     /// A new key. RSA-4096 takes a second or two: call it off the cooperative pool, never per cluster in a loop.
     public static func generate(bits: Int) throws(CryptoError) -> RSAPrivateKey {
-        guard let context = EVP_PKEY_CTX_new_from_name(nil, "RSA", nil) else { throw .failed("EVP_PKEY_CTX_new_from_name") }
+        guard let context = EVP_PKEY_CTX_new_from_name(nil, "RSA", nil) else {
+            throw .failed("EVP_PKEY_CTX_new_from_name")
+        }
         defer { EVP_PKEY_CTX_free(context) }
         guard EVP_PKEY_keygen_init(context) == 1, EVP_PKEY_CTX_set_rsa_keygen_bits(context, Int32(bits)) == 1 else {
             throw .failed("RSA key generation setup (\(bits) bits)")
@@ -38,9 +40,10 @@ public final class RSAPrivateKey: @unchecked Sendable {  // immutable after init
             let reason = CryptoError.lastOpenSSLReason()
             ERR_clear_error()
             if text.contains("ENCRYPTED") {
-                throw .invalidKey(passphrase == nil
-                    ? "the private key is encrypted and no passphrase was given"
-                    : "the passphrase does not decrypt the private key (\(reason))")
+                throw .invalidKey(
+                    passphrase == nil
+                        ? "the private key is encrypted and no passphrase was given"
+                        : "the passphrase does not decrypt the private key (\(reason))")
             }
             throw .invalidKey("not a PEM private key (\(reason))")
         }
@@ -61,7 +64,8 @@ public final class RSAPrivateKey: @unchecked Sendable {  // immutable after init
         let written: Int32
         if let phrase = passphrase?.reveal(), !phrase.isEmpty {
             var bytes = Array(phrase.utf8)
-            written = PEM_write_bio_PrivateKey_traditional(bio, key, EVP_aes_256_cbc(), &bytes, Int32(bytes.count), nil, nil)
+            written = PEM_write_bio_PrivateKey_traditional(
+                bio, key, EVP_aes_256_cbc(), &bytes, Int32(bytes.count), nil, nil)
             bytes.withUnsafeMutableBytes { OPENSSL_cleanse($0.baseAddress, $0.count) }
         } else {
             written = PEM_write_bio_PrivateKey_traditional(bio, key, nil, nil, 0, nil, nil)
@@ -112,7 +116,9 @@ public struct SSHPublicKey: Sendable, Hashable {
     /// Reads the first two fields of an `ssh-rsa AAAA… comment` line.
     public init?(openSSH line: some StringProtocol) {
         let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-        guard fields.count >= 2, fields[0] == "ssh-rsa", let data = Data(base64Encoded: String(fields[1])) else { return nil }
+        guard fields.count >= 2, fields[0] == "ssh-rsa", let data = Data(base64Encoded: String(fields[1])) else {
+            return nil
+        }
         blob = Array(data)
         guard blob.starts(with: [0, 0, 0, 7] + Array("ssh-rsa".utf8)) else { return nil }
     }

@@ -10,19 +10,29 @@ struct EKSService {
     func handle(_ request: LabRequest, caller: LabSigV4Verifier.Caller) async -> LabResponse {
         let parts = request.path.split(separator: "/")
         guard request.method == "GET", parts.count == 2, parts[0] == "clusters" else {
-            return LabError(code: "InvalidRequestException", message: "unsupported EKS operation \(request.method) \(request.path)", status: 400)
-                .response(protocol: .restJSON)
+            return LabError(
+                code: "InvalidRequestException", message: "unsupported EKS operation \(request.method) \(request.path)",
+                status: 400
+            )
+            .response(protocol: .restJSON)
         }
         let name = PercentEncoding.decode(parts[1])
-        guard let c = state.clusters.first(where: {
-            $0.name == name && $0.region == caller.region && state.accountID(named: $0.account) == caller.identity.accountID
-        }) else {
-            return LabError(code: "ResourceNotFoundException", message: "No cluster found for name: \(name).", status: 404)
-                .response(protocol: .restJSON)
+        guard
+            let c = state.clusters.first(where: {
+                $0.name == name && $0.region == caller.region
+                    && state.accountID(named: $0.account) == caller.identity.accountID
+            })
+        else {
+            return LabError(
+                code: "ResourceNotFoundException", message: "No cluster found for name: \(name).", status: 404
+            )
+            .response(protocol: .restJSON)
         }
         guard let (endpoint, ca) = try? await cluster(c) else {
-            return LabError(code: "ServerException", message: "the lab could not start the cluster's API server", status: 500)
-                .response(protocol: .restJSON)
+            return LabError(
+                code: "ServerException", message: "the lab could not start the cluster's API server", status: 500
+            )
+            .response(protocol: .restJSON)
         }
         let accountID = caller.identity.accountID
         return .json([
@@ -33,9 +43,11 @@ struct EKSService {
                 "endpoint": endpoint,
                 "status": "ACTIVE",
                 "certificateAuthority": ["data": Data(ca.utf8).base64EncodedString()],
-                "identity": ["oidc": ["issuer": "https://oidc.eks.\(c.region).amazonaws.com/id/\(c.name.uppercased())"]],
+                "identity": [
+                    "oidc": ["issuer": "https://oidc.eks.\(c.region).amazonaws.com/id/\(c.name.uppercased())"]
+                ],
                 "platformVersion": "eks.1",
-            ] as [String: Any],
+            ] as [String: Any]
         ])
     }
 }
@@ -50,26 +62,34 @@ struct CodeCommitService {
         let target = request.header("X-Amz-Target") ?? ""
         let operation = target.split(separator: ".").last.map(String.init) ?? ""
         guard operation == "GetRepository" else {
-            return LabError(code: "UnknownOperationException", message: "\(operation) is not served by the lab", status: 400)
-                .response(protocol: .json)
+            return LabError(
+                code: "UnknownOperationException", message: "\(operation) is not served by the lab", status: 400
+            )
+            .response(protocol: .json)
         }
         let input = (try? JSONSerialization.jsonObject(with: Data(request.body)) as? [String: Any]) ?? [:]
         let name = input["repositoryName"] as? String ?? ""
-        guard let repo = state.repositories(accountID: caller.identity.accountID, named: name).first(where: { $0.region == caller.region }) else {
+        guard
+            let repo = state.repositories(accountID: caller.identity.accountID, named: name).first(where: {
+                $0.region == caller.region
+            })
+        else {
             return LabError(code: "RepositoryDoesNotExistException", message: "\(name) does not exist", status: 400)
                 .response(protocol: .json)
         }
         let accountID = caller.identity.accountID
-        return .json([
-            "repositoryMetadata": [
-                "accountId": accountID,
-                "repositoryId": UUID(uuidString: "00000000-0000-0000-0000-\(String(repeating: "0", count: 12))")!.uuidString,
-                "repositoryName": repo.name,
-                "defaultBranch": "main",
-                "cloneUrlHttp": "\(httpBase)/v1/repos/\(repo.name)",
-                "cloneUrlSsh": sshBase().map { "\($0)/v1/repos/\(repo.name)" } ?? "",
-                "Arn": "arn:aws:codecommit:\(repo.region):\(accountID):\(repo.name)",
-            ] as [String: Any],
-        ], contentType: "application/x-amz-json-1.1")
+        return .json(
+            [
+                "repositoryMetadata": [
+                    "accountId": accountID,
+                    "repositoryId": UUID(uuidString: "00000000-0000-0000-0000-\(String(repeating: "0", count: 12))")!
+                        .uuidString,
+                    "repositoryName": repo.name,
+                    "defaultBranch": "main",
+                    "cloneUrlHttp": "\(httpBase)/v1/repos/\(repo.name)",
+                    "cloneUrlSsh": sshBase().map { "\($0)/v1/repos/\(repo.name)" } ?? "",
+                    "Arn": "arn:aws:codecommit:\(repo.region):\(accountID):\(repo.name)",
+                ] as [String: Any]
+            ], contentType: "application/x-amz-json-1.1")
     }
 }

@@ -27,7 +27,8 @@ public struct EKSTokenVerifier: Sendable {
     }
 
     func isSTSHost(_ host: String) -> Bool {
-        host == labSTSHost || host.wholeMatch(of: /sts(\.[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]+)?\.amazonaws\.com(\.cn)?/) != nil
+        host == labSTSHost
+            || host.wholeMatch(of: /sts(\.[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]+)?\.amazonaws\.com(\.cn)?/) != nil
     }
 
     public enum Refusal: Error, Equatable, CustomStringConvertible {
@@ -39,7 +40,8 @@ public struct EKSTokenVerifier: Sendable {
         public var description: String {
             switch self {
             case .malformed(let why): "input token was not properly formatted: \(why)"
-            case .wrongCluster: "input token was not properly formatted: X-Amz-SignedHeaders does not sign this cluster's name"
+            case .wrongCluster:
+                "input token was not properly formatted: X-Amz-SignedHeaders does not sign this cluster's name"
             case .expired: "input token was not properly formatted: the token is older than 15 minutes"
             case .signature(let why): "error from AWS (expected 200, got 403): \(why)"
             }
@@ -66,11 +68,14 @@ public struct EKSTokenVerifier: Sendable {
         let host = String(rest[..<slash])
         guard isSTSHost(host) else { return .failure(.malformed("unexpected hostname \(host)")) }
         let target = String(rest[slash...])
-        let request = LabRequest(method: "GET", target: target, headers: [("Host", host), ("x-k8s-aws-id", cluster)], body: [])
+        let request = LabRequest(
+            method: "GET", target: target, headers: [("Host", host), ("x-k8s-aws-id", cluster)], body: [])
         guard request.path == "/" else { return .failure(.malformed("unexpected path \(request.path)")) }
         var seen = Set<String>()
         for (key, _) in request.query {
-            guard Self.allowedParameters.contains(key) else { return .failure(.malformed("non-whitelisted query parameter \(key)")) }
+            guard Self.allowedParameters.contains(key) else {
+                return .failure(.malformed("non-whitelisted query parameter \(key)"))
+            }
             guard seen.insert(key).inserted else { return .failure(.malformed("query parameter \(key) appears twice")) }
         }
         func value(_ key: String) -> String? { request.query.first { $0.0 == key }?.1 }
@@ -78,7 +83,8 @@ public struct EKSTokenVerifier: Sendable {
         guard let signed = value("X-Amz-SignedHeaders"), signed.split(separator: ";").contains("x-k8s-aws-id") else {
             return .failure(.wrongCluster)
         }
-        guard let expiresText = value("X-Amz-Expires"), let expires = Int(expiresText), (0...900).contains(expires) else {
+        guard let expiresText = value("X-Amz-Expires"), let expires = Int(expiresText), (0...900).contains(expires)
+        else {
             return .failure(.malformed("X-Amz-Expires must be 0 to 900"))
         }
         guard let dateText = value("X-Amz-Date"), let date = AWSTimestamp.parseAmzDate(dateText) else {

@@ -17,13 +17,17 @@ struct GitHTTPService {
         let rest = request.path.dropFirst("/v1/repos/".count)
         let name = String(rest.prefix(while: { $0 != "/" }))
         let suffix = String(rest.dropFirst(name.count))
-        let operation = suffix.hasSuffix("git-receive-pack") || request.rawQuery.contains("service=git-receive-pack")
+        let operation =
+            suffix.hasSuffix("git-receive-pack") || request.rawQuery.contains("service=git-receive-pack")
             ? "git-receive-pack" : "git-upload-pack"
         // No body: libgit2 1.5 leaves a 401's body unread when it arrives in a TLS record of its own, then reads it
         // as the start of the next response ("http parser error: invalid constant string").
-        let challenge = LabResponse(status: 401, headers: [("WWW-Authenticate", "Basic realm=\"fleetstrap-lab CodeCommit\"")])
+        let challenge = LabResponse(
+            status: 401, headers: [("WWW-Authenticate", "Basic realm=\"fleetstrap-lab CodeCommit\"")])
         guard let authorization = request.header("Authorization"), authorization.hasPrefix("Basic "),
-            let decoded = Data(base64Encoded: String(authorization.dropFirst(6))).map({ String(decoding: $0, as: UTF8.self) }),
+            let decoded = Data(base64Encoded: String(authorization.dropFirst(6))).map({
+                String(decoding: $0, as: UTF8.self)
+            }),
             let colon = decoded.firstIndex(of: ":")
         else {
             state.countChallenge()
@@ -32,14 +36,19 @@ struct GitHTTPService {
         // Sent as is: `AKID%sessionToken` is not percent-encoding (the token holds `+`, `/` and `%`-like pairs).
         let user = String(decoded[..<colon])
         let password = String(decoded[decoded.index(after: colon)...])
-        guard let accountID = authenticate(user: user, password: password, name: name, host: request.header("Host") ?? "") else {
+        guard
+            let accountID = authenticate(user: user, password: password, name: name, host: request.header("Host") ?? "")
+        else {
             state.count(service: "git", operation: operation, repository: name)
             state.count(.denied, service: "git")
-            return LabResponse(status: 403, body: Array("fatal: unable to access: the Git password is not valid for this repository\n".utf8))
+            return LabResponse(
+                status: 403,
+                body: Array("fatal: unable to access: the Git password is not valid for this repository\n".utf8))
         }
         state.count(service: "git", operation: operation, repository: "\(accountID)/\(name)")
         let region = state.repositories(accountID: accountID, named: name).first?.region
-        let call = FaultInjector.Call(service: "git", operation: operation, accountID: accountID, region: region, repository: name)
+        let call = FaultInjector.Call(
+            service: "git", operation: operation, accountID: accountID, region: region, repository: name)
         if let injected = await faults?.intercept(call, answer: .git, state: state) { return injected }
         if request.method == "POST", suffix == "/git-receive-pack" {
             await rival?.raceIfArmed(accountID: accountID, repository: name, ref: Self.firstPushedRef(request.body))
@@ -51,14 +60,16 @@ struct GitHTTPService {
         }
         var environment = [
             "GIT_PROJECT_ROOT": root, "GIT_HTTP_EXPORT_ALL": "1", "PATH_INFO": "/\(name).git\(suffix)",
-            "REQUEST_METHOD": request.method, "QUERY_STRING": request.rawQuery, "REMOTE_USER": user.split(separator: "%").first.map(String.init) ?? user,
+            "REQUEST_METHOD": request.method, "QUERY_STRING": request.rawQuery,
+            "REMOTE_USER": user.split(separator: "%").first.map(String.init) ?? user,
             "REMOTE_ADDR": "127.0.0.1", "CONTENT_LENGTH": String(request.body.count), "PATH": "/usr/bin:/bin",
         ]
         if let type = request.header("Content-Type") { environment["CONTENT_TYPE"] = type }
         if let encoding = request.header("Content-Encoding") { environment["HTTP_CONTENT_ENCODING"] = encoding }
         if let protocolHeader = request.header("Git-Protocol") { environment["GIT_PROTOCOL"] = protocolHeader }
         do {
-            let output = try await LabProcess.run("/usr/bin/git", ["http-backend"], environment: environment, input: request.body)
+            let output = try await LabProcess.run(
+                "/usr/bin/git", ["http-backend"], environment: environment, input: request.body)
             return Self.cgiResponse(output.stdout)
         } catch {
             return LabResponse(status: 500, body: Array("git http-backend failed: \(error)\n".utf8))
@@ -105,19 +116,31 @@ struct GitHTTPService {
 
     /// CGI output: headers (`Status:` among them), a blank line, the body.
     static func cgiResponse(_ output: [UInt8]) -> LabResponse {
-        var headerEnd = 0, bodyStart = 0
+        var headerEnd = 0
+        var bodyStart = 0
         for i in 0..<output.count {
-            if output[i] == 10, i + 1 < output.count, output[i + 1] == 10 { headerEnd = i; bodyStart = i + 2; break }
+            if output[i] == 10, i + 1 < output.count, output[i + 1] == 10 {
+                headerEnd = i
+                bodyStart = i + 2
+                break
+            }
             if output[i] == 13, i + 3 < output.count, output[i + 1] == 10, output[i + 2] == 13, output[i + 3] == 10 {
-                headerEnd = i; bodyStart = i + 4; break
+                headerEnd = i
+                bodyStart = i + 4
+                break
             }
         }
         var status = 200
         var headers: [(String, String)] = []
         for line in String(decoding: output[0..<headerEnd], as: UTF8.self).split(whereSeparator: \.isNewline) {
             guard let colon = line.firstIndex(of: ":") else { continue }
-            let name = String(line[..<colon]), value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-            if name.lowercased() == "status" { status = Int(value.prefix(3)) ?? 500 } else { headers.append((name, value)) }
+            let name = String(line[..<colon])
+            let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            if name.lowercased() == "status" {
+                status = Int(value.prefix(3)) ?? 500
+            } else {
+                headers.append((name, value))
+            }
         }
         return LabResponse(status: status, headers: headers, body: Array(output[bodyStart...]))
     }

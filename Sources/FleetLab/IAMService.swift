@@ -23,11 +23,15 @@ struct IAMService {
                 switch SSHPublicKeyParser.parse(body) {
                 case .success(let k): parsed = k
                 case .failure(.unrecognized):
-                    throw LabError(code: "UnrecognizedPublicKeyEncoding", message: "The public key encoding format is unknown or unsupported.", status: 400)
+                    throw LabError(
+                        code: "UnrecognizedPublicKeyEncoding",
+                        message: "The public key encoding format is unknown or unsupported.", status: 400)
                 case .failure(.invalid(let why)):
-                    throw LabError(code: "InvalidPublicKey", message: "The public key is not valid: \(why).", status: 400)
+                    throw LabError(
+                        code: "InvalidPublicKey", message: "The public key is not valid: \(why).", status: 400)
                 }
-                let key = try state.uploadKey(accountID: account, userName: user, body: parsed.openSSHLine, fingerprint: parsed.fingerprint)
+                let key = try state.uploadKey(
+                    accountID: account, userName: user, body: parsed.openSSHLine, fingerprint: parsed.fingerprint)
                 keysChanged()
                 return wrap(action, "<SSHPublicKey>\(render(key, full: true))</SSHPublicKey>")
             case "ListSSHPublicKeys":
@@ -36,12 +40,18 @@ struct IAMService {
                 let size = max(1, min(Int(p["MaxItems"] ?? "100") ?? 100, 1000))
                 let page = Array(keys.dropFirst(start).prefix(size))
                 let truncated = start + page.count < keys.count
-                return wrap(action, """
+                return wrap(
+                    action,
+                    """
                     <SSHPublicKeys>\(page.map { "<member>\(render($0, full: false))</member>" }.joined())</SSHPublicKeys>
                     <IsTruncated>\(truncated)</IsTruncated>\(truncated ? "<Marker>\(start + page.count)</Marker>" : "")
                     """)
             case "GetSSHPublicKey":
-                guard let key = try state.keys(accountID: account, userName: user).first(where: { $0.id == p["SSHPublicKeyId"] }) else {
+                guard
+                    let key = try state.keys(accountID: account, userName: user).first(where: {
+                        $0.id == p["SSHPublicKeyId"]
+                    })
+                else {
                     throw LabError.noSuchKey(p["SSHPublicKeyId"] ?? "")
                 }
                 return wrap(action, "<SSHPublicKey>\(render(key, full: true))</SSHPublicKey>")
@@ -49,60 +59,88 @@ struct IAMService {
                 guard let status = p["Status"], status == "Active" || status == "Inactive" else {
                     throw LabError(code: "ValidationError", message: "Status must be Active or Inactive", status: 400)
                 }
-                try state.setKey(accountID: account, userName: user, id: p["SSHPublicKeyId"] ?? "", active: status == "Active")
+                try state.setKey(
+                    accountID: account, userName: user, id: p["SSHPublicKeyId"] ?? "", active: status == "Active")
                 keysChanged()
                 return wrap(action, nil)
             case "CreateServiceSpecificCredential":
                 guard p["ServiceName"] == "codecommit.amazonaws.com" else {
-                    throw LabError(code: "ServiceNotSupported", message: "The lab issues service-specific credentials for codecommit.amazonaws.com only", status: 400)
+                    throw LabError(
+                        code: "ServiceNotSupported",
+                        message: "The lab issues service-specific credentials for codecommit.amazonaws.com only",
+                        status: 400)
                 }
                 let c = try state.createGitCredential(accountID: account, userName: user)
-                return wrap(action, """
+                return wrap(
+                    action,
+                    """
                     <ServiceSpecificCredential><CreateDate>\(AWSTimestamp.iso8601(c.created))</CreateDate><ServiceName>codecommit.amazonaws.com</ServiceName>\
                     <ServiceUserName>\(c.serviceUserName)</ServiceUserName><ServicePassword>\(LabEncoding.xmlEscape(c.password))</ServicePassword>\
                     <ServiceSpecificCredentialId>\(c.id)</ServiceSpecificCredentialId><UserName>\(user)</UserName><Status>Active</Status></ServiceSpecificCredential>
                     """)
             case "ListServiceSpecificCredentials":
-                let credentials = try state.gitCredentials(accountID: account, userName: user).filter { _ in p["ServiceName"] == nil || p["ServiceName"] == "codecommit.amazonaws.com" }
-                return wrap(action, "<ServiceSpecificCredentials>" + credentials.map { c in
-                    """
-                    <member><CreateDate>\(AWSTimestamp.iso8601(c.created))</CreateDate><ServiceName>codecommit.amazonaws.com</ServiceName>\
-                    <ServiceUserName>\(c.serviceUserName)</ServiceUserName><ServiceSpecificCredentialId>\(c.id)</ServiceSpecificCredentialId>\
-                    <UserName>\(user)</UserName><Status>\(c.active ? "Active" : "Inactive")</Status></member>
-                    """
-                }.joined() + "</ServiceSpecificCredentials>")
+                let credentials = try state.gitCredentials(accountID: account, userName: user).filter { _ in
+                    p["ServiceName"] == nil || p["ServiceName"] == "codecommit.amazonaws.com"
+                }
+                return wrap(
+                    action,
+                    "<ServiceSpecificCredentials>"
+                        + credentials.map { c in
+                            """
+                            <member><CreateDate>\(AWSTimestamp.iso8601(c.created))</CreateDate><ServiceName>codecommit.amazonaws.com</ServiceName>\
+                            <ServiceUserName>\(c.serviceUserName)</ServiceUserName><ServiceSpecificCredentialId>\(c.id)</ServiceSpecificCredentialId>\
+                            <UserName>\(user)</UserName><Status>\(c.active ? "Active" : "Inactive")</Status></member>
+                            """
+                        }.joined() + "</ServiceSpecificCredentials>")
             case "UpdateServiceSpecificCredential":
                 guard let status = p["Status"], status == "Active" || status == "Inactive" else {
                     throw LabError(code: "ValidationError", message: "Status must be Active or Inactive", status: 400)
                 }
-                try state.setGitCredential(accountID: account, userName: user, id: p["ServiceSpecificCredentialId"] ?? "", active: status == "Active")
+                try state.setGitCredential(
+                    accountID: account, userName: user, id: p["ServiceSpecificCredentialId"] ?? "",
+                    active: status == "Active")
                 return wrap(action, nil)
             case "DeleteServiceSpecificCredential":
-                try state.setGitCredential(accountID: account, userName: user, id: p["ServiceSpecificCredentialId"] ?? "", active: nil)
+                try state.setGitCredential(
+                    accountID: account, userName: user, id: p["ServiceSpecificCredentialId"] ?? "", active: nil)
                 return wrap(action, nil)
             case "DeleteSSHPublicKey":
                 try state.deleteKey(accountID: account, userName: user, id: p["SSHPublicKeyId"] ?? "")
                 keysChanged()
                 return wrap(action, nil)
             default:
-                throw LabError(code: "InvalidAction", message: "Could not find operation \(action) for version 2010-05-08", status: 400)
+                throw LabError(
+                    code: "InvalidAction", message: "Could not find operation \(action) for version 2010-05-08",
+                    status: 400)
             }
         } catch let error as LabError {
             return error.response(protocol: .query(namespace: Self.namespace))
         } catch let error as LabState.KeyError {
             let user = p["UserName"] ?? ""
-            let e: LabError = switch error {
-            case .noSuchUser: LabError(code: "NoSuchEntity", message: "The user with name \(user) cannot be found.", status: 404)
-            case .limitExceeded:
-                action.contains("ServiceSpecific")
-                    ? LabError(code: "LimitExceeded", message: "Cannot exceed quota for ServiceSpecificCredentialsPerUserPerService: 2", status: 409)
-                    : LabError(code: "LimitExceeded", message: "Cannot exceed quota for PublicKeysPerUser: 5", status: 409)
-            case .duplicate: LabError(code: "DuplicateSSHPublicKey", message: "The public key you have attempted to upload already exists for this user.", status: 400)
-            case .noSuchKey:
-                action.contains("ServiceSpecific")
-                    ? LabError(code: "NoSuchEntity", message: "No such credential \(p["ServiceSpecificCredentialId"] ?? "")", status: 404)
-                    : LabError.noSuchKey(p["SSHPublicKeyId"] ?? "")
-            }
+            let e: LabError =
+                switch error {
+                case .noSuchUser:
+                    LabError(code: "NoSuchEntity", message: "The user with name \(user) cannot be found.", status: 404)
+                case .limitExceeded:
+                    action.contains("ServiceSpecific")
+                        ? LabError(
+                            code: "LimitExceeded",
+                            message: "Cannot exceed quota for ServiceSpecificCredentialsPerUserPerService: 2",
+                            status: 409)
+                        : LabError(
+                            code: "LimitExceeded", message: "Cannot exceed quota for PublicKeysPerUser: 5", status: 409)
+                case .duplicate:
+                    LabError(
+                        code: "DuplicateSSHPublicKey",
+                        message: "The public key you have attempted to upload already exists for this user.",
+                        status: 400)
+                case .noSuchKey:
+                    action.contains("ServiceSpecific")
+                        ? LabError(
+                            code: "NoSuchEntity",
+                            message: "No such credential \(p["ServiceSpecificCredentialId"] ?? "")", status: 404)
+                        : LabError.noSuchKey(p["SSHPublicKeyId"] ?? "")
+                }
             return e.response(protocol: .query(namespace: Self.namespace))
         } catch {
             return LabError(code: "ServiceFailure", message: "\(error)", status: 500, type: "Receiver")
@@ -115,12 +153,15 @@ struct IAMService {
             <UserName>\(key.userName)</UserName><SSHPublicKeyId>\(key.id)</SSHPublicKeyId>\
             <Status>\(key.active ? "Active" : "Inactive")</Status><UploadDate>\(AWSTimestamp.iso8601(key.uploaded))</UploadDate>
             """
-        if full { xml += "<Fingerprint>\(key.fingerprint)</Fingerprint><SSHPublicKeyBody>\(key.body)</SSHPublicKeyBody>" }
+        if full {
+            xml += "<Fingerprint>\(key.fingerprint)</Fingerprint><SSHPublicKeyBody>\(key.body)</SSHPublicKeyBody>"
+        }
         return xml
     }
 
     private func wrap(_ action: String, _ body: String?) -> LabResponse {
-        .xml("""
+        .xml(
+            """
             <\(action)Response xmlns="\(Self.namespace)">\(body.map { "<\(action)Result>\($0)</\(action)Result>" } ?? "")\
             <ResponseMetadata><RequestId>\(UUID().uuidString)</RequestId></ResponseMetadata></\(action)Response>
             """)

@@ -42,7 +42,8 @@ public final class Lab: Sendable {
 
         /// The environment variable holding an IAM user's HTTPS Git password (`FLEETSTRAP_LAB_GIT_PASSWORD_FLUX_PROD`).
         public static func gitPasswordVariable(user: String) -> String {
-            "FLEETSTRAP_LAB_GIT_PASSWORD_" + user.uppercased().map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()
+            "FLEETSTRAP_LAB_GIT_PASSWORD_"
+                + user.uppercased().map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()
         }
     }
 
@@ -94,7 +95,8 @@ public final class Lab: Sendable {
             if let reason = LabSSHServer.unavailableReason() {
                 sshUnavailable = reason
             } else {
-                let server = LabSSHServer(directory: "\(dir)/ssh", repositoriesRoot: reposRoot, state: state, rival: rival)
+                let server = LabSSHServer(
+                    directory: "\(dir)/ssh", repositoriesRoot: reposRoot, state: state, rival: rival)
                 try await server.start()
                 ssh = server
             }
@@ -106,7 +108,9 @@ public final class Lab: Sendable {
         let box = Mutex<Lab?>(nil)
         let (port, task): (Int, Task<Void, any Error>)
         do {
-            (port, task) = try await LabHTTPServer.start(certificatePEM: certPEM, keyPEM: keyPEM, name: "fleetstrap-lab", port: options.port) { request in
+            (port, task) = try await LabHTTPServer.start(
+                certificatePEM: certPEM, keyPEM: keyPEM, name: "fleetstrap-lab", port: options.port
+            ) { request in
                 guard let lab = box.withLock({ $0 }) else { return LabResponse(status: 503) }
                 return await lab.handle(request)
             }
@@ -125,7 +129,9 @@ public final class Lab: Sendable {
             scaleMode: controllerConfig?.scaleMode ?? false)
         fetcher.allowsKey = { faults.allowsKey(cluster: $0, keyID: $1) }
         var settings = LabControllers.Settings()
-        if let delay = controllerConfig?.deploymentDelay.flatMap(DurationText.parse) { settings.deploymentDelay = delay.seconds }
+        if let delay = controllerConfig?.deploymentDelay.flatMap(DurationText.parse) {
+            settings.deploymentDelay = delay.seconds
+        }
         if let n = controllerConfig?.concurrentFetches, n > 0 { settings.concurrentFetches = n }
         let kubernetes = LabKubernetes(
             state: state, labSTSHost: "127.0.0.1:\(port)", faults: faults, fetcher: fetcher, settings: settings,
@@ -155,7 +161,8 @@ public final class Lab: Sendable {
             info2.gitPasswords[Info.gitPasswordVariable(user: user.name)] = credential.password
         }
         let lab = Lab(
-            options: options, state: state, info: info2, server: task, ssh: ssh, kubernetes: kubernetes, faults: faults, rival: rival)
+            options: options, state: state, info: info2, server: task, ssh: ssh, kubernetes: kubernetes, faults: faults,
+            rival: rival)
         box.withLock { $0 = lab }
         try lab.writeStateFiles(directory: dir)
         return lab
@@ -197,7 +204,9 @@ public final class Lab: Sendable {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let json = "\(directory)/lab.json"
         try encoder.encode(info).write(to: URL(fileURLWithPath: json))
-        let env = environment.sorted { $0.key < $1.key }.map { "export \($0.key)='\($0.value)'" }.joined(separator: "\n") + "\n"
+        let env =
+            environment.sorted { $0.key < $1.key }.map { "export \($0.key)='\($0.value)'" }.joined(separator: "\n")
+            + "\n"
         try env.write(toFile: "\(directory)/lab.env", atomically: true, encoding: .utf8)
         for file in [json, "\(directory)/lab.env"] {
             try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: file)
@@ -209,7 +218,9 @@ public final class Lab: Sendable {
     func handle(_ request: LabRequest) async -> LabResponse {
         if request.path.hasPrefix("/_lab/") { return await LabAdmin(lab: self).handle(request) }
         if request.path.hasPrefix("/v1/repos/") {
-            return await GitHTTPService(state: state, repositoriesRoot: info.repositoriesRoot, faults: faults, rival: rival).handle(request)
+            return await GitHTTPService(
+                state: state, repositoriesRoot: info.repositoriesRoot, faults: faults, rival: rival
+            ).handle(request)
         }
         let isForm = request.header("Content-Type")?.hasPrefix("application/x-www-form-urlencoded") == true
         var parameters = isForm ? request.form : [:]
@@ -223,17 +234,21 @@ public final class Lab: Sendable {
             return LabError.from(.missing, json: false).response(protocol: .query(namespace: STSService.namespace))
         }
         let service = scope.service
-        let kind: LabProtocol = switch service {
-        case "eks": .restJSON
-        case "codecommit": .json
-        case "iam": .query(namespace: IAMService.namespace)
-        default: .query(namespace: STSService.namespace)
-        }
-        let operation: String = switch service {
-        case "eks": request.method == "GET" && request.path.split(separator: "/").count == 2 ? "DescribeCluster" : "\(request.method) \(request.path)"
-        case "codecommit": (request.header("X-Amz-Target") ?? "").split(separator: ".").last.map(String.init) ?? ""
-        default: parameters["Action"] ?? ""
-        }
+        let kind: LabProtocol =
+            switch service {
+            case "eks": .restJSON
+            case "codecommit": .json
+            case "iam": .query(namespace: IAMService.namespace)
+            default: .query(namespace: STSService.namespace)
+            }
+        let operation: String =
+            switch service {
+            case "eks":
+                request.method == "GET" && request.path.split(separator: "/").count == 2
+                    ? "DescribeCluster" : "\(request.method) \(request.path)"
+            case "codecommit": (request.header("X-Amz-Target") ?? "").split(separator: ".").last.map(String.init) ?? ""
+            default: parameters["Action"] ?? ""
+            }
         state.count(service: service, operation: operation)
         let caller: LabSigV4Verifier.Caller
         switch LabSigV4Verifier(state: state).verify(request) {
@@ -242,18 +257,24 @@ public final class Lab: Sendable {
             state.count(.denied, service: service)
             return LabError.from(failure, json: service == "eks" || service == "codecommit").response(protocol: kind)
         }
-        let call = FaultInjector.Call(service: service, operation: operation, accountID: caller.identity.accountID, region: caller.region)
+        let call = FaultInjector.Call(
+            service: service, operation: operation, accountID: caller.identity.accountID, region: caller.region)
         if let injected = await faults.intercept(call, answer: .aws(kind), state: state) { return injected }
         switch service {
         case "sts":
             return STSService(state: state).handle(parameters, caller: caller)
         case "iam":
-            return IAMService(state: state, keysChanged: { [ssh] in ssh?.syncKeys() }).handle(parameters, caller: caller)
+            return IAMService(state: state, keysChanged: { [ssh] in ssh?.syncKeys() }).handle(
+                parameters, caller: caller)
         case "eks":
-            return await EKSService(state: state, cluster: { [self] in try await clusterEndpoint($0) }).handle(request, caller: caller)
+            return await EKSService(state: state, cluster: { [self] in try await clusterEndpoint($0) }).handle(
+                request, caller: caller)
         case "codecommit":
-            return CodeCommitService(state: state, httpBase: info.endpoint, sshBase: { [info] in info.sshPort.map { "ssh://127.0.0.1:\($0)" } })
-                .handle(request, caller: caller)
+            return CodeCommitService(
+                state: state, httpBase: info.endpoint,
+                sshBase: { [info] in info.sshPort.map { "ssh://127.0.0.1:\($0)" } }
+            )
+            .handle(request, caller: caller)
         default:
             return LabError(code: "UnknownService", message: "the lab does not serve \(service)", status: 400)
                 .response(protocol: .json)
@@ -275,10 +296,12 @@ public final class Lab: Sendable {
     /// Another writer pushes a commit to `branch` (default: the repository's HEAD) of a repository, now.
     @discardableResult
     public func rivalPush(account: String, repository: String, branch: String? = nil) async throws -> String {
-        guard let accountID = state.accountID(named: account) ?? (state.accountName(id: account) != nil ? account : nil) else {
+        guard let accountID = state.accountID(named: account) ?? (state.accountName(id: account) != nil ? account : nil)
+        else {
             throw LabFailure("no account \(account)")
         }
-        return try await rival.push(accountID: accountID, repository: repository, ref: branch.map { "refs/heads/\($0)" })
+        return try await rival.push(
+            accountID: accountID, repository: repository, ref: branch.map { "refs/heads/\($0)" })
     }
 
     /// Each cluster's endpoint (its own API server) and its own CA.

@@ -21,7 +21,8 @@ struct LabAdmin {
                 return try Self.json(lab.faults.current)
             case ("PUT", "/_lab/faults"):
                 let text = String(decoding: request.body, as: UTF8.self)
-                let faults = text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+                let faults =
+                    text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
                     ? LabFaults() : try YAMLDecoder().decode(LabFaults.self, from: text)
                 try await lab.setFaults(faults)
                 return try Self.json(lab.faults.current)
@@ -31,9 +32,14 @@ struct LabAdmin {
                 lab.state.resetCounters()
                 return LabResponse(status: 204)
             case ("POST", "/_lab/rival-push"):
-                struct Push: Decodable { var account: String; var repository: String; var branch: String? }
+                struct Push: Decodable {
+                    var account: String
+                    var repository: String
+                    var branch: String?
+                }
                 let push = try JSONDecoder().decode(Push.self, from: Data(request.body))
-                let commit = try await lab.rivalPush(account: push.account, repository: push.repository, branch: push.branch)
+                let commit = try await lab.rivalPush(
+                    account: push.account, repository: push.repository, branch: push.branch)
                 return try Self.json(["commit": commit])
             default:
                 return Self.error(404, "no admin route \(request.method) \(request.path)")
@@ -48,7 +54,8 @@ struct LabAdmin {
     static func json(_ value: some Encodable) throws -> LabResponse {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
-        return LabResponse(status: 200, headers: [("Content-Type", "application/json")], body: Array(try encoder.encode(value)))
+        return LabResponse(
+            status: 200, headers: [("Content-Type", "application/json")], body: Array(try encoder.encode(value)))
     }
 
     static func error(_ status: Int, _ message: String) -> LabResponse {

@@ -32,7 +32,9 @@ public struct LabCertificateAuthority: Sendable {
     }
 
     /// A server certificate for `hosts` (DNS names and IP addresses), signed by this CA.
-    public func issueServerCertificate(hosts: [String], days: Int = 30) throws -> (certificatePEM: String, keyPEM: String) {
+    public func issueServerCertificate(hosts: [String], days: Int = 30) throws -> (
+        certificatePEM: String, keyPEM: String
+    ) {
         let leafKey = P256.Signing.PrivateKey()
         let names: [GeneralName] = hosts.map { host in
             if let address = IPv4Address(host) { return .ipAddress(ASN1OctetString(contentBytes: address.bytes[...])) }

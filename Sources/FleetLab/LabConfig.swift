@@ -28,15 +28,21 @@ public struct LabConfig: Codable, Sendable {
         public var externalId: String?
         /// Allows AssumeRoleWithWebIdentity (IRSA).
         public var webIdentity: Bool?
-        public init(name: String, account: String, trust: [String]? = nil, externalId: String? = nil, webIdentity: Bool? = nil) {
-            (self.name, self.account, self.trust, self.externalId, self.webIdentity) = (name, account, trust, externalId, webIdentity)
+        public init(
+            name: String, account: String, trust: [String]? = nil, externalId: String? = nil, webIdentity: Bool? = nil
+        ) {
+            (self.name, self.account, self.trust, self.externalId, self.webIdentity) = (
+                name, account, trust, externalId, webIdentity
+            )
         }
     }
     public struct Repository: Codable, Sendable {
         public var name: String
         public var account: String
         public var region: String
-        public init(name: String, account: String, region: String) { (self.name, self.account, self.region) = (name, account, region) }
+        public init(name: String, account: String, region: String) {
+            (self.name, self.account, self.region) = (name, account, region)
+        }
     }
     public struct Cluster: Codable, Sendable {
         public var name: String
@@ -82,7 +88,9 @@ public struct LabConfig: Codable, Sendable {
         /// Fetches at once, lab-wide (default 8).
         public var concurrentFetches: Int?
         public init(deploymentDelay: String? = nil, scaleMode: Bool? = nil, concurrentFetches: Int? = nil) {
-            (self.deploymentDelay, self.scaleMode, self.concurrentFetches) = (deploymentDelay, scaleMode, concurrentFetches)
+            (self.deploymentDelay, self.scaleMode, self.concurrentFetches) = (
+                deploymentDelay, scaleMode, concurrentFetches
+            )
         }
     }
 
@@ -131,29 +139,36 @@ public struct LabConfig: Codable, Sendable {
 
     /// A fleet of `clusters` clusters over `accounts` accounts and `regions`, with one repository and one SSH
     /// machine user per account, a `fleetstrap` role in each account trusted by the `operator` user.
-    public static func generated(accounts: Int, clusters: Int, regions: [String], repositoriesPerAccount: Int = 1) -> LabConfig {
+    public static func generated(accounts: Int, clusters: Int, regions: [String], repositoriesPerAccount: Int = 1)
+        -> LabConfig
+    {
         var config = LabConfig(
             accounts: [Account(name: "operator", id: "000000000000")],
-            users: [User(name: "operator", account: "operator", accessKey: true)], roles: [], repositories: [], clusters: [])
+            users: [User(name: "operator", account: "operator", accessKey: true)], roles: [], repositories: [],
+            clusters: [])
         let names = ["prod", "staging", "dev", "sandbox", "shared", "edge", "data", "ml"]
         for i in 0..<accounts {
             let name = i < names.count ? names[i] : "account\(i + 1)"
             let id = String(repeating: String((i + 1) % 10), count: 12)
             config.accounts.append(Account(name: name, id: id))
             config.users.append(User(name: "flux-\(name)", account: name, gitCredential: true))
-            config.roles.append(Role(
-                name: "fleetstrap", account: name, trust: ["arn:aws:iam::000000000000:user/operator"], externalId: nil))
+            config.roles.append(
+                Role(
+                    name: "fleetstrap", account: name, trust: ["arn:aws:iam::000000000000:user/operator"],
+                    externalId: nil))
             for r in 0..<repositoriesPerAccount {
-                config.repositories.append(Repository(
-                    name: repositoriesPerAccount == 1 ? "fleet-\(name)" : "fleet-\(name)-\(r + 1)", account: name,
-                    region: regions[i % regions.count]))
+                config.repositories.append(
+                    Repository(
+                        name: repositoriesPerAccount == 1 ? "fleet-\(name)" : "fleet-\(name)-\(r + 1)", account: name,
+                        region: regions[i % regions.count]))
             }
         }
         for c in 0..<clusters {
             let account = config.accounts[1 + c % accounts]
-            config.clusters.append(Cluster(
-                name: "\(account.name)-\(String(format: "%04d", c + 1))", account: account.name,
-                region: regions[(c / accounts) % regions.count]))
+            config.clusters.append(
+                Cluster(
+                    name: "\(account.name)-\(String(format: "%04d", c + 1))", account: account.name,
+                    region: regions[(c / accounts) % regions.count]))
         }
         return config
     }

@@ -14,7 +14,8 @@ struct LabError: Error {
         case .query(let namespace):
             return LabResponse(
                 status: status, headers: [("Content-Type", "text/xml"), ("x-amzn-RequestId", requestID)],
-                body: Array("""
+                body: Array(
+                    """
                     <ErrorResponse xmlns="\(namespace)">
                       <Error>
                         <Type>\(type)</Type>
@@ -25,7 +26,8 @@ struct LabError: Error {
                     </ErrorResponse>
                     """.utf8))
         case .json:
-            var r = LabResponse.json(["__type": code, "message": message], status: status, contentType: "application/x-amz-json-1.1")
+            var r = LabResponse.json(
+                ["__type": code, "message": message], status: status, contentType: "application/x-amz-json-1.1")
             r.headers.append(("x-amzn-RequestId", requestID))
             return r
         case .restJSON:
@@ -39,22 +41,29 @@ struct LabError: Error {
     static func from(_ failure: LabSigV4Verifier.Failure, json: Bool) -> LabError {
         switch failure {
         case .missing:
-            return LabError(code: json ? "MissingAuthenticationTokenException" : "MissingAuthenticationToken",
+            return LabError(
+                code: json ? "MissingAuthenticationTokenException" : "MissingAuthenticationToken",
                 message: "Request is missing Authentication Token", status: 403)
         case .unknownKey:
-            return LabError(code: json ? "UnrecognizedClientException" : "InvalidClientTokenId",
+            return LabError(
+                code: json ? "UnrecognizedClientException" : "InvalidClientTokenId",
                 message: "The security token included in the request is invalid.", status: 403)
         case .signatureMismatch:
-            return LabError(code: json ? "InvalidSignatureException" : "SignatureDoesNotMatch",
-                message: "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
+            return LabError(
+                code: json ? "InvalidSignatureException" : "SignatureDoesNotMatch",
+                message:
+                    "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
                 status: 403)
         case .expiredToken:
-            return LabError(code: json ? "ExpiredTokenException" : "ExpiredToken",
+            return LabError(
+                code: json ? "ExpiredTokenException" : "ExpiredToken",
                 message: "The security token included in the request is expired", status: json ? 403 : 400)
         case .requestExpired(let message):
-            return LabError(code: json ? "InvalidSignatureException" : "SignatureDoesNotMatch", message: message, status: 403)
+            return LabError(
+                code: json ? "InvalidSignatureException" : "SignatureDoesNotMatch", message: message, status: 403)
         case .malformed(let message):
-            return LabError(code: json ? "IncompleteSignatureException" : "IncompleteSignature", message: message, status: 400)
+            return LabError(
+                code: json ? "IncompleteSignatureException" : "IncompleteSignature", message: message, status: 400)
         }
     }
 }

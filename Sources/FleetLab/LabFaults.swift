@@ -30,12 +30,18 @@ public struct LabFaults: Codable, Sendable, Equatable {
         public var retryAfter: Int?
 
         public init(
-            service: String? = nil, operation: String? = nil, account: String? = nil, region: String? = nil, cluster: String? = nil,
-            repository: String? = nil, latency: String? = nil, error: Kind? = nil, probability: Double? = nil, count: Int? = nil,
+            service: String? = nil, operation: String? = nil, account: String? = nil, region: String? = nil,
+            cluster: String? = nil,
+            repository: String? = nil, latency: String? = nil, error: Kind? = nil, probability: Double? = nil,
+            count: Int? = nil,
             retryAfter: Int? = nil
         ) {
-            (self.service, self.operation, self.account, self.region, self.cluster) = (service, operation, account, region, cluster)
-            (self.repository, self.latency, self.error, self.probability, self.count) = (repository, latency, error, probability, count)
+            (self.service, self.operation, self.account, self.region, self.cluster) = (
+                service, operation, account, region, cluster
+            )
+            (self.repository, self.latency, self.error, self.probability, self.count) = (
+                repository, latency, error, probability, count
+            )
             self.retryAfter = retryAfter
         }
     }
@@ -66,8 +72,12 @@ public struct LabFaults: Codable, Sendable, Equatable {
         public var region: String?
         public var perSecond: Double
         public var burst: Int?
-        public init(service: String, account: String? = nil, region: String? = nil, perSecond: Double, burst: Int? = nil) {
-            (self.service, self.account, self.region, self.perSecond, self.burst) = (service, account, region, perSecond, burst)
+        public init(
+            service: String, account: String? = nil, region: String? = nil, perSecond: Double, burst: Int? = nil
+        ) {
+            (self.service, self.account, self.region, self.perSecond, self.burst) = (
+                service, account, region, perSecond, burst
+            )
         }
     }
 
@@ -97,16 +107,20 @@ public struct LabFaults: Codable, Sendable, Equatable {
 
     public init(
         rules: [Rule]? = nil, rateLimits: [RateLimit]? = nil, unreachableClusters: [String]? = nil,
-        stuckClusters: [String]? = nil, rivalPushes: [RivalPush]? = nil, allowedSSHKeys: [String: [String]]? = nil, hangSeconds: Double? = nil
+        stuckClusters: [String]? = nil, rivalPushes: [RivalPush]? = nil, allowedSSHKeys: [String: [String]]? = nil,
+        hangSeconds: Double? = nil
     ) {
         (self.rules, self.rateLimits, self.unreachableClusters) = (rules, rateLimits, unreachableClusters)
-        (self.stuckClusters, self.rivalPushes, self.allowedSSHKeys, self.hangSeconds) = (stuckClusters, rivalPushes, allowedSSHKeys, hangSeconds)
+        (self.stuckClusters, self.rivalPushes, self.allowedSSHKeys, self.hangSeconds) = (
+            stuckClusters, rivalPushes, allowedSSHKeys, hangSeconds
+        )
     }
 
     /// Reads faults from YAML (or JSON).
     public static func load(path: String) throws -> LabFaults {
         let text = try String(contentsOfFile: path, encoding: .utf8)
-        return text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? LabFaults() : try YAMLDecoder().decode(LabFaults.self, from: text)
+        return text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty
+            ? LabFaults() : try YAMLDecoder().decode(LabFaults.self, from: text)
     }
 
     public static let services: Set<String> = ["sts", "iam", "eks", "codecommit", "git", "kubernetes"]
@@ -116,14 +130,17 @@ public struct LabFaults: Codable, Sendable, Equatable {
         let accounts = Set(config.accounts.flatMap { [$0.name, $0.id] })
         let clusters = Set(config.clusters.map(\.name))
         func known(_ value: String?, in set: Set<String>, _ what: String) throws {
-            if let value, !set.contains(value) { throw LabConfig.Invalid(description: "faults: unknown \(what) '\(value)'") }
+            if let value, !set.contains(value) {
+                throw LabConfig.Invalid(description: "faults: unknown \(what) '\(value)'")
+            }
         }
         for rule in rules ?? [] {
             try known(rule.service, in: Self.services, "service")
             try known(rule.account, in: accounts, "account")
             try known(rule.cluster, in: clusters, "cluster")
             if let latency = rule.latency, Self.latencyRange(latency) == nil {
-                throw LabConfig.Invalid(description: "faults: latency '\(latency)' is not a duration (50ms) or a range (20ms..200ms)")
+                throw LabConfig.Invalid(
+                    description: "faults: latency '\(latency)' is not a duration (50ms) or a range (20ms..200ms)")
             }
             if let p = rule.probability, !(0...1).contains(p) {
                 throw LabConfig.Invalid(description: "faults: probability \(p) is not between 0 and 1")
@@ -132,14 +149,20 @@ public struct LabFaults: Codable, Sendable, Equatable {
         for limit in rateLimits ?? [] {
             try known(limit.service, in: Self.services, "service")
             try known(limit.account, in: accounts, "account")
-            guard limit.perSecond > 0 else { throw LabConfig.Invalid(description: "faults: rate limit perSecond must be positive") }
+            guard limit.perSecond > 0 else {
+                throw LabConfig.Invalid(description: "faults: rate limit perSecond must be positive")
+            }
         }
-        for cluster in (unreachableClusters ?? []) + (stuckClusters ?? []) + (allowedSSHKeys ?? [:]).keys.sorted() { try known(cluster, in: clusters, "cluster") }
+        for cluster in (unreachableClusters ?? []) + (stuckClusters ?? []) + (allowedSSHKeys ?? [:]).keys.sorted() {
+            try known(cluster, in: clusters, "cluster")
+        }
         for push in rivalPushes ?? [] {
             try known(push.account, in: accounts, "account")
             let accountName = config.accounts.first { $0.id == push.account }?.name ?? push.account
-            guard config.repositories.contains(where: { $0.name == push.repository && $0.account == accountName }) else {
-                throw LabConfig.Invalid(description: "faults: no repository '\(push.repository)' in account '\(push.account)'")
+            guard config.repositories.contains(where: { $0.name == push.repository && $0.account == accountName })
+            else {
+                throw LabConfig.Invalid(
+                    description: "faults: no repository '\(push.repository)' in account '\(push.account)'")
             }
         }
     }
@@ -147,7 +170,9 @@ public struct LabFaults: Codable, Sendable, Equatable {
     static func latencyRange(_ text: String) -> ClosedRange<Double>? {
         let parts = text.components(separatedBy: "..")
         let values = parts.compactMap { DurationText.parse($0.trimmingCharacters(in: .whitespaces)).map(\.seconds) }
-        guard values.count == parts.count, (1...2).contains(values.count), values[0] <= values[values.count - 1] else { return nil }
+        guard values.count == parts.count, (1...2).contains(values.count), values[0] <= values[values.count - 1] else {
+            return nil
+        }
         return values[0]...values[values.count - 1]
     }
 }
@@ -203,7 +228,9 @@ final class FaultInjector: Sendable {
         changed.withLock { $0 }?(faults)
     }
 
-    func isUnreachable(_ cluster: String) -> Bool { live.withLock { $0.faults.unreachableClusters?.contains(cluster) ?? false } }
+    func isUnreachable(_ cluster: String) -> Bool {
+        live.withLock { $0.faults.unreachableClusters?.contains(cluster) ?? false }
+    }
     func isStuck(_ cluster: String) -> Bool { live.withLock { $0.faults.stuckClusters?.contains(cluster) ?? false } }
     func allowsKey(cluster: String, keyID: String) -> Bool {
         live.withLock { $0.faults.allowedSSHKeys?[cluster].map { $0.contains(keyID) } ?? true }
@@ -228,8 +255,10 @@ final class FaultInjector: Sendable {
                 }
             }
             if decision.error == nil {
-                for limit in live.faults.rateLimits ?? [] where limit.service == call.service
-                    && (limit.account.map { id($0) == call.accountID } ?? true) && (limit.region.map { $0 == call.region } ?? true)
+                for limit in live.faults.rateLimits ?? []
+                where limit.service == call.service
+                    && (limit.account.map { id($0) == call.accountID } ?? true)
+                    && (limit.region.map { $0 == call.region } ?? true)
                 {
                     let key = "\(limit.service)/\(call.accountID ?? "")/\(call.region ?? "")"
                     let burst = Double(limit.burst ?? max(1, Int(limit.perSecond)))
@@ -275,31 +304,58 @@ enum FaultAnswer {
             return .abort
         case (.aws(let kind), _):
             let json: Bool = if case .query = kind { false } else { true }
-            let refusal = switch error {
-            case .throttling: LabError(code: json ? "ThrottlingException" : "Throttling", message: "Rate exceeded", status: kind.isRest ? 429 : 400)
-            case .internalError: LabError(code: json ? "InternalFailure" : "InternalFailure", message: "We encountered an internal error. Please try again.", status: 500, type: "Receiver")
-            case .unavailable: LabError(code: "ServiceUnavailable", message: "Service is unavailable. Please try again.", status: 503, type: "Receiver")
-            case .expiredToken: LabError(code: json ? "ExpiredTokenException" : "ExpiredToken", message: "The security token included in the request is expired", status: 403)
-            default: LabError(code: "TooManyRequestsException", message: "Too many requests", status: 429)
-            }
+            let refusal =
+                switch error {
+                case .throttling:
+                    LabError(
+                        code: json ? "ThrottlingException" : "Throttling", message: "Rate exceeded",
+                        status: kind.isRest ? 429 : 400)
+                case .internalError:
+                    LabError(
+                        code: json ? "InternalFailure" : "InternalFailure",
+                        message: "We encountered an internal error. Please try again.", status: 500, type: "Receiver")
+                case .unavailable:
+                    LabError(
+                        code: "ServiceUnavailable", message: "Service is unavailable. Please try again.", status: 503,
+                        type: "Receiver")
+                case .expiredToken:
+                    LabError(
+                        code: json ? "ExpiredTokenException" : "ExpiredToken",
+                        message: "The security token included in the request is expired", status: 403)
+                default: LabError(code: "TooManyRequestsException", message: "Too many requests", status: 429)
+                }
             var answer = refusal.response(protocol: kind)
             if error == .tooManyRequests { answer.headers += retryAfter }
             return answer
         case (.git, _):
-            let (status, text) = switch error {
-            case .internalError: (500, "Internal Server Error")
-            case .unavailable: (503, "Service Unavailable")
-            case .expiredToken: (403, "Forbidden")
-            default: (429, "Too Many Requests")
-            }
-            return LabResponse(status: status, headers: status == 429 ? retryAfter : [], body: Array("fleetstrap-lab: \(text)\n".utf8))
+            let (status, text) =
+                switch error {
+                case .internalError: (500, "Internal Server Error")
+                case .unavailable: (503, "Service Unavailable")
+                case .expiredToken: (403, "Forbidden")
+                default: (429, "Too Many Requests")
+                }
+            return LabResponse(
+                status: status, headers: status == 429 ? retryAfter : [], body: Array("fleetstrap-lab: \(text)\n".utf8))
         case (.kubernetes, _):
-            let status = switch error {
-            case .internalError: KubernetesError(code: 500, reason: "InternalError", message: "an error on the server (\"fleetstrap-lab injected fault\") has prevented the request from succeeding")
-            case .unavailable: KubernetesError(code: 503, reason: "ServiceUnavailable", message: "the server is currently unable to handle the request")
-            case .expiredToken: KubernetesError(code: 401, reason: "Unauthorized", message: "Unauthorized")
-            default: KubernetesError(code: 429, reason: "TooManyRequests", message: "the server has received too many requests and has asked us to try again later")
-            }
+            let status =
+                switch error {
+                case .internalError:
+                    KubernetesError(
+                        code: 500, reason: "InternalError",
+                        message:
+                            "an error on the server (\"fleetstrap-lab injected fault\") has prevented the request from succeeding"
+                    )
+                case .unavailable:
+                    KubernetesError(
+                        code: 503, reason: "ServiceUnavailable",
+                        message: "the server is currently unable to handle the request")
+                case .expiredToken: KubernetesError(code: 401, reason: "Unauthorized", message: "Unauthorized")
+                default:
+                    KubernetesError(
+                        code: 429, reason: "TooManyRequests",
+                        message: "the server has received too many requests and has asked us to try again later")
+                }
             var answer = KubernetesAPI.status(status)
             if status.code == 429 { answer.headers += retryAfter }
             return answer

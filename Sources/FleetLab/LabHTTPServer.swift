@@ -46,18 +46,23 @@ enum LabHTTPServer {
             // HTTP/1.1's Host header lives in the authority of swift-http-types' request head; SigV4 signs it.
             var headers: [(String, String)] = request.head.authority.map { [("Host", $0)] } ?? []
             for field in request.headers { headers.append((field.name.rawName, field.value)) }
-            let answer = await handle(LabRequest(
-                method: request.method.rawValue, target: request.head.path ?? "/", headers: headers,
-                body: Array(body.readableBytesView)))
+            let answer = await handle(
+                LabRequest(
+                    method: request.method.rawValue, target: request.head.path ?? "/", headers: headers,
+                    body: Array(body.readableBytesView)))
             if answer.abort {
                 // A reset: linger 0 makes the close a TCP RST (after TLS's close_notify, which NIOSSL sends first).
-                try? await (context.channel as? any SocketOptionProvider)?.setSoLinger(linger(l_onoff: 1, l_linger: 0)).get()
+                try? await (context.channel as? any SocketOptionProvider)?.setSoLinger(linger(l_onoff: 1, l_linger: 0))
+                    .get()
                 try? await context.channel.close()
                 throw LabAborted()
             }
-            var response = Response(status: .init(code: answer.status), body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))
+            var response = Response(
+                status: .init(code: answer.status), body: .init(byteBuffer: ByteBuffer(bytes: answer.body)))
             for (field, value) in answer.headers {
-                if let fieldName = HTTPField.Name(field) { response.headers.append(HTTPField(name: fieldName, value: value)) }
+                if let fieldName = HTTPField.Name(field) {
+                    response.headers.append(HTTPField(name: fieldName, value: value))
+                }
             }
             return response
         }

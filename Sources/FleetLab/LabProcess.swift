@@ -19,7 +19,8 @@ enum LabProcess {
         try await withCheckedThrowingContinuation { continuation in
             Thread.detachNewThread {
                 do {
-                    continuation.resume(returning: try runBlocking(executable, arguments, environment: environment, input: input))
+                    continuation.resume(
+                        returning: try runBlocking(executable, arguments, environment: environment, input: input))
                 } catch {
                     continuation.resume(throwing: error)
                 }
@@ -44,14 +45,17 @@ enum LabProcess {
             _ = fcntl(p[1], F_SETFD, FD_CLOEXEC)
             pipes.append(p)
         }
-        let inPipe = pipes[0], outPipe = pipes[1], errPipe = pipes[2]
+        let inPipe = pipes[0]
+        let outPipe = pipes[1]
+        let errPipe = pipes[2]
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, inPipe[0], 0)
         posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
         posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
-        let (pid, spawned) = spawn(executable, arguments, environment ?? ProcessInfo.processInfo.environment, &actions, closingFrom: 3)
+        let (pid, spawned) = spawn(
+            executable, arguments, environment ?? ProcessInfo.processInfo.environment, &actions, closingFrom: 3)
         close(inPipe[0])
         close(outPipe[1])
         close(errPipe[1])
@@ -87,13 +91,15 @@ enum LabProcess {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0, errno == EINTR {}
         let exit = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
-        return Output(status: exit, stdout: Array(out), stderr: String(decoding: errorText.withLock { $0 }, as: UTF8.self))
+        return Output(
+            status: exit, stdout: Array(out), stderr: String(decoding: errorText.withLock { $0 }, as: UTF8.self))
     }
 
     /// Starts a long-running child (sshd), its output to /dev/null, under a watchdog shell that holds the read end of
     /// a lifeline pipe whose write end only this process has: when this process ends, however it ends (a test run
     /// killed, a crash), the pipe reads end of file and the watchdog stops the daemon. Nothing outlives the lab.
-    static func spawnDaemon(_ executable: String, _ arguments: [String], environment: [String: String]) throws -> pid_t {
+    static func spawnDaemon(_ executable: String, _ arguments: [String], environment: [String: String]) throws -> pid_t
+    {
         spawnLock.lock()
         defer { spawnLock.unlock() }
         var lifeline: [Int32] = [0, 0]
@@ -103,12 +109,15 @@ enum LabProcess {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        for fd: Int32 in 0...2 { posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0) }
+        for fd: Int32 in 0...2 {
+            posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", fd == 0 ? O_RDONLY : O_WRONLY, 0)
+        }
         posix_spawn_file_actions_adddup2(&actions, lifeline[0], 3)
         // The shell lives as long as the daemon (so a daemon that fails to start is seen to), and its watchdog as long
         // as the lifeline: end of file on fd 3 stops the daemon.
         let watchdog = "\"$@\" 3<&- & daemon=$!; { read _ <&3; kill $daemon 2>/dev/null; } & wait $daemon"
-        let (pid, spawned) = spawn("/bin/sh", ["-c", watchdog, "sh", executable] + arguments, environment, &actions, closingFrom: 4)
+        let (pid, spawned) = spawn(
+            "/bin/sh", ["-c", watchdog, "sh", executable] + arguments, environment, &actions, closingFrom: 4)
         close(lifeline[0])
         guard spawned == 0 else {
             close(lifeline[1])
@@ -127,7 +136,8 @@ enum LabProcess {
     /// with nobody to accept, waiting for an answer (git has no timeout there) while the lab's stop waited for it:
     /// a test run hung for good.
     private static func spawn(
-        _ executable: String, _ arguments: [String], _ environment: [String: String], _ actions: inout posix_spawn_file_actions_t,
+        _ executable: String, _ arguments: [String], _ environment: [String: String],
+        _ actions: inout posix_spawn_file_actions_t,
         closingFrom: Int32
     ) -> (pid_t, Int32) {
         _ = addCloseFrom?(&actions, closingFrom)  // Debian 12's glibc has it; an older one spawns as before
@@ -154,10 +164,13 @@ enum LabProcess {
 
     /// glibc's posix_spawn_file_actions_addclosefrom_np (2.34), declared only under _GNU_SOURCE, which Swift's Glibc
     /// module does not define: looked up by name.
-    private static let addCloseFrom: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
-        return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
-    }()
+    private static let addCloseFrom:
+        (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32)? = {
+            guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np")
+            else { return nil }
+            return unsafeBitCast(
+                symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32).self)
+        }()
 
     /// True while `pid` (a child of ours) has not exited; reaps it once it has.
     static func isRunning(_ pid: pid_t) -> Bool {
@@ -189,7 +202,13 @@ enum LabProcess {
         var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
             let n = read(fd, &buffer, buffer.count)
-            if n > 0 { data.append(contentsOf: buffer[0..<n]) } else if n < 0, errno == EINTR { continue } else { break }
+            if n > 0 {
+                data.append(contentsOf: buffer[0..<n])
+            } else if n < 0, errno == EINTR {
+                continue
+            } else {
+                break
+            }
         }
         return data
     }

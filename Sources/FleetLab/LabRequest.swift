@@ -35,7 +35,9 @@ public struct LabRequest: Sendable {
     /// Decoded form fields of an `application/x-www-form-urlencoded` body (Query protocol).
     public var form: [String: String] {
         var out: [String: String] = [:]
-        for (k, v) in PercentEncoding.parseQuery(String(decoding: body, as: UTF8.self).replacingOccurrences(of: "+", with: "%20")) {
+        for (k, v) in PercentEncoding.parseQuery(
+            String(decoding: body, as: UTF8.self).replacingOccurrences(of: "+", with: "%20"))
+        {
             out[k] = v
         }
         return out

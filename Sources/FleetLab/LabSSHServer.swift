@@ -13,12 +13,17 @@ final class LabSSHServer: @unchecked Sendable {
     private var pid: pid_t?
     private let lock = NSLock()
 
-    static let nssWrapper = ["/usr/lib/x86_64-linux-gnu/libnss_wrapper.so", "/usr/lib/aarch64-linux-gnu/libnss_wrapper.so", "/usr/lib/libnss_wrapper.so"]
+    static let nssWrapper = [
+        "/usr/lib/x86_64-linux-gnu/libnss_wrapper.so", "/usr/lib/aarch64-linux-gnu/libnss_wrapper.so",
+        "/usr/lib/libnss_wrapper.so",
+    ]
 
     /// Why SSH cannot be served here, or nil when it can.
     static func unavailableReason() -> String? {
         if getuid() != 0 { return "sshd needs root here (the lab's recipe runs it as root)" }
-        if !FileManager.default.isExecutableFile(atPath: "/usr/sbin/sshd") { return "sshd is not installed (apt-get install openssh-server)" }
+        if !FileManager.default.isExecutableFile(atPath: "/usr/sbin/sshd") {
+            return "sshd is not installed (apt-get install openssh-server)"
+        }
         if nssWrapper.first(where: { FileManager.default.fileExists(atPath: $0) }) == nil {
             return "libnss-wrapper is not installed (apt-get install libnss-wrapper)"
         }
@@ -39,38 +44,40 @@ final class LabSSHServer: @unchecked Sendable {
         try fm.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true)
         let hostKey = "\(directory)/ssh_host_ed25519_key"
         if !fm.fileExists(atPath: hostKey) {
-            let keygen = try await LabProcess.run("/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", hostKey])
+            let keygen = try await LabProcess.run(
+                "/usr/bin/ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", hostKey])
             guard keygen.status == 0 else { throw LabFailure("ssh-keygen failed: \(keygen.stderr)") }
         }
         guard let free = LoopbackPort.free() else { throw LabFailure("no free port on 127.0.0.1") }
         port = free
-        let publicKey = try String(contentsOfFile: hostKey + ".pub", encoding: .utf8).split(separator: " ").prefix(2).joined(separator: " ")
+        let publicKey = try String(contentsOfFile: hostKey + ".pub", encoding: .utf8).split(separator: " ").prefix(2)
+            .joined(separator: " ")
         hostKeyLine = "[127.0.0.1]:\(port) \(publicKey)"
         try writeShell()
         syncKeys()
         try """
-            Port \(port)
-            ListenAddress 127.0.0.1
-            HostKey \(hostKey)
-            PidFile \(directory)/sshd.pid
-            UsePAM no
-            PasswordAuthentication no
-            KbdInteractiveAuthentication no
-            PubkeyAuthentication yes
-            PubkeyAcceptedAlgorithms +ssh-rsa
-            AuthorizedKeysFile none
-            AuthorizedKeysCommand /bin/cat \(directory)/keys/%u
-            AuthorizedKeysCommandUser root
-            PermitRootLogin yes
-            StrictModes no
-            ForceCommand \(directory)/git-shell
-            AllowTcpForwarding no
-            X11Forwarding no
-            PermitTTY no
-            MaxStartups 100:30:200
-            LogLevel VERBOSE
+        Port \(port)
+        ListenAddress 127.0.0.1
+        HostKey \(hostKey)
+        PidFile \(directory)/sshd.pid
+        UsePAM no
+        PasswordAuthentication no
+        KbdInteractiveAuthentication no
+        PubkeyAuthentication yes
+        PubkeyAcceptedAlgorithms +ssh-rsa
+        AuthorizedKeysFile none
+        AuthorizedKeysCommand /bin/cat \(directory)/keys/%u
+        AuthorizedKeysCommandUser root
+        PermitRootLogin yes
+        StrictModes no
+        ForceCommand \(directory)/git-shell
+        AllowTcpForwarding no
+        X11Forwarding no
+        PermitTTY no
+        MaxStartups 100:30:200
+        LogLevel VERBOSE
 
-            """.write(toFile: "\(directory)/sshd_config", atomically: true, encoding: .utf8)
+        """.write(toFile: "\(directory)/sshd_config", atomically: true, encoding: .utf8)
         let child = try LabProcess.spawnDaemon(
             "/usr/sbin/sshd", ["-D", "-f", "\(directory)/sshd_config", "-E", "\(directory)/sshd.log"],
             environment: [
@@ -91,10 +98,12 @@ final class LabSSHServer: @unchecked Sendable {
     }
 
     func stop() {
-        guard let child = lock.withLock({ () -> pid_t? in
-            defer { pid = nil }
-            return pid
-        }) else { return }
+        guard
+            let child = lock.withLock({ () -> pid_t? in
+                defer { pid = nil }
+                return pid
+            })
+        else { return }
         LabProcess.terminate(child)
     }
 

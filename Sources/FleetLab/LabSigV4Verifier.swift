@@ -32,7 +32,9 @@ public struct LabSigV4Verifier: Sendable {
         } else {
             credential = request.query.first { $0.0 == "X-Amz-Credential" }?.1
         }
-        guard let parts = credential?.split(separator: "/"), parts.count == 5, parts[4] == "aws4_request" else { return nil }
+        guard let parts = credential?.split(separator: "/"), parts.count == 5, parts[4] == "aws4_request" else {
+            return nil
+        }
         return (String(parts[0]), String(parts[1]), String(parts[2]), String(parts[3]))
     }
 
@@ -72,7 +74,11 @@ public struct LabSigV4Verifier: Sendable {
         guard let scope = Self.scope(of: request),
             let signed = Self.parameter("SignedHeaders", in: authorization),
             let signature = Self.parameter("Signature", in: authorization),
-            signature.utf8.count == 64, signature.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0) }),
+            signature.utf8.count == 64,
+            signature.utf8.allSatisfy({
+                (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0)
+                    || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0)
+            }),
             let amzDate = request.header("X-Amz-Date"), let date = AWSTimestamp.parseAmzDate(amzDate)
         else { return .failure(.malformed("the Authorization header is not a SigV4 header")) }
         let identity: LabState.Identity
@@ -81,7 +87,9 @@ public struct LabSigV4Verifier: Sendable {
         case .success(let i): identity = i
         }
         guard abs(date.timeIntervalSince(state.now())) <= Self.skew else {
-            return .failure(.requestExpired("Signature expired: \(amzDate) is now earlier or later than 15 minutes from the server's time"))
+            return .failure(
+                .requestExpired(
+                    "Signature expired: \(amzDate) is now earlier or later than 15 minutes from the server's time"))
         }
         guard amzDate.hasPrefix(scope.day) else { return .failure(.signatureMismatch) }
         let names = Set(signed.split(separator: ";").map(String.init))
@@ -117,7 +125,11 @@ public struct LabSigV4Verifier: Sendable {
         case .failure(let f): return .failure(f)
         case .success(let i): identity = i
         }
-        guard !checkExpiry || (date.addingTimeInterval(Double(expires)) >= state.now() && date <= state.now().addingTimeInterval(Self.skew)) else {
+        guard
+            !checkExpiry
+                || (date.addingTimeInterval(Double(expires)) >= state.now()
+                    && date <= state.now().addingTimeInterval(Self.skew))
+        else {
             return .failure(.requestExpired("Request has expired"))
         }
         let names = Set(signed.split(separator: ";").map(String.init))

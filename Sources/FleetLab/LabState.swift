@@ -89,7 +89,9 @@ public final class LabState: Sendable {
     public func accountID(named name: String) -> String? { data.withLock { $0.accounts[name] } }
     public func accountName(id: String) -> String? { data.withLock { d in d.accounts.first { $0.value == id }?.key } }
     public func role(arn: String) -> LabConfig.Role? { data.withLock { $0.roles[arn] } }
-    public func userExists(accountID: String, name: String) -> Bool { data.withLock { $0.users.contains("\(accountID)/\(name)") } }
+    public func userExists(accountID: String, name: String) -> Bool {
+        data.withLock { $0.users.contains("\(accountID)/\(name)") }
+    }
 
     /// A new role session: ASIA… credentials remembered until they expire.
     public func issueSession(roleARN: String, sessionName: String, duration: Int) -> Identity {
@@ -108,10 +110,14 @@ public final class LabState: Sendable {
 
     public enum KeyError: Error, Equatable { case noSuchUser, limitExceeded, duplicate, noSuchKey }
 
-    public func uploadKey(accountID: String, userName: String, body: String, fingerprint: String) throws(KeyError) -> SSHKey {
+    public func uploadKey(accountID: String, userName: String, body: String, fingerprint: String) throws(KeyError)
+        -> SSHKey
+    {
         try data.withLock { d throws(KeyError) -> SSHKey in
             guard d.users.contains("\(accountID)/\(userName)") else { throw .noSuchUser }
-            let mine = d.keyOrder.compactMap { d.keys[$0] }.filter { $0.accountID == accountID && $0.userName == userName }
+            let mine = d.keyOrder.compactMap { d.keys[$0] }.filter {
+                $0.accountID == accountID && $0.userName == userName
+            }
             guard mine.count < 5 else { throw .limitExceeded }
             guard !mine.contains(where: { $0.fingerprint == fingerprint }) else { throw .duplicate }
             let key = SSHKey(
@@ -149,30 +155,39 @@ public final class LabState: Sendable {
         }
     }
 
-    public func activeKeys() -> [SSHKey] { data.withLock { d in d.keyOrder.compactMap { d.keys[$0] }.filter(\.active) } }
+    public func activeKeys() -> [SSHKey] {
+        data.withLock { d in d.keyOrder.compactMap { d.keys[$0] }.filter(\.active) }
+    }
 
     // MARK: HTTPS Git credentials (IAM rules: two per user and service)
 
     public func createGitCredential(accountID: String, userName: String) throws(KeyError) -> GitCredential {
         try data.withLock { d throws(KeyError) -> GitCredential in
             guard d.users.contains("\(accountID)/\(userName)") else { throw .noSuchUser }
-            guard d.gitCredentials.values.filter({ $0.accountID == accountID && $0.userName == userName }).count < 2 else { throw .limitExceeded }
+            guard d.gitCredentials.values.filter({ $0.accountID == accountID && $0.userName == userName }).count < 2
+            else { throw .limitExceeded }
             let serial = d.gitCredentialSerial
             d.gitCredentialSerial += 1
             let credential = GitCredential(
-                id: Self.randomKeyID(prefix: "ACCA"), serviceUserName: "\(userName)-at-\(accountID)\(serial == 0 ? "" : "-\(serial)")",
-                password: Self.randomSecret(length: 44), accountID: accountID, userName: userName, active: true, created: now())
+                id: Self.randomKeyID(prefix: "ACCA"),
+                serviceUserName: "\(userName)-at-\(accountID)\(serial == 0 ? "" : "-\(serial)")",
+                password: Self.randomSecret(length: 44), accountID: accountID, userName: userName, active: true,
+                created: now())
             d.gitCredentials[credential.serviceUserName] = credential
             return credential
         }
     }
 
-    public func gitCredential(serviceUserName: String) -> GitCredential? { data.withLock { $0.gitCredentials[serviceUserName] } }
+    public func gitCredential(serviceUserName: String) -> GitCredential? {
+        data.withLock { $0.gitCredentials[serviceUserName] }
+    }
 
     public func gitCredentials(accountID: String, userName: String) throws(KeyError) -> [GitCredential] {
         try data.withLock { d throws(KeyError) -> [GitCredential] in
             guard d.users.contains("\(accountID)/\(userName)") else { throw .noSuchUser }
-            return d.gitCredentials.values.filter { $0.accountID == accountID && $0.userName == userName }.sorted { $0.created < $1.created }
+            return d.gitCredentials.values.filter { $0.accountID == accountID && $0.userName == userName }.sorted {
+                $0.created < $1.created
+            }
         }
     }
 
@@ -180,8 +195,16 @@ public final class LabState: Sendable {
     public func setGitCredential(accountID: String, userName: String, id: String, active: Bool?) throws(KeyError) {
         try data.withLock { d throws(KeyError) in
             guard d.users.contains("\(accountID)/\(userName)") else { throw .noSuchUser }
-            guard let credential = d.gitCredentials.values.first(where: { $0.id == id && $0.accountID == accountID && $0.userName == userName }) else { throw .noSuchKey }
-            if let active { d.gitCredentials[credential.serviceUserName]?.active = active } else { d.gitCredentials[credential.serviceUserName] = nil }
+            guard
+                let credential = d.gitCredentials.values.first(where: {
+                    $0.id == id && $0.accountID == accountID && $0.userName == userName
+                })
+            else { throw .noSuchKey }
+            if let active {
+                d.gitCredentials[credential.serviceUserName]?.active = active
+            } else {
+                d.gitCredentials[credential.serviceUserName] = nil
+            }
         }
     }
 

@@ -29,7 +29,8 @@ struct RivalPusher: Sendable {
         for push in faults.rivalPushes ?? [] {
             let accountID = accountIDs(push.account) ?? push.account
             try? fm.createDirectory(atPath: "\(markers)/\(accountID)", withIntermediateDirectories: true)
-            try? "\(push.pushes ?? 1)\n".write(toFile: marker(accountID: accountID, repository: push.repository), atomically: true, encoding: .utf8)
+            try? "\(push.pushes ?? 1)\n".write(
+                toFile: marker(accountID: accountID, repository: push.repository), atomically: true, encoding: .utf8)
         }
     }
 

@@ -1,8 +1,8 @@
 // What IAM accepts as an SSH public key for CodeCommit: RSA of at least 2048 bits, as an OpenSSH line or PEM.
 import Crypto
-import _CryptoExtras
 import FleetCrypto
 import Foundation
+import _CryptoExtras
 
 enum SSHPublicKeyParser {
     struct Parsed: Equatable {
@@ -24,7 +24,9 @@ enum SSHPublicKeyParser {
         let text = body.trimmingCharacters(in: .whitespacesAndNewlines)
         if text.hasPrefix("-----BEGIN") { return parsePEM(text) }
         let fields = text.split(separator: " ", omittingEmptySubsequences: true)
-        guard fields.count >= 2, let blob = Data(base64Encoded: String(fields[1])) else { return .failure(.unrecognized) }
+        guard fields.count >= 2, let blob = Data(base64Encoded: String(fields[1])) else {
+            return .failure(.unrecognized)
+        }
         var reader = Reader(bytes: Array(blob))
         guard let type = reader.string(), String(decoding: type, as: UTF8.self) == String(fields[0]) else {
             return .failure(.unrecognized)
@@ -32,10 +34,15 @@ enum SSHPublicKeyParser {
         guard fields[0] == "ssh-rsa" else {
             return .failure(.invalid("Only RSA keys are supported; found \(fields[0])"))
         }
-        guard let _ = reader.string(), let modulus = reader.string(), reader.atEnd else { return .failure(.unrecognized) }
+        guard reader.string() != nil, let modulus = reader.string(), reader.atEnd else {
+            return .failure(.unrecognized)
+        }
         let bits = bitLength(modulus)
         guard bits >= 2048 else { return .failure(.invalid("The key is \(bits) bits; at least 2048 are required")) }
-        return .success(Parsed(openSSHLine: "ssh-rsa \(fields[1])", fingerprint: SSHPublicKey(openSSH: text)!.md5Fingerprint, bits: bits))
+        return .success(
+            Parsed(
+                openSSHLine: "ssh-rsa \(fields[1])", fingerprint: SSHPublicKey(openSSH: text)!.md5Fingerprint,
+                bits: bits))
     }
 
     private static func parsePEM(_ text: String) -> Result<Parsed, Refusal> {
@@ -52,7 +59,8 @@ enum SSHPublicKeyParser {
         }
         guard let primitives = try? key.getKeyPrimitives() else { return .failure(.unrecognized) }
         let publicKey = SSHPublicKey(exponent: Array(primitives.publicExponent), modulus: Array(primitives.modulus))
-        return .success(Parsed(openSSHLine: publicKey.openSSH, fingerprint: publicKey.md5Fingerprint, bits: key.keySizeInBits))
+        return .success(
+            Parsed(openSSHLine: publicKey.openSSH, fingerprint: publicKey.md5Fingerprint, bits: key.keySizeInBits))
     }
 
     private static func bitLength(_ mpint: [UInt8]) -> Int {
@@ -67,7 +75,9 @@ enum SSHPublicKeyParser {
         var atEnd: Bool { offset == bytes.count }
         mutating func string() -> [UInt8]? {
             guard offset + 4 <= bytes.count else { return nil }
-            let n = Int(bytes[offset]) << 24 | Int(bytes[offset + 1]) << 16 | Int(bytes[offset + 2]) << 8 | Int(bytes[offset + 3])
+            let n =
+                Int(bytes[offset]) << 24 | Int(bytes[offset + 1]) << 16 | Int(bytes[offset + 2]) << 8
+                | Int(bytes[offset + 3])
             offset += 4
             guard n <= bytes.count - offset else { return nil }
             defer { offset += n }

@@ -13,7 +13,9 @@ struct STSService {
             switch action {
             case "GetCallerIdentity":
                 guard let caller else { throw LabError.from(.missing, json: false) }
-                return wrap(action, """
+                return wrap(
+                    action,
+                    """
                     <Arn>\(caller.identity.arn)</Arn>
                     <UserId>\(caller.identity.userID)</UserId>
                     <Account>\(caller.identity.accountID)</Account>
@@ -24,7 +26,9 @@ struct STSService {
             case "AssumeRoleWithWebIdentity":
                 return try assumeRoleWithWebIdentity(parameters)
             default:
-                throw LabError(code: "InvalidAction", message: "Could not find operation \(action) for version 2011-06-15", status: 400)
+                throw LabError(
+                    code: "InvalidAction", message: "Could not find operation \(action) for version 2011-06-15",
+                    status: 400)
             }
         } catch let error as LabError {
             return error.response(protocol: .query(namespace: Self.namespace))
@@ -39,42 +43,60 @@ struct STSService {
             throw LabError(code: "MissingParameter", message: "RoleArn and RoleSessionName are required", status: 400)
         }
         guard session.wholeMatch(of: /[\w+=,.@-]{2,64}/) != nil else {
-            throw LabError(code: "ValidationError", message: "1 validation error detected: Value '\(session)' at 'roleSessionName' failed to satisfy constraint", status: 400)
+            throw LabError(
+                code: "ValidationError",
+                message:
+                    "1 validation error detected: Value '\(session)' at 'roleSessionName' failed to satisfy constraint",
+                status: 400)
         }
         let duration = Int(p["DurationSeconds"] ?? "3600") ?? -1
         let chained = caller.identity.sessionToken != nil
         guard duration >= 900, duration <= (chained ? 3600 : 43_200) else {
-            throw LabError(code: "ValidationError", message: "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.", status: 400)
+            throw LabError(
+                code: "ValidationError",
+                message: "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.", status: 400)
         }
         guard let role = state.role(arn: roleARN) else {
-            throw LabError.denied("User: \(caller.identity.arn) is not authorized to perform: sts:AssumeRole on resource: \(roleARN)")
+            throw LabError.denied(
+                "User: \(caller.identity.arn) is not authorized to perform: sts:AssumeRole on resource: \(roleARN)")
         }
         let trusted = role.trust ?? []
         let principal = caller.identity.roleARN ?? caller.identity.arn
         guard trusted.isEmpty || trusted.contains(principal) || trusted.contains(caller.identity.accountID) else {
-            throw LabError.denied("User: \(caller.identity.arn) is not authorized to perform: sts:AssumeRole on resource: \(roleARN)")
+            throw LabError.denied(
+                "User: \(caller.identity.arn) is not authorized to perform: sts:AssumeRole on resource: \(roleARN)")
         }
         if let externalID = role.externalId, externalID != p["ExternalId"] {
-            throw LabError.denied("User: \(caller.identity.arn) is not authorized to perform: sts:AssumeRole on resource: \(roleARN)")
+            throw LabError.denied(
+                "User: \(caller.identity.arn) is not authorized to perform: sts:AssumeRole on resource: \(roleARN)")
         }
-        return credentials("AssumeRole", state.issueSession(roleARN: roleARN, sessionName: session, duration: min(duration, state.sessionSeconds)))
+        return credentials(
+            "AssumeRole",
+            state.issueSession(roleARN: roleARN, sessionName: session, duration: min(duration, state.sessionSeconds)))
     }
 
     private func assumeRoleWithWebIdentity(_ p: [String: String]) throws -> LabResponse {
         guard let roleARN = p["RoleArn"], let session = p["RoleSessionName"], let token = p["WebIdentityToken"] else {
-            throw LabError(code: "MissingParameter", message: "RoleArn, RoleSessionName and WebIdentityToken are required", status: 400)
+            throw LabError(
+                code: "MissingParameter", message: "RoleArn, RoleSessionName and WebIdentityToken are required",
+                status: 400)
         }
         guard token.split(separator: ".").count == 3 else {
-            throw LabError(code: "InvalidIdentityToken", message: "The ID Token provided is not a valid JWT", status: 400)
+            throw LabError(
+                code: "InvalidIdentityToken", message: "The ID Token provided is not a valid JWT", status: 400)
         }
         guard let role = state.role(arn: roleARN), role.webIdentity == true else {
             throw LabError.denied("Not authorized to perform sts:AssumeRoleWithWebIdentity")
         }
-        return credentials("AssumeRoleWithWebIdentity", state.issueSession(roleARN: roleARN, sessionName: session, duration: state.sessionSeconds))
+        return credentials(
+            "AssumeRoleWithWebIdentity",
+            state.issueSession(roleARN: roleARN, sessionName: session, duration: state.sessionSeconds))
     }
 
     private func credentials(_ action: String, _ s: LabState.Identity) -> LabResponse {
-        wrap(action, """
+        wrap(
+            action,
+            """
             <Credentials>
               <AccessKeyId>\(s.accessKeyID)</AccessKeyId>
               <SecretAccessKey>\(LabEncoding.xmlEscape(s.secret))</SecretAccessKey>
@@ -90,7 +112,8 @@ struct STSService {
     }
 
     private func wrap(_ action: String, _ body: String) -> LabResponse {
-        .xml("""
+        .xml(
+            """
             <\(action)Response xmlns="\(Self.namespace)">
               <\(action)Result>
             \(body)

@@ -2,7 +2,8 @@
 // None cancels another; cancelling the caller stops starting new ones (those get `whenCancelled`).
 
 public func boundedMap<Item: Sendable, Answer: Sendable>(
-    _ items: [Item], limit: Int, whenCancelled: @Sendable (Item) -> Answer, _ body: @escaping @Sendable (Item) async -> Answer
+    _ items: [Item], limit: Int, whenCancelled: @Sendable (Item) -> Answer,
+    _ body: @escaping @Sendable (Item) async -> Answer
 ) async -> [Answer] {
     var answers = [Answer?](repeating: nil, count: items.count)
     await withTaskGroup(of: (Int, Answer).self) { group in
@@ -27,7 +28,9 @@ public func boundedMap<Item: Sendable, Answer: Sendable>(
 public func boundedTryMap<Item: Sendable, Answer: Sendable>(
     _ items: [Item], limit: Int, _ body: @escaping @Sendable (Item) async throws -> Answer
 ) async throws -> [Answer] {
-    let results = await boundedMap(items, limit: limit, whenCancelled: { _ in Result<Answer, any Error>.failure(CancellationError()) }) { item in
+    let results = await boundedMap(
+        items, limit: limit, whenCancelled: { _ in Result<Answer, any Error>.failure(CancellationError()) }
+    ) { item in
         do { return .success(try await body(item)) } catch { return .failure(error) }
     }
     return try results.map { try $0.get() }

@@ -30,7 +30,9 @@ public enum DurationText {
     /// Formats as Go's `time.Duration.String()` does for whole seconds: `1m0s`, `10m0s`, `1h0m0s`, `45s`.
     public static func format(_ duration: Duration) -> String {
         let total = Int(duration.components.seconds)
-        let h = total / 3600, m = (total % 3600) / 60, s = total % 60
+        let h = total / 3600
+        let m = (total % 3600) / 60
+        let s = total % 60
         if h > 0 { return "\(h)h\(m)m\(s)s" }
         if m > 0 { return "\(m)m\(s)s" }
         return "\(s)s"
@@ -39,7 +41,9 @@ public enum DurationText {
     /// An age as people say it: `90d`, `3d4h`, `5h12m`, `40s`.
     public static func age(seconds: Double) -> String {
         let total = max(0, Int(seconds))
-        let d = total / 86_400, h = (total % 86_400) / 3600, m = (total % 3600) / 60
+        let d = total / 86_400
+        let h = (total % 86_400) / 3600
+        let m = (total % 3600) / 60
         if d > 0 { return h > 0 ? "\(d)d\(h)h" : "\(d)d" }
         if h > 0 { return m > 0 ? "\(h)h\(m)m" : "\(h)h" }
         if m > 0 { return "\(m)m" }

@@ -44,15 +44,21 @@ public final class ComponentManifests: Sendable {
     /// Parses `gotk-components.yaml`, a release's `install.yaml` or `flux install --export` output.
     public static func parse(_ text: String, source: String) throws(Invalid) -> ComponentManifests {
         var documents: [Document] = []
-        var headerVersion: String?, headerComponents: [String]?
+        var headerVersion: String?
+        var headerComponents: [String]?
         for (index, chunk) in split(text).enumerated() {
             var lines = chunk.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
             // Flux's header comments sit at the top of the first document.
-            while let first = lines.first, first.hasPrefix("#") || first.isEmpty && lines.count > 1 && lines[1].hasPrefix("#") {
+            while let first = lines.first,
+                first.hasPrefix("#") || first.isEmpty && lines.count > 1 && lines[1].hasPrefix("#")
+            {
                 if first.hasPrefix("# Flux Version: ") || first.hasPrefix("# Flux version: ") {
-                    headerVersion = String(first.dropFirst("# Flux Version: ".count)).trimmingCharacters(in: .whitespaces)
+                    headerVersion = String(first.dropFirst("# Flux Version: ".count)).trimmingCharacters(
+                        in: .whitespaces)
                 } else if first.hasPrefix("# Components: ") {
-                    headerComponents = first.dropFirst("# Components: ".count).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                    headerComponents = first.dropFirst("# Components: ".count).split(separator: ",").map {
+                        $0.trimmingCharacters(in: .whitespaces)
+                    }
                 }
                 lines.removeFirst()
             }
@@ -64,24 +70,35 @@ public final class ComponentManifests: Sendable {
             } catch {
                 throw Invalid(source: source, message: "document \(index + 1) is not YAML: \(error)")
             }
-            guard let mapping = node?.mapping, let apiVersion = mapping["apiVersion"]?.string, let kind = mapping["kind"]?.string,
+            guard let mapping = node?.mapping, let apiVersion = mapping["apiVersion"]?.string,
+                let kind = mapping["kind"]?.string,
                 let metadata = mapping["metadata"]?.mapping, let name = metadata["name"]?.string
             else {
-                throw Invalid(source: source, message: "document \(index + 1) is not a Kubernetes object (apiVersion, kind, metadata.name)")
+                throw Invalid(
+                    source: source,
+                    message: "document \(index + 1) is not a Kubernetes object (apiVersion, kind, metadata.name)")
             }
             let labels = metadata["labels"]?.mapping
-            documents.append(Document(
-                text: body.hasSuffix("\n") ? body : body + "\n", apiVersion: apiVersion, kind: kind, name: name,
-                namespace: metadata["namespace"]?.string, component: labels?["app.kubernetes.io/component"]?.string))
-            if headerVersion == nil, let version = labels?["app.kubernetes.io/version"]?.string { headerVersion = version }
+            documents.append(
+                Document(
+                    text: body.hasSuffix("\n") ? body : body + "\n", apiVersion: apiVersion, kind: kind, name: name,
+                    namespace: metadata["namespace"]?.string, component: labels?["app.kubernetes.io/component"]?.string)
+            )
+            if headerVersion == nil, let version = labels?["app.kubernetes.io/version"]?.string {
+                headerVersion = version
+            }
         }
         guard !documents.isEmpty else { throw Invalid(source: source, message: "no Kubernetes objects") }
         guard let version = headerVersion else {
-            throw Invalid(source: source, message: "no Flux version (neither a '# Flux Version:' header nor app.kubernetes.io/version labels)")
+            throw Invalid(
+                source: source,
+                message: "no Flux version (neither a '# Flux Version:' header nor app.kubernetes.io/version labels)")
         }
         var seen: [String] = []
         for component in documents.compactMap(\.component) where !seen.contains(component) { seen.append(component) }
-        let components = headerComponents.map { header in header.filter { seen.contains($0) } + seen.filter { !header.contains($0) } } ?? seen
+        let components =
+            headerComponents.map { header in header.filter { seen.contains($0) } + seen.filter { !header.contains($0) }
+            } ?? seen
         for required in ["source-controller", "kustomize-controller"] where !components.contains(required) {
             throw Invalid(source: source, message: "the manifests have no \(required), which Flux bootstrap requires")
         }

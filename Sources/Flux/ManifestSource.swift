@@ -42,7 +42,10 @@ public actor ManifestLibrary {
         let (text, name, pinned) = try await read(source)
         if let pinned, SHA256.hash(text).hexString != pinned.lowercased() {
             throw ManifestLoadError(
-                source: name, message: "SHA-256 is \(SHA256.hash(text).hexString), the inventory pins \(pinned.lowercased()); nothing was applied")
+                source: name,
+                message:
+                    "SHA-256 is \(SHA256.hash(text).hexString), the inventory pins \(pinned.lowercased()); nothing was applied"
+            )
         }
         let manifests = try ComponentManifests.parse(text, source: name)
         loaded[source] = manifests
@@ -58,9 +61,13 @@ public actor ManifestLibrary {
             }
             var file = path
             if isDirectory.boolValue {
-                guard let found = ["gotk-components.yaml", "install.yaml", "flux-system/gotk-components.yaml"]
-                    .map({ "\(path)/\($0)" }).first(where: { FileManager.default.fileExists(atPath: $0) })
-                else { throw ManifestLoadError(source: path, message: "the folder has no gotk-components.yaml or install.yaml") }
+                guard
+                    let found = ["gotk-components.yaml", "install.yaml", "flux-system/gotk-components.yaml"]
+                        .map({ "\(path)/\($0)" }).first(where: { FileManager.default.fileExists(atPath: $0) })
+                else {
+                    throw ManifestLoadError(
+                        source: path, message: "the folder has no gotk-components.yaml or install.yaml")
+                }
                 file = found
             }
             guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
@@ -68,13 +75,16 @@ public actor ManifestLibrary {
             }
             return (text, file, sha256)
         case .url(let url, let sha256):
-            let cached = "\(cacheDirectory)/\(SHA256.hash(url).hexString.prefix(16))-\(sha256?.prefix(16) ?? "unpinned").yaml"
+            let cached =
+                "\(cacheDirectory)/\(SHA256.hash(url).hexString.prefix(16))-\(sha256?.prefix(16) ?? "unpinned").yaml"
             if let text = try? String(contentsOfFile: cached, encoding: .utf8) { return (text, url, sha256) }
             var request = HTTPRequest(url: url, timeout: .seconds(120))
             request.followRedirects = true
             let response = try await http.execute(request)
             guard response.status == 200 else {
-                throw ManifestLoadError(source: url, message: "HTTP \(response.status); set the manifests' URL to a reachable mirror or a local file")
+                throw ManifestLoadError(
+                    source: url,
+                    message: "HTTP \(response.status); set the manifests' URL to a reachable mirror or a local file")
             }
             let text = String(decoding: response.body, as: UTF8.self)
             try? FileManager.default.createDirectory(atPath: cacheDirectory, withIntermediateDirectories: true)

@@ -97,7 +97,7 @@ public enum SyncManifests {
         Patch(
             patch:
                 "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: \(controller)\n  annotations:\n    "
-                    + "eks.amazonaws.com/role-arn: \(YAMLScalar.value(roleARN))\n",
+                + "eks.amazonaws.com/role-arn: \(YAMLScalar.value(roleARN))\n",
             target: ["kind": "ServiceAccount", "name": controller])
     }
 
@@ -110,7 +110,7 @@ public enum SyncManifests {
     public static func kustomization(patches: [Patch] = []) -> String {
         var out =
             "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n- gotk-components.yaml\n- "
-                + "gotk-sync.yaml\n"
+            + "gotk-sync.yaml\n"
         guard !patches.isEmpty else { return out }
         out += "patches:\n"
         for patch in patches {

@@ -35,7 +35,8 @@ public enum GitAuthentication: Sendable {
                 key = try RSAPrivateKey(pem: pem, passphrase: passphrase)
             } catch {
                 throw GitError(
-                    .authentication, operation: "authenticate", remote: url, message: "the SSH private key cannot be used: \(error)",
+                    .authentication, operation: "authenticate", remote: url,
+                    message: "the SSH private key cannot be used: \(error)",
                     hint: "check the key file and its passphrase")
             }
             return .sshKey(publicKey: key.publicKey.openSSH, privateKeyPEM: pem, passphrase: passphrase)
@@ -50,7 +51,8 @@ public enum GitAuthentication: Sendable {
             }
             let credentials = try await provider.credentials()
             let host = parts.port.map { "\(parts.host):\($0)" } ?? parts.host
-            let git = CodeCommitGitCredentials.make(host: host, path: parts.path, region: region, credentials: credentials, date: now)
+            let git = CodeCommitGitCredentials.make(
+                host: host, path: parts.path, region: region, credentials: credentials, date: now)
             return .basic(username: git.username, password: git.password)
         case .basic(let username, let password):
             return .basic(username: username, password: password)

@@ -59,17 +59,27 @@ private let gitCredentialCallback: git_credential_acquire_cb = { out, url, usern
         // A second request means the first credential was refused.
         switch state.authentication {
         case .sshKey:
-            return state.stop(GitError(
-                .authentication, operation: state.operation, remote: state.remote.url,
-                message: "the SSH server refused key id \(user ?? "(none)") for this key",
-                hint: "check that the key id in the URL is the SSHPublicKeyId of this key's public half, that the key is Active in IAM, and that its IAM user may use the repository"))
+            return state.stop(
+                GitError(
+                    .authentication, operation: state.operation, remote: state.remote.url,
+                    message: "the SSH server refused key id \(user ?? "(none)") for this key",
+                    hint:
+                        "check that the key id in the URL is the SSHPublicKeyId of this key's public half, that the key is Active in IAM, and that its IAM user may use the repository"
+                ))
         case .basic(let username, _):
-            return state.stop(GitError(
-                .authentication, operation: state.operation, remote: state.remote.url,
-                message: "the server refused the password of \(username.split(separator: "%").first.map(String.init) ?? username)",
-                hint: "check the credentials' account and permissions (codecommit:GitPull, codecommit:GitPush) and the repository's region"))
+            return state.stop(
+                GitError(
+                    .authentication, operation: state.operation, remote: state.remote.url,
+                    message:
+                        "the server refused the password of \(username.split(separator: "%").first.map(String.init) ?? username)",
+                    hint:
+                        "check the credentials' account and permissions (codecommit:GitPull, codecommit:GitPush) and the repository's region"
+                ))
         case .none:
-            return state.stop(GitError(.authentication, operation: state.operation, remote: state.remote.url, message: "the server wants credentials and none were configured"))
+            return state.stop(
+                GitError(
+                    .authentication, operation: state.operation, remote: state.remote.url,
+                    message: "the server wants credentials and none were configured"))
         }
     }
     // A local copy, and C strings built one by one: an optional passed straight into the call made the Swift 6.3
@@ -77,13 +87,23 @@ private let gitCredentialCallback: git_credential_acquire_cb = { out, url, usern
     let authentication = state.authentication
     switch authentication {
     case .sshKey(let publicKey, let privateKey, let passphrase):
-        guard allowedTypes & GIT_CREDENTIAL_SSH_MEMORY.rawValue != 0 || allowedTypes & GIT_CREDENTIAL_SSH_KEY.rawValue != 0 else {
-            return state.stop(GitError(.authentication, operation: state.operation, remote: state.remote.url, message: "the server does not accept SSH keys here"))
+        guard
+            allowedTypes & GIT_CREDENTIAL_SSH_MEMORY.rawValue != 0
+                || allowedTypes & GIT_CREDENTIAL_SSH_KEY.rawValue != 0
+        else {
+            return state.stop(
+                GitError(
+                    .authentication, operation: state.operation, remote: state.remote.url,
+                    message: "the server does not accept SSH keys here"))
         }
         guard let user, !user.isEmpty else {
-            return state.stop(GitError(
-                .invalid, operation: state.operation, remote: state.remote.url, message: "the SSH URL names no user",
-                hint: "CodeCommit needs the SSH key id as user: ssh://APKA…@git-codecommit.<region>.amazonaws.com/v1/repos/<name>"))
+            return state.stop(
+                GitError(
+                    .invalid, operation: state.operation, remote: state.remote.url,
+                    message: "the SSH URL names no user",
+                    hint:
+                        "CodeCommit needs the SSH key id as user: ssh://APKA…@git-codecommit.<region>.amazonaws.com/v1/repos/<name>"
+                ))
         }
         let privateText = privateKey.reveal()
         guard let passphrase else { return git_credential_ssh_key_memory_new(out, user, publicKey, privateText, nil) }
@@ -91,7 +111,10 @@ private let gitCredentialCallback: git_credential_acquire_cb = { out, url, usern
         return git_credential_ssh_key_memory_new(out, user, publicKey, privateText, passphraseText)
     case .basic(let username, let password):
         guard allowedTypes & GIT_CREDENTIAL_USERPASS_PLAINTEXT.rawValue != 0 else {
-            return state.stop(GitError(.authentication, operation: state.operation, remote: state.remote.url, message: "the server does not accept a username and password"))
+            return state.stop(
+                GitError(
+                    .authentication, operation: state.operation, remote: state.remote.url,
+                    message: "the server does not accept a username and password"))
         }
         return git_credential_userpass_plaintext_new(out, username, password.reveal())
     case .none:
@@ -102,7 +125,12 @@ private let gitCredentialCallback: git_credential_acquire_cb = { out, url, usern
 private let gitCertificateCallback: git_transport_certificate_check_cb = { certificate, valid, host, payload in
     let state = OperationState.from(payload)
     if state.cancellation.isCancelled { return state.stopCancelled() }
-    guard let certificate else { return state.stop(GitError(.serverIdentity, operation: state.operation, remote: state.remote.url, message: "the server presented no identity")) }
+    guard let certificate else {
+        return state.stop(
+            GitError(
+                .serverIdentity, operation: state.operation, remote: state.remote.url,
+                message: "the server presented no identity"))
+    }
     let hostName = host.map { String(cString: $0) } ?? ""
     switch certificate.pointee.cert_type {
     case GIT_CERT_X509:
@@ -110,39 +138,54 @@ private let gitCertificateCallback: git_transport_certificate_check_cb = { certi
         let der = Array(UnsafeRawBufferPointer(start: x509.data, count: x509.len))
         // With the system's trust, mbedTLS's own verdict counts too (it sees the intermediates; we see the leaf only).
         if state.remote.trust.caPEM == nil, valid != 0 { return 0 }
-        if let problem = CertificateVerifier.verify(leafDER: der, trustedPEM: state.remote.trust.caPEM, host: hostName) {
-            return state.stop(GitError(
-                .serverIdentity, operation: state.operation, remote: state.remote.url, message: problem,
-                hint: state.remote.trust.caPEM == nil ? "set the CA bundle (AWS_CA_BUNDLE) if the server uses a private CA" : "check the CA bundle configured for this remote"))
+        if let problem = CertificateVerifier.verify(leafDER: der, trustedPEM: state.remote.trust.caPEM, host: hostName)
+        {
+            return state.stop(
+                GitError(
+                    .serverIdentity, operation: state.operation, remote: state.remote.url, message: problem,
+                    hint: state.remote.trust.caPEM == nil
+                        ? "set the CA bundle (AWS_CA_BUNDLE) if the server uses a private CA"
+                        : "check the CA bundle configured for this remote"))
         }
         return 0
     case GIT_CERT_HOSTKEY_LIBSSH2:
         let hostKey = UnsafeRawPointer(certificate).assumingMemoryBound(to: git_cert_hostkey.self).pointee
         guard hostKey.type.rawValue & GIT_CERT_SSH_RAW.rawValue != 0, let raw = hostKey.hostkey else {
-            return state.stop(GitError(.serverIdentity, operation: state.operation, remote: state.remote.url, message: "libssh2 gave no raw host key to pin"))
+            return state.stop(
+                GitError(
+                    .serverIdentity, operation: state.operation, remote: state.remote.url,
+                    message: "libssh2 gave no raw host key to pin"))
         }
-        let keyType: String = switch hostKey.raw_type {
-        case GIT_CERT_SSH_RAW_TYPE_RSA: "ssh-rsa"
-        case GIT_CERT_SSH_RAW_TYPE_DSS: "ssh-dss"
-        case GIT_CERT_SSH_RAW_TYPE_KEY_ECDSA_256: "ecdsa-sha2-nistp256"
-        case GIT_CERT_SSH_RAW_TYPE_KEY_ECDSA_384: "ecdsa-sha2-nistp384"
-        case GIT_CERT_SSH_RAW_TYPE_KEY_ECDSA_521: "ecdsa-sha2-nistp521"
-        case GIT_CERT_SSH_RAW_TYPE_KEY_ED25519: "ssh-ed25519"
-        default: "unknown"
-        }
+        let keyType: String =
+            switch hostKey.raw_type {
+            case GIT_CERT_SSH_RAW_TYPE_RSA: "ssh-rsa"
+            case GIT_CERT_SSH_RAW_TYPE_DSS: "ssh-dss"
+            case GIT_CERT_SSH_RAW_TYPE_KEY_ECDSA_256: "ecdsa-sha2-nistp256"
+            case GIT_CERT_SSH_RAW_TYPE_KEY_ECDSA_384: "ecdsa-sha2-nistp384"
+            case GIT_CERT_SSH_RAW_TYPE_KEY_ECDSA_521: "ecdsa-sha2-nistp521"
+            case GIT_CERT_SSH_RAW_TYPE_KEY_ED25519: "ssh-ed25519"
+            default: "unknown"
+            }
         let blob = Array(UnsafeRawBufferPointer(start: raw, count: hostKey.hostkey_len))
         let port = GitURL.parts(state.remote.url)?.port
         switch state.remote.trust.hostKeys.check(host: hostName, port: port, keyType: keyType, key: blob) {
         case .pinnedNow, .matches:
             return 0
         case .changed(let expected, let presented):
-            return state.stop(GitError(
-                .serverIdentity, operation: state.operation, remote: state.remote.url,
-                message: "the SSH host key of \(HostKeyPins.pattern(host: hostName, port: port)) changed: pinned \(expected), presented \(presented)",
-                hint: "if the server's key was really replaced, remove its pin (known_hosts) and run again; otherwise someone may be in the middle"))
+            return state.stop(
+                GitError(
+                    .serverIdentity, operation: state.operation, remote: state.remote.url,
+                    message:
+                        "the SSH host key of \(HostKeyPins.pattern(host: hostName, port: port)) changed: pinned \(expected), presented \(presented)",
+                    hint:
+                        "if the server's key was really replaced, remove its pin (known_hosts) and run again; otherwise someone may be in the middle"
+                ))
         }
     default:
-        return state.stop(GitError(.serverIdentity, operation: state.operation, remote: state.remote.url, message: "unsupported server identity type \(certificate.pointee.cert_type.rawValue)"))
+        return state.stop(
+            GitError(
+                .serverIdentity, operation: state.operation, remote: state.remote.url,
+                message: "unsupported server identity type \(certificate.pointee.cert_type.rawValue)"))
     }
 }
 

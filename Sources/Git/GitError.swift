@@ -31,7 +31,9 @@ public struct GitError: FleetError, Equatable {
     public let message: String
     public let hint: String?
 
-    public init(_ kind: Kind, operation: String, remote: String, message: String, libgit2: String? = nil, hint: String? = nil) {
+    public init(
+        _ kind: Kind, operation: String, remote: String, message: String, libgit2: String? = nil, hint: String? = nil
+    ) {
         self.kind = kind
         self.operation = operation
         self.remote = GitURL.redacted(remote)
@@ -54,11 +56,16 @@ public struct GitError: FleetError, Equatable {
         let (klass, text) = lastError()
         let detail = "\(klass): \(text)"
         let kind: Kind =
-            code == GIT_ENONFASTFORWARD.rawValue || text.contains("non-fast-forward") || text.contains("fetch first") ? .nonFastForward
-            : code == GIT_EAUTH.rawValue || klass == "ssh" && text.lowercased().contains("auth") || text.contains("401") || text.contains("403") ? .authentication
-            : code == GIT_ECERTIFICATE.rawValue ? .serverIdentity
-            : klass == "net" || klass == "ssh" || klass == "http" || klass == "ssl" ? .transport
-            : .other
+            code == GIT_ENONFASTFORWARD.rawValue || text.contains("non-fast-forward") || text.contains("fetch first")
+            ? .nonFastForward
+            : code == GIT_EAUTH.rawValue || klass == "ssh" && text.lowercased().contains("auth") || text.contains("401")
+                || text.contains("403")
+                ? .authentication
+                : code == GIT_ECERTIFICATE.rawValue
+                    ? .serverIdentity
+                    : klass == "net" || klass == "ssh" || klass == "http" || klass == "ssl"
+                        ? .transport
+                        : .other
         return GitError(kind, operation: operation, remote: remote, message: text, libgit2: detail)
     }
 
@@ -103,8 +110,11 @@ public enum GitURL {
     }
 
     /// Scheme, user, host, port and path of `scheme://[user@]host[:port]/path`.
-    public static func parts(_ url: String) -> (scheme: String, user: String?, host: String, port: Int?, path: String)? {
-        guard let components = URLComponents(string: url), let scheme = components.scheme, let host = components.host, !host.isEmpty else {
+    public static func parts(_ url: String) -> (scheme: String, user: String?, host: String, port: Int?, path: String)?
+    {
+        guard let components = URLComponents(string: url), let scheme = components.scheme, let host = components.host,
+            !host.isEmpty
+        else {
             return nil
         }
         return (scheme, components.user, host, components.port, components.percentEncodedPath)

@@ -13,7 +13,9 @@ final class Cancellation: @unchecked Sendable {  // an atomic flag owned by this
     init(idleTimeout: Duration? = nil) {
         guard let flag = fs_git_cancel_new() else { fatalError("out of memory") }
         self.flag = flag
-        if let idleTimeout { fs_git_cancel_set_idle_timeout(flag, Int32(min(max(idleTimeout / .milliseconds(1), 1), Double(Int32.max)))) }
+        if let idleTimeout {
+            fs_git_cancel_set_idle_timeout(flag, Int32(min(max(idleTimeout / .milliseconds(1), 1), Double(Int32.max))))
+        }
     }
 
     deinit { fs_git_cancel_free(flag) }
@@ -24,7 +26,9 @@ final class Cancellation: @unchecked Sendable {  // an atomic flag owned by this
 
 enum GitThread {
     /// `idleTimeout`: how long the operation's connections may wait with nothing moving (nil: the registered default).
-    static func run<T: Sendable>(idleTimeout: Duration? = nil, _ body: @escaping @Sendable (Cancellation) throws -> T) async throws -> T {
+    static func run<T: Sendable>(idleTimeout: Duration? = nil, _ body: @escaping @Sendable (Cancellation) throws -> T)
+        async throws -> T
+    {
         let cancellation = Cancellation(idleTimeout: idleTimeout)
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in

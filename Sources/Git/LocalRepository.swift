@@ -40,7 +40,9 @@ public final class LocalRepository: @unchecked Sendable {  // one operation at a
     // MARK: Network
 
     /// Fetches `branch`; returns the remote's head of it, nil when the branch does not exist there yet.
-    func fetch(_ remote: GitRemote, authentication: GitAuthentication.Resolved, branch: String, cancellation: Cancellation) throws(GitError) -> ObjectID? {
+    func fetch(
+        _ remote: GitRemote, authentication: GitAuthentication.Resolved, branch: String, cancellation: Cancellation
+    ) throws(GitError) -> ObjectID? {
         let tracking = Self.trackingRef(branch)
         // Forget the last fetch's head: after this fetch the tracking ref exists only if the server has the branch.
         var stale: OpaquePointer?
@@ -48,13 +50,15 @@ public final class LocalRepository: @unchecked Sendable {  // one operation at a
             git_reference_delete(stale)
             git_reference_free(stale)
         }
-        try withRemote(remote, operation: "fetch", authentication: authentication, cancellation: cancellation) { handle, state throws(GitError) in
+        try withRemote(remote, operation: "fetch", authentication: authentication, cancellation: cancellation) {
+            handle, state throws(GitError) in
             var options = git_fetch_options()
             git_fetch_options_init(&options, UInt32(GIT_FETCH_OPTIONS_VERSION))
             state.install(&options.callbacks)
             options.prune = GIT_FETCH_NO_PRUNE
             options.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE
-            let code = Self.withPreemptiveAuthorization(authentication, url: remote.url, state: state) { headers, redirects in
+            let code = Self.withPreemptiveAuthorization(authentication, url: remote.url, state: state) {
+                headers, redirects in
                 options.custom_headers = headers
                 options.follow_redirects = redirects
                 return Self.withStrings(["+refs/heads/\(branch):\(tracking)"]) { refspecs in
@@ -69,20 +73,26 @@ public final class LocalRepository: @unchecked Sendable {  // one operation at a
     }
 
     /// Pushes `commit` to `branch` (never forced). Returns nil when the server took it, or the server's reason.
-    func push(_ remote: GitRemote, authentication: GitAuthentication.Resolved, commit: ObjectID, branch: String, cancellation: Cancellation) throws(GitError) -> String? {
+    func push(
+        _ remote: GitRemote, authentication: GitAuthentication.Resolved, commit: ObjectID, branch: String,
+        cancellation: Cancellation
+    ) throws(GitError) -> String? {
         // The commit is pushed from a local branch of the same name.
         var reference: OpaquePointer?
         var oid = commit.oid
-        guard git_reference_create(&reference, pointer, "refs/heads/\(branch)", &oid, 1, "fleetstrap: batch") == 0 else {
+        guard git_reference_create(&reference, pointer, "refs/heads/\(branch)", &oid, 1, "fleetstrap: batch") == 0
+        else {
             throw GitError.last(-1, operation: "push", remote: remote.url)
         }
         git_reference_free(reference)
         var rejection: String?
-        try withRemote(remote, operation: "push", authentication: authentication, cancellation: cancellation) { handle, state throws(GitError) in
+        try withRemote(remote, operation: "push", authentication: authentication, cancellation: cancellation) {
+            handle, state throws(GitError) in
             var options = git_push_options()
             git_push_options_init(&options, UInt32(GIT_PUSH_OPTIONS_VERSION))
             state.install(&options.callbacks)
-            let code = Self.withPreemptiveAuthorization(authentication, url: remote.url, state: state) { headers, redirects in
+            let code = Self.withPreemptiveAuthorization(authentication, url: remote.url, state: state) {
+                headers, redirects in
                 options.custom_headers = headers
                 options.follow_redirects = redirects
                 return Self.withStrings(["refs/heads/\(branch):refs/heads/\(branch)"]) { refspecs in
@@ -116,7 +126,8 @@ public final class LocalRepository: @unchecked Sendable {  // one operation at a
             throw GitError.last(-1, operation: operation, remote: remote.url)
         }
         defer { git_remote_free(handle) }
-        let state = OperationState(operation: operation, remote: remote, authentication: authentication, cancellation: cancellation)
+        let state = OperationState(
+            operation: operation, remote: remote, authentication: authentication, cancellation: cancellation)
         fs_git_socket_clear_failure()
         do {
             try withExtendedLifetime(state) { () throws(GitError) in
@@ -125,7 +136,8 @@ public final class LocalRepository: @unchecked Sendable {  // one operation at a
         } catch {
             // Stopped by the socket stream while it waited on the network: libgit2 reports a network error.
             if cancellation.isCancelled, error.kind != .cancelled {
-                throw GitError(.cancelled, operation: operation, remote: remote.url, message: "cancelled", libgit2: error.libgit2)
+                throw GitError(
+                    .cancelled, operation: operation, remote: remote.url, message: "cancelled", libgit2: error.libgit2)
             }
             // The connection's own account of a timeout or a reset, which libgit2's TLS layer reports as a generic error.
             if error.kind == .transport || error.kind == .other, let failure = fs_git_socket_failure() {
@@ -137,14 +149,18 @@ public final class LocalRepository: @unchecked Sendable {  // one operation at a
 
     /// CodeCommit refuses a bad Git password with 403 (not 401), which libgit2 reports as an unexpected status.
     static func explained(_ error: GitError, authentication: GitAuthentication.Resolved) -> GitError {
-        guard error.kind == .authentication || error.message.contains("status code: 403") || error.message.contains("status code: 401"),
+        guard
+            error.kind == .authentication || error.message.contains("status code: 403")
+                || error.message.contains("status code: 401"),
             case .basic(let username, _) = authentication, error.libgit2 != nil
         else { return error }
         let user = username.split(separator: "%").first.map(String.init) ?? username
         return GitError(
             .authentication, operation: error.operation, remote: error.remote,
             message: "the server refused the password of \(user) (\(error.message))", libgit2: error.libgit2,
-            hint: "check the credentials' account and permissions (codecommit:GitPull, codecommit:GitPush) and the repository's region")
+            hint:
+                "check the credentials' account and permissions (codecommit:GitPull, codecommit:GitPush) and the repository's region"
+        )
     }
 
     /// HTTPS with a password: sent with the first request, as `git -c http.extraHeader` does, instead of after a 401
@@ -159,7 +175,8 @@ public final class LocalRepository: @unchecked Sendable {  // one operation at a
             return body(git_strarray(strings: nil, count: 0), GIT_REMOTE_REDIRECT_INITIAL)
         }
         state.credentialAttempts = 1
-        var header = Array("Authorization: Basic \(Data("\(username):\(password.reveal())".utf8).base64EncodedString())".utf8CString)
+        var header = Array(
+            "Authorization: Basic \(Data("\(username):\(password.reveal())".utf8).base64EncodedString())".utf8CString)
         return header.withUnsafeMutableBufferPointer { text in
             var pointer: UnsafeMutablePointer<CChar>? = text.baseAddress
             return withUnsafeMutablePointer(to: &pointer) { strings in
@@ -227,11 +244,15 @@ public final class LocalRepository: @unchecked Sendable {  // one operation at a
 
     /// A commit on `parent` (nil: a root commit) with `changes` (path → blob, or nil to delete) applied to its tree.
     /// Nil when the tree would not change.
-    func commit(parent: ObjectID?, changes: [String: ObjectID?], message: String, author: Author, now: Date) throws(GitError) -> ObjectID? {
+    func commit(parent: ObjectID?, changes: [String: ObjectID?], message: String, author: Author, now: Date)
+        throws(GitError) -> ObjectID?
+    {
         let baseline = parent.flatMap { tree(of: $0) }
         defer { if let baseline { git_tree_free(baseline) } }
         // Deleting what is not there is no change (libgit2 would refuse it).
-        let effective = changes.filter { path, blob in blob != nil || entry(path, in: parent) != nil }.sorted { $0.key < $1.key }
+        let effective = changes.filter { path, blob in blob != nil || entry(path, in: parent) != nil }.sorted {
+            $0.key < $1.key
+        }
         var newTree = git_oid()
         let paths = effective.map { strdup($0.key) }
         defer { paths.forEach { free($0) } }
@@ -275,7 +296,8 @@ public final class LocalRepository: @unchecked Sendable {  // one operation at a
 
     /// Whether `commit` descends from `ancestor`.
     public func isDescendant(_ commit: ObjectID, of ancestor: ObjectID) -> Bool {
-        var a = commit.oid, b = ancestor.oid
+        var a = commit.oid
+        var b = ancestor.oid
         return git_graph_descendant_of(pointer, &a, &b) == 1
     }
 
@@ -285,7 +307,9 @@ public final class LocalRepository: @unchecked Sendable {  // one operation at a
         var oid = commit.oid
         guard git_commit_lookup(&object, pointer, &oid) == 0, let object else { return [] }
         defer { git_commit_free(object) }
-        return (0..<git_commit_parentcount(object)).compactMap { git_commit_parent_id(object, $0).map { ObjectID($0.pointee) } }
+        return (0..<git_commit_parentcount(object)).compactMap {
+            git_commit_parent_id(object, $0).map { ObjectID($0.pointee) }
+        }
     }
 
     /// A commit's message.
@@ -302,7 +326,8 @@ public final class LocalRepository: @unchecked Sendable {  // one operation at a
 enum GitLibrary {
     private static let once: Void = {
         git_libgit2_init()
-        for bundle in ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"] where FileManager.default.fileExists(atPath: bundle) {
+        for bundle in ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"]
+        where FileManager.default.fileExists(atPath: bundle) {
             _ = fs_git_opts_set_ssl_cert_locations(bundle, nil)
             break
         }

@@ -16,8 +16,12 @@ public actor RepositoryWriter {
         public var onlyIfAbsent = false
         /// SHA-256 of `content` when the caller already has it (a file shared by many clusters is hashed once).
         public var digest: [UInt8]?
-        public init(path: String, content: [UInt8]?, digest: [UInt8]? = nil) { (self.path, self.content, self.digest) = (path, content, digest) }
-        public static func write(_ path: String, _ text: String) -> Change { Change(path: path, content: Array(text.utf8)) }
+        public init(path: String, content: [UInt8]?, digest: [UInt8]? = nil) {
+            (self.path, self.content, self.digest) = (path, content, digest)
+        }
+        public static func write(_ path: String, _ text: String) -> Change {
+            Change(path: path, content: Array(text.utf8))
+        }
         public static func create(_ path: String, _ text: String) -> Change {
             var change = Change(path: path, content: Array(text.utf8))
             change.onlyIfAbsent = true
@@ -103,13 +107,16 @@ public actor RepositoryWriter {
         public var cluster: String
         public var directory: String
         public var changes: [Change]
-        public init(cluster: String, directory: String, changes: [Change]) { (self.cluster, self.directory, self.changes) = (cluster, directory, changes) }
+        public init(cluster: String, directory: String, changes: [Change]) {
+            (self.cluster, self.directory, self.changes) = (cluster, directory, changes)
+        }
     }
 
     /// Hands the writer one cluster's files; returns once they are on the remote branch.
     /// Every path must lie under `directory` (the cluster's own folder in the repository).
     public func submit(cluster: String, directory: String, changes: [Change], message: String) async throws -> Receipt {
-        var pending = try prepare(Submission(cluster: cluster, directory: directory, changes: changes), message: message)
+        var pending = try prepare(
+            Submission(cluster: cluster, directory: directory, changes: changes), message: message)
         return try await withCheckedThrowingContinuation { continuation in
             pending.reply = { continuation.resume(with: $0) }
             enqueue([pending])
@@ -167,7 +174,8 @@ public actor RepositoryWriter {
         if !local.has(commit) {
             let authentication = try await remote.authentication.resolve(url: remote.url, now: options.now())
             _ = try await GitThread.run(idleTimeout: options.idleTimeout) { cancellation in
-                try local.fetch(remote, authentication: authentication, branch: options.branch, cancellation: cancellation)
+                try local.fetch(
+                    remote, authentication: authentication, branch: options.branch, cancellation: cancellation)
             }
         }
         return local.isDescendant(commit, of: ancestor)
@@ -178,7 +186,8 @@ public actor RepositoryWriter {
         let authentication = try await remote.authentication.resolve(url: remote.url, now: options.now())
         let (remote, local, options) = (self.remote, self.local, self.options)
         return try await GitThread.run(idleTimeout: options.idleTimeout) { cancellation in
-            let head = try local.fetch(remote, authentication: authentication, branch: options.branch, cancellation: cancellation)
+            let head = try local.fetch(
+                remote, authentication: authentication, branch: options.branch, cancellation: cancellation)
             return changes.filter { change in
                 let current = local.read(change.path, in: head)
                 if change.onlyIfAbsent { return current == nil }
@@ -196,7 +205,11 @@ public actor RepositoryWriter {
                 let waiting = pending
                 pending.removeAll()
                 for item in waiting {
-                    item.reply(.failure(GitError(.cancelled, operation: "write", remote: remote.url, message: "cancelled before its batch was pushed")))
+                    item.reply(
+                        .failure(
+                            GitError(
+                                .cancelled, operation: "write", remote: remote.url,
+                                message: "cancelled before its batch was pushed")))
                 }
                 break
             }
@@ -206,7 +219,9 @@ public actor RepositoryWriter {
             do {
                 let outcome = try await write(batch)
                 for (index, item) in batch.enumerated() {
-                    item.reply(.success(Receipt(commit: outcome.commit, changed: outcome.changed[index], batchSize: batch.count)))
+                    item.reply(
+                        .success(
+                            Receipt(commit: outcome.commit, changed: outcome.changed[index], batchSize: batch.count)))
                 }
             } catch {
                 for item in batch { item.reply(.failure(error)) }
@@ -236,7 +251,9 @@ public actor RepositoryWriter {
         var attempt = 0
         while true {
             attempt += 1
-            if Task.isCancelled { throw GitError(.cancelled, operation: "push", remote: remote.url, message: "cancelled") }
+            if Task.isCancelled {
+                throw GitError(.cancelled, operation: "push", remote: remote.url, message: "cancelled")
+            }
             let authentication = try await remote.authentication.resolve(url: remote.url, now: options.now())
             let toWrite = contents
             let known = written
@@ -247,13 +264,16 @@ public actor RepositoryWriter {
             knownHead = nil
             let result = try await GitThread.run(idleTimeout: options.idleTimeout) { cancellation throws -> Attempt in
                 func fetch() throws(GitError) -> ObjectID? {
-                    try local.fetch(remote, authentication: authentication, branch: options.branch, cancellation: cancellation)
+                    try local.fetch(
+                        remote, authentication: authentication, branch: options.branch, cancellation: cancellation)
                 }
                 var fetched = assumed == nil
                 var head = try assumed ?? fetch()
                 while true {
                     // Files to create only where the branch has none: dropped where it has one.
-                    let changeSets = requested.map { changes, keep in changes.filter { path, _ in !keep.contains(path) || local.entry(path, in: head) == nil } }
+                    let changeSets = requested.map { changes, keep in
+                        changes.filter { path, _ in !keep.contains(path) || local.entry(path, in: head) == nil }
+                    }
                     var blobs = known
                     for (key, content) in toWrite where blobs[key] == nil { blobs[key] = try local.writeBlob(content) }
                     var merged: [String: ObjectID?] = [:]
@@ -265,7 +285,10 @@ public actor RepositoryWriter {
                     let changed = changeSets.map { changes in
                         changes.contains { path, key in local.entry(path, in: head) != key.map { blobs[$0]! } }
                     }
-                    guard let commit = try local.commit(parent: head, changes: merged, message: message, author: options.author, now: options.now()) else {
+                    guard
+                        let commit = try local.commit(
+                            parent: head, changes: merged, message: message, author: options.author, now: options.now())
+                    else {
                         // "Already there" is only said of the branch as it is now: an assumed head is fetched first.
                         if !fetched {
                             head = try fetch()
@@ -273,14 +296,22 @@ public actor RepositoryWriter {
                             continue
                         }
                         guard let head else {
-                            throw GitError(.invalid, operation: "commit", remote: remote.url, message: "nothing to write to an empty branch")
+                            throw GitError(
+                                .invalid, operation: "commit", remote: remote.url,
+                                message: "nothing to write to an empty branch")
                         }
-                        return .done(Outcome(commit: head, changed: changed.map { _ in false }), blobs: blobs, committed: false, fetched: fetched)
+                        return .done(
+                            Outcome(commit: head, changed: changed.map { _ in false }), blobs: blobs, committed: false,
+                            fetched: fetched)
                     }
-                    if let rejection = try local.push(remote, authentication: authentication, commit: commit, branch: options.branch, cancellation: cancellation) {
+                    if let rejection = try local.push(
+                        remote, authentication: authentication, commit: commit, branch: options.branch,
+                        cancellation: cancellation)
+                    {
                         return .rejected(rejection, blobs: blobs, fetched: fetched)
                     }
-                    return .done(Outcome(commit: commit, changed: changed), blobs: blobs, committed: true, fetched: fetched)
+                    return .done(
+                        Outcome(commit: commit, changed: changed), blobs: blobs, committed: true, fetched: fetched)
                 }
             }
             switch result {
@@ -324,8 +355,14 @@ public actor RepositoryWriter {
     private static func message(for batch: [Pending]) -> String {
         guard batch.count > 1 else { return batch.first?.message ?? "fleetstrap" }
         let messages = Set(batch.map(\.message))
-        let subject = messages.count == 1 ? batch[0].message.split(separator: "\n").first.map(String.init) ?? "" : "fleetstrap: update \(batch.count) clusters"
-        let names = batch.map { messages.count == 1 ? "- \($0.cluster)" : "- \($0.cluster): \($0.message.split(separator: "\n").first ?? "")" }
+        let subject =
+            messages.count == 1
+            ? batch[0].message.split(separator: "\n").first.map(String.init) ?? ""
+            : "fleetstrap: update \(batch.count) clusters"
+        let names = batch.map {
+            messages.count == 1
+                ? "- \($0.cluster)" : "- \($0.cluster): \($0.message.split(separator: "\n").first ?? "")"
+        }
         return "\(subject) (\(batch.count) clusters)\n\n" + names.joined(separator: "\n") + "\n"
     }
 
@@ -336,7 +373,8 @@ public actor RepositoryWriter {
         while folder.hasPrefix("./") { folder.removeFirst(2) }
         while folder.hasSuffix("/") { folder.removeLast() }
         let parts = folder.split(separator: "/", omittingEmptySubsequences: false)
-        guard !folder.isEmpty, !folder.hasPrefix("/"), !parts.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) else {
+        guard !folder.isEmpty, !folder.hasPrefix("/"), !parts.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." })
+        else {
             throw GitError(
                 .invalid, operation: "write", remote: remote,
                 message: "cluster \(cluster): '\(directory)' is not a folder inside the repository")
@@ -346,7 +384,9 @@ public actor RepositoryWriter {
 
     static func check(_ path: String, under folder: String, cluster: String, remote: String) throws(GitError) {
         let parts = path.split(separator: "/", omittingEmptySubsequences: false)
-        guard path.hasPrefix(folder + "/"), !parts.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }), !path.contains("\0") else {
+        guard path.hasPrefix(folder + "/"), !parts.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }),
+            !path.contains("\0")
+        else {
             throw GitError(
                 .invalid, operation: "write", remote: remote,
                 message: "cluster \(cluster): '\(path)' is outside its folder '\(folder)/'; nothing was written")

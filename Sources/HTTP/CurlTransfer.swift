@@ -81,8 +81,10 @@ final class CurlTransfer: @unchecked Sendable {
             if method == "POST" || !r.body.isEmpty || method == "PUT" || method == "PATCH" {
                 check(fs_curl_setopt_offset(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(r.body.count)))
                 r.body.withUnsafeBytes { bytes in
-                    check(fs_curl_setopt_pointer(
-                        handle, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(errorBuffer))))
+                    check(
+                        fs_curl_setopt_pointer(
+                            handle, CURLOPT_COPYPOSTFIELDS,
+                            UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(errorBuffer))))
                 }
             }
         }
@@ -91,14 +93,18 @@ final class CurlTransfer: @unchecked Sendable {
         for (name, value) in r.headers {
             // Bytes, not Characters: "\r\n" is one Character, equal to neither "\r" nor "\n" (and walking a 1.5 KB
             // token's graphemes on every request was 3% of a fleet run's CPU).
-            if name.utf8.contains(where: { $0 == 13 || $0 == 10 || $0 == UInt8(ascii: ":") }) || value.utf8.contains(where: { $0 == 13 || $0 == 10 }) {
+            if name.utf8.contains(where: { $0 == 13 || $0 == 10 || $0 == UInt8(ascii: ":") })
+                || value.utf8.contains(where: { $0 == 13 || $0 == 10 })
+            {
                 return .invalid(url: r.redactedURL, "header '\(name)' holds a line break or colon")
             }
             names.insert(name.lowercased())
             list = curl_slist_append(list, value.isEmpty ? "\(name);" : "\(name): \(value)")
         }
         if !names.contains("expect") { list = curl_slist_append(list, "Expect:") }
-        if !names.contains("content-type"), !r.body.isEmpty || method == "POST" { list = curl_slist_append(list, "Content-Type:") }
+        if !names.contains("content-type"), !r.body.isEmpty || method == "POST" {
+            list = curl_slist_append(list, "Content-Type:")
+        }
         headerList = list
         check(fs_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, list))
 
@@ -119,7 +125,8 @@ final class CurlTransfer: @unchecked Sendable {
             }
         }
         guard failed == CURLE_OK else {
-            return .transport(Int32(failed.rawValue), url: r.redactedURL, detail: String(cString: curl_easy_strerror(failed)))
+            return .transport(
+                Int32(failed.rawValue), url: r.redactedURL, detail: String(cString: curl_easy_strerror(failed)))
         }
         return nil
     }
@@ -131,13 +138,15 @@ final class CurlTransfer: @unchecked Sendable {
             return
         }
         guard code == CURLE_OK else {
-            let detail = errorBuffer.pointee != 0 ? String(cString: errorBuffer) : String(cString: curl_easy_strerror(code))
+            let detail =
+                errorBuffer.pointee != 0 ? String(cString: errorBuffer) : String(cString: curl_easy_strerror(code))
             finish(.failure(.transport(Int32(code.rawValue), url: request.redactedURL, detail: detail)))
             return
         }
         var version = 0
         _ = fs_curl_getinfo_long(handle, CURLINFO_HTTP_VERSION, &version)
-        let versionText = version == Int(CURL_HTTP_VERSION_2_0) ? "2" : version == Int(CURL_HTTP_VERSION_3) ? "3" : "1.1"
+        let versionText =
+            version == Int(CURL_HTTP_VERSION_2_0) ? "2" : version == Int(CURL_HTTP_VERSION_3) ? "3" : "1.1"
         finish(.success(HTTPResponse(status: status, headers: headers, body: body, httpVersion: versionText)))
     }
 
@@ -158,10 +167,11 @@ final class CurlTransfer: @unchecked Sendable {
             status = parts.count > 1 ? Int(parts[1]) ?? 0 : 0
             headers.removeAll()
         } else if let colon = trimmed.firstIndex(of: ":") {
-            headers.append((
-                String(trimmed[..<colon]),
-                String(Self.trimmed(trimmed[trimmed.index(after: colon)...]))
-            ))
+            headers.append(
+                (
+                    String(trimmed[..<colon]),
+                    String(Self.trimmed(trimmed[trimmed.index(after: colon)...]))
+                ))
         }
     }
 
@@ -170,7 +180,8 @@ final class CurlTransfer: @unchecked Sendable {
     static func trimmed(_ text: Substring) -> Substring {
         let utf8 = text.utf8
         func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 || byte == 0x0D || byte == 0x0A }
-        var start = utf8.startIndex, end = utf8.endIndex
+        var start = utf8.startIndex
+        var end = utf8.endIndex
         while start < end, isSpace(utf8[start]) { start = utf8.index(after: start) }
         while end > start, isSpace(utf8[utf8.index(before: end)]) { end = utf8.index(before: end) }
         return text[start..<end]

@@ -46,13 +46,16 @@ public final class HTTPClient: @unchecked Sendable {
         self.configuration = configuration
         guard let multi = curl_multi_init() else { fatalError("curl_multi_init failed: libcurl is unusable") }
         self.multi = multi
-        guard let events = fs_curl_events_new(multi) else { fatalError("epoll or eventfd unavailable: \(String(cString: strerror(errno)))") }
+        guard let events = fs_curl_events_new(multi) else {
+            fatalError("epoll or eventfd unavailable: \(String(cString: strerror(errno)))")
+        }
         self.events = events
         // Never more connections than descriptors: past the open-files limit, connecting fails outright.
         let descriptors = max(64, OpenFileLimit.current - 256)
         _ = fs_curl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, min(configuration.connectionCache, descriptors))
         _ = fs_curl_multi_setopt_long(multi, CURLMOPT_MAX_HOST_CONNECTIONS, configuration.connectionsPerHost)
-        _ = fs_curl_multi_setopt_long(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, min(configuration.totalConnections, descriptors))
+        _ = fs_curl_multi_setopt_long(
+            multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, min(configuration.totalConnections, descriptors))
         let thread = Thread { [self] in self.run() }
         thread.name = "fleetstrap-http"
         thread.start()
@@ -138,9 +141,11 @@ public final class HTTPClient: @unchecked Sendable {
                 }
                 let code = curl_multi_add_handle(multi, transfer.handle)
                 if code != CURLM_OK {
-                    transfer.finish(.failure(.transport(
-                        Int32(code.rawValue), url: transfer.request.redactedURL,
-                        detail: String(cString: curl_multi_strerror(code)))))
+                    transfer.finish(
+                        .failure(
+                            .transport(
+                                Int32(code.rawValue), url: transfer.request.redactedURL,
+                                detail: String(cString: curl_multi_strerror(code)))))
                     continue
                 }
                 active[transfer.handle] = transfer

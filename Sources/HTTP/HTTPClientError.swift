@@ -18,7 +18,9 @@ public struct HTTPClientError: FleetError, Hashable {
         Self(code: .transport(curlCode), url: url, detail: detail)
     }
     static func cancelled(url: String) -> Self { Self(code: .cancelled, url: url, detail: "cancelled") }
-    static func shutdown(url: String) -> Self { Self(code: .shutdown, url: url, detail: "the HTTP client was shut down") }
+    static func shutdown(url: String) -> Self {
+        Self(code: .shutdown, url: url, detail: "the HTTP client was shut down")
+    }
     static func tooLarge(url: String, limit: Int) -> Self {
         Self(code: .responseTooLarge, url: url, detail: "the response is larger than \(limit >> 20) MiB")
     }
@@ -52,8 +54,11 @@ public struct HTTPClientError: FleetError, Hashable {
     /// or a connection reset or closed in the middle of it (a server going away or overloaded: a transport failure).
     var isHandshakeCutOff: Bool {
         guard curlCode == 35 else { return false }
-        return ["reset by peer", "Recv failure", "Send failure", "SSL_ERROR_SYSCALL", "unexpected eof", "Connection refused"]
-            .contains { detail.localizedCaseInsensitiveContains($0) }
+        return [
+            "reset by peer", "Recv failure", "Send failure", "SSL_ERROR_SYSCALL", "unexpected eof",
+            "Connection refused",
+        ]
+        .contains { detail.localizedCaseInsensitiveContains($0) }
     }
 
     public var errorClass: String {
@@ -70,9 +75,12 @@ public struct HTTPClientError: FleetError, Hashable {
 
     public var hint: String? {
         if isCertificateProblem {
-            return "the server's certificate is not trusted: check the CA (AWS_CA_BUNDLE, the cluster's CA) and the host name"
+            return
+                "the server's certificate is not trusted: check the CA (AWS_CA_BUNDLE, the cluster's CA) and the host name"
         }
-        if isTimeout { return "the server did not answer in time: check the network path and proxies (HTTPS_PROXY, NO_PROXY)" }
+        if isTimeout {
+            return "the server did not answer in time: check the network path and proxies (HTTPS_PROXY, NO_PROXY)"
+        }
         return nil
     }
 }

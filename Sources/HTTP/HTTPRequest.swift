@@ -25,7 +25,8 @@ public struct HTTPRequest: Sendable, CustomStringConvertible, CustomReflectable 
 
     public init(
         method: String = "GET", url: String, headers: [(String, String)] = [], body: [UInt8] = [],
-        timeout: Duration = .seconds(30), connectTimeout: Duration = .seconds(10), trust: TLSTrust = .system, pool: HTTPConnectionPool? = nil
+        timeout: Duration = .seconds(30), connectTimeout: Duration = .seconds(10), trust: TLSTrust = .system,
+        pool: HTTPConnectionPool? = nil
     ) {
         self.pool = pool
         self.method = method

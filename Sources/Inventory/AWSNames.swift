@@ -31,7 +31,8 @@ enum AWSNames {
     /// segment (the role name) is 1 to 64 characters. Returns the account id.
     static func roleARNAccount(_ s: String) -> String? {
         let fields = s.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
-        guard fields.count == 6, fields[0] == "arn", partitions.contains(String(fields[1])), fields[2] == "iam", fields[3].isEmpty,
+        guard fields.count == 6, fields[0] == "arn", partitions.contains(String(fields[1])), fields[2] == "iam",
+            fields[3].isEmpty,
             isAccountID(String(fields[4])), fields[5].hasPrefix("role/")
         else { return nil }
         let path = fields[5].dropFirst("role/".count)
@@ -46,14 +47,17 @@ enum AWSNames {
     static func isKMSKeyARN(_ s: String) -> Bool {
         let fields = s.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
         guard fields.count == 6, fields[0] == "arn", partitions.contains(String(fields[1])), fields[2] == "kms",
-            ASCII.all(fields[3], 1...Int.max, { ASCII.isLowerAlphanumeric($0) || $0 == UInt8(ascii: "-") }), isAccountID(String(fields[4]))
+            ASCII.all(fields[3], 1...Int.max, { ASCII.isLowerAlphanumeric($0) || $0 == UInt8(ascii: "-") }),
+            isAccountID(String(fields[4]))
         else { return false }
         let resource = fields[5]
         if resource.hasPrefix("key/") {
             return ASCII.all(resource.dropFirst(4), 1...64) { ASCII.isHexDigit($0) || $0 == UInt8(ascii: "-") }
         }
         if resource.hasPrefix("alias/") {
-            return ASCII.all(resource.dropFirst(6), 1...250) { ASCII.isWord($0) || $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "-") }
+            return ASCII.all(resource.dropFirst(6), 1...250) {
+                ASCII.isWord($0) || $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "-")
+            }
         }
         return false
     }
@@ -79,12 +83,14 @@ enum AWSNames {
 
     /// EKS cluster names: `[0-9A-Za-z][A-Za-z0-9_-]{0,99}`.
     static func isEKSClusterName(_ s: String) -> Bool {
-        ASCII.all(s, 1...100) { ASCII.isWord($0) || $0 == UInt8(ascii: "-") } && s.utf8.first.map(ASCII.isAlphanumeric) == true
+        ASCII.all(s, 1...100) { ASCII.isWord($0) || $0 == UInt8(ascii: "-") }
+            && s.utf8.first.map(ASCII.isAlphanumeric) == true
     }
 
     /// CodeCommit repository names: `[\w.-]{1,100}`, not ending in `.git`.
     static func isCodeCommitRepositoryName(_ s: String) -> Bool {
-        ASCII.all(s, 1...100) { ASCII.isWord($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") } && !s.hasSuffix(".git")
+        ASCII.all(s, 1...100) { ASCII.isWord($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") }
+            && !s.hasSuffix(".git")
     }
 
     /// An SSHPublicKeyId: `APKA[A-Z0-9]{16,124}`.
@@ -95,9 +101,10 @@ enum AWSNames {
     /// A DNS host name or an IPv4 address, at most 253 characters: dot-separated labels of 1 to 63 letters, digits
     /// and `-`, a letter or digit at each end.
     static func isHost(_ s: String) -> Bool {
-        s.utf8.count <= 253 && s.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false).allSatisfy {
-            ASCII.isHyphenatedLabel($0, 1...63, ASCII.isAlphanumeric)
-        }
+        s.utf8.count <= 253
+            && s.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false).allSatisfy {
+                ASCII.isHyphenatedLabel($0, 1...63, ASCII.isAlphanumeric)
+            }
     }
 }
 
@@ -140,7 +147,8 @@ enum ASCII {
     static func isAlphanumeric(_ b: UInt8) -> Bool { isDigit(b) || isLower(b) || isUpper(b) }
     static func isLowerAlphanumeric(_ b: UInt8) -> Bool { isDigit(b) || isLower(b) }
     static func isHexDigit(_ b: UInt8) -> Bool {
-        isDigit(b) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(b) || (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(b)
+        isDigit(b) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(b)
+            || (UInt8(ascii: "A")...UInt8(ascii: "F")).contains(b)
     }
     /// `\w` as AWS's patterns mean it: `[A-Za-z0-9_]`.
     static func isWord(_ b: UInt8) -> Bool { isAlphanumeric(b) || b == UInt8(ascii: "_") }
@@ -150,12 +158,16 @@ enum ASCII {
         all(text.utf8, lengths, allowed)
     }
 
-    static func all<Bytes: Collection<UInt8>>(_ bytes: Bytes, _ lengths: ClosedRange<Int>, _ allowed: (UInt8) -> Bool) -> Bool {
+    static func all<Bytes: Collection<UInt8>>(_ bytes: Bytes, _ lengths: ClosedRange<Int>, _ allowed: (UInt8) -> Bool)
+        -> Bool
+    {
         lengths.contains(bytes.count) && bytes.allSatisfy(allowed)
     }
 
     /// A label in DNS's sense: a length in `lengths`, bytes that are `end` or `-`, and `end` bytes at both ends.
-    static func isHyphenatedLabel<Bytes: BidirectionalCollection<UInt8>>(_ bytes: Bytes, _ lengths: ClosedRange<Int>, _ end: (UInt8) -> Bool) -> Bool {
+    static func isHyphenatedLabel<Bytes: BidirectionalCollection<UInt8>>(
+        _ bytes: Bytes, _ lengths: ClosedRange<Int>, _ end: (UInt8) -> Bool
+    ) -> Bool {
         guard let first = bytes.first, let last = bytes.last, end(first), end(last) else { return false }
         return all(bytes, lengths) { end($0) || $0 == UInt8(ascii: "-") }
     }

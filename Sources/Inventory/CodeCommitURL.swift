@@ -44,7 +44,8 @@ struct CodeCommitURL: Equatable {
         var authority = rest[..<slash]
         let path = String(rest[slash...])
         rest = ""
-        var user: String?, password: String?
+        var user: String?
+        var password: String?
         if let at = authority.lastIndex(of: "@") {
             let info = authority[..<at]
             if let colon = info.firstIndex(of: ":") {

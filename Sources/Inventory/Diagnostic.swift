@@ -32,7 +32,9 @@ public struct Diagnostic: Sendable, Hashable, CustomStringConvertible {
     public let message: String
     public let hint: String?
 
-    public init(_ severity: Severity, _ rule: String, at location: SourceLocation, _ message: String, hint: String? = nil) {
+    public init(
+        _ severity: Severity, _ rule: String, at location: SourceLocation, _ message: String, hint: String? = nil
+    ) {
         self.location = location
         self.severity = severity
         self.rule = rule

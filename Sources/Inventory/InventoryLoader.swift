@@ -23,7 +23,8 @@ public enum InventoryLoader {
         let collector = DiagnosticCollector()
         var draft = InventoryDraft()
         var visiting: [String] = []
-        read(path: path, displayPath: path, isRoot: true, includedFrom: nil, into: &draft, visiting: &visiting,
+        read(
+            path: path, displayPath: path, isRoot: true, includedFrom: nil, into: &draft, visiting: &visiting,
             collector: collector)
         guard collector.diagnostics.allSatisfy({ $0.severity != .error }) || !draft.files.isEmpty else {
             return ValidationResult(inventory: nil, diagnostics: collector.diagnostics)
@@ -61,7 +62,8 @@ public enum InventoryLoader {
     // MARK: Files
 
     private static func read(
-        path: String, displayPath: String, isRoot: Bool, includedFrom: SourceLocation?, into draft: inout InventoryDraft,
+        path: String, displayPath: String, isRoot: Bool, includedFrom: SourceLocation?,
+        into draft: inout InventoryDraft,
         visiting: inout [String], collector: DiagnosticCollector
     ) {
         let canonical = URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
@@ -84,13 +86,16 @@ public enum InventoryLoader {
         let includes = InventoryParser(source: source, isRoot: isRoot).parse(root, into: &draft)
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
         for include in includes {
-            let target = include.value.hasPrefix("/")
+            let target =
+                include.value.hasPrefix("/")
                 ? include.value : directory.appendingPathComponent(include.value).path
-            let shown = include.value.hasPrefix("/")
+            let shown =
+                include.value.hasPrefix("/")
                 ? include.value
                 : (displayPath.contains("/") ? (displayPath as NSString).deletingLastPathComponent + "/" : "")
                     + include.value
-            read(path: target, displayPath: shown, isRoot: false, includedFrom: include.location, into: &draft,
+            read(
+                path: target, displayPath: shown, isRoot: false, includedFrom: include.location, into: &draft,
                 visiting: &visiting, collector: collector)
         }
     }
@@ -100,12 +105,13 @@ public enum InventoryLoader {
     ) -> [UInt8]? {
         var status = stat()
         guard stat(path, &status) == 0 else {
-            let reason = switch errno {
-            case ENOENT: "no such file"
-            case ELOOP: "its symbolic links form a loop"
-            case EACCES: "permission denied"
-            default: String(cString: strerror(errno))
-            }
+            let reason =
+                switch errno {
+                case ENOENT: "no such file"
+                case ELOOP: "its symbolic links form a loop"
+                case EACCES: "permission denied"
+                default: String(cString: strerror(errno))
+                }
             collector.error("file", at: at, "cannot read '\(displayPath)': \(reason)")
             return nil
         }
@@ -168,7 +174,8 @@ public enum InventoryLoader {
             case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
                 .composer(let context, let problem, let mark, _):
                 collector.error(
-                    "yaml-syntax", at: source.location(mark), "YAML syntax: \(problem)"
+                    "yaml-syntax", at: source.location(mark),
+                    "YAML syntax: \(problem)"
                         + (context.map { " (\($0.text) at \($0.mark))" } ?? ""),
                     hint: line(mark.line, of: bytes).contains(UInt8(ascii: "\t"))
                         ? "indent with spaces; YAML does not allow tabs for indentation" : nil)
@@ -210,12 +217,14 @@ public enum InventoryLoader {
     }
 
     private static func position(ofByte offset: Int, in bytes: [UInt8]) -> (Int, Int) {
-        var line = 1, lineStart = 0
+        var line = 1
+        var lineStart = 0
         for i in 0..<min(offset, bytes.count) where bytes[i] == UInt8(ascii: "\n") {
             line += 1
             lineStart = i + 1
         }
-        let column = String(decoding: bytes[lineStart..<min(offset, bytes.count)], as: UTF8.self).unicodeScalars.count + 1
+        let column =
+            String(decoding: bytes[lineStart..<min(offset, bytes.count)], as: UTF8.self).unicodeScalars.count + 1
         return (line, column)
     }
 
@@ -223,10 +232,13 @@ public enum InventoryLoader {
     /// sequences (`- - - x`), ignoring quoted text and comments. Indentation alone cannot nest deeply within the
     /// size limit.
     private static func tooDeep(_ bytes: [UInt8]) -> (Int, Int)? {
-        var depth = 0, line = 1, column = 0
+        var depth = 0
+        var line = 1
+        var column = 0
         var quote: UInt8?
         var comment = false
-        var lineStart = true, dashes = 0
+        var lineStart = true
+        var dashes = 0
         var previous: UInt8 = UInt8(ascii: " ")
         for b in bytes {
             column += (b & 0xC0) == 0x80 ? 0 : 1

@@ -61,7 +61,7 @@ extension InventoryParser {
                         "manifests-url", at: u.location, "\(m.path).url must be an https URL, found '\(u.value)'",
                         hint:
                             "these manifests are applied with cluster-admin rights: fetch them over TLS, or download "
-                                + "them and give path"
+                            + "them and give path"
                     )
                 }
                 flux.manifests = .url(u.value, sha256: sha?.value.lowercased())

@@ -192,7 +192,7 @@ struct InventoryParser {
                         + (Suggestion.closest(to: transport.value, in: known).map { "; did you mean '\($0)'?" } ?? ""),
                     hint:
                         "one of: ssh (IAM SSH keys), https (IAM credentials, Flux 2.9+), https-token (IAM HTTPS Git "
-                            + "credentials)"
+                        + "credentials)"
                 )
             }
         }
@@ -228,7 +228,7 @@ struct InventoryParser {
                 "\(what): keyAlgorithm '\(algorithm.value)' cannot be used with CodeCommit",
                 hint:
                     "IAM accepts only RSA SSH keys for CodeCommit (ECDSA and Ed25519 are refused); use keyAlgorithm: "
-                        + "rsa"
+                    + "rsa"
             )
         }
         if let bits = f.int("keyBits") {

@@ -6,6 +6,8 @@ import Foundation
 public enum InventoryParserProbe {
     public static func run(_ bytes: [UInt8]) {
         _ = InventoryLoader.compose(bytes, file: "fuzz.yaml", collector: DiagnosticCollector())
-        if let text = String(validating: bytes, as: UTF8.self) { _ = InventoryLoader.validate(yaml: text, name: "fuzz.yaml") }
+        if let text = String(validating: bytes, as: UTF8.self) {
+            _ = InventoryLoader.validate(yaml: text, name: "fuzz.yaml")
+        }
     }
 }

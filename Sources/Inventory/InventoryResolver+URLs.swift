@@ -44,11 +44,11 @@ extension InventoryResolver {
                 } else if let identity, user == identity.iamUser {
                     reason =
                         "'\(user)' is the IAM user name; CodeCommit expects the SSHPublicKeyId of its SSH key, not "
-                            + "the user name"
+                        + "the user name"
                 } else {
                     reason =
                         "'\(user)' does not look like an SSH key id; CodeCommit expects the SSHPublicKeyId (APKA…) of "
-                            + "an IAM user's SSH key"
+                        + "an IAM user's SSH key"
                 }
                 var fixed = parsed
                 fixed.user = nil
@@ -56,8 +56,8 @@ extension InventoryResolver {
                     "ssh-user", at: url.location, "\(what): \(reason)",
                     hint:
                         "leave the user out (url: "
-                            + "ssh://\(fixed.host)\(fixed.port.map { ":\($0)" } ?? "")/v1/repos/\(fixed.repository)) "
-                            + "and fleetstrap uses the identity's active key id"
+                        + "ssh://\(fixed.host)\(fixed.port.map { ":\($0)" } ?? "")/v1/repos/\(fixed.repository)) "
+                        + "and fleetstrap uses the identity's active key id"
                 )
                 return nil
             }

@@ -127,7 +127,7 @@ struct InventoryResolver {
                 "\(what): '\(parsed.host)' is not a CodeCommit host",
                 hint:
                     "use git-codecommit.<region>.amazonaws.com, or set codecommit: <name> and endpoint: <host[:port]> "
-                        + "for a VPC endpoint or a lab"
+                    + "for a VPC endpoint or a lab"
             )
             ok = false
         }
@@ -170,7 +170,7 @@ struct InventoryResolver {
                         "\(what) uses HTTPS with IAM credentials and must not set \(key)",
                         hint:
                             "Git passwords are signed from IAM credentials per operation; for IAM HTTPS Git "
-                                + "credentials use transport: https-token"
+                            + "credentials use transport: https-token"
                     )
                     ok = false
                 }
@@ -245,7 +245,7 @@ struct InventoryResolver {
                         "\(what): '\(eksName.value)' is not an EKS cluster name",
                         hint:
                             "1 to 100 letters, digits, '-' or '_', starting with a letter or digit; set eksCluster: "
-                                + "if it differs from name"
+                            + "if it differs from name"
                     )
                     ok = false
                 }
@@ -320,7 +320,7 @@ struct InventoryResolver {
                 "path", at: path.location, "\(what): path '\(RepositoryPath.visible(path.value))' \(problem)",
                 hint:
                     "a folder of letters, digits, spaces and punctuation, relative to the repository root, e.g. "
-                        + "clusters/prod-eu-1"
+                    + "clusters/prod-eu-1"
             )
             return nil
         }

@@ -47,12 +47,20 @@ public struct LabelSelector: Sendable, Hashable, CustomStringConvertible {
     /// Splits at commas outside parentheses.
     private static func splitClauses(_ text: String) -> [String] {
         guard !text.trimmingCharacters(in: " ").isEmpty else { return [] }
-        var clauses: [String] = [], current = "", depth = 0
+        var clauses: [String] = []
+        var current = ""
+        var depth = 0
         for ch in text {
             switch ch {
-            case "(": depth += 1; current.append(ch)
-            case ")": depth -= 1; current.append(ch)
-            case "," where depth == 0: clauses.append(current); current = ""
+            case "(":
+                depth += 1
+                current.append(ch)
+            case ")":
+                depth -= 1
+                current.append(ch)
+            case "," where depth == 0:
+                clauses.append(current)
+                current = ""
             default: current.append(ch)
             }
         }
@@ -63,7 +71,9 @@ public struct LabelSelector: Sendable, Hashable, CustomStringConvertible {
     private static func requirement(_ c: String, in text: String) throws(ParseError) -> Requirement {
         func key(_ k: Substring) throws(ParseError) -> String {
             let k = String(k).trimmingCharacters(in: " ")
-            guard KubernetesNames.isLabelKey(k) else { throw ParseError(selector: text, reason: "'\(k)' is not a label key") }
+            guard KubernetesNames.isLabelKey(k) else {
+                throw ParseError(selector: text, reason: "'\(k)' is not a label key")
+            }
             return k
         }
         func value(_ v: Substring) throws(ParseError) -> String {

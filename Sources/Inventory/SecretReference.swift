@@ -1,6 +1,6 @@
+import FleetSupport
 // Where a secret comes from: never the inventory itself.
 import Foundation
-import FleetSupport
 
 /// A passphrase or password is named by an environment variable or a file, so that inventories can be committed.
 public enum SecretReference: Sendable, Hashable, CustomStringConvertible {

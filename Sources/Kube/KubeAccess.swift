@@ -24,7 +24,8 @@ public struct KubeAccess: Sendable {
 
     /// From EKS: DescribeCluster's endpoint and CA, tokens signed with `credentials`.
     public static func eks(
-        cluster: String, region: String, describer: EKSClient, credentials: any CredentialProvider, tokenCredentials: (any CredentialProvider)? = nil,
+        cluster: String, region: String, describer: EKSClient, credentials: any CredentialProvider,
+        tokenCredentials: (any CredentialProvider)? = nil,
         account: String = "default", now: @escaping @Sendable () -> Date = Date.init
     ) async throws -> KubeAccess {
         let info = try await describer.describeCluster(name: cluster, credentials: credentials, account: account)
@@ -44,13 +45,20 @@ public actor EKSTokenSource: KubeTokenSource {
     let now: @Sendable () -> Date
     private var current: EKSToken?
 
-    public init(cluster: String, region: String, credentials: any CredentialProvider, stsHost: String, now: @escaping @Sendable () -> Date = Date.init) {
-        (self.cluster, self.region, self.credentials, self.stsHost, self.now) = (cluster, region, credentials, stsHost, now)
+    public init(
+        cluster: String, region: String, credentials: any CredentialProvider, stsHost: String,
+        now: @escaping @Sendable () -> Date = Date.init
+    ) {
+        (self.cluster, self.region, self.credentials, self.stsHost, self.now) = (
+            cluster, region, credentials, stsHost, now
+        )
     }
 
     public func token(refresh: Bool) async throws -> Secret {
         if !refresh, let current, current.expiration.timeIntervalSince(now()) > 60 { return current.token }
-        let token = EKSToken.make(clusterName: cluster, region: region, credentials: try await credentials.credentials(), date: now(), stsHost: stsHost)
+        let token = EKSToken.make(
+            clusterName: cluster, region: region, credentials: try await credentials.credentials(), date: now(),
+            stsHost: stsHost)
         current = token
         return token.token
     }

@@ -57,37 +57,51 @@ extension KubeClient {
     /// at each live object and leave alone those already as wanted; without it (a cluster known to hold none of
     /// them, e.g. no Flux CRD at all) every object is sent, as `flux install` sends them.
     public func applyAll(
-        _ objects: [JSONValue], fieldManager: String = "flux", readFirst: Bool = true, establishTimeout: Duration = .seconds(60)
+        _ objects: [JSONValue], fieldManager: String = "flux", readFirst: Bool = true,
+        establishTimeout: Duration = .seconds(60)
     ) async throws -> ApplyReport {
-        try await applyAll(objects.map(EncodedObject.init), fieldManager: fieldManager, readFirst: readFirst, establishTimeout: establishTimeout)
+        try await applyAll(
+            objects.map(EncodedObject.init), fieldManager: fieldManager, readFirst: readFirst,
+            establishTimeout: establishTimeout)
     }
 
     /// `applyAll` for objects encoded beforehand.
     public func applyAll(
-        _ objects: [EncodedObject], fieldManager: String = "flux", readFirst: Bool = true, establishTimeout: Duration = .seconds(60)
+        _ objects: [EncodedObject], fieldManager: String = "flux", readFirst: Bool = true,
+        establishTimeout: Duration = .seconds(60)
     ) async throws -> ApplyReport {
-        func isFirst(_ encoded: EncodedObject) -> Bool { ["CustomResourceDefinition", "Namespace"].contains(encoded.object["kind"]?.string ?? "") }
+        func isFirst(_ encoded: EncodedObject) -> Bool {
+            ["CustomResourceDefinition", "Namespace"].contains(encoded.object["kind"]?.string ?? "")
+        }
         var report = ApplyReport()
         let first = objects.filter(isFirst)
         try await applyEach(first, fieldManager: fieldManager, readFirst: readFirst, report: &report)
-        let crds = first.map(\.object).filter { $0["kind"]?.string == "CustomResourceDefinition" }.compactMap { $0[path: "metadata.name"]?.string }
+        let crds = first.map(\.object).filter { $0["kind"]?.string == "CustomResourceDefinition" }.compactMap {
+            $0[path: "metadata.name"]?.string
+        }
         if !crds.isEmpty {
             try await waitEstablished(crds, timeout: establishTimeout)
             forgetDiscovery()
         }
-        try await applyEach(objects.filter { !isFirst($0) }, fieldManager: fieldManager, readFirst: readFirst, report: &report)
+        try await applyEach(
+            objects.filter { !isFirst($0) }, fieldManager: fieldManager, readFirst: readFirst, report: &report)
         return report
     }
 
     /// One stage: its objects at once (bounded); the report in the objects' order; the first failure (in that
     /// order) is thrown once every request of the stage has ended.
-    private func applyEach(_ objects: [EncodedObject], fieldManager: String, readFirst: Bool, report: inout ApplyReport) async throws {
+    private func applyEach(_ objects: [EncodedObject], fieldManager: String, readFirst: Bool, report: inout ApplyReport)
+        async throws
+    {
         let outcomes = try await boundedTryMap(objects, limit: concurrency) { encoded -> (String, Bool) in
             let object = encoded.object
-            let kind = object["kind"]?.string ?? "?", name = object[path: "metadata.name"]?.string ?? "?"
+            let kind = object["kind"]?.string ?? "?"
+            let name = object[path: "metadata.name"]?.string ?? "?"
             let label = Self.describe(kind, object[path: "metadata.namespace"]?.string, name)
-            if readFirst, let live = try await self.get(
-                apiVersion: object["apiVersion"]?.string ?? "", kind: kind, namespace: object[path: "metadata.namespace"]?.string, name: name),
+            if readFirst,
+                let live = try await self.get(
+                    apiVersion: object["apiVersion"]?.string ?? "", kind: kind,
+                    namespace: object[path: "metadata.namespace"]?.string, name: name),
                 Self.holds(live, object), Self.managedBy(live, fieldManager)
             {
                 return (label, false)
@@ -116,13 +130,16 @@ extension KubeClient {
     }
 
     static func managedBy(_ live: JSONValue, _ manager: String) -> Bool {
-        (live[path: "metadata.managedFields"]?.array ?? []).contains { $0["manager"]?.string == manager && $0["operation"]?.string == "Apply" }
+        (live[path: "metadata.managedFields"]?.array ?? []).contains {
+            $0["manager"]?.string == manager && $0["operation"]?.string == "Apply"
+        }
     }
 
     // MARK: Waiting
 
     /// Until every named CRD has `Established=True` (all of them looked at together on each pass).
-    public func waitEstablished(_ names: [String], timeout: Duration, poll: Duration = .milliseconds(500)) async throws {
+    public func waitEstablished(_ names: [String], timeout: Duration, poll: Duration = .milliseconds(500)) async throws
+    {
         let deadline = ContinuousClock.now + timeout
         var waiting = names
         var pause = min(poll, .milliseconds(50))
@@ -131,13 +148,16 @@ extension KubeClient {
                 // Only the status matters here: the schema and the metadata (its managedFields as large again) are
                 // not built.
                 let crd = try await self.get(
-                    apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition", namespace: nil, name: name, omitting: ["spec", "metadata"])
+                    apiVersion: "apiextensions.k8s.io/v1", kind: "CustomResourceDefinition", namespace: nil, name: name,
+                    omitting: ["spec", "metadata"])
                 return Self.condition(crd, "Established")?["status"]?.string == "True"
             }
             waiting = zip(waiting, established).filter { !$0.1 }.map(\.0)
             if waiting.isEmpty { return }
             guard ContinuousClock.now < deadline else {
-                throw KubeError(.timeout, verb: "wait", object: "CustomResourceDefinition \(waiting[0])", message: "not established after \(timeout)", cluster: access.name)
+                throw KubeError(
+                    .timeout, verb: "wait", object: "CustomResourceDefinition \(waiting[0])",
+                    message: "not established after \(timeout)", cluster: access.name)
             }
             try await Task.sleep(for: pause)
             pause = min(pause * 3 / 2, poll)

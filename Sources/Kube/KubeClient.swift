@@ -31,7 +31,8 @@ public final class KubeClient: Sendable {
     }
 
     public init(
-        access: KubeAccess, http: HTTPClient = .shared, retry: RetryStrategy = KubeClient.defaultRetry, concurrency: Int = KubeClient.defaultConcurrency,
+        access: KubeAccess, http: HTTPClient = .shared, retry: RetryStrategy = KubeClient.defaultRetry,
+        concurrency: Int = KubeClient.defaultConcurrency,
         random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
     ) {
         self.access = access
@@ -60,7 +61,8 @@ public final class KubeClient: Sendable {
     /// `parseSuccess: false` leaves a 2xx body unread (an apply's answer echoes a whole CRD back: parsing it was a
     /// tenth of the orchestrator's CPU); error bodies are always read, for their Status.
     public func send(
-        _ method: String, _ path: String, body: [UInt8] = [], contentType: String = "application/json", accept: String = "application/json", verb: String,
+        _ method: String, _ path: String, body: [UInt8] = [], contentType: String = "application/json",
+        accept: String = "application/json", verb: String,
         object: String, parseSuccess: Bool = true, omitting: Set<String> = []
     ) async throws -> Response {
         var attempt = 0
@@ -70,13 +72,19 @@ public final class KubeClient: Sendable {
             attempt += 1
             try Task.checkCancellation()
             let token = try await access.tokens.token(refresh: false)
-            var headers = [("Authorization", "Bearer \(token.reveal())"), ("Accept", accept), ("User-Agent", "fleetstrap")]
+            var headers = [
+                ("Authorization", "Bearer \(token.reveal())"), ("Accept", accept), ("User-Agent", "fleetstrap"),
+            ]
             if !body.isEmpty { headers.append(("Content-Type", contentType)) }
             do {
-                let response = try await http.execute(HTTPRequest(
-                    method: method, url: access.server + path, headers: headers, body: body, timeout: .seconds(60), trust: .pem(access.caPEM),
-                    pool: connections))
-                let json = parseSuccess || !(200..<300).contains(response.status) ? JSONValue.parse(response.body, omitting: omitting) : nil
+                let response = try await http.execute(
+                    HTTPRequest(
+                        method: method, url: access.server + path, headers: headers, body: body, timeout: .seconds(60),
+                        trust: .pem(access.caPEM),
+                        pool: connections))
+                let json =
+                    parseSuccess || !(200..<300).contains(response.status)
+                    ? JSONValue.parse(response.body, omitting: omitting) : nil
                 if response.status == 401, !refreshed {
                     refreshed = true
                     _ = try await access.tokens.token(refresh: true)
@@ -85,7 +93,9 @@ public final class KubeClient: Sendable {
                 if response.status == 429 || response.status >= 500 {
                     let after = response.header("Retry-After").flatMap(Double.init).map { Duration.seconds($0) }
                     let failure = RetryStrategy.Failure.retryable(isTimeout: false, retryAfter: after)
-                    if case .retry(let delay, let cost) = retry.decide(attempt: attempt, failure: failure, quota: quota, random: random()) {
+                    if case .retry(let delay, let cost) = retry.decide(
+                        attempt: attempt, failure: failure, quota: quota, random: random())
+                    {
                         lastCost = cost
                         try await Task.sleep(for: delay)
                         continue
@@ -95,13 +105,22 @@ public final class KubeClient: Sendable {
                 return Response(status: response.status, body: json, contentType: response.header("Content-Type"))
             } catch let error as HTTPClientError {
                 if error.isCertificateProblem {
-                    throw KubeError(.tls, verb: verb, object: object, message: "\(error.detail): the server's certificate is not signed by the cluster's CA", cluster: access.name)
+                    throw KubeError(
+                        .tls, verb: verb, object: object,
+                        message: "\(error.detail): the server's certificate is not signed by the cluster's CA",
+                        cluster: access.name)
                 }
                 // An API server that refuses connections is more likely down than busy: fewer tries.
-                let failure: RetryStrategy.Failure = error.isRetryable && (error.curlCode != 7 || attempt < 3)
+                let failure: RetryStrategy.Failure =
+                    error.isRetryable && (error.curlCode != 7 || attempt < 3)
                     ? .retryable(isTimeout: error.isTimeout, retryAfter: nil) : .permanent
-                guard case .retry(let delay, let cost) = retry.decide(attempt: attempt, failure: failure, quota: quota, random: random()) else {
-                    throw KubeError(error.isTimeout ? .timeout : .transport, verb: verb, object: object, message: "\(error)", cluster: access.name)
+                guard
+                    case .retry(let delay, let cost) = retry.decide(
+                        attempt: attempt, failure: failure, quota: quota, random: random())
+                else {
+                    throw KubeError(
+                        error.isTimeout ? .timeout : .transport, verb: verb, object: object, message: "\(error)",
+                        cluster: access.name)
                 }
                 lastCost = cost
                 try await Task.sleep(for: delay)
@@ -111,11 +130,14 @@ public final class KubeClient: Sendable {
 
     /// A request that must succeed (2xx); otherwise its Status as a KubeError.
     func expect(
-        _ method: String, _ path: String, body: [UInt8] = [], contentType: String = "application/json", verb: String, object: String, parseSuccess: Bool = true
+        _ method: String, _ path: String, body: [UInt8] = [], contentType: String = "application/json", verb: String,
+        object: String, parseSuccess: Bool = true
     ) async throws -> JSONValue {
-        let response = try await send(method, path, body: body, contentType: contentType, verb: verb, object: object, parseSuccess: parseSuccess)
+        let response = try await send(
+            method, path, body: body, contentType: contentType, verb: verb, object: object, parseSuccess: parseSuccess)
         guard (200..<300).contains(response.status) else {
-            throw KubeError.from(status: response.status, body: response.body, verb: verb, object: object, cluster: access.name)
+            throw KubeError.from(
+                status: response.status, body: response.body, verb: verb, object: object, cluster: access.name)
         }
         return response.body ?? .null
     }
@@ -135,7 +157,10 @@ public final class KubeClient: Sendable {
             let source = aggregated ? (apiVersion.contains("/") ? "/apis" : "/api") : apiVersion
             let lookup = discovering.withLock { inFlight in
                 if let running = inFlight[source] { return running }
-                let task = Task { aggregated ? try await self.discoverAll(source, for: apiVersion) : try await self.discover(apiVersion) }
+                let task = Task {
+                    aggregated
+                        ? try await self.discoverAll(source, for: apiVersion) : try await self.discover(apiVersion)
+                }
                 inFlight[source] = task
                 return task
             }
@@ -150,12 +175,17 @@ public final class KubeClient: Sendable {
             resources.withLock { $0.merge(found) { $1 } }
             if let resource = found[key] { return resource }
             // The server turned out to have no aggregated discovery, or calls this group version stale: ask it.
-            if aggregated, discoveryMode.withLock({ $0.aggregates == false || $0.stale.contains(apiVersion) }) { continue }
-            if aggregated, !found.values.contains(where: { $0.apiVersion == apiVersion }) {
-                throw KubeError(.notFound, status: 404, verb: "discover", object: apiVersion,
-                    message: "the server does not serve \(apiVersion) (is its CRD installed and established?)", cluster: access.name)
+            if aggregated, discoveryMode.withLock({ $0.aggregates == false || $0.stale.contains(apiVersion) }) {
+                continue
             }
-            throw KubeError(.notFound, status: 404, verb: "discover", object: "\(kind) (\(apiVersion))",
+            if aggregated, !found.values.contains(where: { $0.apiVersion == apiVersion }) {
+                throw KubeError(
+                    .notFound, status: 404, verb: "discover", object: apiVersion,
+                    message: "the server does not serve \(apiVersion) (is its CRD installed and established?)",
+                    cluster: access.name)
+            }
+            throw KubeError(
+                .notFound, status: 404, verb: "discover", object: "\(kind) (\(apiVersion))",
                 message: "\(apiVersion) has no kind \(kind)", cluster: access.name)
         }
     }
@@ -163,20 +193,26 @@ public final class KubeClient: Sendable {
     /// Refused, throttled or failing: that error (a 429 or a 5xx is worth another try), never "not served".
     private func throwIfRefused(_ response: Response, apiVersion: String) throws {
         if response.status == 401 || response.status == 403 || response.status == 429 || response.status >= 500 {
-            throw KubeError.from(status: response.status, body: response.body, verb: "discover", object: apiVersion, cluster: access.name)
+            throw KubeError.from(
+                status: response.status, body: response.body, verb: "discover", object: apiVersion, cluster: access.name
+            )
         }
     }
 
     /// What client-go asks /api and /apis for: the aggregated document, GA or beta, else the legacy one.
-    static let aggregatedDiscovery = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
+    static let aggregatedDiscovery =
+        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
         + "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json"
 
     /// Every group version's kinds from the aggregated document at `root` (/api or /apis); empty when the server
     /// answers with the legacy document instead (it has no aggregated discovery: noted, not asked again).
     private func discoverAll(_ root: String, for apiVersion: String) async throws -> [String: Resource] {
-        let response = try await send("GET", root, accept: Self.aggregatedDiscovery, verb: "discover", object: apiVersion)
+        let response = try await send(
+            "GET", root, accept: Self.aggregatedDiscovery, verb: "discover", object: apiVersion)
         try throwIfRefused(response, apiVersion: apiVersion)
-        guard response.status == 200, response.contentType?.contains("as=APIGroupDiscoveryList") == true, let items = response.body?["items"]?.array else {
+        guard response.status == 200, response.contentType?.contains("as=APIGroupDiscoveryList") == true,
+            let items = response.body?["items"]?.array
+        else {
             discoveryMode.withLock { $0.aggregates = false }
             return [:]
         }
@@ -192,9 +228,12 @@ public final class KubeClient: Sendable {
                     continue
                 }
                 for entry in version["resources"]?.array ?? [] {
-                    guard let plural = entry["resource"]?.string, let entryKind = entry[path: "responseKind.kind"]?.string else { continue }
+                    guard let plural = entry["resource"]?.string,
+                        let entryKind = entry[path: "responseKind.kind"]?.string
+                    else { continue }
                     found["\(groupVersion)/\(entryKind)"] = Resource(
-                        apiVersion: groupVersion, kind: entryKind, plural: plural, namespaced: entry["scope"]?.string != "Cluster")
+                        apiVersion: groupVersion, kind: entryKind, plural: plural,
+                        namespaced: entry["scope"]?.string != "Cluster")
                 }
             }
         }
@@ -212,13 +251,18 @@ public final class KubeClient: Sendable {
         // Only a 404 (or a body without resources) means the group version is not served.
         try throwIfRefused(response, apiVersion: apiVersion)
         guard response.status == 200, let list = response.body?["resources"]?.array else {
-            throw KubeError(.notFound, status: response.status, verb: "discover", object: apiVersion,
-                message: "the server does not serve \(apiVersion) (is its CRD installed and established?)", cluster: access.name)
+            throw KubeError(
+                .notFound, status: response.status, verb: "discover", object: apiVersion,
+                message: "the server does not serve \(apiVersion) (is its CRD installed and established?)",
+                cluster: access.name)
         }
         var found: [String: Resource] = [:]
         for entry in list {
-            guard let name = entry["name"]?.string, !name.contains("/"), let entryKind = entry["kind"]?.string else { continue }
-            found["\(apiVersion)/\(entryKind)"] = Resource(apiVersion: apiVersion, kind: entryKind, plural: name, namespaced: entry["namespaced"]?.bool ?? true)
+            guard let name = entry["name"]?.string, !name.contains("/"), let entryKind = entry["kind"]?.string else {
+                continue
+            }
+            found["\(apiVersion)/\(entryKind)"] = Resource(
+                apiVersion: apiVersion, kind: entryKind, plural: name, namespaced: entry["namespaced"]?.bool ?? true)
         }
         return found
     }
@@ -242,13 +286,16 @@ public final class KubeClient: Sendable {
         // Kubernetes names are almost always unreserved characters only: no CharacterSet work for them.
         let unreserved = segment.utf8.allSatisfy { byte in
             switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"): true
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                true
             default: false
             }
         }
         if unreserved { return segment }
-        return segment.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? segment
+        return segment.addingPercentEncoding(
+            withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? segment
     }
 
     static func describe(_ kind: String, _ namespace: String?, _ name: String) -> String {
@@ -258,12 +305,18 @@ public final class KubeClient: Sendable {
     // MARK: Objects
 
     /// The object, or nil when it does not exist; `omitting` names top-level fields not wanted (a CRD's `spec`).
-    public func get(apiVersion: String, kind: String, namespace: String?, name: String, omitting: Set<String> = []) async throws -> JSONValue? {
+    public func get(apiVersion: String, kind: String, namespace: String?, name: String, omitting: Set<String> = [])
+        async throws -> JSONValue?
+    {
         let resource = try await resource(apiVersion: apiVersion, kind: kind)
         let object = Self.describe(kind, namespace, name)
-        let response = try await send("GET", path(resource, namespace: namespace, name: name), verb: "get", object: object, omitting: omitting)
+        let response = try await send(
+            "GET", path(resource, namespace: namespace, name: name), verb: "get", object: object, omitting: omitting)
         if response.status == 404 { return nil }
-        guard response.status == 200 else { throw KubeError.from(status: response.status, body: response.body, verb: "get", object: object, cluster: access.name) }
+        guard response.status == 200 else {
+            throw KubeError.from(
+                status: response.status, body: response.body, verb: "get", object: object, cluster: access.name)
+        }
         return response.body
     }
 
@@ -280,30 +333,46 @@ public final class KubeClient: Sendable {
     public func delete(apiVersion: String, kind: String, namespace: String?, name: String) async throws -> Bool {
         let resource = try await resource(apiVersion: apiVersion, kind: kind)
         let object = Self.describe(kind, namespace, name)
-        let response = try await send("DELETE", path(resource, namespace: namespace, name: name), verb: "delete", object: object)
+        let response = try await send(
+            "DELETE", path(resource, namespace: namespace, name: name), verb: "delete", object: object)
         if response.status == 404 { return false }
-        guard (200..<300).contains(response.status) else { throw KubeError.from(status: response.status, body: response.body, verb: "delete", object: object, cluster: access.name) }
+        guard (200..<300).contains(response.status) else {
+            throw KubeError.from(
+                status: response.status, body: response.body, verb: "delete", object: object, cluster: access.name)
+        }
         return true
     }
 
     /// Server-side apply of one object; the live object it returns is `.null` when `returningObject` is false.
     @discardableResult
-    public func apply(_ object: JSONValue, fieldManager: String, force: Bool = true, returningObject: Bool = true) async throws -> JSONValue {
-        try await apply(EncodedObject(object), fieldManager: fieldManager, force: force, returningObject: returningObject)
+    public func apply(_ object: JSONValue, fieldManager: String, force: Bool = true, returningObject: Bool = true)
+        async throws -> JSONValue
+    {
+        try await apply(
+            EncodedObject(object), fieldManager: fieldManager, force: force, returningObject: returningObject)
     }
 
     /// Server-side apply of an object encoded beforehand (one encoding for every cluster it goes to).
     @discardableResult
-    public func apply(_ encoded: EncodedObject, fieldManager: String, force: Bool = true, returningObject: Bool = true) async throws -> JSONValue {
+    public func apply(_ encoded: EncodedObject, fieldManager: String, force: Bool = true, returningObject: Bool = true)
+        async throws -> JSONValue
+    {
         let object = encoded.object
-        guard let apiVersion = object["apiVersion"]?.string, let kind = object["kind"]?.string, let name = object[path: "metadata.name"]?.string else {
-            throw KubeError(.invalid, verb: "apply", object: "?", message: "the object has no apiVersion, kind or metadata.name", cluster: access.name)
+        guard let apiVersion = object["apiVersion"]?.string, let kind = object["kind"]?.string,
+            let name = object[path: "metadata.name"]?.string
+        else {
+            throw KubeError(
+                .invalid, verb: "apply", object: "?", message: "the object has no apiVersion, kind or metadata.name",
+                cluster: access.name)
         }
         let namespace = object[path: "metadata.namespace"]?.string
         let resource = try await resource(apiVersion: apiVersion, kind: kind)
         return try await expect(
-            "PATCH", path(resource, namespace: namespace, name: name) + "?fieldManager=\(Self.escape(fieldManager))&force=\(force)",
-            body: encoded.body, contentType: "application/apply-patch+yaml", verb: "apply", object: Self.describe(kind, namespace, name),
+            "PATCH",
+            path(resource, namespace: namespace, name: name)
+                + "?fieldManager=\(Self.escape(fieldManager))&force=\(force)",
+            body: encoded.body, contentType: "application/apply-patch+yaml", verb: "apply",
+            object: Self.describe(kind, namespace, name),
             parseSuccess: returningObject)
     }
 
@@ -312,14 +381,18 @@ public final class KubeClient: Sendable {
         let version = try await expect("GET", "/version", verb: "get", object: "/version")
         let digits = { (text: String?) in Int((text ?? "").prefix { $0.isNumber }) }
         guard let major = digits(version["major"]?.string), let minor = digits(version["minor"]?.string) else {
-            throw KubeError(.invalid, verb: "get", object: "/version", message: "the server's version is unreadable", cluster: access.name)
+            throw KubeError(
+                .invalid, verb: "get", object: "/version", message: "the server's version is unreadable",
+                cluster: access.name)
         }
         return (major, minor)
     }
 
     /// Whether the caller may `verb` the `resource` of `group` (a SelfSubjectAccessReview).
     public func canI(_ verb: String, group: String, resource: String, namespace: String? = nil) async throws -> Bool {
-        var attributes: [String: JSONValue] = ["verb": .string(verb), "group": .string(group), "resource": .string(resource)]
+        var attributes: [String: JSONValue] = [
+            "verb": .string(verb), "group": .string(group), "resource": .string(resource),
+        ]
         if let namespace { attributes["namespace"] = .string(namespace) }
         let review = JSONValue.object([
             "apiVersion": .string("authorization.k8s.io/v1"), "kind": .string("SelfSubjectAccessReview"),
@@ -332,23 +405,36 @@ public final class KubeClient: Sendable {
     }
 
     /// Creates a Secret, or replaces its data when it exists (as `flux bootstrap` does).
-    public func createOrUpdateSecret(namespace: String, name: String, data: [String: String], labels: [String: String] = [:], fieldManager: String = "flux") async throws {
+    public func createOrUpdateSecret(
+        namespace: String, name: String, data: [String: String], labels: [String: String] = [:],
+        fieldManager: String = "flux"
+    ) async throws {
         let encoded = data.mapValues { JSONValue.string(Data($0.utf8).base64EncodedString()) }
         var metadata: [String: JSONValue] = ["name": .string(name), "namespace": .string(namespace)]
         if !labels.isEmpty { metadata["labels"] = .object(labels.mapValues { .string($0) }) }
         let secret = JSONValue.object([
-            "apiVersion": .string("v1"), "kind": .string("Secret"), "type": .string("Opaque"), "metadata": .object(metadata), "data": .object(encoded),
+            "apiVersion": .string("v1"), "kind": .string("Secret"), "type": .string("Opaque"),
+            "metadata": .object(metadata), "data": .object(encoded),
         ])
         let resource = try await resource(apiVersion: "v1", kind: "Secret")
         let object = Self.describe("Secret", namespace, name)
-        let created = try await send("POST", path(resource, namespace: namespace) + "?fieldManager=\(fieldManager)", body: secret.encoded, verb: "create", object: object)
+        let created = try await send(
+            "POST", path(resource, namespace: namespace) + "?fieldManager=\(fieldManager)", body: secret.encoded,
+            verb: "create", object: object)
         if (200..<300).contains(created.status) { return }
-        guard created.status == 409 else { throw KubeError.from(status: created.status, body: created.body, verb: "create", object: object, cluster: access.name) }
+        guard created.status == 409 else {
+            throw KubeError.from(
+                status: created.status, body: created.body, verb: "create", object: object, cluster: access.name)
+        }
         guard var existing = try await get(apiVersion: "v1", kind: "Secret", namespace: namespace, name: name) else {
-            throw KubeError(.conflict, status: 409, verb: "update", object: object, message: "the secret vanished while being updated", cluster: access.name)
+            throw KubeError(
+                .conflict, status: 409, verb: "update", object: object,
+                message: "the secret vanished while being updated", cluster: access.name)
         }
         if existing["data"] == .object(encoded) { return }
         existing["data"] = .object(encoded)
-        _ = try await expect("PUT", path(resource, namespace: namespace, name: name) + "?fieldManager=\(fieldManager)", body: existing.encoded, verb: "update", object: object)
+        _ = try await expect(
+            "PUT", path(resource, namespace: namespace, name: name) + "?fieldManager=\(fieldManager)",
+            body: existing.encoded, verb: "update", object: object)
     }
 }

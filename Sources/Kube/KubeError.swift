@@ -4,7 +4,8 @@ import Foundation
 
 public struct KubeError: FleetError, Equatable {
     public enum Kind: String, Sendable {
-        case unauthorized, forbidden, notFound, conflict, invalid, tooManyRequests, server, transport, timeout, failed, tls
+        case unauthorized, forbidden, notFound, conflict, invalid, tooManyRequests, server, transport, timeout, failed,
+            tls
     }
 
     public let kind: Kind
@@ -18,7 +19,9 @@ public struct KubeError: FleetError, Equatable {
     public let cluster: String
 
     public init(_ kind: Kind, status: Int = 0, verb: String, object: String, message: String, cluster: String) {
-        (self.kind, self.status, self.verb, self.object, self.message, self.cluster) = (kind, status, verb, object, message, cluster)
+        (self.kind, self.status, self.verb, self.object, self.message, self.cluster) = (
+            kind, status, verb, object, message, cluster
+        )
     }
 
     public var description: String { "cluster \(cluster): \(verb) \(object): \(message)" }
@@ -27,16 +30,17 @@ public struct KubeError: FleetError, Equatable {
     /// From a `Status` body (or a bare status code).
     static func from(status: Int, body: JSONValue?, verb: String, object: String, cluster: String) -> KubeError {
         let message = body?["message"]?.string ?? "HTTP \(status)"
-        let kind: Kind = switch status {
-        case 401: .unauthorized
-        case 403: .forbidden
-        case 404: .notFound
-        case 409: .conflict
-        case 422, 400: .invalid
-        case 429: .tooManyRequests
-        case 500...: .server
-        default: .failed
-        }
+        let kind: Kind =
+            switch status {
+            case 401: .unauthorized
+            case 403: .forbidden
+            case 404: .notFound
+            case 409: .conflict
+            case 422, 400: .invalid
+            case 429: .tooManyRequests
+            case 500...: .server
+            default: .failed
+            }
         var hint = ""
         if status == 401 { hint = " (the token was refused: check the cluster's name and region, and the clock)" }
         if status == 403 { hint = " (the role needs an EKS access entry with cluster-admin on this cluster)" }

@@ -6,6 +6,9 @@ import FleetSupport
 public enum KubeParserProbe {
     public static func status(_ bytes: [UInt8]) {
         let body = JSONValue.parse(bytes)
-        _ = KubeError.from(status: 400 + Int(bytes.first ?? 0) % 200, body: body, verb: "apply", object: "fuzz", cluster: "fuzz").description
+        _ =
+            KubeError.from(
+                status: 400 + Int(bytes.first ?? 0) % 200, body: body, verb: "apply", object: "fuzz", cluster: "fuzz"
+            ).description
     }
 }

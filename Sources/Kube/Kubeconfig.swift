@@ -13,15 +13,26 @@ public enum Kubeconfig {
     }
 
     /// `context` nil: the current context. `path` nil: $KUBECONFIG's first file, else ~/.kube/config.
-    public static func access(path: String? = nil, context: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> KubeAccess {
-        let file = path ?? environment["KUBECONFIG"]?.split(separator: ":").first.map(String.init)
+    public static func access(
+        path: String? = nil, context: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> KubeAccess {
+        let file =
+            path ?? environment["KUBECONFIG"]?.split(separator: ":").first.map(String.init)
             ?? "\(environment["HOME"] ?? NSHomeDirectory())/.kube/config"
-        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw Invalid(path: file, message: "not readable") }
-        guard let root = (try? Yams.load(yaml: text)) as? [String: Any] else { throw Invalid(path: file, message: "not a YAML mapping") }
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+            throw Invalid(path: file, message: "not readable")
+        }
+        guard let root = (try? Yams.load(yaml: text)) as? [String: Any] else {
+            throw Invalid(path: file, message: "not a YAML mapping")
+        }
         func named(_ list: String, _ name: String) throws -> [String: Any] {
             let entries = root[list] as? [[String: Any]] ?? []
             guard let entry = entries.first(where: { $0["name"] as? String == name }) else {
-                throw Invalid(path: file, message: "no \(list.dropLast()) named '\(name)' (have: \(entries.compactMap { $0["name"] as? String }.joined(separator: ", ")))")
+                throw Invalid(
+                    path: file,
+                    message:
+                        "no \(list.dropLast()) named '\(name)' (have: \(entries.compactMap { $0["name"] as? String }.joined(separator: ", ")))"
+                )
             }
             return entry
         }
@@ -34,19 +45,27 @@ public enum Kubeconfig {
         }
         let cluster = try named("clusters", clusterName)["cluster"] as? [String: Any] ?? [:]
         let user = try named("users", userName)["user"] as? [String: Any] ?? [:]
-        guard let server = cluster["server"] as? String else { throw Invalid(path: file, message: "cluster '\(clusterName)' has no server") }
+        guard let server = cluster["server"] as? String else {
+            throw Invalid(path: file, message: "cluster '\(clusterName)' has no server")
+        }
         if (cluster["insecure-skip-tls-verify"] as? Bool) == true {
             throw Invalid(
                 path: file,
-                message: "cluster '\(clusterName)' sets insecure-skip-tls-verify: fleetstrap always verifies TLS; remove it and give certificate-authority-data")
+                message:
+                    "cluster '\(clusterName)' sets insecure-skip-tls-verify: fleetstrap always verifies TLS; remove it and give certificate-authority-data"
+            )
         }
         let ca: [UInt8]
         if let data = cluster["certificate-authority-data"] as? String, let decoded = Data(base64Encoded: data) {
             ca = Array(decoded)
-        } else if let caFile = cluster["certificate-authority"] as? String, let contents = FileManager.default.contents(atPath: caFile) {
+        } else if let caFile = cluster["certificate-authority"] as? String,
+            let contents = FileManager.default.contents(atPath: caFile)
+        {
             ca = Array(contents)
         } else {
-            throw Invalid(path: file, message: "cluster '\(clusterName)' has no certificate-authority(-data): fleetstrap always verifies TLS")
+            throw Invalid(
+                path: file,
+                message: "cluster '\(clusterName)' has no certificate-authority(-data): fleetstrap always verifies TLS")
         }
         let tokens: any KubeTokenSource
         if let token = user["token"] as? String {
@@ -76,15 +95,17 @@ public actor ExecTokenSource: KubeTokenSource {
     }
 
     public func token(refresh: Bool) async throws -> Secret {
-        if !refresh, let current, (current.expires.map { $0.timeIntervalSinceNow > 60 } ?? true) { return current.token }
+        if !refresh, let current, current.expires.map { $0.timeIntervalSinceNow > 60 } ?? true { return current.token }
         let executable = command.hasPrefix("/") ? command : "/usr/bin/env"
-        let result = try await ChildProcess.run(executable, command.hasPrefix("/") ? arguments : [command] + arguments, environment: environment)
+        let result = try await ChildProcess.run(
+            executable, command.hasPrefix("/") ? arguments : [command] + arguments, environment: environment)
         guard result.status == 0 else {
             throw Kubeconfig.Invalid(path: command, message: "the exec credential plugin exited with \(result.status)")
         }
         let output = result.stdout
         guard let json = JSONValue.parse(Array(output)), let token = json[path: "status.token"]?.string else {
-            throw Kubeconfig.Invalid(path: command, message: "the exec credential plugin printed no ExecCredential with status.token")
+            throw Kubeconfig.Invalid(
+                path: command, message: "the exec credential plugin printed no ExecCredential with status.token")
         }
         let expires = json[path: "status.expirationTimestamp"]?.string.flatMap { ISO8601DateFormatter().date(from: $0) }
         current = (Secret(token), expires)

@@ -27,7 +27,10 @@ public final class Ledger: Sendable {
         }
         // A ledger that cannot be written is refused before anything starts: every step is journaled before it runs.
         if access(directory.isEmpty ? "." : directory, W_OK) != 0 {
-            let reason = errno == EROFS ? "its file system is read-only" : "the folder \(directory) is not writable (\(String(cString: strerror(errno))))"
+            let reason =
+                errno == EROFS
+                ? "its file system is read-only"
+                : "the folder \(directory) is not writable (\(String(cString: strerror(errno))))"
             throw OpenError(path: path, reason: reason)
         }
         // Creating the file, switching it to WAL and migrating it are serialized across processes (a second

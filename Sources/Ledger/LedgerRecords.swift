@@ -16,8 +16,13 @@ public struct RunRecord: Codable, Sendable, Equatable, FetchableRecord, Persista
     public var endedAt: Date?
     public var outcome: Outcome
 
-    public init(id: String, command: String, inventory: String, inventoryDigest: String, options: String, startedAt: Date, endedAt: Date? = nil, outcome: Outcome) {
-        (self.id, self.command, self.inventory, self.inventoryDigest, self.options) = (id, command, inventory, inventoryDigest, options)
+    public init(
+        id: String, command: String, inventory: String, inventoryDigest: String, options: String, startedAt: Date,
+        endedAt: Date? = nil, outcome: Outcome
+    ) {
+        (self.id, self.command, self.inventory, self.inventoryDigest, self.options) = (
+            id, command, inventory, inventoryDigest, options
+        )
         (self.startedAt, self.endedAt, self.outcome) = (startedAt, endedAt, outcome)
     }
 }
@@ -52,7 +57,9 @@ public struct ClusterRecord: Codable, Sendable, Equatable, FetchableRecord, Pers
     public var endedAt: Date?
 
     public init(runId: String, cluster: String, account: String, repository: String, wave: Int, status: Status) {
-        (self.runId, self.cluster, self.account, self.repository, self.wave, self.status) = (runId, cluster, account, repository, wave, status)
+        (self.runId, self.cluster, self.account, self.repository, self.wave, self.status) = (
+            runId, cluster, account, repository, wave, status
+        )
     }
 }
 
@@ -92,8 +99,12 @@ public struct SSHKeyRecord: Codable, Sendable, Equatable, FetchableRecord, Persi
     public var deactivatedAt: Date?
     public var deletedAt: Date?
 
-    public init(keyId: String, account: String, iamUser: String, identity: String, fingerprint: String, uploadedAt: Date?) {
-        (self.keyId, self.account, self.iamUser, self.identity, self.fingerprint, self.uploadedAt) = (keyId, account, iamUser, identity, fingerprint, uploadedAt)
+    public init(
+        keyId: String, account: String, iamUser: String, identity: String, fingerprint: String, uploadedAt: Date?
+    ) {
+        (self.keyId, self.account, self.iamUser, self.identity, self.fingerprint, self.uploadedAt) = (
+            keyId, account, iamUser, identity, fingerprint, uploadedAt
+        )
         activatedAt = uploadedAt
     }
 }

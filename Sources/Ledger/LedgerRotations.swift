@@ -8,13 +8,17 @@ extension Ledger {
     }
 
     public func rotations(run id: String) throws -> [RotationRecord] {
-        try database.read { db in try RotationRecord.filter(Column("runId") == id).order(Column("identity")).fetchAll(db) }
+        try database.read { db in
+            try RotationRecord.filter(Column("runId") == id).order(Column("identity")).fetchAll(db)
+        }
     }
 
     /// The newest rotation of `identity` when it is not retired yet (a partial one `rotate --resume` or a later rotate finishes).
     public func unfinishedRotation(identity: String, kind: String) throws -> RotationRecord? {
         try database.read { db in
-            let newest = try RotationRecord.filter(Column("identity") == identity && Column("kind") == kind).order(Column("startedAt").desc).fetchOne(db)
+            let newest = try RotationRecord.filter(Column("identity") == identity && Column("kind") == kind).order(
+                Column("startedAt").desc
+            ).fetchOne(db)
             return newest?.state == .retired ? nil : newest
         }
     }
@@ -23,7 +27,8 @@ extension Ledger {
     public func markKey(_ keyId: String, deactivatedAt: Date? = nil, deletedAt: Date? = nil) throws {
         try database.write { db in
             if let deactivatedAt {
-                try db.execute(sql: "UPDATE sshKey SET deactivatedAt = ? WHERE keyId = ?", arguments: [deactivatedAt, keyId])
+                try db.execute(
+                    sql: "UPDATE sshKey SET deactivatedAt = ? WHERE keyId = ?", arguments: [deactivatedAt, keyId])
             }
             if let deletedAt {
                 try db.execute(sql: "UPDATE sshKey SET deletedAt = ? WHERE keyId = ?", arguments: [deletedAt, keyId])
@@ -39,10 +44,12 @@ extension Ledger {
     public func lastKeys(clusters: [String]) throws -> [String: String] {
         try database.read { db in
             var out: [String: String] = [:]
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT c.cluster, c.keyId FROM clusterResult c JOIN run r ON r.id = c.runId
-                WHERE c.keyId IS NOT NULL AND c.status = 'succeeded' ORDER BY r.startedAt
-                """)
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT c.cluster, c.keyId FROM clusterResult c JOIN run r ON r.id = c.runId
+                    WHERE c.keyId IS NOT NULL AND c.status = 'succeeded' ORDER BY r.startedAt
+                    """)
             let wanted = Set(clusters)
             for row in rows {
                 let cluster: String = row["cluster"]
@@ -67,10 +74,12 @@ extension Ledger {
     /// When a rotation retired `keyID` (made it Inactive), if one did.
     public func retiredAt(keyID: String) throws -> Date? {
         try database.read { db in
-            try Date.fetchOne(db, sql: """
-                SELECT endedAt FROM rotation WHERE state = 'retired' AND (',' || oldKeyIds || ',') LIKE ('%,' || ? || ',%')
-                ORDER BY endedAt DESC LIMIT 1
-                """, arguments: [keyID])
+            try Date.fetchOne(
+                db,
+                sql: """
+                    SELECT endedAt FROM rotation WHERE state = 'retired' AND (',' || oldKeyIds || ',') LIKE ('%,' || ? || ',%')
+                    ORDER BY endedAt DESC LIMIT 1
+                    """, arguments: [keyID])
         }
     }
 }
@@ -83,6 +92,9 @@ extension Ledger {
     }
 
     public func auditKeys(run id: String) throws -> [AuditKeyRecord] {
-        try database.read { db in try AuditKeyRecord.filter(Column("runId") == id).order(Column("identity"), Column("uploadedAt")).fetchAll(db) }
+        try database.read { db in
+            try AuditKeyRecord.filter(Column("runId") == id).order(Column("identity"), Column("uploadedAt")).fetchAll(
+                db)
+        }
     }
 }

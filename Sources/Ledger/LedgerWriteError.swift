@@ -25,7 +25,8 @@ public struct LedgerWriteError: FleetError, Equatable {
         switch database.resultCode {
         case .SQLITE_FULL: return LedgerWriteError(path: path, detail: database.message ?? "disk full", isFull: true)
         case .SQLITE_IOERR, .SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_CORRUPT, .SQLITE_NOTADB:
-            return LedgerWriteError(path: path, detail: "\(database.message ?? "\(database.resultCode)")", isFull: false)
+            return LedgerWriteError(
+                path: path, detail: "\(database.message ?? "\(database.resultCode)")", isFull: false)
         default: return nil
         }
     }

@@ -28,9 +28,14 @@ public struct RotationRecord: Codable, Sendable, Equatable, FetchableRecord, Per
     public var startedAt: Date
     public var endedAt: Date?
 
-    public init(runId: String, identity: String, kind: String, account: String, iamUser: String, oldKeyIds: [String], newKeyId: String, newFingerprint: String?, state: State, startedAt: Date) {
+    public init(
+        runId: String, identity: String, kind: String, account: String, iamUser: String, oldKeyIds: [String],
+        newKeyId: String, newFingerprint: String?, state: State, startedAt: Date
+    ) {
         (self.runId, self.identity, self.kind, self.account, self.iamUser) = (runId, identity, kind, account, iamUser)
-        (self.oldKeyIds, self.newKeyId, self.newFingerprint, self.state, self.startedAt) = (oldKeyIds.joined(separator: ","), newKeyId, newFingerprint, state, startedAt)
+        (self.oldKeyIds, self.newKeyId, self.newFingerprint, self.state, self.startedAt) = (
+            oldKeyIds.joined(separator: ","), newKeyId, newFingerprint, state, startedAt
+        )
     }
 
     public var oldKeys: [String] { oldKeyIds.split(separator: ",").map(String.init) }
@@ -50,7 +55,10 @@ public struct FindingRecord: Codable, Sendable, Equatable, FetchableRecord, Pers
     public var identity: String?
     public var message: String
 
-    public init(runId: String, severity: String, code: String, subject: String, cluster: String?, identity: String?, message: String) {
+    public init(
+        runId: String, severity: String, code: String, subject: String, cluster: String?, identity: String?,
+        message: String
+    ) {
         (self.id, self.runId, self.severity, self.code, self.subject) = (nil, runId, severity, code, subject)
         (self.cluster, self.identity, self.message) = (cluster, identity, message)
     }
@@ -67,7 +75,12 @@ public struct AuditKeyRecord: Codable, Sendable, Equatable, FetchableRecord, Per
     public var uploadedAt: Date?
     public var fingerprint: String?
 
-    public init(runId: String, identity: String, iamUser: String, keyId: String, status: String, uploadedAt: Date?, fingerprint: String?) {
-        (self.runId, self.identity, self.iamUser, self.keyId, self.status, self.uploadedAt, self.fingerprint) = (runId, identity, iamUser, keyId, status, uploadedAt, fingerprint)
+    public init(
+        runId: String, identity: String, iamUser: String, keyId: String, status: String, uploadedAt: Date?,
+        fingerprint: String?
+    ) {
+        (self.runId, self.identity, self.iamUser, self.keyId, self.status, self.uploadedAt, self.fingerprint) = (
+            runId, identity, iamUser, keyId, status, uploadedAt, fingerprint
+        )
     }
 }

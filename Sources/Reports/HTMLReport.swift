@@ -59,14 +59,26 @@ extension RunReport {
 
     private func figures() -> String {
         let seconds = runs.compactMap(\.seconds).max()
-        let items: [(String, String, String)] = [
-            ("clusters", "\(summary.clusters)", ""), ("succeeded", "\(summary.succeeded)", "ok"), ("failed", "\(summary.failed)", summary.failed > 0 ? "bad" : ""),
-            ("not started", "\(summary.notStarted + summary.pending)", ""),
-        ] + (summary.interrupted == 0 ? [] : [("interrupted", "\(summary.interrupted)", "")]) + [
-            ("waves", "\(summary.waves)", ""),
-            ("time", seconds.map { Self.duration($0) } ?? "–", ""),
-        ] + (findings.isEmpty ? [] : [("findings", "\(findings.count)", findings.contains { $0.severity == "critical" || $0.severity == "error" } ? "bad" : "")])
-        return items.map { "<div class=\"figure \($0.2)\"><b>\(Self.html($0.1))</b><span>\(Self.html($0.0))</span></div>" }.joined()
+        let items: [(String, String, String)] =
+            [
+                ("clusters", "\(summary.clusters)", ""), ("succeeded", "\(summary.succeeded)", "ok"),
+                ("failed", "\(summary.failed)", summary.failed > 0 ? "bad" : ""),
+                ("not started", "\(summary.notStarted + summary.pending)", ""),
+            ] + (summary.interrupted == 0 ? [] : [("interrupted", "\(summary.interrupted)", "")]) + [
+                ("waves", "\(summary.waves)", ""),
+                ("time", seconds.map { Self.duration($0) } ?? "–", ""),
+            ]
+            + (findings.isEmpty
+                ? []
+                : [
+                    (
+                        "findings", "\(findings.count)",
+                        findings.contains { $0.severity == "critical" || $0.severity == "error" } ? "bad" : ""
+                    )
+                ])
+        return items.map {
+            "<div class=\"figure \($0.2)\"><b>\(Self.html($0.1))</b><span>\(Self.html($0.0))</span></div>"
+        }.joined()
     }
 
     private func statusChart() -> String {
@@ -80,12 +92,14 @@ extension RunReport {
         var svg = "<svg viewBox=\"0 0 300 60\" role=\"img\" aria-label=\"status\">"
         for (name, count, color) in parts {
             let width = 300 * Double(count) / Double(total)
-            svg += "<rect x=\"\(Self.n(x))\" y=\"0\" width=\"\(Self.n(width))\" height=\"24\" fill=\"\(color)\"><title>\(Self.html("\(name): \(count)"))</title></rect>"
+            svg +=
+                "<rect x=\"\(Self.n(x))\" y=\"0\" width=\"\(Self.n(width))\" height=\"24\" fill=\"\(color)\"><title>\(Self.html("\(name): \(count)"))</title></rect>"
             x += width
         }
         x = 0
         for (name, count, color) in parts {
-            svg += "<rect x=\"\(Self.n(x))\" y=\"38\" width=\"10\" height=\"10\" fill=\"\(color)\"/><text x=\"\(Self.n(x + 14))\" y=\"47\">\(Self.html("\(name) \(count)"))</text>"
+            svg +=
+                "<rect x=\"\(Self.n(x))\" y=\"38\" width=\"10\" height=\"10\" fill=\"\(color)\"/><text x=\"\(Self.n(x + 14))\" y=\"47\">\(Self.html("\(name) \(count)"))</text>"
             x += 100
         }
         return svg + "</svg>"
@@ -96,19 +110,26 @@ extension RunReport {
             guard let start = cluster.startedAt, let end = cluster.endedAt else { return nil }
             return (cluster.wave, start, end)
         }
-        guard let first = timed.map(\.1).min(), let last = timed.map(\.2).max(), last > first else { return "<p class=\"muted\">no timings</p>" }
+        guard let first = timed.map(\.1).min(), let last = timed.map(\.2).max(), last > first else {
+            return "<p class=\"muted\">no timings</p>"
+        }
         let span = last.timeIntervalSince(first)
         let waves = Dictionary(grouping: timed, by: \.0).sorted { $0.key < $1.key }
         let height = 22 * waves.count + 20
         var svg = "<svg viewBox=\"0 0 300 \(height)\" role=\"img\" aria-label=\"waves\">"
         for (row, (wave, items)) in waves.enumerated() {
-            let start = items.map(\.1).min()!.timeIntervalSince(first), end = items.map(\.2).max()!.timeIntervalSince(first)
-            let x = 60 + 230 * start / span, width = max(2, 230 * (end - start) / span)
+            let start = items.map(\.1).min()!.timeIntervalSince(first)
+            let end = items.map(\.2).max()!.timeIntervalSince(first)
+            let x = 60 + 230 * start / span
+            let width = max(2, 230 * (end - start) / span)
             svg += "<text x=\"0\" y=\"\(row * 22 + 15)\">wave \(wave + 1)</text>"
-            svg += "<rect x=\"\(Self.n(x))\" y=\"\(row * 22 + 3)\" width=\"\(Self.n(width))\" height=\"16\" fill=\"var(--accent)\">"
-            svg += "<title>\(Self.html("wave \(wave + 1): \(items.count) clusters, \(Self.duration(end - start))"))</title></rect>"
+            svg +=
+                "<rect x=\"\(Self.n(x))\" y=\"\(row * 22 + 3)\" width=\"\(Self.n(width))\" height=\"16\" fill=\"var(--accent)\">"
+            svg +=
+                "<title>\(Self.html("wave \(wave + 1): \(items.count) clusters, \(Self.duration(end - start))"))</title></rect>"
         }
-        svg += "<text x=\"60\" y=\"\(height - 4)\">0</text><text x=\"290\" y=\"\(height - 4)\" text-anchor=\"end\">\(Self.html(Self.duration(span)))</text>"
+        svg +=
+            "<text x=\"60\" y=\"\(height - 4)\">0</text><text x=\"290\" y=\"\(height - 4)\" text-anchor=\"end\">\(Self.html(Self.duration(span)))</text>"
         return svg + "</svg>"
     }
 
@@ -119,19 +140,25 @@ extension RunReport {
         for (row, cluster) in slowest.enumerated() {
             let width = max(2, 150 * cluster.seconds! / longest)
             svg += "<text x=\"0\" y=\"\(row * 20 + 14)\">\(Self.html(String(cluster.name.prefix(22))))</text>"
-            svg += "<rect x=\"120\" y=\"\(row * 20 + 3)\" width=\"\(Self.n(width))\" height=\"14\" fill=\"\(cluster.status == "failed" ? "var(--bad)" : "var(--accent)")\">"
+            svg +=
+                "<rect x=\"120\" y=\"\(row * 20 + 3)\" width=\"\(Self.n(width))\" height=\"14\" fill=\"\(cluster.status == "failed" ? "var(--bad)" : "var(--accent)")\">"
             svg += "<title>\(Self.html("\(cluster.name): \(Self.duration(cluster.seconds!))"))</title></rect>"
-            svg += "<text x=\"\(Self.n(124 + width))\" y=\"\(row * 20 + 14)\">\(Self.html(Self.duration(cluster.seconds!)))</text>"
+            svg +=
+                "<text x=\"\(Self.n(124 + width))\" y=\"\(row * 20 + 14)\">\(Self.html(Self.duration(cluster.seconds!)))</text>"
         }
         return svg + "</svg>"
     }
 
     private func findingsSection() -> String {
-        let counts = ["critical", "error", "warning", "info"].compactMap { severity in summary.findings[severity].map { "\($0) \(severity)" } }
-        var out = "<section><h2>Findings <span class=\"muted\">\(Self.html(counts.joined(separator: ", ")))</span></h2><table class=\"static\">"
+        let counts = ["critical", "error", "warning", "info"].compactMap { severity in
+            summary.findings[severity].map { "\($0) \(severity)" }
+        }
+        var out =
+            "<section><h2>Findings <span class=\"muted\">\(Self.html(counts.joined(separator: ", ")))</span></h2><table class=\"static\">"
         out += "<thead><tr><th>severity</th><th>code</th><th>subject</th><th>message</th></tr></thead><tbody>"
         for finding in findings {
-            out += "<tr class=\"sev-\(Self.html(finding.severity))\"><td>\(Self.html(finding.severity))</td><td><code>\(Self.html(finding.code))</code></td>"
+            out +=
+                "<tr class=\"sev-\(Self.html(finding.severity))\"><td>\(Self.html(finding.severity))</td><td><code>\(Self.html(finding.code))</code></td>"
             out += "<td>\(Self.html(finding.subject))</td><td>\(Self.html(finding.message))</td></tr>"
         }
         return out + "</tbody></table></section>\n"
@@ -140,11 +167,14 @@ extension RunReport {
     /// Each identity's keys with their age (bars to scale across the fleet) and status.
     private func keyAgesSection() -> String {
         let oldest = max(1, keys.compactMap(\.ageDays).max() ?? 1)
-        var out = "<section><h2>Key ages</h2><table class=\"static\"><thead><tr><th>identity</th><th>IAM user</th><th>key</th><th>status</th><th>age</th><th></th></tr></thead><tbody>"
+        var out =
+            "<section><h2>Key ages</h2><table class=\"static\"><thead><tr><th>identity</th><th>IAM user</th><th>key</th><th>status</th><th>age</th><th></th></tr></thead><tbody>"
         for key in keys {
             let age = key.ageDays ?? 0
-            let bar = "<svg viewBox=\"0 0 200 12\" class=\"bar\"><rect x=\"0\" y=\"1\" width=\"\(Self.n(max(1, 200 * age / oldest)))\" height=\"10\" fill=\"\(key.status == "Active" ? "var(--accent)" : "var(--muted)")\"/></svg>"
-            out += "<tr><td>\(Self.html(key.identity))</td><td>\(Self.html(key.iamUser))</td><td><code>\(Self.html(key.keyId))</code></td><td>\(Self.html(key.status))</td>"
+            let bar =
+                "<svg viewBox=\"0 0 200 12\" class=\"bar\"><rect x=\"0\" y=\"1\" width=\"\(Self.n(max(1, 200 * age / oldest)))\" height=\"10\" fill=\"\(key.status == "Active" ? "var(--accent)" : "var(--muted)")\"/></svg>"
+            out +=
+                "<tr><td>\(Self.html(key.identity))</td><td>\(Self.html(key.iamUser))</td><td><code>\(Self.html(key.keyId))</code></td><td>\(Self.html(key.status))</td>"
             out += "<td>\(Self.html(key.ageDays.map { Self.age(days: $0) } ?? "?"))</td><td>\(bar)</td></tr>"
         }
         return out + "</tbody></table></section>\n"
@@ -155,10 +185,13 @@ extension RunReport {
     }
 
     private func rotationsSection() -> String {
-        var out = "<section><h2>Rotations</h2><table class=\"static\"><thead><tr><th>holder</th><th>IAM user</th><th>state</th><th>new</th><th>old</th></tr></thead><tbody>"
+        var out =
+            "<section><h2>Rotations</h2><table class=\"static\"><thead><tr><th>holder</th><th>IAM user</th><th>state</th><th>new</th><th>old</th></tr></thead><tbody>"
         for rotation in rotations {
-            out += "<tr><td>\(Self.html(rotation.holder))</td><td>\(Self.html(rotation.iamUser))</td><td>\(Self.html(rotation.state))</td>"
-            out += "<td><code>\(Self.html(rotation.newKey))</code></td><td><code>\(Self.html(rotation.oldKeys.joined(separator: ", ")))</code></td></tr>"
+            out +=
+                "<tr><td>\(Self.html(rotation.holder))</td><td>\(Self.html(rotation.iamUser))</td><td>\(Self.html(rotation.state))</td>"
+            out +=
+                "<td><code>\(Self.html(rotation.newKey))</code></td><td><code>\(Self.html(rotation.oldKeys.joined(separator: ", ")))</code></td></tr>"
         }
         return out + "</tbody></table></section>\n"
     }
@@ -193,7 +226,8 @@ extension RunReport {
             let x: [[Compact]]
         }
         enum Compact: Encodable {
-            case int(Int), text(String)
+            case int(Int)
+            case text(String)
             func encode(to encoder: any Encoder) throws {
                 var container = encoder.singleValueContainer()
                 switch self {
@@ -203,8 +237,12 @@ extension RunReport {
             }
         }
         struct Table: Encodable { let names: [String], states: [String], revs: [String], rows: [Row] }
-        var names: [String] = [], states: [String] = [], revisions: [String] = []
-        var nameIndex: [String: Int] = [:], stateIndex: [String: Int] = [:], revisionIndex: [String: Int] = [:]
+        var names: [String] = []
+        var states: [String] = []
+        var revisions: [String] = []
+        var nameIndex: [String: Int] = [:]
+        var stateIndex: [String: Int] = [:]
+        var revisionIndex: [String: Int] = [:]
         func index(_ value: String, _ list: inout [String], _ lookup: inout [String: Int]) -> Int {
             if let known = lookup[value] { return known }
             list.append(value)
@@ -216,20 +254,27 @@ extension RunReport {
         for c in report.clusters {
             let steps = c.steps.map { step -> [Compact] in
                 var entry: [Compact] = [
-                    .int(index(step.name, &names, &nameIndex)), .int(index(step.state, &states, &stateIndex)), .int(step.milliseconds ?? -1), .int(step.attempts),
+                    .int(index(step.name, &names, &nameIndex)), .int(index(step.state, &states, &stateIndex)),
+                    .int(step.milliseconds ?? -1), .int(step.attempts),
                 ]
                 if let detail = step.detail { entry.append(.text(detail)) }
                 return entry
             }
-            rows.append(Row(
-                n: c.name, s: c.status, a: c.account, r: c.region, p: c.repository, l: c.labels.isEmpty ? nil : c.labels, w: c.wave,
-                t: c.seconds.map { ($0 * 10).rounded() / 10 }, st: c.step, v: c.revision.map { index($0, &revisions, &revisionIndex) }, k: c.keyId,
-                ec: c.errorClass, e: c.errorMessage, x: steps))
+            rows.append(
+                Row(
+                    n: c.name, s: c.status, a: c.account, r: c.region, p: c.repository,
+                    l: c.labels.isEmpty ? nil : c.labels, w: c.wave,
+                    t: c.seconds.map { ($0 * 10).rounded() / 10 }, st: c.step,
+                    v: c.revision.map { index($0, &revisions, &revisionIndex) }, k: c.keyId,
+                    ec: c.errorClass, e: c.errorMessage, x: steps))
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]
-        let text = String(decoding: try encoder.encode(Table(names: names, states: states, revs: revisions, rows: rows)), as: UTF8.self)
-        return text.replacingOccurrences(of: "&", with: "\\u0026").replacingOccurrences(of: "<", with: "\\u003c").replacingOccurrences(of: ">", with: "\\u003e")
+        let text = String(
+            decoding: try encoder.encode(Table(names: names, states: states, revs: revisions, rows: rows)),
+            as: UTF8.self)
+        return text.replacingOccurrences(of: "&", with: "\\u0026").replacingOccurrences(of: "<", with: "\\u003c")
+            .replacingOccurrences(of: ">", with: "\\u003e")
             .replacingOccurrences(of: "\u{2028}", with: "\\u2028").replacingOccurrences(of: "\u{2029}", with: "\\u2029")
     }
 

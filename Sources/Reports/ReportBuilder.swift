@@ -15,7 +15,9 @@ public enum ReportBuilder {
         public let description: String
     }
 
-    public static func build(_ sources: [(ledger: Ledger, run: String)], placements: [String: Placement] = [:], now: Date = Date()) throws -> RunReport {
+    public static func build(
+        _ sources: [(ledger: Ledger, run: String)], placements: [String: Placement] = [:], now: Date = Date()
+    ) throws -> RunReport {
         var runs: [RunReport.Run] = []
         var clusters: [RunReport.Cluster] = []
         var events: [RunReport.Event] = []
@@ -24,29 +26,45 @@ public enum ReportBuilder {
         var keys: [RunReport.Key] = []
         for (ledger, id) in sources {
             guard let run = try ledger.run(id) else { throw Missing(description: "no run \(id) in \(ledger.path)") }
-            runs.append(RunReport.Run(
-                id: run.id, command: run.command, inventory: run.inventory, outcome: run.outcome.rawValue, startedAt: run.startedAt, endedAt: run.endedAt,
-                seconds: run.endedAt.map { $0.timeIntervalSince(run.startedAt) }))
+            runs.append(
+                RunReport.Run(
+                    id: run.id, command: run.command, inventory: run.inventory, outcome: run.outcome.rawValue,
+                    startedAt: run.startedAt, endedAt: run.endedAt,
+                    seconds: run.endedAt.map { $0.timeIntervalSince(run.startedAt) }))
             let steps = Dictionary(grouping: try ledger.steps(run: id), by: \.cluster)
             for record in try ledger.clusters(run: id) {
                 let placement = placements[record.cluster]
-                clusters.append(RunReport.Cluster(
-                    name: record.cluster, account: record.account, region: placement?.region, repository: record.repository, labels: placement?.labels ?? [:],
-                    wave: record.wave, status: record.status.rawValue, step: record.step, revision: record.revision, keyId: record.keyId,
-                    errorClass: record.errorClass, errorMessage: record.errorMessage, startedAt: record.startedAt, endedAt: record.endedAt,
-                    seconds: zip(record.startedAt, record.endedAt).map { $1.timeIntervalSince($0) }, steps: fold(steps[record.cluster] ?? [])))
+                clusters.append(
+                    RunReport.Cluster(
+                        name: record.cluster, account: record.account, region: placement?.region,
+                        repository: record.repository, labels: placement?.labels ?? [:],
+                        wave: record.wave, status: record.status.rawValue, step: record.step, revision: record.revision,
+                        keyId: record.keyId,
+                        errorClass: record.errorClass, errorMessage: record.errorMessage, startedAt: record.startedAt,
+                        endedAt: record.endedAt,
+                        seconds: zip(record.startedAt, record.endedAt).map { $1.timeIntervalSince($0) },
+                        steps: fold(steps[record.cluster] ?? [])))
             }
-            events += try ledger.events(run: id).map { RunReport.Event(at: $0.at, level: $0.level, cluster: $0.cluster, message: $0.message) }
+            events += try ledger.events(run: id).map {
+                RunReport.Event(at: $0.at, level: $0.level, cluster: $0.cluster, message: $0.message)
+            }
             rotations += try ledger.rotations(run: id).map {
-                RunReport.Rotation(holder: $0.identity, kind: $0.kind, iamUser: $0.iamUser, oldKeys: $0.oldKeys, newKey: $0.newKeyId, state: $0.state.rawValue, detail: $0.detail)
+                RunReport.Rotation(
+                    holder: $0.identity, kind: $0.kind, iamUser: $0.iamUser, oldKeys: $0.oldKeys, newKey: $0.newKeyId,
+                    state: $0.state.rawValue, detail: $0.detail)
             }
             keys += try ledger.auditKeys(run: id).map {
                 RunReport.Key(
-                    identity: $0.identity, iamUser: $0.iamUser, keyId: $0.keyId, status: $0.status, uploadedAt: $0.uploadedAt,
-                    ageDays: $0.uploadedAt.map { uploaded in ((run.startedAt.timeIntervalSince(uploaded)) / 86_400 * 100).rounded() / 100 }, fingerprint: $0.fingerprint)
+                    identity: $0.identity, iamUser: $0.iamUser, keyId: $0.keyId, status: $0.status,
+                    uploadedAt: $0.uploadedAt,
+                    ageDays: $0.uploadedAt.map { uploaded in
+                        ((run.startedAt.timeIntervalSince(uploaded)) / 86_400 * 100).rounded() / 100
+                    }, fingerprint: $0.fingerprint)
             }
             findings += try ledger.findings(run: id).map {
-                RunReport.Finding(severity: $0.severity, code: $0.code, subject: $0.subject, cluster: $0.cluster, identity: $0.identity, message: $0.message)
+                RunReport.Finding(
+                    severity: $0.severity, code: $0.code, subject: $0.subject, cluster: $0.cluster,
+                    identity: $0.identity, message: $0.message)
             }
         }
         var summary = RunReport.Summary()
@@ -63,7 +81,8 @@ public enum ReportBuilder {
         summary.waves = (clusters.map(\.wave).max() ?? -1) + 1
         for finding in findings { summary.findings[finding.severity, default: 0] += 1 }
         return RunReport(
-            generatedAt: now, runs: runs, summary: summary, clusters: clusters, events: events.sorted { $0.at < $1.at }, rotations: rotations, keys: keys, findings: findings)
+            generatedAt: now, runs: runs, summary: summary, clusters: clusters, events: events.sorted { $0.at < $1.at },
+            rotations: rotations, keys: keys, findings: findings)
     }
 
     /// The journal's rows of one cluster, one entry per step: its last state, time, and how often it began.
@@ -73,7 +92,9 @@ public enum ReportBuilder {
         for row in rows {
             if folded[row.step] == nil {
                 order.append(row.step)
-                folded[row.step] = RunReport.Step(name: row.step, state: row.state.rawValue, startedAt: row.at, milliseconds: nil, attempts: 0, detail: nil)
+                folded[row.step] = RunReport.Step(
+                    name: row.step, state: row.state.rawValue, startedAt: row.at, milliseconds: nil, attempts: 0,
+                    detail: nil)
             }
             if row.state == .started { folded[row.step]!.attempts += 1 }
             folded[row.step]!.state = row.state.rawValue

@@ -31,22 +31,22 @@ extension RunReport {
         let total = runs.compactMap(\.seconds).reduce(0, +)
         out +=
             "<testsuites name=\"fleetstrap\" tests=\"\(clusters.count)\" failures=\"\(failed)\" "
-                + "skipped=\"\(skipped)\" time=\"\(Self.seconds(total))\">\n"
+            + "skipped=\"\(skipped)\" time=\"\(Self.seconds(total))\">\n"
         let byRun = Dictionary(grouping: clusters, by: { cluster in runs.count == 1 ? runs[0].id : "" })
         for run in runs {
             let mine = runs.count == 1 ? (byRun[run.id] ?? []) : clusters
             out +=
                 "  <testsuite name=\"\(Self.xml("\(run.command) \(run.id)"))\" tests=\"\(mine.count)\" "
-                    + "failures=\"\(mine.filter { $0.status == "failed" }.count)\""
+                + "failures=\"\(mine.filter { $0.status == "failed" }.count)\""
             out +=
                 " skipped=\"\(mine.filter { $0.status != "failed" && $0.status != "succeeded" }.count)\" "
-                    + "time=\"\(Self.seconds(run.seconds ?? 0))\""
+                + "time=\"\(Self.seconds(run.seconds ?? 0))\""
             out += " timestamp=\"\(Self.iso(run.startedAt))\">\n"
             for cluster in mine {
                 out +=
                     "    <testcase name=\"\(Self.xml(cluster.name))\" "
-                        + "classname=\"\(Self.xml("\(cluster.account).\(cluster.repository)"))\" "
-                        + "time=\"\(Self.seconds(cluster.seconds ?? 0))\""
+                    + "classname=\"\(Self.xml("\(cluster.account).\(cluster.repository)"))\" "
+                    + "time=\"\(Self.seconds(cluster.seconds ?? 0))\""
                 switch cluster.status {
                 case "succeeded":
                     out += ">\n"
@@ -57,7 +57,7 @@ extension RunReport {
                 case "failed":
                     out +=
                         ">\n      <failure type=\"\(Self.xml(cluster.errorClass ?? "failed"))\" "
-                            + "message=\"\(Self.xml(Self.firstLine(cluster.errorMessage ?? "failed")))\">"
+                        + "message=\"\(Self.xml(Self.firstLine(cluster.errorMessage ?? "failed")))\">"
                     out +=
                         Self.xml("step \(cluster.step ?? "?"): \(cluster.errorMessage ?? "failed")")
                         + "</failure>\n    </testcase>\n"
@@ -92,14 +92,14 @@ extension RunReport {
             for cluster in failures.prefix(10) {
                 out +=
                     "- **\(Self.md(cluster.name))** at \(Self.md(cluster.step ?? "?")): "
-                        + "\(Self.md(Self.firstLine(cluster.errorMessage ?? "failed")))\n"
+                    + "\(Self.md(Self.firstLine(cluster.errorMessage ?? "failed")))\n"
             }
             if failures.count > 10 { out += "- … and \(failures.count - 10) more (see the HTML or JSON report)\n" }
         }
         for rotation in rotations {
             out +=
                 "\n- rotation of \(Self.md(rotation.holder)) (\(Self.md(rotation.iamUser))): \(rotation.state), new "
-                    + "\(Self.md(rotation.newKey))"
+                + "\(Self.md(rotation.newKey))"
                 + (rotation.oldKeys.isEmpty ? "" : ", old \(rotation.oldKeys.map(Self.md).joined(separator: ", "))")
                 + "\n"
         }
@@ -111,7 +111,7 @@ extension RunReport {
             for finding in findings.prefix(10) {
                 out +=
                     "- **\(finding.severity)** `\(Self.md(finding.code))` \(Self.md(finding.subject)): "
-                        + "\(Self.md(finding.message))\n"
+                    + "\(Self.md(finding.message))\n"
             }
             if findings.count > 10 { out += "- … and \(findings.count - 10) more\n" }
         }

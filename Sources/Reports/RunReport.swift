@@ -16,8 +16,13 @@ public struct RunReport: Codable, Sendable, Equatable {
         public var endedAt: Date?
         public var seconds: Double?
 
-        public init(id: String, command: String, inventory: String, outcome: String, startedAt: Date, endedAt: Date?, seconds: Double?) {
-            (self.id, self.command, self.inventory, self.outcome, self.startedAt, self.endedAt, self.seconds) = (id, command, inventory, outcome, startedAt, endedAt, seconds)
+        public init(
+            id: String, command: String, inventory: String, outcome: String, startedAt: Date, endedAt: Date?,
+            seconds: Double?
+        ) {
+            (self.id, self.command, self.inventory, self.outcome, self.startedAt, self.endedAt, self.seconds) = (
+                id, command, inventory, outcome, startedAt, endedAt, seconds
+            )
         }
     }
 
@@ -44,7 +49,9 @@ public struct RunReport: Codable, Sendable, Equatable {
         public var detail: String?
 
         public init(name: String, state: String, startedAt: Date?, milliseconds: Int?, attempts: Int, detail: String?) {
-            (self.name, self.state, self.startedAt, self.milliseconds, self.attempts, self.detail) = (name, state, startedAt, milliseconds, attempts, detail)
+            (self.name, self.state, self.startedAt, self.milliseconds, self.attempts, self.detail) = (
+                name, state, startedAt, milliseconds, attempts, detail
+            )
         }
     }
 
@@ -67,11 +74,17 @@ public struct RunReport: Codable, Sendable, Equatable {
         public var steps: [Step]
 
         public init(
-            name: String, account: String, region: String?, repository: String, labels: [String: String], wave: Int, status: String, step: String?, revision: String?,
-            keyId: String?, errorClass: String?, errorMessage: String?, startedAt: Date?, endedAt: Date?, seconds: Double?, steps: [Step]
+            name: String, account: String, region: String?, repository: String, labels: [String: String], wave: Int,
+            status: String, step: String?, revision: String?,
+            keyId: String?, errorClass: String?, errorMessage: String?, startedAt: Date?, endedAt: Date?,
+            seconds: Double?, steps: [Step]
         ) {
-            (self.name, self.account, self.region, self.repository, self.labels, self.wave, self.status, self.step) = (name, account, region, repository, labels, wave, status, step)
-            (self.revision, self.keyId, self.errorClass, self.errorMessage) = (revision, keyId, errorClass, errorMessage)
+            (self.name, self.account, self.region, self.repository, self.labels, self.wave, self.status, self.step) = (
+                name, account, region, repository, labels, wave, status, step
+            )
+            (self.revision, self.keyId, self.errorClass, self.errorMessage) = (
+                revision, keyId, errorClass, errorMessage
+            )
             (self.startedAt, self.endedAt, self.seconds, self.steps) = (startedAt, endedAt, seconds, steps)
         }
     }
@@ -130,7 +143,8 @@ public struct RunReport: Codable, Sendable, Equatable {
 // Public initializers: reports are built by `ReportBuilder` from a ledger, and by benchmarks from synthetic runs.
 extension RunReport {
     public init(
-        generatedAt: Date, runs: [Run], summary: Summary, clusters: [Cluster], events: [Event], rotations: [Rotation], keys: [Key], findings: [Finding]
+        generatedAt: Date, runs: [Run], summary: Summary, clusters: [Cluster], events: [Event], rotations: [Rotation],
+        keys: [Key], findings: [Finding]
     ) {
         (self.generatedAt, self.runs, self.summary, self.clusters) = (generatedAt, runs, summary, clusters)
         (self.events, self.rotations, self.keys, self.findings) = (events, rotations, keys, findings)

@@ -54,7 +54,10 @@ struct FleetBenchmark {
                 ("components: CRDs and namespace, at once", k),
                 ("components: CRDs established", k),
                 ("components: the rest, at once", k),
-                ("controllers Available (the secret, the sync objects and the reconcile request overlap it)", max(deploymentDelayMilliseconds, 3 * k)),
+                (
+                    "controllers Available (the secret, the sync objects and the reconcile request overlap it)",
+                    max(deploymentDelayMilliseconds, 3 * k)
+                ),
                 ("GitRepository, Kustomization and Deployments read Ready, at once", k),
             ]
         }
@@ -101,7 +104,8 @@ struct FleetBenchmark {
         var results: [Result]
         var sequentialSpeedup: Double?
         var cores = ProcessInfo.processInfo.activeProcessorCount
-        var note = "release build; the lab and fleetstrap share this machine's cores; ideal = AssumeRole and a first fetch per repository + rounds x critical path, or the rate-limit floor if higher; machineBound = (fleetstrap CPU + lab CPU) / cores"
+        var note =
+            "release build; the lab and fleetstrap share this machine's cores; ideal = AssumeRole and a first fetch per repository + rounds x critical path, or the rate-limit floor if higher; machineBound = (fleetstrap CPU + lab CPU) / cores"
     }
 
     let binaries: String
@@ -118,31 +122,50 @@ struct FleetBenchmark {
         let sequential = results.first { $0.parallel == 1 }
         let parallel = results.first { $0.clusters == sequential?.clusters && $0.parallel > 1 }
         return Report(
-            model: model, criticalPath: Dictionary(uniqueKeysWithValues: model.criticalPath.map { ($0.step, $0.milliseconds) }), results: results,
+            model: model,
+            criticalPath: Dictionary(uniqueKeysWithValues: model.criticalPath.map { ($0.step, $0.milliseconds) }),
+            results: results,
             sequentialSpeedup: sequential.flatMap { s in parallel.map { s.wallSeconds / $0.wallSeconds } })
     }
 
     private func run(_ scenario: Scenario) throws -> Result {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fleetstrap-bench-\(UUID().uuidString)").path
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "fleetstrap-bench-\(UUID().uuidString)"
+        ).path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         try model.faultsYAML.write(toFile: "\(directory)/faults.yaml", atomically: true, encoding: .utf8)
         let fleet = [
-            "--accounts", "\(model.accounts)", "--repositories-per-account", "\(model.repositoriesPerAccount)", "--clusters", "\(scenario.clusters)",
-            "--scale-mode", "--shared-cluster-listener", "--deployment-delay", "\(Int(model.deploymentDelayMilliseconds))ms", "--state", "\(directory)/lab",
+            "--accounts", "\(model.accounts)", "--repositories-per-account", "\(model.repositoriesPerAccount)",
+            "--clusters", "\(scenario.clusters)",
+            "--scale-mode", "--shared-cluster-listener", "--deployment-delay",
+            "\(Int(model.deploymentDelayMilliseconds))ms", "--state", "\(directory)/lab",
         ]
         let base = ProcessInfo.processInfo.environment.filter { ["PATH", "HOME", "LANG", "TMPDIR"].contains($0.key) }
-        let lab = try ChildRun.start("\(binaries)/fleetstrap-lab", ["serve"] + fleet + ["--no-ssh", "--faults", "\(directory)/faults.yaml"], environment: base, log: "\(directory)/lab.log")
+        let lab = try ChildRun.start(
+            "\(binaries)/fleetstrap-lab", ["serve"] + fleet + ["--no-ssh", "--faults", "\(directory)/faults.yaml"],
+            environment: base, log: "\(directory)/lab.log")
         var labStopped = false
-        defer { if !labStopped { lab.terminate(); _ = lab.wait() } }
+        defer {
+            if !labStopped {
+                lab.terminate()
+                _ = lab.wait()
+            }
+        }
         let deadline = ContinuousClock.now + .seconds(120)
         while !FileManager.default.fileExists(atPath: "\(directory)/lab/lab.env") {
-            guard ContinuousClock.now < deadline else { throw BenchFailure("the lab did not start: \((try? String(contentsOfFile: "\(directory)/lab.log", encoding: .utf8)) ?? "")") }
+            guard ContinuousClock.now < deadline else {
+                throw BenchFailure(
+                    "the lab did not start: \((try? String(contentsOfFile: "\(directory)/lab.log", encoding: .utf8)) ?? "")"
+                )
+            }
             Thread.sleep(forTimeInterval: 0.1)
         }
         _ = try ChildRun.output(
             "\(binaries)/fleetstrap-lab",
-            ["inventory"] + fleet + ["--transports", "https-token", "--flux-manifests", manifests, "-o", "\(directory)/fleet.yaml"])
+            ["inventory"] + fleet + [
+                "--transports", "https-token", "--flux-manifests", manifests, "-o", "\(directory)/fleet.yaml",
+            ])
         let inventory = try InventoryLoader.load(path: "\(directory)/fleet.yaml")
         var environment = base.merging(try Self.labEnvironment("\(directory)/lab/lab.env")) { $1 }
         environment["FLEETSTRAP_LAB_PASSPHRASE"] = "benchmark-\(UUID().uuidString.prefix(8))"
@@ -150,18 +173,24 @@ struct FleetBenchmark {
 
         let bootstrap = try ChildRun.start(
             "\(binaries)/fleetstrap",
-            ["bootstrap", "-f", "\(directory)/fleet.yaml", "--ledger", "\(directory)/fleetstrap.db", "--state-dir", "\(directory)/state",
-             "--parallel", "\(scenario.parallel)", "--waves", "100%", "--no-reports", "-q"],
+            [
+                "bootstrap", "-f", "\(directory)/fleet.yaml", "--ledger", "\(directory)/fleetstrap.db", "--state-dir",
+                "\(directory)/state",
+                "--parallel", "\(scenario.parallel)", "--waves", "100%", "--no-reports", "-q",
+            ],
             environment: environment, log: "\(directory)/bootstrap.log")
         let usage = bootstrap.wait()
         let counters = try JSONDecoder().decode(
-            Counters.self, from: Data(try ChildRun.output("\(binaries)/fleetstrap-lab", ["counters", "--state", "\(directory)/lab"]).utf8))
+            Counters.self,
+            from: Data(
+                try ChildRun.output("\(binaries)/fleetstrap-lab", ["counters", "--state", "\(directory)/lab"]).utf8))
         lab.terminate()
         let labUsage = lab.wait()
         labStopped = true
         if usage.status != 0 {
             let log = (try? String(contentsOfFile: "\(directory)/bootstrap.log", encoding: .utf8)) ?? ""
-            print("  fleetstrap exited \(usage.status):\n" + log.split(separator: "\n").suffix(8).joined(separator: "\n"))
+            print(
+                "  fleetstrap exited \(usage.status):\n" + log.split(separator: "\n").suffix(8).joined(separator: "\n"))
         }
 
         let n = Double(scenario.clusters)
@@ -174,14 +203,21 @@ struct FleetBenchmark {
         let aws = ["sts", "iam", "eks", "codecommit"].map { counters.requests[$0] ?? 0 }.reduce(0, +)
         let pushes = counters.pushes.values
         return Result(
-            clusters: scenario.clusters, parallel: scenario.parallel, succeeded: usage.status == 0, wallSeconds: usage.wallSeconds, idealSeconds: ideal,
-            ratioToIdeal: usage.wallSeconds / ideal, criticalPathSeconds: model.criticalPathSeconds, rounds: rounds, rateLimitFloorSeconds: floor,
-            cpuSecondsPerCluster: usage.cpuSeconds / n, cpuSeconds: usage.cpuSeconds, peakRSSMegabytes: usage.peakRSSMegabytes, labCPUSeconds: labUsage.cpuSeconds,
-            machineBoundSeconds: (usage.cpuSeconds + labUsage.cpuSeconds) / Double(ProcessInfo.processInfo.activeProcessorCount),
-            awsCallsPerCluster: Double(aws) / n, assumeRoleCalls: counters.operations["sts:AssumeRole"] ?? 0, accounts: Set(inventory.clusters.map(\.account)).count,
-            describeClusterCalls: counters.operations["eks:DescribeCluster"] ?? 0, kubernetesCallsPerCluster: Double(counters.requests["kubernetes"] ?? 0) / n,
+            clusters: scenario.clusters, parallel: scenario.parallel, succeeded: usage.status == 0,
+            wallSeconds: usage.wallSeconds, idealSeconds: ideal,
+            ratioToIdeal: usage.wallSeconds / ideal, criticalPathSeconds: model.criticalPathSeconds, rounds: rounds,
+            rateLimitFloorSeconds: floor,
+            cpuSecondsPerCluster: usage.cpuSeconds / n, cpuSeconds: usage.cpuSeconds,
+            peakRSSMegabytes: usage.peakRSSMegabytes, labCPUSeconds: labUsage.cpuSeconds,
+            machineBoundSeconds: (usage.cpuSeconds + labUsage.cpuSeconds)
+                / Double(ProcessInfo.processInfo.activeProcessorCount),
+            awsCallsPerCluster: Double(aws) / n, assumeRoleCalls: counters.operations["sts:AssumeRole"] ?? 0,
+            accounts: Set(inventory.clusters.map(\.account)).count,
+            describeClusterCalls: counters.operations["eks:DescribeCluster"] ?? 0,
+            kubernetesCallsPerCluster: Double(counters.requests["kubernetes"] ?? 0) / n,
             repositories: pushes.count, pushesPerRepositoryMax: pushes.max() ?? 0,
-            pushesPerRepositoryMean: pushes.isEmpty ? 0 : Double(pushes.reduce(0, +)) / Double(pushes.count), throttled: counters.throttled)
+            pushesPerRepositoryMean: pushes.isEmpty ? 0 : Double(pushes.reduce(0, +)) / Double(pushes.count),
+            throttled: counters.throttled)
     }
 
     /// What the lab counted (the part of `LabCounters` read here).
@@ -195,10 +231,12 @@ struct FleetBenchmark {
     /// `export NAME='value'` lines, as the lab writes them.
     static func labEnvironment(_ path: String) throws -> [String: String] {
         var environment: [String: String] = [:]
-        for line in try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n") where line.hasPrefix("export ") {
+        for line in try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+        where line.hasPrefix("export ") {
             let assignment = line.dropFirst("export ".count)
             guard let equals = assignment.firstIndex(of: "=") else { continue }
-            environment[String(assignment[..<equals])] = String(assignment[assignment.index(after: equals)...]).trimmingCharacters(in: CharacterSet(charactersIn: "'"))
+            environment[String(assignment[..<equals])] = String(assignment[assignment.index(after: equals)...])
+                .trimmingCharacters(in: CharacterSet(charactersIn: "'"))
         }
         return environment
     }

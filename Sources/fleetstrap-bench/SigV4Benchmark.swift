@@ -14,7 +14,8 @@ struct SigV4Benchmark {
         var fleetstrapColdKeySignaturesPerSecond: Double
         var botocoreSignaturesPerSecond: Double
         var ratio: Double
-        var note = "ratio = fleetstrap (warm signing-key cache, as in a fleet run) / botocore; the same 2,000 generated requests"
+        var note =
+            "ratio = fleetstrap (warm signing-key cache, as in a fleet run) / botocore; the same 2,000 generated requests"
     }
 
     func requests() -> [(SigV4Request, AWSCredentials, String, String)] {
@@ -22,13 +23,20 @@ struct SigV4Benchmark {
         let services = [("sts", "us-east-1"), ("iam", "us-east-1"), ("eks", "eu-west-1"), ("codecommit", "eu-west-1")]
         return (0..<count).map { i in
             let (service, region) = services[i % services.count]
-            let body = Array("Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Ffleet\(i)".utf8)
+            let body = Array(
+                "Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Ffleet\(i)".utf8
+            )
             let request = SigV4Request(
-                method: i % 3 == 0 ? "GET" : "POST", host: "\(service).\(region).amazonaws.com", path: "/clusters/prod-\(i)",
+                method: i % 3 == 0 ? "GET" : "POST", host: "\(service).\(region).amazonaws.com",
+                path: "/clusters/prod-\(i)",
                 query: i % 3 == 0 ? [("a", "\(i)"), ("b", "x y")] : [],
-                headers: [("Content-Type", "application/x-www-form-urlencoded; charset=utf-8"), ("X-Custom", " v \(Int.random(in: 0...9, using: &rng)) ")],
+                headers: [
+                    ("Content-Type", "application/x-www-form-urlencoded; charset=utf-8"),
+                    ("X-Custom", " v \(Int.random(in: 0...9, using: &rng)) "),
+                ],
                 body: i % 3 == 0 ? [] : body)
-            let credentials = AWSCredentials(accessKeyID: "AKIA\(i % 5)", secretAccessKey: "secret\(i % 5)", sessionToken: "token\(i % 5)")
+            let credentials = AWSCredentials(
+                accessKeyID: "AKIA\(i % 5)", secretAccessKey: "secret\(i % 5)", sessionToken: "token\(i % 5)")
             return (request, credentials, service, region)
         }
     }
@@ -43,7 +51,8 @@ struct SigV4Benchmark {
             var checksum = 0
             while clock.now - start < .seconds(seconds) {
                 for (request, credentials, service, region) in work {
-                    let signer = SigV4Signer(service: service, region: region, keys: coldKeys ? SigningKeyCache() : .shared)
+                    let signer = SigV4Signer(
+                        service: service, region: region, keys: coldKeys ? SigningKeyCache() : .shared)
                     checksum &+= signer.sign(request, credentials: credentials, date: date).signature.utf8.count
                     signed += 1
                 }
@@ -94,7 +103,8 @@ struct SigV4Benchmark {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", "-c", script, String(seconds)]
-        let input = Pipe(), output = Pipe()
+        let input = Pipe()
+        let output = Pipe()
         process.standardInput = input
         process.standardOutput = output
         try process.run()

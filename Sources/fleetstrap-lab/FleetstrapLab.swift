@@ -10,7 +10,9 @@ struct FleetstrapLab: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fleetstrap-lab",
         abstract: "A local AWS, CodeCommit and EKS for fleetstrap's tests, demo and benchmarks.",
-        subcommands: [Serve.self, InventoryCommand.self, FaultsCommand.self, CountersCommand.self, RivalPushCommand.self])
+        subcommands: [
+            Serve.self, InventoryCommand.self, FaultsCommand.self, CountersCommand.self, RivalPushCommand.self,
+        ])
 }
 
 struct LabOptions: ParsableArguments {
@@ -35,21 +37,28 @@ struct LabOptions: ParsableArguments {
     @Option(help: "How long a Deployment takes to become Available (a Go duration).")
     var deploymentDelay: String?
 
-    @Flag(help: "Simulated source-controllers check credentials against IAM instead of fetching (for thousands of clusters).")
+    @Flag(
+        help:
+            "Simulated source-controllers check credentials against IAM instead of fetching (for thousands of clusters)."
+    )
     var scaleMode = false
 
-    @Flag(help: "One HTTPS listener for every cluster, told apart by TLS server name (for thousands of clusters; not for kubectl).")
+    @Flag(
+        help:
+            "One HTTPS listener for every cluster, told apart by TLS server name (for thousands of clusters; not for kubectl)."
+    )
     var sharedClusterListener = false
 
     @Option(help: "Faults in force from the start (YAML, the shape of PUT /_lab/faults).")
     var faults: String?
 
     func labConfig() throws -> LabConfig {
-        var config = if let config { try LabConfig.load(path: config) } else {
-            LabConfig.generated(
-                accounts: accounts, clusters: clusters, regions: regions.split(separator: ",").map(String.init),
-                repositoriesPerAccount: repositoriesPerAccount)
-        }
+        var config =
+            if let config { try LabConfig.load(path: config) } else {
+                LabConfig.generated(
+                    accounts: accounts, clusters: clusters, regions: regions.split(separator: ",").map(String.init),
+                    repositoriesPerAccount: repositoriesPerAccount)
+            }
         if deploymentDelay != nil || scaleMode {
             var controllers = config.controllers ?? .init()
             controllers.deploymentDelay = deploymentDelay ?? controllers.deploymentDelay
@@ -64,7 +73,8 @@ struct LabOptions: ParsableArguments {
 }
 
 struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Serve until SIGINT or SIGTERM; writes <state>/lab.json and lab.env.")
+    static let configuration = CommandConfiguration(
+        abstract: "Serve until SIGINT or SIGTERM; writes <state>/lab.json and lab.env.")
 
     @OptionGroup var lab: LabOptions
 
@@ -93,7 +103,9 @@ struct Serve: AsyncParsableCommand {
             "fleetstrap-lab listening on \(info.endpoint)", "  CA bundle:    \(info.caBundle)",
             "  credentials:  \(info.accessKeyId) (secret in \(lab.state)/lab.json)",
         ]
-        if let port = info.sshPort { lines.append("  Git over SSH: ssh://127.0.0.1:\(port)/v1/repos/<name>") } else {
+        if let port = info.sshPort {
+            lines.append("  Git over SSH: ssh://127.0.0.1:\(port)/v1/repos/<name>")
+        } else {
             lines.append("  Git over SSH: off (\(info.sshUnavailable ?? "?"))")
         }
         lines.append("  environment:  source \(lab.state)/lab.env")
@@ -143,11 +155,17 @@ struct InventoryCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try lab.labConfig()
-        let info = FileManager.default.contents(atPath: "\(lab.state)/lab.json").flatMap { try? JSONDecoder().decode(Lab.Info.self, from: $0) }
+        let info = FileManager.default.contents(atPath: "\(lab.state)/lab.json").flatMap {
+            try? JSONDecoder().decode(Lab.Info.self, from: $0)
+        }
         let text = LabInventory.render(
             config, sshPort: info?.sshPort, fluxVersion: fluxVersion, manifests: fluxManifests,
             transports: transports.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }, info: info)
-        if let output { try text.write(toFile: output, atomically: true, encoding: .utf8) } else { print(text, terminator: "") }
+        if let output {
+            try text.write(toFile: output, atomically: true, encoding: .utf8)
+        } else {
+            print(text, terminator: "")
+        }
     }
 }
 
@@ -160,11 +178,16 @@ struct RunningLab: ParsableArguments {
     func call(_ method: String, _ path: String, body: [UInt8] = []) async throws -> String {
         guard let data = FileManager.default.contents(atPath: "\(state)/lab.json"),
             let info = try? JSONDecoder().decode(Lab.Info.self, from: data)
-        else { throw ValidationError("no running lab at \(state) (no readable \(state)/lab.json): start one with 'fleetstrap-lab serve'") }
+        else {
+            throw ValidationError(
+                "no running lab at \(state) (no readable \(state)/lab.json): start one with 'fleetstrap-lab serve'")
+        }
         let ca = try Array(Data(contentsOf: URL(fileURLWithPath: info.caBundle)))
-        let response = try await HTTPClient.shared.execute(HTTPRequest(
-            method: method, url: info.endpoint + path, headers: [("Authorization", "Bearer \(info.adminToken)")], body: body,
-            trust: .pem(ca)))
+        let response = try await HTTPClient.shared.execute(
+            HTTPRequest(
+                method: method, url: info.endpoint + path, headers: [("Authorization", "Bearer \(info.adminToken)")],
+                body: body,
+                trust: .pem(ca)))
         guard (200..<300).contains(response.status) else {
             throw ValidationError("the lab refused \(method) \(path): \(response.status) \(response.bodyText)")
         }
@@ -174,7 +197,10 @@ struct RunningLab: ParsableArguments {
 
 struct FaultsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "faults", abstract: "Show the faults in force, or replace them with a file's (YAML; '-' reads standard input; an empty file clears them).")
+        commandName: "faults",
+        abstract:
+            "Show the faults in force, or replace them with a file's (YAML; '-' reads standard input; an empty file clears them)."
+    )
 
     @OptionGroup var lab: RunningLab
 
@@ -183,14 +209,18 @@ struct FaultsCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard let file else { return print(try await lab.call("GET", "/_lab/faults")) }
-        let body = file == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: file))
+        let body =
+            file == "-"
+            ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: file))
         print(try await lab.call("PUT", "/_lab/faults", body: Array(body)))
     }
 }
 
 struct CountersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "counters", abstract: "What the lab served: requests per service, operation, cluster and repository; throttled, failed, denied.")
+        commandName: "counters",
+        abstract:
+            "What the lab served: requests per service, operation, cluster and repository; throttled, failed, denied.")
 
     @OptionGroup var lab: RunningLab
 
@@ -198,7 +228,11 @@ struct CountersCommand: AsyncParsableCommand {
     var reset = false
 
     func run() async throws {
-        if reset { _ = try await lab.call("DELETE", "/_lab/counters") } else { print(try await lab.call("GET", "/_lab/counters")) }
+        if reset {
+            _ = try await lab.call("DELETE", "/_lab/counters")
+        } else {
+            print(try await lab.call("GET", "/_lab/counters"))
+        }
     }
 }
 

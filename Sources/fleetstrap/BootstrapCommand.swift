@@ -196,7 +196,7 @@ struct FleetOptions: ParsableArguments {
         if !run.inventoryDigest.isEmpty, run.inventoryDigest != digest {
             let text =
                 "the inventory \(file) has changed since run \(id) began (SHA-256 \(run.inventoryDigest.prefix(12))… "
-                    + "then, "
+                + "then, "
                 + "\(digest.prefix(12))… now): it resumes with the inventory as it is now"
             FileHandle.standardError.write(Data("notice: \(text)\n".utf8))
             try? ledger.event(run: id, level: "warning", text)
@@ -254,7 +254,7 @@ struct BootstrapCommand: AsyncParsableCommand {
         abstract: "Bootstrap Flux on the inventory's clusters, in waves, journaled in the ledger.",
         discussion:
             "Exit codes: 0 all succeeded, 1 some failed, 2 invalid input, 3 could not start (or the ledger could not "
-                + "be written, or another run holds the fleet state), 130 interrupted."
+            + "be written, or another run holds the fleet state), 130 interrupted."
     )
 
     @OptionGroup var fleet: FleetOptions

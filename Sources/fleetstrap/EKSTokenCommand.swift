@@ -51,7 +51,8 @@ struct EKSTokenCommand: AsyncParsableCommand {
             if let roleArn {
                 let sts = STSClient(client: aws.client, region: region)
                 credentials = try await sts.assumeRole(
-                    .init(roleARN: roleArn, sessionName: "EKSGetTokenAuth"), credentials: StaticCredentialProvider(credentials))
+                    .init(roleARN: roleArn, sessionName: "EKSGetTokenAuth"),
+                    credentials: StaticCredentialProvider(credentials))
             }
             let token = EKSToken.make(
                 clusterName: clusterName, region: region, credentials: credentials, date: Date(),

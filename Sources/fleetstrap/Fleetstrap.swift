@@ -1,8 +1,8 @@
 // The fleetstrap executable: parses the command line and hands over to the libraries.
 import ArgumentParser
-import Ledger
 import FleetSupport
 import Foundation
+import Ledger
 
 @main
 struct Fleetstrap: AsyncParsableCommand {
@@ -21,7 +21,8 @@ struct Fleetstrap: AsyncParsableCommand {
             """,
         version: version,
         subcommands: [
-            ValidateCommand.self, BootstrapCommand.self, PlanCommand.self, RotateCommand.self, AuditCommand.self, ReportCommand.self, RunsCommand.self, ShowCommand.self, EKSTokenCommand.self,
+            ValidateCommand.self, BootstrapCommand.self, PlanCommand.self, RotateCommand.self, AuditCommand.self,
+            ReportCommand.self, RunsCommand.self, ShowCommand.self, EKSTokenCommand.self,
             GitCredentialCommand.self,
         ])
 }
@@ -48,7 +49,7 @@ extension Fleetstrap {
             let what = storage.isFull ? "its disk is full" : storage.detail
             print("error: the ledger refused a write: \(what)\n    hint: \(storage.hint ?? "")", to: &stderr)
             exit(withError: ExitStatus.couldNotStart)
-        } catch where exitCode(for: error) == .validationFailure {
+        } catch  where exitCode(for: error) == .validationFailure {
             // A bad option or argument is invalid input like any other: exit 2, with argument-parser's message.
             var stderr = StandardError()
             print(fullMessage(for: error), to: &stderr)

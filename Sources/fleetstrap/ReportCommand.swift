@@ -33,7 +33,9 @@ struct ReportCommand: AsyncParsableCommand {
     @Option(help: "The folder to write to (default: reports/<run-id>).")
     var out: String?
 
-    @Option(name: [.short, .customLong("file")], help: "The inventory, for regions and labels (default: the one the run recorded, if it can be read).")
+    @Option(
+        name: [.short, .customLong("file")],
+        help: "The inventory, for regions and labels (default: the one the run recorded, if it can be read).")
     var file: String?
 
     func run() async throws {
@@ -46,7 +48,8 @@ struct ReportCommand: AsyncParsableCommand {
             } else if run == "latest" || !merge.isEmpty, let newest = try store.runs(limit: 1).first {
                 sources.append((store, newest.id))
             } else {
-                throw CommandFailure.invalidInput(run == "latest" ? "the ledger \(path) holds no run" : "no run \(run) in \(path)")
+                throw CommandFailure.invalidInput(
+                    run == "latest" ? "the ledger \(path) holds no run" : "no run \(run) in \(path)")
             }
         }
         let report = try Self.build(sources, inventory: file)
@@ -62,7 +65,9 @@ struct ReportCommand: AsyncParsableCommand {
             }
             if !out.contains(format) { out.append(format) }
         }
-        guard !out.isEmpty else { throw CommandFailure.invalidInput("--format: give at least one of html, json, junit, md") }
+        guard !out.isEmpty else {
+            throw CommandFailure.invalidInput("--format: give at least one of html, json, junit, md")
+        }
         return out
     }
 
@@ -83,7 +88,8 @@ struct ReportCommand: AsyncParsableCommand {
 
     /// Each cluster's region and labels (the ledger keeps neither).
     static func placements(_ inventory: Inventory) -> [String: ReportBuilder.Placement] {
-        Dictionary(inventory.clusters.map { ($0.name, ReportBuilder.Placement(region: $0.region, labels: $0.labels)) }) { $1 }
+        Dictionary(inventory.clusters.map { ($0.name, ReportBuilder.Placement(region: $0.region, labels: $0.labels)) })
+        { $1 }
     }
 
     /// Writes every format of a run that just ended to `folder/<run-id>/`; says where on standard error.
@@ -93,9 +99,15 @@ struct ReportCommand: AsyncParsableCommand {
         do {
             let report = try ReportBuilder.build([(ledger, runID)], placements: placements(inventory))
             let written = try ReportWriter.write(report, formats: ReportFormat.allCases, to: "\(folder)/\(runID)")
-            if !quiet { print("reports: \(written.first { $0.hasSuffix(".html") } ?? written[0]) (and .json, junit.xml, summary.md)", to: &stderr) }
+            if !quiet {
+                print(
+                    "reports: \(written.first { $0.hasSuffix(".html") } ?? written[0]) (and .json, junit.xml, summary.md)",
+                    to: &stderr)
+            }
         } catch {
-            print("warning: the reports of \(runID) could not be written: \(error) (fleetstrap report \(runID) tries again)", to: &stderr)
+            print(
+                "warning: the reports of \(runID) could not be written: \(error) (fleetstrap report \(runID) tries again)",
+                to: &stderr)
         }
     }
 }

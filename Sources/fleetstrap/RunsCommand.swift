@@ -4,7 +4,8 @@ import Foundation
 import Ledger
 
 struct RunsCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "runs", abstract: "List the runs in the ledger, newest first.")
+    static let configuration = CommandConfiguration(
+        commandName: "runs", abstract: "List the runs in the ledger, newest first.")
 
     @Option(help: "The ledger (SQLite).")
     var ledger = "fleetstrap.db"
@@ -15,13 +16,16 @@ struct RunsCommand: AsyncParsableCommand {
             let clusters = try store.clusters(run: run.id)
             let ok = clusters.filter { $0.status == .succeeded }.count
             let failed = clusters.filter { $0.status == .failed }.count
-            print("\(run.id)  \(run.command)  \(run.outcome.rawValue)  \(ok)/\(clusters.count) succeeded, \(failed) failed  \(ISO8601DateFormatter().string(from: run.startedAt))")
+            print(
+                "\(run.id)  \(run.command)  \(run.outcome.rawValue)  \(ok)/\(clusters.count) succeeded, \(failed) failed  \(ISO8601DateFormatter().string(from: run.startedAt))"
+            )
         }
     }
 }
 
 struct ShowCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "show", abstract: "Show one run: each cluster's result, or one cluster's steps.")
+    static let configuration = CommandConfiguration(
+        commandName: "show", abstract: "Show one run: each cluster's result, or one cluster's steps.")
 
     @Argument(help: "The run id.")
     var run: String
@@ -38,7 +42,9 @@ struct ShowCommand: AsyncParsableCommand {
         print("\(record.id): \(record.command) of \(record.inventory), \(record.outcome.rawValue)")
         if let cluster {
             for step in try store.steps(run: run, cluster: cluster) {
-                print("  \(step.step) \(step.state.rawValue)\(step.milliseconds.map { " \($0) ms" } ?? "")\(step.detail.map { ": \($0)" } ?? "")")
+                print(
+                    "  \(step.step) \(step.state.rawValue)\(step.milliseconds.map { " \($0) ms" } ?? "")\(step.detail.map { ": \($0)" } ?? "")"
+                )
             }
             return
         }
@@ -52,6 +58,8 @@ struct ShowCommand: AsyncParsableCommand {
 }
 
 func open(_ path: String) throws -> Ledger {
-    guard FileManager.default.fileExists(atPath: path) else { throw CommandFailure.couldNotStart("no ledger at \(path)") }
+    guard FileManager.default.fileExists(atPath: path) else {
+        throw CommandFailure.couldNotStart("no ledger at \(path)")
+    }
     do { return try Ledger(path: path) } catch { throw CommandFailure.couldNotStart(describe(error)) }
 }

@@ -57,7 +57,8 @@ struct ValidateCommand: ParsableCommand {
         print(
             "  \(plural(summary.clusters, "cluster"))"
                 + (selection != nil ? " selected by '\(selector!)' of \(inventory.clusters.count)" : "")
-                + " in " + [
+                + " in "
+                + [
                     plural(inventory.accounts.count, "account"), plural(summary.regions.count, "region"),
                     plural(inventory.repositories.count, "repository", "repositories"),
                     plural(inventory.identities.count, "identity", "identities"),

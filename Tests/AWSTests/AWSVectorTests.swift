@@ -47,14 +47,18 @@ struct AWSVectorTests {
 
     @Test func eksTokens() throws {
         let tokens = vectors["eksToken"] as! [[String: Any]]
-        let regional = EKSToken.make(clusterName: "my-cluster", region: "us-east-1", credentials: creds(token: false), date: date)
+        let regional = EKSToken.make(
+            clusterName: "my-cluster", region: "us-east-1", credentials: creds(token: false), date: date)
         #expect(regional.token.reveal() == tokens[0]["token"] as? String)
         let global = EKSToken.make(
             clusterName: "my-cluster", region: "us-east-1", credentials: creds(token: false), date: date,
             stsHost: "sts.amazonaws.com")
         #expect(global.token.reveal() == tokens[1]["token"] as? String)
-        let withToken = EKSToken.make(clusterName: "my-cluster", region: "eu-west-1", credentials: creds(token: true), date: date)
-        let url = String(decoding: try #require(Base64URL.decode(withToken.token.reveal().dropFirst(EKSToken.prefix.count))), as: UTF8.self)
+        let withToken = EKSToken.make(
+            clusterName: "my-cluster", region: "eu-west-1", credentials: creds(token: true), date: date)
+        let url = String(
+            decoding: try #require(Base64URL.decode(withToken.token.reveal().dropFirst(EKSToken.prefix.count))),
+            as: UTF8.self)
         #expect(url == tokens[2]["url_botocoreOrder"] as? String)
         #expect(regional.expiration == date.addingTimeInterval(14 * 60))
     }
@@ -71,9 +75,13 @@ struct AWSVectorTests {
     }
 
     @Test func execCredentialMatchesAwscliLayout() {
-        let token = EKSToken.make(clusterName: "my-cluster", region: "us-east-1", credentials: creds(token: false), date: date)
+        let token = EKSToken.make(
+            clusterName: "my-cluster", region: "us-east-1", credentials: creds(token: false), date: date)
         let json = token.execCredentialJSON()
-        #expect(json.hasPrefix("{\n    \"kind\": \"ExecCredential\",\n    \"apiVersion\": \"client.authentication.k8s.io/v1beta1\",\n    \"spec\": {},\n    \"status\": {\n        \"expirationTimestamp\": \"2024-01-02T03:18:05Z\",\n        \"token\": \"k8s-aws-v1."))
+        #expect(
+            json.hasPrefix(
+                "{\n    \"kind\": \"ExecCredential\",\n    \"apiVersion\": \"client.authentication.k8s.io/v1beta1\",\n    \"spec\": {},\n    \"status\": {\n        \"expirationTimestamp\": \"2024-01-02T03:18:05Z\",\n        \"token\": \"k8s-aws-v1."
+            ))
         #expect(json.hasSuffix("\"\n    }\n}\n\n"))
     }
 }

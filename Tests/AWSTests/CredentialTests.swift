@@ -16,7 +16,8 @@ struct CredentialTests {
 
     init() throws {
         folder = try TemporaryFolder("fleetstrap-home")
-        try FileManager.default.createDirectory(at: home.appendingPathComponent(".aws"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: home.appendingPathComponent(".aws"), withIntermediateDirectories: true)
     }
 
     func write(_ path: String, _ text: String) throws {
@@ -28,7 +29,9 @@ struct CredentialTests {
     }
 
     @Test func environmentVariables() async throws {
-        let env = EnvironmentCredentialProvider(environment: ["AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "s", "AWS_SESSION_TOKEN": "t"])
+        let env = EnvironmentCredentialProvider(environment: [
+            "AWS_ACCESS_KEY_ID": "AKID", "AWS_SECRET_ACCESS_KEY": "s", "AWS_SESSION_TOKEN": "t",
+        ])
         let c = try await env.credentials()
         #expect(c.accessKeyID == "AKID" && c.sessionToken?.reveal() == "t" && c.source == "environment")
         await #expect {
@@ -40,7 +43,9 @@ struct CredentialTests {
     }
 
     @Test func sharedFilesAndRegion() throws {
-        try write(".aws/config", """
+        try write(
+            ".aws/config",
+            """
             # comment
             [default]
             region = eu-west-1
@@ -51,19 +56,26 @@ struct CredentialTests {
             s3 =
               max_concurrent_requests = 10
             """)
-        try write(".aws/credentials", "[default]\naws_access_key_id = AKIDFILE\naws_secret_access_key = secret ; not a comment in a value\n")
+        try write(
+            ".aws/credentials",
+            "[default]\naws_access_key_id = AKIDFILE\naws_secret_access_key = secret ; not a comment in a value\n")
         let aws = try AWSEnvironment(variables: environment())
         #expect(aws.config.profiles["default"]?["aws_access_key_id"] == "AKIDFILE")
         #expect(aws.config.profiles["ops"]?["s3"] == "\nmax_concurrent_requests = 10")
         #expect(aws.region == "eu-west-1")
         #expect(try AWSEnvironment(variables: environment(["AWS_PROFILE": "ops"])).region == "us-east-2")
-        #expect(try AWSEnvironment(variables: environment(["AWS_PROFILE": "ops", "AWS_REGION": "ap-south-1"])).region == "ap-south-1")
-        #expect(throws: CredentialError.self) { try AWSEnvironment(variables: environment(["AWS_PROFILE": "nope"])).defaultCredentials() }
+        #expect(
+            try AWSEnvironment(variables: environment(["AWS_PROFILE": "ops", "AWS_REGION": "ap-south-1"])).region
+                == "ap-south-1")
+        #expect(throws: CredentialError.self) {
+            try AWSEnvironment(variables: environment(["AWS_PROFILE": "nope"])).defaultCredentials()
+        }
     }
 
     @Test func environmentWinsOverTheProfile() async throws {
         try write(".aws/credentials", "[default]\naws_access_key_id = AKIDFILE\naws_secret_access_key = secret\n")
-        let withEnv = try AWSEnvironment(variables: environment(["AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "x"]))
+        let withEnv = try AWSEnvironment(
+            variables: environment(["AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "x"]))
         #expect(try await withEnv.defaultCredentials().credentials().accessKeyID == "AKIDENV")
         let fromFile = try AWSEnvironment(variables: environment())
         #expect(try await fromFile.defaultCredentials().credentials().accessKeyID == "AKIDFILE")
@@ -81,22 +93,30 @@ struct CredentialTests {
 
     @Test func credentialProcess() async throws {
         let script = home.appendingPathComponent("creds.sh")
-        try "#!/bin/sh\necho '{\"Version\": 1, \"AccessKeyId\": \"AKIDPROC\", \"SecretAccessKey\": \"p\", \"SessionToken\": \"st\", \"Expiration\": \"2099-01-01T00:00:00Z\"}'\n"
+        try
+            "#!/bin/sh\necho '{\"Version\": 1, \"AccessKeyId\": \"AKIDPROC\", \"SecretAccessKey\": \"p\", \"SessionToken\": \"st\", \"Expiration\": \"2099-01-01T00:00:00Z\"}'\n"
             .write(to: script, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: script.path)
         // Run through sh rather than exec'd: a test running in parallel may fork while the script is still open for
         // writing, and exec'ing it would then fail with "text file busy".
-        try write(".aws/config", "[profile proc]\ncredential_process = /bin/sh \(script.path)\n[profile broken]\ncredential_process = /bin/false\n")
+        try write(
+            ".aws/config",
+            "[profile proc]\ncredential_process = /bin/sh \(script.path)\n[profile broken]\ncredential_process = /bin/false\n"
+        )
         let aws = try AWSEnvironment(variables: environment(["AWS_PROFILE": "proc"]))
         let c = try await aws.defaultCredentials().credentials()
         #expect(c.accessKeyID == "AKIDPROC" && c.sessionToken?.reveal() == "st" && c.expiration != nil)
         await #expect {
-            try await AWSEnvironment(variables: environment(["AWS_PROFILE": "broken"])).defaultCredentials().credentials()
+            try await AWSEnvironment(variables: environment(["AWS_PROFILE": "broken"])).defaultCredentials()
+                .credentials()
         } throws: { ($0 as? CredentialError)?.kind == .failed }
     }
 
     @Test func sourceProfileCyclesAreRefused() throws {
-        try write(".aws/config", "[profile a]\nrole_arn = arn:aws:iam::1:role/a\nsource_profile = b\n[profile b]\nrole_arn = arn:aws:iam::1:role/b\nsource_profile = a\n")
+        try write(
+            ".aws/config",
+            "[profile a]\nrole_arn = arn:aws:iam::1:role/a\nsource_profile = b\n[profile b]\nrole_arn = arn:aws:iam::1:role/b\nsource_profile = a\n"
+        )
         #expect {
             try AWSEnvironment(variables: environment(["AWS_PROFILE": "a"])).defaultCredentials()
         } throws: { ($0 as? CredentialError)?.description.contains("loops: a → b → a") == true }
@@ -111,7 +131,9 @@ struct CredentialTests {
         ])
         let c = try await container.credentials()
         #expect(c.accessKeyID == "ASIACONTAINER" && c.sessionToken?.reveal() == "container-session")
-        let imds = IMDSCredentialProvider(environment: ["AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:\(server.port)/"])
+        let imds = IMDSCredentialProvider(environment: [
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:\(server.port)/"
+        ])
         let i = try await imds.credentials()
         #expect(i.accessKeyID == "ASIAIMDS" && i.source == "instance metadata (instance-role)")
         await #expect {
@@ -136,7 +158,8 @@ struct CredentialTests {
                 failuresLeft -= 1
                 throw CredentialError.failed("counter", "refresh failed")
             }
-            return AWSCredentials(accessKeyID: "AKID\(calls)", secretAccessKey: "s", expiration: Date().addingTimeInterval(lifetime))
+            return AWSCredentials(
+                accessKeyID: "AKID\(calls)", secretAccessKey: "s", expiration: Date().addingTimeInterval(lifetime))
         }
     }
 
@@ -177,7 +200,9 @@ struct CredentialTests {
         try #require(MotoServer.available, "moto_server is not installed: scripts/install-deps.sh installs it")
         let moto = try MotoServer(lifetime: 120)
         defer { moto.stop() }
-        try write(".aws/config", """
+        try write(
+            ".aws/config",
+            """
             [profile base]
             aws_access_key_id = AKIAIOSFODNN7EXAMPLE
             aws_secret_access_key = anything
@@ -192,7 +217,9 @@ struct CredentialTests {
             role_arn = arn:aws:iam::123456789012:role/env
             credential_source = Environment
             """)
-        let variables = environment(["AWS_ENDPOINT_URL": moto.endpoint, "AWS_PROFILE": "chained", "AWS_REGION": "eu-west-1"])
+        let variables = environment([
+            "AWS_ENDPOINT_URL": moto.endpoint, "AWS_PROFILE": "chained", "AWS_REGION": "eu-west-1",
+        ])
         let aws = try AWSEnvironment(variables: variables)
         let chained = try await aws.defaultCredentials().credentials()
         let sts = STSClient(client: aws.client, region: "eu-west-1")
@@ -200,22 +227,30 @@ struct CredentialTests {
         #expect(identity.arn.contains("assumed-role/chained/"))
         #expect(aws.client.attemptCounts()["sts:AssumeRole"] == 2, "deploy, then chained")
 
-        let fromEnv = try AWSEnvironment(variables: environment(["AWS_ENDPOINT_URL": moto.endpoint, "AWS_PROFILE": "from-env", "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE", "AWS_SECRET_ACCESS_KEY": "x"]))
+        let fromEnv = try AWSEnvironment(
+            variables: environment([
+                "AWS_ENDPOINT_URL": moto.endpoint, "AWS_PROFILE": "from-env",
+                "AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE", "AWS_SECRET_ACCESS_KEY": "x",
+            ]))
         let envRole = try await fromEnv.profileCredentials("from-env", region: "us-east-1").credentials()
         #expect(envRole.source.contains("role/env"))
 
         let webToken = home.appendingPathComponent("token")
-        try "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6Zmx1eCJ9.c2ln".write(to: webToken, atomically: true, encoding: .utf8)
-        let irsa = try AWSEnvironment(variables: environment([
-            "AWS_ENDPOINT_URL": moto.endpoint, "AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/irsa",
-            "AWS_WEB_IDENTITY_TOKEN_FILE": webToken.path, "AWS_ROLE_SESSION_NAME": "pod",
-        ]))
+        try "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6Zmx1eCJ9.c2ln".write(
+            to: webToken, atomically: true, encoding: .utf8)
+        let irsa = try AWSEnvironment(
+            variables: environment([
+                "AWS_ENDPOINT_URL": moto.endpoint, "AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/irsa",
+                "AWS_WEB_IDENTITY_TOKEN_FILE": webToken.path, "AWS_ROLE_SESSION_NAME": "pod",
+            ]))
         let irsaCredentials = try await irsa.defaultCredentials().credentials()
         #expect(irsaCredentials.source == "web-identity arn:aws:iam::123456789012:role/irsa")
 
         // A thousand clusters in one account, two accounts: two AssumeRole calls.
-        let base = StaticCredentialProvider(AWSCredentials(accessKeyID: "AKIAIOSFODNN7EXAMPLE", secretAccessKey: "anything"))
-        let client = AWSClient(configuration: .init(endpoints: AWSEndpoints(environment: ["AWS_ENDPOINT_URL": moto.endpoint])))
+        let base = StaticCredentialProvider(
+            AWSCredentials(accessKeyID: "AKIAIOSFODNN7EXAMPLE", secretAccessKey: "anything"))
+        let client = AWSClient(
+            configuration: .init(endpoints: AWSEndpoints(environment: ["AWS_ENDPOINT_URL": moto.endpoint])))
         let sessions = AccountSessions(base: base, client: client)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for i in 0..<1000 {

@@ -29,7 +29,8 @@ struct SigV4SuiteTests {
 
     static func load(_ name: String) throws -> Case {
         let dir = SharedData.url("testdata/sigv4-suite/\(name)")
-        let context = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("context.json")))
+        let context =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("context.json")))
             as! [String: Any]
         let creds = context["credentials"] as! [String: String]
         var signer = SigV4Signer(service: context["service"] as! String, region: context["region"] as! String)
@@ -63,7 +64,8 @@ struct SigV4SuiteTests {
             }
         }
         let body = lines.dropFirst().joined(separator: "\n")
-        let path: String, query: [(String, String)]
+        let path: String
+        let query: [(String, String)]
         if let q = target.firstIndex(of: "?") {
             path = String(target[..<q])
             query = PercentEncoding.parseQuery(target[target.index(after: q)...])
@@ -72,7 +74,8 @@ struct SigV4SuiteTests {
             query = []
         }
         let host = headers.first { $0.0.lowercased() == "host" }?.1 ?? ""
-        return SigV4Request(method: method, host: host, path: path, query: query, headers: headers, body: Array(body.utf8))
+        return SigV4Request(
+            method: method, host: host, path: path, query: query, headers: headers, body: Array(body.utf8))
     }
 
     @Test func suiteHasAllCases() {

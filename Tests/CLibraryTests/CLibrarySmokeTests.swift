@@ -35,7 +35,9 @@ struct CLibrarySmokeTests {
         defer { git_repository_free(repository) }
         #expect(git_repository_is_bare(repository) == 1)
         #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("HEAD").path))
-        var major: Int32 = 0, minor: Int32 = 0, revision: Int32 = 0
+        var major: Int32 = 0
+        var minor: Int32 = 0
+        var revision: Int32 = 0
         git_libgit2_version(&major, &minor, &revision)
         #expect(major >= 1)
     }

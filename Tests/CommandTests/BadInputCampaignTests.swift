@@ -69,22 +69,38 @@ struct BadInputCampaignTests {
         ("account id letters", "id: \"123456789012\"", "id: \"12345678901a\""),
         ("account id long", "id: \"123456789012\"", "id: \"1234567890123\""),
         ("role ARN not an ARN", "roleArn: arn:aws:iam::123456789012:role/fleetstrap", "roleArn: not-an-arn"),
-        ("role ARN of a user", "roleArn: arn:aws:iam::123456789012:role/fleetstrap", "roleArn: arn:aws:iam::123456789012:user/fleetstrap"),
-        ("role ARN of another service", "roleArn: arn:aws:iam::123456789012:role/fleetstrap", "roleArn: arn:aws:s3:::bucket"),
+        (
+            "role ARN of a user", "roleArn: arn:aws:iam::123456789012:role/fleetstrap",
+            "roleArn: arn:aws:iam::123456789012:user/fleetstrap"
+        ),
+        (
+            "role ARN of another service", "roleArn: arn:aws:iam::123456789012:role/fleetstrap",
+            "roleArn: arn:aws:s3:::bucket"
+        ),
         ("region malformed", "region: eu-west-1", "region: EU_WEST"),
         ("region a number", "region: eu-west-1", "region: 42"),
         ("account name empty", "  - name: main\n", "  - name: \"\"\n"),
         ("account name with spaces", "  - name: main\n", "  - name: my account\n"),
         ("account unknown key", "    region: eu-west-1\n", "    region: eu-west-1\n    colour: blue\n"),
         ("accounts a mapping", "accounts:\n  - name: main", "accounts:\n  main:\n    name: main"),
-        ("accounts empty", "accounts:\n  - name: main\n    id: \"123456789012\"\n    roleArn: arn:aws:iam::123456789012:role/fleetstrap\n    region: eu-west-1\n", "accounts: []\n"),
+        (
+            "accounts empty",
+            "accounts:\n  - name: main\n    id: \"123456789012\"\n    roleArn: arn:aws:iam::123456789012:role/fleetstrap\n    region: eu-west-1\n",
+            "accounts: []\n"
+        ),
         ("repository codecommit name with spaces", "codecommit: fleet", "codecommit: \"my fleet\""),
         ("repository codecommit too long", "codecommit: fleet", "codecommit: \(String(repeating: "r", count: 101))"),
         ("repository identity unknown", "identity: flux\n  - name: web", "identity: nobody\n  - name: web"),
         ("repository without a source", "    codecommit: fleet\n", ""),
         ("repository transport unknown", "transport: https", "transport: ftp"),
-        ("repository url scp-like", "    codecommit: web\n", "    url: git-codecommit.eu-west-1.amazonaws.com:v1/repos/web\n"),
-        ("repository url http", "    codecommit: web\n", "    url: http://git-codecommit.eu-west-1.amazonaws.com/v1/repos/web\n"),
+        (
+            "repository url scp-like", "    codecommit: web\n",
+            "    url: git-codecommit.eu-west-1.amazonaws.com:v1/repos/web\n"
+        ),
+        (
+            "repository url http", "    codecommit: web\n",
+            "    url: http://git-codecommit.eu-west-1.amazonaws.com/v1/repos/web\n"
+        ),
         ("repository url not CodeCommit", "    codecommit: web\n", "    url: https://github.com/acme/web\n"),
         ("repository ssh without identity", "    identity: flux\n  - name: web", "\n  - name: web"),
         ("repository https-token without password", "transport: https", "transport: https-token"),
@@ -93,17 +109,32 @@ struct BadInputCampaignTests {
         ("repository branch empty", "    codecommit: web\n", "    codecommit: web\n    branch: \"\"\n"),
         ("repository branch invalid", "    codecommit: web\n", "    codecommit: web\n    branch: \"feature..x\"\n"),
         ("identity account unknown", "    account: main\n    passphrase", "    account: other\n    passphrase"),
-        ("identity passphrase inline", "passphrase: {env: FLUX_SSH_PASSPHRASE}", "passphrase: correct horse battery staple"),
+        (
+            "identity passphrase inline", "passphrase: {env: FLUX_SSH_PASSPHRASE}",
+            "passphrase: correct horse battery staple"
+        ),
         ("identity passphrase env empty", "{env: FLUX_SSH_PASSPHRASE}", "{env: \"\"}"),
         ("identity passphrase env invalid name", "{env: FLUX_SSH_PASSPHRASE}", "{env: \"1 bad name\"}"),
         ("identity passphrase file empty", "{env: FLUX_SSH_PASSPHRASE}", "{file: \"\"}"),
         ("identity passphrase unknown source", "{env: FLUX_SSH_PASSPHRASE}", "{vault: secret/flux}"),
         ("identity passphrase two sources", "{env: FLUX_SSH_PASSPHRASE}", "{env: A, file: /b}"),
-        ("identity key bits too small", "    account: main\n    passphrase", "    account: main\n    keyBits: 1024\n    passphrase"),
-        ("identity key bits not a number", "    account: main\n    passphrase", "    account: main\n    keyBits: many\n    passphrase"),
-        ("identity max key age malformed", "    account: main\n    passphrase", "    account: main\n    maxKeyAge: soon\n    passphrase"),
-        ("identity duplicate", "identities:\n  - name: flux\n    account: main\n    passphrase: {env: FLUX_SSH_PASSPHRASE}\n",
-         "identities:\n  - name: flux\n    account: main\n    passphrase: {env: FLUX_SSH_PASSPHRASE}\n  - name: flux\n    account: main\n    passphrase: {env: FLUX_SSH_PASSPHRASE}\n"),
+        (
+            "identity key bits too small", "    account: main\n    passphrase",
+            "    account: main\n    keyBits: 1024\n    passphrase"
+        ),
+        (
+            "identity key bits not a number", "    account: main\n    passphrase",
+            "    account: main\n    keyBits: many\n    passphrase"
+        ),
+        (
+            "identity max key age malformed", "    account: main\n    passphrase",
+            "    account: main\n    maxKeyAge: soon\n    passphrase"
+        ),
+        (
+            "identity duplicate",
+            "identities:\n  - name: flux\n    account: main\n    passphrase: {env: FLUX_SSH_PASSPHRASE}\n",
+            "identities:\n  - name: flux\n    account: main\n    passphrase: {env: FLUX_SSH_PASSPHRASE}\n  - name: flux\n    account: main\n    passphrase: {env: FLUX_SSH_PASSPHRASE}\n"
+        ),
         ("cluster name with spaces", "  - name: staging", "  - name: \"staging cluster\""),
         ("cluster name too long", "  - name: staging", "  - name: \(String(repeating: "c", count: 101))"),
         ("cluster duplicate", "  - name: production", "  - name: staging"),
@@ -124,9 +155,15 @@ struct BadInputCampaignTests {
         ("rollout max failures over 100%", "  flux:\n", "  rollout: {maxFailures: 150%}\n  flux:\n"),
         ("rollout cluster timeout malformed", "  flux:\n", "  rollout: {clusterTimeout: forever}\n  flux:\n"),
         ("flux registry malformed", "    version: 2.9.0\n", "    version: 2.9.0\n    registry: \"not a registry//\"\n"),
-        ("flux components unknown", "    version: 2.9.0\n", "    version: 2.9.0\n    components: [source-controller, teleporter]\n"),
+        (
+            "flux components unknown", "    version: 2.9.0\n",
+            "    version: 2.9.0\n    components: [source-controller, teleporter]\n"
+        ),
         ("flux manifests without source", "    version: 2.9.0\n", "    version: 2.9.0\n    manifests: {}\n"),
-        ("flux manifests url http", "    version: 2.9.0\n", "    version: 2.9.0\n    manifests: {url: \"http://example.com/x.yaml\"}\n"),
+        (
+            "flux manifests url http", "    version: 2.9.0\n",
+            "    version: 2.9.0\n    manifests: {url: \"http://example.com/x.yaml\"}\n"
+        ),
         ("include missing", "kind: Fleet\n", "kind: Fleet\ninclude: [does-not-exist.yaml]\n"),
     ]
 
@@ -139,12 +176,18 @@ struct BadInputCampaignTests {
         add("a scalar document", "just a string\n")
         add("a list document", "- a\n- b\n")
         add("deep flow nesting", String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000))
-        add("deep block nesting", (0..<5_000).map { String(repeating: " ", count: $0) + "k:" }.joined(separator: "\n") + " v\n")
+        add(
+            "deep block nesting",
+            (0..<5_000).map { String(repeating: " ", count: $0) + "k:" }.joined(separator: "\n") + " v\n")
         add("deep dashes", String(repeating: "- ", count: 20_000) + "x\n")
-        add("huge scalar", base.replacingOccurrences(of: "name: campaign", with: "name: " + String(repeating: "x", count: 8 << 20)))
+        add(
+            "huge scalar",
+            base.replacingOccurrences(of: "name: campaign", with: "name: " + String(repeating: "x", count: 8 << 20)))
         add("huge key", String(repeating: "k", count: 4 << 20) + ": v\n")
         add("many keys", (0..<200_000).map { "k\($0): v" }.joined(separator: "\n"))
-        add("alias bomb", """
+        add(
+            "alias bomb",
+            """
             a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
             b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
             c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
@@ -171,10 +214,22 @@ struct BadInputCampaignTests {
         add("very long line", "kind: " + String(repeating: "Fleet ", count: 500_000) + "\n")
         add("BOM then garbage", "\u{FEFF}{{{\n")
         add("only indentation", String(repeating: "    \n", count: 10_000))
-        add("windows line endings broken", base.replacingOccurrences(of: "\n", with: "\r").replacingOccurrences(of: "kind: Fleet", with: "kind: [Fleet"))
-        cases.append(Case(name: "non-UTF-8 bytes", bytes: Array(base.utf8.prefix(40)) + [0xFF, 0xFE, 0xC3, 0x28] + Array(base.utf8.dropFirst(40))))
-        cases.append(Case(name: "UTF-16 file", bytes: [0xFF, 0xFE] + base.utf16.flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }.prefix(4000)))
-        cases.append(Case(name: "random bytes", bytes: (0..<65_536).map { UInt8(truncatingIfNeeded: ($0 &* 2_654_435_761) >> 13) }))
+        add(
+            "windows line endings broken",
+            base.replacingOccurrences(of: "\n", with: "\r").replacingOccurrences(
+                of: "kind: Fleet", with: "kind: [Fleet"))
+        cases.append(
+            Case(
+                name: "non-UTF-8 bytes",
+                bytes: Array(base.utf8.prefix(40)) + [0xFF, 0xFE, 0xC3, 0x28] + Array(base.utf8.dropFirst(40))))
+        cases.append(
+            Case(
+                name: "UTF-16 file",
+                bytes: [0xFF, 0xFE] + base.utf16.flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }.prefix(4000)))
+        cases.append(
+            Case(
+                name: "random bytes", bytes: (0..<65_536).map { UInt8(truncatingIfNeeded: ($0 &* 2_654_435_761) >> 13) }
+            ))
         return cases
     }
 
@@ -220,7 +275,8 @@ struct BadInputCampaignTests {
     ]
 
     static func write(_ bytes: [UInt8], name: String) throws -> (directory: URL, file: URL) {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("fleetstrap-bad-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "fleetstrap-bad-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let file = directory.appendingPathComponent("fleet.yaml")
         try Data(bytes).write(to: file)
@@ -229,8 +285,11 @@ struct BadInputCampaignTests {
 
     /// Runs the binary under 2 GiB of address space and 60 s of CPU: a runaway is killed, and counts as a failure.
     static func limited(_ arguments: [String], in directory: URL) throws -> CommandResult {
-        try Binary.run(["--as=\(2 << 30)", "--cpu=60", "--", Binary.productsDirectory.appendingPathComponent("fleetstrap").path] + arguments,
-            executable: "/usr/bin/prlimit", environment: ["PATH": "/usr/bin:/bin", "HOME": directory.path, "AWS_EC2_METADATA_DISABLED": "true"])
+        try Binary.run(
+            ["--as=\(2 << 30)", "--cpu=60", "--", Binary.productsDirectory.appendingPathComponent("fleetstrap").path]
+                + arguments,
+            executable: "/usr/bin/prlimit",
+            environment: ["PATH": "/usr/bin:/bin", "HOME": directory.path, "AWS_EC2_METADATA_DISABLED": "true"])
     }
 
     /// Every case breaks one thing in a valid inventory, so each refusal is for that thing alone.
@@ -242,18 +301,28 @@ struct BadInputCampaignTests {
     }
 
     @Test func campaignIsLargeEnough() {
-        #expect(Self.inventories.count + Self.commandLines.count >= 100, "\(Self.inventories.count) + \(Self.commandLines.count)")
+        #expect(
+            Self.inventories.count + Self.commandLines.count >= 100,
+            "\(Self.inventories.count) + \(Self.commandLines.count)")
     }
 
     @Test(arguments: inventories)
     func brokenInventoryIsRefusedPrecisely(_ item: Case) throws {
         let (directory, file) = try Self.write(item.bytes, name: item.name)
         defer { try? FileManager.default.removeItem(at: directory) }
-        for command in [["validate", "-f", file.path], ["bootstrap", "-f", file.path, "--ledger", directory.appendingPathComponent("l.db").path]] {
+        for command in [
+            ["validate", "-f", file.path],
+            ["bootstrap", "-f", file.path, "--ledger", directory.appendingPathComponent("l.db").path],
+        ] {
             let result = try Self.limited(command, in: directory)
-            #expect(result.status == 2, "\(item.name): \(command[0]) exited \(result.status): \(result.stderr.prefix(600))")
-            #expect(result.stderr.contains("\(file.path):"), "\(item.name): no file:line:column in \(result.stderr.prefix(600))")
-            #expect(result.stderr.range(of: #":\d+:\d+: error: "#, options: .regularExpression) != nil, "\(item.name): \(result.stderr.prefix(600))")
+            #expect(
+                result.status == 2, "\(item.name): \(command[0]) exited \(result.status): \(result.stderr.prefix(600))")
+            #expect(
+                result.stderr.contains("\(file.path):"),
+                "\(item.name): no file:line:column in \(result.stderr.prefix(600))")
+            #expect(
+                result.stderr.range(of: #":\d+:\d+: error: "#, options: .regularExpression) != nil,
+                "\(item.name): \(result.stderr.prefix(600))")
             #expect(!result.stderr.contains("Fatal error") && !result.stderr.contains("Stack dump"), "\(item.name)")
             // Nothing written for an invalid inventory: no ledger, no state, no reports.
             let left = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0 != "fleet.yaml" }
@@ -264,23 +333,32 @@ struct BadInputCampaignTests {
     /// An inventory without clusters is valid (validate warns about its unused repositories), and every fleet command
     /// refuses it before opening a ledger; so does a selection that leaves no cluster.
     @Test func emptySelectionIsRefusedBeforeAnythingIsWritten() throws {
-        let clusters = "clusters:\n  - name: staging\n    labels: {env: staging}\n  - name: production\n    labels: {env: prod}\n  - name: web-1\n    repository: web\n"
+        let clusters =
+            "clusters:\n  - name: staging\n    labels: {env: staging}\n  - name: production\n    labels: {env: prod}\n  - name: web-1\n    repository: web\n"
         #expect(Self.base.contains(clusters))
-        let (directory, file) = try Self.write(Array(Self.base.replacingOccurrences(of: clusters, with: "clusters: []\n").utf8), name: "empty")
+        let (directory, file) = try Self.write(
+            Array(Self.base.replacingOccurrences(of: clusters, with: "clusters: []\n").utf8), name: "empty")
         defer { try? FileManager.default.removeItem(at: directory) }
         let ledger = directory.appendingPathComponent("l.db").path
         let validate = try Self.limited(["validate", "-f", file.path], in: directory)
-        #expect(validate.status == 0 && validate.stderr.contains("warning: repository 'fleet' is not used by any cluster"), "\(validate.stderr)")
+        #expect(
+            validate.status == 0 && validate.stderr.contains("warning: repository 'fleet' is not used by any cluster"),
+            "\(validate.stderr)")
         for command in ["bootstrap", "rotate", "audit"] {
             let result = try Self.limited([command, "-f", file.path, "--ledger", ledger], in: directory)
             #expect(result.status == 2, "\(command) exited \(result.status): \(result.stderr)")
-            #expect(result.stderr.contains("\(file.path): the inventory has no clusters"), "\(command): \(result.stderr)")
+            #expect(
+                result.stderr.contains("\(file.path): the inventory has no clusters"), "\(command): \(result.stderr)")
         }
         let (selectedDirectory, selectedFile) = try Self.write(Array(Self.base.utf8), name: "valid")
         defer { try? FileManager.default.removeItem(at: selectedDirectory) }
-        let result = try Self.limited(["bootstrap", "-f", selectedFile.path, "--ledger", ledger, "--selector", "env=nowhere"], in: selectedDirectory)
+        let result = try Self.limited(
+            ["bootstrap", "-f", selectedFile.path, "--ledger", ledger, "--selector", "env=nowhere"],
+            in: selectedDirectory)
         #expect(result.status == 2)
-        #expect(result.stderr.contains("no cluster selected: --selector 'env=nowhere' leaves none of the 3 clusters"), "\(result.stderr)")
+        #expect(
+            result.stderr.contains("no cluster selected: --selector 'env=nowhere' leaves none of the 3 clusters"),
+            "\(result.stderr)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["fleet.yaml"])
         #expect(try FileManager.default.contentsOfDirectory(atPath: selectedDirectory.path) == ["fleet.yaml"])
     }
@@ -289,11 +367,15 @@ struct BadInputCampaignTests {
     func badCommandLineIsRefused(_ arguments: [String]) throws {
         let (directory, file) = try Self.write(Array(Self.base.utf8), name: "valid")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let command = arguments.map { $0 == "INVENTORY" ? file.path : $0 } + (arguments.first == "report" ? ["--ledger", directory.appendingPathComponent("l.db").path] : [])
+        let command =
+            arguments.map { $0 == "INVENTORY" ? file.path : $0 }
+            + (arguments.first == "report" ? ["--ledger", directory.appendingPathComponent("l.db").path] : [])
         let result = try Self.limited(command, in: directory)
         #expect([2, 3].contains(result.status), "\(arguments) exited \(result.status): \(result.stderr.prefix(600))")
         #expect(!result.stderr.isEmpty, "\(arguments): no message")
-        #expect(result.stderr.contains("error") || result.stderr.contains("Error"), "\(arguments): \(result.stderr.prefix(600))")
+        #expect(
+            result.stderr.contains("error") || result.stderr.contains("Error"),
+            "\(arguments): \(result.stderr.prefix(600))")
         #expect(!result.stderr.contains("Fatal error"), "\(arguments)")
         let left = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0 != "fleet.yaml" }
         #expect(left.isEmpty, "\(arguments): left \(left)")

@@ -11,7 +11,8 @@ enum Binary {
     /// The products directory of the running test bundle, where `swift build` put `fleetstrap`.
     static var productsDirectory: URL {
         var url = Bundle.main.bundleURL
-        while url.path != "/" && !FileManager.default.fileExists(atPath: url.appendingPathComponent("fleetstrap").path) {
+        while url.path != "/" && !FileManager.default.fileExists(atPath: url.appendingPathComponent("fleetstrap").path)
+        {
             url = url.deletingLastPathComponent()
         }
         return url
@@ -21,13 +22,17 @@ enum Binary {
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     /// `executable`: another program to run instead (a wrapper such as prlimit, given fleetstrap in `arguments`).
-    static func run(_ arguments: [String], executable: String? = nil, environment: [String: String]? = nil, input: String? = nil) throws -> CommandResult {
+    static func run(
+        _ arguments: [String], executable: String? = nil, environment: [String: String]? = nil, input: String? = nil
+    ) throws -> CommandResult {
         let process = Process()
-        process.executableURL = executable.map { URL(fileURLWithPath: $0) } ?? productsDirectory.appendingPathComponent("fleetstrap")
+        process.executableURL =
+            executable.map { URL(fileURLWithPath: $0) } ?? productsDirectory.appendingPathComponent("fleetstrap")
         process.arguments = arguments
         process.currentDirectoryURL = packageRoot
         if let environment { process.environment = environment }
-        let out = Pipe(), err = Pipe()
+        let out = Pipe()
+        let err = Pipe()
         process.standardOutput = out
         process.standardError = err
         let stdin = Pipe()

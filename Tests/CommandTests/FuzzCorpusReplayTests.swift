@@ -8,8 +8,10 @@ struct FuzzCorpusReplayTests {
     static let folder = Binary.packageRoot.appendingPathComponent("Tests/Fuzz")
 
     @Test func seedsAndCrashesReplayCleanly() throws {
-        let seeds = try FileManager.default.contentsOfDirectory(atPath: Self.folder.appendingPathComponent("seeds").path)
-        let crashes = try FileManager.default.contentsOfDirectory(atPath: Self.folder.appendingPathComponent("crashes").path)
+        let seeds = try FileManager.default.contentsOfDirectory(
+            atPath: Self.folder.appendingPathComponent("seeds").path)
+        let crashes = try FileManager.default.contentsOfDirectory(
+            atPath: Self.folder.appendingPathComponent("crashes").path)
         #expect(seeds.count >= 20 && crashes.count >= 2)
         let result = try Binary.run(
             [Self.folder.appendingPathComponent("seeds").path, Self.folder.appendingPathComponent("crashes").path],

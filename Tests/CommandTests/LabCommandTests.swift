@@ -38,7 +38,9 @@ struct LabCommandTests {
         defer { PeerServer.stop(process) }
         // Wait for the state file (start-up takes about a second).
         let json = state.appendingPathComponent("lab.json")
-        for _ in 0..<300 where !FileManager.default.fileExists(atPath: json.path) { try await Task.sleep(for: .milliseconds(100)) }
+        for _ in 0..<300 where !FileManager.default.fileExists(atPath: json.path) {
+            try await Task.sleep(for: .milliseconds(100))
+        }
         let info = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: json)) as? [String: Any])
         #expect((info["endpoint"] as? String)?.hasPrefix("https://127.0.0.1:") == true)
         let sshdPID = (try? String(contentsOf: state.appendingPathComponent("ssh/sshd.pid"), encoding: .utf8))
@@ -56,29 +58,42 @@ struct LabCommandTests {
         try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: state) }
         let faults = state.appendingPathComponent("faults.yaml").path
-        try "stuckClusters: [prod-0001]\nrules:\n- service: iam\n  error: throttling\n  count: 1\n".write(toFile: faults, atomically: true, encoding: .utf8)
-        let bad = try await runCommand([lab, "serve", "--state", state.path, "--no-ssh", "--faults", faults, "--clusters", "0"])
+        try "stuckClusters: [prod-0001]\nrules:\n- service: iam\n  error: throttling\n  count: 1\n".write(
+            toFile: faults, atomically: true, encoding: .utf8)
+        let bad = try await runCommand([
+            lab, "serve", "--state", state.path, "--no-ssh", "--faults", faults, "--clusters", "0",
+        ])
         #expect(bad.status != 0 && bad.stderr.contains("unknown cluster 'prod-0001'"), "\(bad.stderr)")
 
         let process = Process()
         process.executableURL = URL(fileURLWithPath: lab)
-        process.arguments = ["serve", "--state", state.path, "--no-ssh", "--clusters", "2", "--faults", faults, "--scale-mode"]
+        process.arguments = [
+            "serve", "--state", state.path, "--no-ssh", "--clusters", "2", "--faults", faults, "--scale-mode",
+        ]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
         defer { PeerServer.stop(process) }
         let json = state.appendingPathComponent("lab.json")
-        for _ in 0..<300 where !FileManager.default.fileExists(atPath: json.path) { try await Task.sleep(for: .milliseconds(100)) }
+        for _ in 0..<300 where !FileManager.default.fileExists(atPath: json.path) {
+            try await Task.sleep(for: .milliseconds(100))
+        }
 
         let shown = try await runCommand([lab, "faults", "--state", state.path])
-        #expect(shown.status == 0 && String(decoding: shown.stdout, as: UTF8.self).contains("prod-0001"), "\(shown.stderr)")
+        #expect(
+            shown.status == 0 && String(decoding: shown.stdout, as: UTF8.self).contains("prod-0001"), "\(shown.stderr)")
         let cleared = state.appendingPathComponent("none.yaml").path
         try "".write(toFile: cleared, atomically: true, encoding: .utf8)
         #expect(try await runCommand([lab, "faults", "--state", state.path, cleared]).status == 0)
-        let refused = try await runCommand([lab, "faults", "--state", state.path, faults.replacingOccurrences(of: "faults.yaml", with: "missing.yaml")])
+        let refused = try await runCommand([
+            lab, "faults", "--state", state.path, faults.replacingOccurrences(of: "faults.yaml", with: "missing.yaml"),
+        ])
         #expect(refused.status != 0)
-        let pushed = try await runCommand([lab, "rival-push", "--state", state.path, "--account", "prod", "--repository", "fleet-prod"])
-        #expect(pushed.status == 0 && String(decoding: pushed.stdout, as: UTF8.self).contains("commit"), "\(pushed.stderr)")
+        let pushed = try await runCommand([
+            lab, "rival-push", "--state", state.path, "--account", "prod", "--repository", "fleet-prod",
+        ])
+        #expect(
+            pushed.status == 0 && String(decoding: pushed.stdout, as: UTF8.self).contains("commit"), "\(pushed.stderr)")
         let counters = try await runCommand([lab, "counters", "--state", state.path])
         #expect(String(decoding: counters.stdout, as: UTF8.self).contains("\"throttled\""))
         #expect(try await runCommand([lab, "counters", "--state", state.path, "--reset"]).status == 0)

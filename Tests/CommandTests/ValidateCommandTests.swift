@@ -22,13 +22,18 @@ struct ValidateCommandTests {
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("inventories/example-fleet.yaml (acme-platform): valid"))
         #expect(result.stdout.contains("30 clusters in 3 accounts, 3 regions, 3 repositories, 2 identities"))
-        #expect(result.stdout.contains("  fleet-prod           12  ssh          ssh://git-codecommit.eu-west-1.amazonaws.com/v1/repos/fleet-prod"))
+        #expect(
+            result.stdout.contains(
+                "  fleet-prod           12  ssh          ssh://git-codecommit.eu-west-1.amazonaws.com/v1/repos/fleet-prod"
+            ))
         let quick = try Binary.run(["validate", "-f", "inventories/quick-start.yaml"])
         #expect(quick.status == 0)
     }
 
     @Test func selectorCountsMatchingClusters() throws {
-        let result = try Binary.run(["validate", "-f", "inventories/example-fleet.yaml", "--selector", "env=prod,tier!=edge"])
+        let result = try Binary.run([
+            "validate", "-f", "inventories/example-fleet.yaml", "--selector", "env=prod,tier!=edge",
+        ])
         #expect(result.status == 0)
         #expect(result.stdout.contains("10 clusters selected by 'env=prod,tier!=edge' of 30"))
         let bad = try Binary.run(["validate", "-f", "inventories/example-fleet.yaml", "--selector", "env=,"])
@@ -41,13 +46,17 @@ struct ValidateCommandTests {
         let result = try Binary.run(["validate", "-f", corpus])
         #expect(result.status == 2)
         #expect(result.stdout.isEmpty)
-        #expect(result.stderr.contains("\(corpus):12:10: error: repository 'r1': scp-like URLs (host:path) are not supported by Flux"))
+        #expect(
+            result.stderr.contains(
+                "\(corpus):12:10: error: repository 'r1': scp-like URLs (host:path) are not supported by Flux"))
         #expect(result.stderr.contains("    hint: write url: ssh://git-codecommit.eu-west-1.amazonaws.com/v1/repos/r1"))
         #expect(result.stderr.hasSuffix("\(corpus): invalid: 2 errors\n"))
     }
 
     @Test func jsonOutputIsOneDocument() throws {
-        let result = try Binary.run(["validate", "-f", "Tests/InventoryTests/Corpus/scp-url-and-git-user.yaml", "-o", "json"])
+        let result = try Binary.run([
+            "validate", "-f", "Tests/InventoryTests/Corpus/scp-url-and-git-user.yaml", "-o", "json",
+        ])
         #expect(result.status == 2)
         let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
         #expect(object?["valid"] as? Bool == false)
@@ -58,7 +67,8 @@ struct ValidateCommandTests {
         #expect(first?["column"] as? Int == 10)
 
         let valid = try Binary.run(["validate", "-f", "inventories/example-fleet.yaml", "--output", "json"])
-        let summary = (try JSONSerialization.jsonObject(with: Data(valid.stdout.utf8)) as? [String: Any])?["summary"]
+        let summary =
+            (try JSONSerialization.jsonObject(with: Data(valid.stdout.utf8)) as? [String: Any])?["summary"]
             as? [String: Any]
         #expect((summary?["accounts"] as? [String: Int]) == ["prod": 12, "staging": 10, "dev": 8])
     }

@@ -1,9 +1,9 @@
 // Bearer tokens checked as an EKS API server checks them, with fleetstrap's own EKSToken as the client.
 import AWS
 import FleetLab
-import LabSupport
 import FleetSupport
 import Foundation
+import LabSupport
 import Testing
 
 @Suite("Lab: EKS token verification")
@@ -17,12 +17,15 @@ struct EKSTokenVerifierTests {
         let clock = self.clock
         state = LabState(config: LabFixture.config, now: { Date().addingTimeInterval(clock.offset.withLock { $0 }) })
         verifier = EKSTokenVerifier(state: state, labSTSHost: "127.0.0.1:8443")
-        let identity = state.issueSession(roleARN: "arn:aws:iam::111111111111:role/fleetstrap", sessionName: "fleetstrap", duration: 3600)
-        session = AWSCredentials(accessKeyID: identity.accessKeyID, secretAccessKey: identity.secret, sessionToken: identity.sessionToken)
+        let identity = state.issueSession(
+            roleARN: "arn:aws:iam::111111111111:role/fleetstrap", sessionName: "fleetstrap", duration: 3600)
+        session = AWSCredentials(
+            accessKeyID: identity.accessKeyID, secretAccessKey: identity.secret, sessionToken: identity.sessionToken)
     }
 
     func token(cluster: String = "prod-a", host: String = "127.0.0.1:8443", date: Date = Date()) -> String {
-        EKSToken.make(clusterName: cluster, region: "eu-west-1", credentials: session, date: date, stsHost: host).token.reveal()
+        EKSToken.make(clusterName: cluster, region: "eu-west-1", credentials: session, date: date, stsHost: host).token
+            .reveal()
     }
 
     @Test func aGoodTokenNamesTheRoleSession() throws {
@@ -43,7 +46,8 @@ struct EKSTokenVerifierTests {
     @Test func fifteenMinutesAfterSigningItExpires() {
         let signed = token()
         clock.offset.withLock { $0 = 14 * 60 }
-        #expect((try? verifier.verify(token: signed, cluster: "prod-a").get()) != nil, "60 s X-Amz-Expires notwithstanding")
+        #expect(
+            (try? verifier.verify(token: signed, cluster: "prod-a").get()) != nil, "60 s X-Amz-Expires notwithstanding")
         clock.offset.withLock { $0 = 16 * 60 }
         guard case .failure(.expired) = verifier.verify(token: signed, cluster: "prod-a") else {
             Issue.record("a token signed 16 minutes ago was accepted")
@@ -81,7 +85,8 @@ struct EKSTokenVerifierTests {
 
     @Test func unknownCredentialsAreRefused() {
         let stranger = AWSCredentials(accessKeyID: "AKIASTRANGER00000000", secretAccessKey: "x")
-        let t = EKSToken.make(clusterName: "prod-a", region: "eu-west-1", credentials: stranger, date: Date(), stsHost: "127.0.0.1:8443")
+        let t = EKSToken.make(
+            clusterName: "prod-a", region: "eu-west-1", credentials: stranger, date: Date(), stsHost: "127.0.0.1:8443")
         guard case .failure(.signature) = verifier.verify(token: t.token.reveal(), cluster: "prod-a") else {
             Issue.record("a token from unknown credentials was accepted")
             return

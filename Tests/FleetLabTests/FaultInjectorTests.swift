@@ -1,37 +1,49 @@
+import Foundation
+import LabSupport
+import Testing
+
 // The fault model's decisions, without a network: which requests a rule hits, how counts run out, how rate-limit
 // buckets refill with time, and what each protocol answers.
 @testable import FleetLab
-import LabSupport
-import Foundation
-import Testing
 
 @Suite("Lab: fault decisions")
 struct FaultInjectorTests {
     let clock = MovableClock()
-    let accounts: [LabConfig.Account] = [.init(name: "prod", id: "111111111111"), .init(name: "dev", id: "222222222222")]
+    let accounts: [LabConfig.Account] = [
+        .init(name: "prod", id: "111111111111"), .init(name: "dev", id: "222222222222"),
+    ]
 
     func injector(_ faults: LabFaults) -> FaultInjector {
         let clock = self.clock
-        let injector = FaultInjector(accounts: accounts, now: { Date(timeIntervalSince1970: 1_800_000_000 + clock.offset.withLock { $0 }) })
+        let injector = FaultInjector(
+            accounts: accounts, now: { Date(timeIntervalSince1970: 1_800_000_000 + clock.offset.withLock { $0 }) })
         injector.set(faults)
         return injector
     }
 
     @Test func rulesMatchOnEveryFieldGivenAndCountsRunOut() {
-        let faults = injector(LabFaults(rules: [.init(service: "iam", operation: "uploadsshpublickey", account: "prod", error: .throttling, count: 2)]))
+        let faults = injector(
+            LabFaults(rules: [
+                .init(service: "iam", operation: "uploadsshpublickey", account: "prod", error: .throttling, count: 2)
+            ]))
         let upload = FaultInjector.Call(service: "iam", operation: "UploadSSHPublicKey", accountID: "111111111111")
-        #expect(faults.decide(.init(service: "iam", operation: "UploadSSHPublicKey", accountID: "222222222222")).error == nil)
-        #expect(faults.decide(.init(service: "sts", operation: "UploadSSHPublicKey", accountID: "111111111111")).error == nil)
+        #expect(
+            faults.decide(.init(service: "iam", operation: "UploadSSHPublicKey", accountID: "222222222222")).error
+                == nil)
+        #expect(
+            faults.decide(.init(service: "sts", operation: "UploadSSHPublicKey", accountID: "111111111111")).error
+                == nil)
         #expect(faults.decide(upload).error == .throttling)
         #expect(faults.decide(upload).error == .throttling)
         #expect(faults.decide(upload).error == nil, "count: 2")
     }
 
     @Test func probabilityZeroNeverHitsAndLatenciesAddUp() {
-        let faults = injector(LabFaults(rules: [
-            .init(service: "eks", error: .unavailable, probability: 0),
-            .init(service: "eks", latency: "100ms"), .init(latency: "20ms..20ms"),
-        ]))
+        let faults = injector(
+            LabFaults(rules: [
+                .init(service: "eks", error: .unavailable, probability: 0),
+                .init(service: "eks", latency: "100ms"), .init(latency: "20ms..20ms"),
+            ]))
         let decision = faults.decide(.init(service: "eks", operation: "DescribeCluster"))
         #expect(decision.error == nil)
         #expect(abs(decision.latency - 0.12) < 1e-9)
@@ -44,7 +56,9 @@ struct FaultInjectorTests {
         #expect(faults.decide(prod).error == nil)
         let third = faults.decide(prod)
         #expect(third.error == .throttling && third.rateLimited)
-        #expect(faults.decide(.init(service: "iam", accountID: "222222222222", region: "us-east-1")).error == nil, "a budget per account")
+        #expect(
+            faults.decide(.init(service: "iam", accountID: "222222222222", region: "us-east-1")).error == nil,
+            "a budget per account")
         clock.offset.withLock { $0 += 0.5 }
         #expect(faults.decide(prod).error == nil, "one token back after half a second at 2/s")
         #expect(faults.decide(prod).error == .throttling)

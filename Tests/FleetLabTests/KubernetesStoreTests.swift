@@ -1,9 +1,9 @@
 // The simulated API server's rules, driven directly: resource versions, generations, server-side apply with
 // managers and conflicts, CRDs, Status errors; and the real Flux v2.4.0 components applied twice.
 import FleetLab
-import LabSupport
 import FleetSupport
 import Foundation
+import LabSupport
 import TestSupport
 import Testing
 import Yams
@@ -13,8 +13,11 @@ struct KubernetesStoreTests {
     static func yaml(_ text: String) -> JSONValue { JSONValue(any: try! Yams.load(yaml: text)) }
 
     let namespace = yaml("apiVersion: v1\nkind: Namespace\nmetadata: {name: flux-system}")
-    func deployment(replicas: Int, image: String = "ghcr.io/fluxcd/source-controller:v1.4.1", extraLabel: Bool = true) -> JSONValue {
-        Self.yaml("""
+    func deployment(replicas: Int, image: String = "ghcr.io/fluxcd/source-controller:v1.4.1", extraLabel: Bool = true)
+        -> JSONValue
+    {
+        Self.yaml(
+            """
             apiVersion: apps/v1
             kind: Deployment
             metadata:
@@ -41,29 +44,47 @@ struct KubernetesStoreTests {
 
     @Test func applyCreatesThenReapplyIsANoOp() throws {
         var s = store
-        let (created, isNew) = try s.apply(deployment(replicas: 1), type: deployments, namespace: "flux-system", name: "source-controller", manager: "flux", force: true)
+        let (created, isNew) = try s.apply(
+            deployment(replicas: 1), type: deployments, namespace: "flux-system", name: "source-controller",
+            manager: "flux", force: true)
         #expect(isNew)
         #expect(created[path: "metadata.generation"] == .number(1))
         let rv = created[path: "metadata.resourceVersion"]
         let managed = created[path: "metadata.managedFields"]?.array?.first
         #expect(managed?["manager"] == .string("flux") && managed?["operation"] == .string("Apply"))
         #expect(managed?["fieldsV1"]?["f:spec"]?["f:replicas"] == .object([:]))
-        let (again, _) = try s.apply(deployment(replicas: 1), type: deployments, namespace: "flux-system", name: "source-controller", manager: "flux", force: true)
+        let (again, _) = try s.apply(
+            deployment(replicas: 1), type: deployments, namespace: "flux-system", name: "source-controller",
+            manager: "flux", force: true)
         #expect(again[path: "metadata.resourceVersion"] == rv, "an unchanged apply changes nothing")
-        let (scaled, _) = try s.apply(deployment(replicas: 2), type: deployments, namespace: "flux-system", name: "source-controller", manager: "flux", force: true)
+        let (scaled, _) = try s.apply(
+            deployment(replicas: 2), type: deployments, namespace: "flux-system", name: "source-controller",
+            manager: "flux", force: true)
         #expect(scaled[path: "metadata.generation"] == .number(2))
         #expect(scaled[path: "metadata.resourceVersion"] != rv)
     }
 
     @Test func anotherManagersFieldsConflictUnlessForced() throws {
         var s = store
-        _ = try s.apply(deployment(replicas: 1), type: deployments, namespace: "flux-system", name: "source-controller", manager: "flux", force: true)
-        #expect(throws: KubernetesError(code: 409, reason: "Conflict", message: "Apply failed with 1 conflict: conflict with \"flux\": .spec.replicas")) {
-            try s.apply(self.deployment(replicas: 3), type: self.deployments, namespace: "flux-system", name: "source-controller", manager: "kubectl", force: false)
+        _ = try s.apply(
+            deployment(replicas: 1), type: deployments, namespace: "flux-system", name: "source-controller",
+            manager: "flux", force: true)
+        #expect(
+            throws: KubernetesError(
+                code: 409, reason: "Conflict",
+                message: "Apply failed with 1 conflict: conflict with \"flux\": .spec.replicas")
+        ) {
+            try s.apply(
+                self.deployment(replicas: 3), type: self.deployments, namespace: "flux-system",
+                name: "source-controller", manager: "kubectl", force: false)
         }
         // The same value is no conflict: both own it.
-        _ = try s.apply(deployment(replicas: 1), type: deployments, namespace: "flux-system", name: "source-controller", manager: "kubectl", force: false)
-        let (forced, _) = try s.apply(deployment(replicas: 3), type: deployments, namespace: "flux-system", name: "source-controller", manager: "kubectl", force: true)
+        _ = try s.apply(
+            deployment(replicas: 1), type: deployments, namespace: "flux-system", name: "source-controller",
+            manager: "kubectl", force: false)
+        let (forced, _) = try s.apply(
+            deployment(replicas: 3), type: deployments, namespace: "flux-system", name: "source-controller",
+            manager: "kubectl", force: true)
         #expect(forced[path: "spec.replicas"] == .number(3))
         let flux = forced[path: "metadata.managedFields"]?.array?.first { $0["manager"] == .string("flux") }
         #expect(flux?["fieldsV1"]?["f:spec"]?["f:replicas"] == nil, "forcing takes the field from flux")
@@ -71,8 +92,12 @@ struct KubernetesStoreTests {
 
     @Test func fieldsAManagerStopsSettingAreRemoved() throws {
         var s = store
-        _ = try s.apply(deployment(replicas: 1), type: deployments, namespace: "flux-system", name: "source-controller", manager: "flux", force: true)
-        let (after, _) = try s.apply(deployment(replicas: 1, extraLabel: false), type: deployments, namespace: "flux-system", name: "source-controller", manager: "flux", force: true)
+        _ = try s.apply(
+            deployment(replicas: 1), type: deployments, namespace: "flux-system", name: "source-controller",
+            manager: "flux", force: true)
+        let (after, _) = try s.apply(
+            deployment(replicas: 1, extraLabel: false), type: deployments, namespace: "flux-system",
+            name: "source-controller", manager: "flux", force: true)
         #expect(after[path: "metadata.labels"]?["app.kubernetes.io/component"] == nil)
         #expect(after[path: "metadata.labels"]?["app.kubernetes.io/part-of"] == .string("flux"))
     }
@@ -83,7 +108,8 @@ struct KubernetesStoreTests {
         func accepts(_ name: String) -> Bool {
             var s = store
             let secret = JSONValue.object([
-                "apiVersion": .string("v1"), "kind": .string("Secret"), "metadata": .object(["name": .string(name), "namespace": .string("flux-system")]),
+                "apiVersion": .string("v1"), "kind": .string("Secret"),
+                "metadata": .object(["name": .string(name), "namespace": .string("flux-system")]),
             ])
             do throws(KubernetesError) {
                 _ = try s.create(secret, type: secrets, namespace: "flux-system", manager: "flux")
@@ -93,20 +119,29 @@ struct KubernetesStoreTests {
                 return false
             }
         }
-        for good in ["a", "0", "flux-system", "a.b-c.9", "a..b", String(repeating: "x", count: 253)] { #expect(accepts(good), "\(good)") }
-        for bad in ["A", "-a", "a-", ".a", "a.", "a_b", "é", "a b", String(repeating: "x", count: 254)] { #expect(!accepts(bad), "\(bad)") }
+        for good in ["a", "0", "flux-system", "a.b-c.9", "a..b", String(repeating: "x", count: 253)] {
+            #expect(accepts(good), "\(good)")
+        }
+        for bad in ["A", "-a", "a-", ".a", "a.", "a_b", "é", "a b", String(repeating: "x", count: 254)] {
+            #expect(!accepts(bad), "\(bad)")
+        }
     }
 
     @Test func errorsAreStatusObjects() throws {
         var s = store
         let secrets = ResourceType.builtIn.first { $0.kind == "Secret" }!
-        let secret = Self.yaml("apiVersion: v1\nkind: Secret\nmetadata: {name: flux-system, namespace: nowhere}\ndata: {identity: aGk=}")
+        let secret = Self.yaml(
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: flux-system, namespace: nowhere}\ndata: {identity: aGk=}")
         #expect(throws: KubernetesError(code: 404, reason: "NotFound", message: "namespaces \"nowhere\" not found")) {
             try s.create(secret, type: secrets, namespace: "nowhere", manager: "flux")
         }
-        let good = Self.yaml("apiVersion: v1\nkind: Secret\nmetadata: {name: flux-system, namespace: flux-system}\ndata: {identity: aGk=}")
+        let good = Self.yaml(
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: flux-system, namespace: flux-system}\ndata: {identity: aGk=}"
+        )
         let created = try s.create(good, type: secrets, namespace: "flux-system", manager: "flux")
-        #expect(throws: KubernetesError.self) { try s.create(good, type: secrets, namespace: "flux-system", manager: "flux") }
+        #expect(throws: KubernetesError.self) {
+            try s.create(good, type: secrets, namespace: "flux-system", manager: "flux")
+        }
         var stale = good
         stale["metadata"]?["resourceVersion"] = .string("1")
         do {
@@ -119,7 +154,9 @@ struct KubernetesStoreTests {
         var fresh = good
         fresh["metadata"]?["resourceVersion"] = created[path: "metadata.resourceVersion"]
         fresh["data"] = .object(["identity": .string("aGVsbG8=")])
-        #expect(try s.update(fresh, type: secrets, namespace: "flux-system", manager: "flux")[path: "data.identity"] == .string("aGVsbG8="))
+        #expect(
+            try s.update(fresh, type: secrets, namespace: "flux-system", manager: "flux")[path: "data.identity"]
+                == .string("aGVsbG8="))
         #expect(throws: KubernetesError(code: 404, reason: "NotFound", message: "secrets \"missing\" not found")) {
             try s.get(secrets, namespace: "flux-system", name: "missing")
         }
@@ -130,7 +167,8 @@ struct KubernetesStoreTests {
     @Test func crdsDefineTypesAndBecomeEstablished() throws {
         var s = store
         let crdType = ResourceType.builtIn.first { $0.kind == "CustomResourceDefinition" }!
-        let crd = Self.yaml("""
+        let crd = Self.yaml(
+            """
             apiVersion: apiextensions.k8s.io/v1
             kind: CustomResourceDefinition
             metadata: {name: gitrepositories.source.toolkit.fluxcd.io}
@@ -141,13 +179,16 @@ struct KubernetesStoreTests {
               versions: [{name: v1, served: true, storage: true}, {name: v1beta2, served: true, storage: false}]
             """)
         #expect(s.type(apiVersion: "source.toolkit.fluxcd.io/v1", kind: "GitRepository") == nil)
-        let (applied, _) = try s.apply(crd, type: crdType, namespace: nil, name: "gitrepositories.source.toolkit.fluxcd.io", manager: "flux", force: true)
+        let (applied, _) = try s.apply(
+            crd, type: crdType, namespace: nil, name: "gitrepositories.source.toolkit.fluxcd.io", manager: "flux",
+            force: true)
         let conditions = applied[path: "status.conditions"]?.array ?? []
         #expect(conditions.contains { $0["type"] == .string("Established") && $0["status"] == .string("True") })
         let gitRepository = try #require(s.type(apiVersion: "source.toolkit.fluxcd.io/v1", kind: "GitRepository"))
         #expect(s.type(apiVersion: "source.toolkit.fluxcd.io/v1beta2", kind: "GitRepository") != nil)
         // Another CRD's types join them; a CRD applied again with fewer versions takes only its own types away.
-        let kustomizations = Self.yaml("""
+        let kustomizations = Self.yaml(
+            """
             apiVersion: apiextensions.k8s.io/v1
             kind: CustomResourceDefinition
             metadata: {name: kustomizations.kustomize.toolkit.fluxcd.io}
@@ -157,22 +198,31 @@ struct KubernetesStoreTests {
               scope: Namespaced
               versions: [{name: v1, served: true, storage: true}]
             """)
-        _ = try s.apply(kustomizations, type: crdType, namespace: nil, name: "kustomizations.kustomize.toolkit.fluxcd.io", manager: "flux", force: true)
+        _ = try s.apply(
+            kustomizations, type: crdType, namespace: nil, name: "kustomizations.kustomize.toolkit.fluxcd.io",
+            manager: "flux", force: true)
         var narrowed = crd
         narrowed["spec"]?["versions"] = .array([try #require(crd[path: "spec.versions"]?.array?.first)])
-        _ = try s.apply(narrowed, type: crdType, namespace: nil, name: "gitrepositories.source.toolkit.fluxcd.io", manager: "flux", force: true)
+        _ = try s.apply(
+            narrowed, type: crdType, namespace: nil, name: "gitrepositories.source.toolkit.fluxcd.io", manager: "flux",
+            force: true)
         #expect(s.type(apiVersion: "source.toolkit.fluxcd.io/v1beta2", kind: "GitRepository") == nil)
         #expect(s.type(apiVersion: "kustomize.toolkit.fluxcd.io/v1", kind: "Kustomization") != nil)
         #expect(s.types.count == ResourceType.builtIn.count + 2)
-        let repo = Self.yaml("""
+        let repo = Self.yaml(
+            """
             apiVersion: source.toolkit.fluxcd.io/v1
             kind: GitRepository
             metadata: {name: flux-system, namespace: flux-system}
             spec: {interval: 1m0s, ref: {branch: main}, secretRef: {name: flux-system}, url: "ssh://APKAEXAMPLE@127.0.0.1:2222/v1/repos/fleet"}
             """)
-        _ = try s.apply(repo, type: gitRepository, namespace: "flux-system", name: "flux-system", manager: "flux", force: true)
-        try s.setStatus(gitRepository, namespace: "flux-system", name: "flux-system", .object(["observedGeneration": .number(1)]))
-        #expect(try s.get(gitRepository, namespace: "flux-system", name: "flux-system")[path: "status.observedGeneration"] == .number(1))
+        _ = try s.apply(
+            repo, type: gitRepository, namespace: "flux-system", name: "flux-system", manager: "flux", force: true)
+        try s.setStatus(
+            gitRepository, namespace: "flux-system", name: "flux-system", .object(["observedGeneration": .number(1)]))
+        #expect(
+            try s.get(gitRepository, namespace: "flux-system", name: "flux-system")[path: "status.observedGeneration"]
+                == .number(1))
         _ = try s.delete(crdType, namespace: nil, name: "gitrepositories.source.toolkit.fluxcd.io")
         #expect(s.type(apiVersion: "source.toolkit.fluxcd.io/v1", kind: "GitRepository") == nil)
         #expect(s.type(apiVersion: "kustomize.toolkit.fluxcd.io/v1", kind: "Kustomization") != nil)
@@ -188,8 +238,11 @@ struct KubernetesStoreTests {
         let rest = documents.filter { !["CustomResourceDefinition", "Namespace"].contains($0["kind"]?.string) }
         func applyAll(_ list: [JSONValue]) throws {
             for object in list {
-                let type = try #require(s.type(apiVersion: object["apiVersion"]!.string!, kind: object["kind"]!.string!), "\(object["kind"]!)")
-                _ = try s.apply(object, type: type, namespace: object[path: "metadata.namespace"]?.string,
+                let type = try #require(
+                    s.type(apiVersion: object["apiVersion"]!.string!, kind: object["kind"]!.string!),
+                    "\(object["kind"]!)")
+                _ = try s.apply(
+                    object, type: type, namespace: object[path: "metadata.namespace"]?.string,
                     name: object[path: "metadata.name"]!.string!, manager: "flux", force: true)
             }
         }

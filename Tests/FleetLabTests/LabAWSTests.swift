@@ -1,10 +1,10 @@
 // fleetstrap's AWS clients against the lab: what the lab accepts and what it refuses, with AWS's codes.
 import AWS
 import FleetLab
-import LabSupport
 import FleetSupport
 import Foundation
 import HTTP
+import LabSupport
 import Testing
 
 @Suite("Lab: AWS endpoints", .serialized)
@@ -15,9 +15,13 @@ struct LabAWSTests {
         let json = try Data(contentsOf: fixture.directory.appendingPathComponent("lab.json"))
         let info = try JSONDecoder().decode(Lab.Info.self, from: json)
         #expect(info.accessKeyId.hasPrefix("AKIA"))
-        let mode = try FileManager.default.attributesOfItem(atPath: fixture.directory.appendingPathComponent("lab.json").path)[.posixPermissions] as? Int
+        let mode =
+            try FileManager.default.attributesOfItem(atPath: fixture.directory.appendingPathComponent("lab.json").path)[
+                .posixPermissions] as? Int
         #expect(mode == 0o600)
-        #expect(String(decoding: try Data(contentsOf: fixture.directory.appendingPathComponent("lab.env")), as: UTF8.self).contains("export AWS_ENDPOINT_URL='https://127.0.0.1:"))
+        #expect(
+            String(decoding: try Data(contentsOf: fixture.directory.appendingPathComponent("lab.env")), as: UTF8.self)
+                .contains("export AWS_ENDPOINT_URL='https://127.0.0.1:"))
         await fixture.stop()
     }
 
@@ -33,18 +37,25 @@ struct LabAWSTests {
         #expect(try await prod.credentials().accessKeyID.hasPrefix("ASIA"))
         // Role chaining is allowed (one hour at most); a role nobody trusts us for is not.
         await #expect {
-            try await sts.assumeRole(.init(roleARN: "arn:aws:iam::111111111111:role/nobody-trusts-you", sessionName: "xx"), credentials: fixture.operatorCredentials)
+            try await sts.assumeRole(
+                .init(roleARN: "arn:aws:iam::111111111111:role/nobody-trusts-you", sessionName: "xx"),
+                credentials: fixture.operatorCredentials)
         } throws: { ($0 as? AWSError)?.code == "AccessDenied" }
         // The dev role wants its external id.
         await #expect {
-            try await sts.assumeRole(.init(roleARN: "arn:aws:iam::222222222222:role/fleetstrap", sessionName: "xx"), credentials: fixture.operatorCredentials)
+            try await sts.assumeRole(
+                .init(roleARN: "arn:aws:iam::222222222222:role/fleetstrap", sessionName: "xx"),
+                credentials: fixture.operatorCredentials)
         } throws: { ($0 as? AWSError)?.code == "AccessDenied" }
         _ = try await fixture.session("dev", client: client)
         await #expect {
-            try await sts.assumeRole(.init(roleARN: "arn:aws:iam::111111111111:role/fleetstrap", sessionName: "xx", durationSeconds: 60), credentials: fixture.operatorCredentials)
+            try await sts.assumeRole(
+                .init(roleARN: "arn:aws:iam::111111111111:role/fleetstrap", sessionName: "xx", durationSeconds: 60),
+                credentials: fixture.operatorCredentials)
         } throws: { ($0 as? AWSError)?.code == "ValidationError" }
         // IRSA.
-        let web = try await sts.assumeRoleWithWebIdentity(roleARN: "arn:aws:iam::111111111111:role/irsa", sessionName: "pod", token: Secret("a.b.c"))
+        let web = try await sts.assumeRoleWithWebIdentity(
+            roleARN: "arn:aws:iam::111111111111:role/irsa", sessionName: "pod", token: Secret("a.b.c"))
         #expect(web.accessKeyID.hasPrefix("ASIA"))
         await fixture.stop()
     }
@@ -53,16 +64,19 @@ struct LabAWSTests {
         let fixture = try await LabFixture(ssh: false)
         let client = try fixture.client()
         let sts = STSClient(client: client, region: "eu-west-1")
-        let wrongSecret = StaticCredentialProvider(AWSCredentials(accessKeyID: fixture.lab.info.accessKeyId, secretAccessKey: "wrong"))
+        let wrongSecret = StaticCredentialProvider(
+            AWSCredentials(accessKeyID: fixture.lab.info.accessKeyId, secretAccessKey: "wrong"))
         await #expect {
             try await sts.getCallerIdentity(credentials: wrongSecret)
         } throws: { ($0 as? AWSError)?.code == "SignatureDoesNotMatch" && ($0 as? AWSError)?.status == 403 }
-        let unknown = StaticCredentialProvider(AWSCredentials(accessKeyID: "AKIANOTKNOWN00000000", secretAccessKey: "x"))
+        let unknown = StaticCredentialProvider(
+            AWSCredentials(accessKeyID: "AKIANOTKNOWN00000000", secretAccessKey: "x"))
         await #expect {
             try await sts.getCallerIdentity(credentials: unknown)
         } throws: { ($0 as? AWSError)?.code == "InvalidClientTokenId" }
         await #expect {
-            try await EKSClient(client: client, region: "eu-west-1").describeCluster(name: "prod-a", credentials: wrongSecret)
+            try await EKSClient(client: client, region: "eu-west-1").describeCluster(
+                name: "prod-a", credentials: wrongSecret)
         } throws: { ($0 as? AWSError)?.code == "InvalidSignatureException" }
         // A session, then time passes beyond its expiry.
         let prod = try await fixture.session("prod", client: client)
@@ -84,12 +98,15 @@ struct LabAWSTests {
         let token = EKSToken.make(
             clusterName: "prod-a", region: "eu-west-1", credentials: try await prod.credentials(), date: Date(),
             stsHost: client.configuration.endpoints.stsHost(region: "eu-west-1"))
-        let url = String(decoding: Base64URL.decode(token.token.reveal().dropFirst(EKSToken.prefix.count))!, as: UTF8.self)
-        let response = try await HTTPClient.shared.execute(HTTPRequest(url: url, headers: [("x-k8s-aws-id", "prod-a")], trust: client.configuration.trust))
+        let url = String(
+            decoding: Base64URL.decode(token.token.reveal().dropFirst(EKSToken.prefix.count))!, as: UTF8.self)
+        let response = try await HTTPClient.shared.execute(
+            HTTPRequest(url: url, headers: [("x-k8s-aws-id", "prod-a")], trust: client.configuration.trust))
         #expect(response.status == 200, "\(response.bodyText)")
         #expect(response.bodyText.contains("<Arn>arn:aws:sts::111111111111:assumed-role/fleetstrap/test</Arn>"))
         // The cluster name is signed: another one is refused.
-        let forged = try await HTTPClient.shared.execute(HTTPRequest(url: url, headers: [("x-k8s-aws-id", "dev-a")], trust: client.configuration.trust))
+        let forged = try await HTTPClient.shared.execute(
+            HTTPRequest(url: url, headers: [("x-k8s-aws-id", "dev-a")], trust: client.configuration.trust))
         #expect(forged.status == 403)
         await fixture.stop()
     }
@@ -128,8 +145,11 @@ struct LabAWSTests {
         await refused(first, "DuplicateSSHPublicKey")
         let listed = try await iam.listSSHPublicKeys(userName: "flux-prod", credentials: prod, pageSize: 2)
         #expect(listed.map(\.keyID) == uploaded.prefix(4).map(\.keyID), "three pages, in upload order")
-        try await iam.updateSSHPublicKey(userName: "flux-prod", keyID: uploaded[0].keyID, status: .inactive, credentials: prod)
-        #expect(try await iam.getSSHPublicKey(userName: "flux-prod", keyID: uploaded[0].keyID, credentials: prod).status == .inactive)
+        try await iam.updateSSHPublicKey(
+            userName: "flux-prod", keyID: uploaded[0].keyID, status: .inactive, credentials: prod)
+        #expect(
+            try await iam.getSSHPublicKey(userName: "flux-prod", keyID: uploaded[0].keyID, credentials: prod).status
+                == .inactive)
         await #expect {
             try await iam.listSSHPublicKeys(userName: "flux-nobody", credentials: prod)
         } throws: { ($0 as? AWSError)?.code == "NoSuchEntity" }
@@ -158,17 +178,21 @@ struct LabAWSTests {
         let fixture = try await LabFixture(ssh: false)
         let client = try fixture.client()
         let prod = try await fixture.session("prod", client: client)
-        let cluster = try await EKSClient(client: client, region: "eu-west-1").describeCluster(name: "prod-a", credentials: prod)
+        let cluster = try await EKSClient(client: client, region: "eu-west-1").describeCluster(
+            name: "prod-a", credentials: prod)
         #expect(cluster.arn == "arn:aws:eks:eu-west-1:111111111111:cluster/prod-a")
-        #expect(String(decoding: cluster.certificateAuthorityPEM, as: UTF8.self).hasPrefix("-----BEGIN CERTIFICATE-----"))
+        #expect(
+            String(decoding: cluster.certificateAuthorityPEM, as: UTF8.self).hasPrefix("-----BEGIN CERTIFICATE-----"))
         await #expect {
             try await EKSClient(client: client, region: "eu-west-1").describeCluster(name: "dev-a", credentials: prod)
         } throws: { ($0 as? AWSError)?.code == "ResourceNotFoundException" }
-        let repo = try await CodeCommitClient(client: client, region: "eu-west-1").getRepository(name: "fleet-prod", credentials: prod)
+        let repo = try await CodeCommitClient(client: client, region: "eu-west-1").getRepository(
+            name: "fleet-prod", credentials: prod)
         #expect(repo.cloneURLHTTP == "\(fixture.lab.info.endpoint)/v1/repos/fleet-prod")
         #expect(repo.accountID == "111111111111")
         await #expect {
-            try await CodeCommitClient(client: client, region: "us-east-1").getRepository(name: "fleet-prod", credentials: prod)
+            try await CodeCommitClient(client: client, region: "us-east-1").getRepository(
+                name: "fleet-prod", credentials: prod)
         } throws: { ($0 as? AWSError)?.code == "RepositoryDoesNotExistException" }
         #expect(fixture.lab.counters().operations["eks:DescribeCluster"] == 2)
         await fixture.stop()

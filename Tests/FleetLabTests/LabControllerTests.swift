@@ -5,16 +5,17 @@
 import AWS
 import FleetCrypto
 import FleetLab
-import LabSupport
 import FleetSupport
 import Foundation
 import HTTP
+import LabSupport
 import TestSupport
 import Testing
 
 @Suite("Lab: simulated controllers", .serialized)
 struct LabControllerTests {
-    static let sshReason: Comment = "Git over SSH in the lab runs sshd, which needs root and openssh-server (CI has both)"
+    static let sshReason: Comment =
+        "Git over SSH in the lab runs sshd, which needs root and openssh-server (CI has both)"
     static var sshAvailable: Bool { getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/sbin/sshd") }
 
     static func config(scaleMode: Bool = false, deploymentDelay: String = "300ms") -> LabConfig {
@@ -28,11 +29,15 @@ struct LabControllerTests {
         let fixture = try await LabFixture(ssh: false, config: Self.config(deploymentDelay: "4s"))
         let c = try await fixture.connect()
         try await c.apply("/api/v1/namespaces/flux-system", Flux.namespace)
-        let created = try await c.apply("/apis/apps/v1/namespaces/flux-system/deployments/source-controller", Flux.deployment("source-controller"))
+        let created = try await c.apply(
+            "/apis/apps/v1/namespaces/flux-system/deployments/source-controller", Flux.deployment("source-controller"))
         #expect(created.status == 201)
-        let first = JSONValue.parse(try await c.call("/apis/apps/v1/namespaces/flux-system/deployments/source-controller").body)
+        let first = JSONValue.parse(
+            try await c.call("/apis/apps/v1/namespaces/flux-system/deployments/source-controller").body)
         #expect(!Flux.isTrue(first, "Available"), "not Available before the delay")
-        let later = try await c.wait("/apis/apps/v1/namespaces/flux-system/deployments/source-controller") { Flux.isTrue($0, "Available") }
+        let later = try await c.wait("/apis/apps/v1/namespaces/flux-system/deployments/source-controller") {
+            Flux.isTrue($0, "Available")
+        }
         #expect(Flux.isTrue(later, "Available"))
         #expect(later?[path: "status.availableReplicas"]?.int == 1)
         #expect(later?[path: "status.observedGeneration"]?.int == 1)
@@ -51,62 +56,83 @@ struct LabControllerTests {
 
     private func sshScenario(scaleMode: Bool) async throws {
         let fixture = try await LabFixture(ssh: true, config: Self.config(scaleMode: scaleMode))
-        let head = try await Flux.seed(fixture, account: "111111111111", repository: "fleet-prod", path: "clusters/prod-a")
+        let head = try await Flux.seed(
+            fixture, account: "111111111111", repository: "fleet-prod", path: "clusters/prod-a")
         let client = try fixture.client()
         let prod = try await fixture.session("prod", client: client)
         let key = try RSAPrivateKey.generate(bits: 2048)
         let iam = IAMClient(client: client)
-        let uploaded = try await iam.uploadSSHPublicKey(userName: "flux-prod", publicKey: key.publicKey.openSSH, credentials: prod)
+        let uploaded = try await iam.uploadSSHPublicKey(
+            userName: "flux-prod", publicKey: key.publicKey.openSSH, credentials: prod)
         let port = try #require(fixture.lab.info.sshPort)
         let url = "ssh://\(uploaded.keyID)@127.0.0.1:\(port)/v1/repos/fleet-prod"
 
         let c = try await fixture.connect()
         try await Flux.install(c)
-        try await c.apply("/api/v1/namespaces/flux-system/secrets/flux-system", Flux.sshSecret(
-            key: key, passphrase: "pass phrase", knownHosts: try #require(fixture.lab.info.sshKnownHosts)))
+        try await c.apply(
+            "/api/v1/namespaces/flux-system/secrets/flux-system",
+            Flux.sshSecret(
+                key: key, passphrase: "pass phrase", knownHosts: try #require(fixture.lab.info.sshKnownHosts)))
         try await c.apply(Flux.gitRepositoryPath, Flux.gitRepository(url: url))
         try await c.apply(Flux.kustomizationPath, Flux.kustomization(path: "./clusters/prod-a"))
 
         let ready = try await c.wait(Flux.gitRepositoryPath) { Flux.isTrue($0, "Ready") }
-        #expect(ready?[path: "status.artifact.revision"]?.string == "main@sha1:\(head)", "\(String(describing: ready?["status"]))")
+        #expect(
+            ready?[path: "status.artifact.revision"]?.string == "main@sha1:\(head)",
+            "\(String(describing: ready?["status"]))")
         #expect(ready?[path: "status.observedGeneration"]?.int == 1)
         let applied = try await c.wait(Flux.kustomizationPath) { Flux.isTrue($0, "Ready") }
         #expect(applied?[path: "status.lastAppliedRevision"]?.string == "main@sha1:\(head)")
 
         // The key is deactivated; a reconcile request makes the controller try again, and it is refused.
-        try await iam.updateSSHPublicKey(userName: "flux-prod", keyID: uploaded.keyID, status: .inactive, credentials: prod)
+        try await iam.updateSSHPublicKey(
+            userName: "flux-prod", keyID: uploaded.keyID, status: .inactive, credentials: prod)
         try await c.apply(Flux.gitRepositoryPath, Flux.gitRepository(url: url, requestedAt: "2026-11-22T06:00:00Z"))
         let refused = try await c.wait(Flux.gitRepositoryPath) { Flux.isFalse($0, "Ready") }
         #expect(Flux.isFalse(refused, "Ready"), "an Inactive key must not fetch")
         #expect(refused?[path: "status.lastHandledReconcileAt"]?.string == "2026-11-22T06:00:00Z")
         let message = Flux.condition(refused, "Ready")?["message"]?.string ?? ""
         #expect(message.hasPrefix("failed to checkout and determine revision: unable to clone"), "\(message)")
-        #expect(scaleMode ? message.contains("unable to authenticate") : message.lowercased().contains("permission denied"), "\(message)")
+        #expect(
+            scaleMode ? message.contains("unable to authenticate") : message.lowercased().contains("permission denied"),
+            "\(message)")
         #expect(refused?[path: "status.artifact.revision"]?.string == "main@sha1:\(head)", "the last artifact is kept")
 
         // A wrong host key is refused too, with the reason.
-        try await iam.updateSSHPublicKey(userName: "flux-prod", keyID: uploaded.keyID, status: .active, credentials: prod)
-        try await c.apply("/api/v1/namespaces/flux-system/secrets/flux-system", Flux.sshSecret(
-            key: key, passphrase: "pass phrase", knownHosts: "[127.0.0.1]:\(port) ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDC5zP3Rt5d8wV6vCA8hZ5B2uV6F4nJ+oWbHrJ1bJ8mG"))
+        try await iam.updateSSHPublicKey(
+            userName: "flux-prod", keyID: uploaded.keyID, status: .active, credentials: prod)
+        try await c.apply(
+            "/api/v1/namespaces/flux-system/secrets/flux-system",
+            Flux.sshSecret(
+                key: key, passphrase: "pass phrase",
+                knownHosts:
+                    "[127.0.0.1]:\(port) ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDC5zP3Rt5d8wV6vCA8hZ5B2uV6F4nJ+oWbHrJ1bJ8mG"
+            ))
         try await c.apply(Flux.gitRepositoryPath, Flux.gitRepository(url: url, requestedAt: "2026-11-22T06:01:00Z"))
         let mismatch = try await c.wait(Flux.gitRepositoryPath) {
             $0[path: "status.lastHandledReconcileAt"]?.string == "2026-11-22T06:01:00Z"
         }
         let hostMessage = Flux.condition(mismatch, "Ready")?["message"]?.string ?? ""
-        #expect(scaleMode ? hostMessage.contains("knownhosts: key mismatch") : hostMessage.contains("Host key verification failed"), "\(hostMessage)")
+        #expect(
+            scaleMode
+                ? hostMessage.contains("knownhosts: key mismatch")
+                : hostMessage.contains("Host key verification failed"), "\(hostMessage)")
         await fixture.stop()
     }
 
     @Test func httpsWithTheControllersIRSARole() async throws {
         let fixture = try await LabFixture(ssh: false, config: Self.config())
-        let head = try await Flux.seed(fixture, account: "111111111111", repository: "fleet-prod", path: "clusters/prod-a")
+        let head = try await Flux.seed(
+            fixture, account: "111111111111", repository: "fleet-prod", path: "clusters/prod-a")
         let c = try await fixture.connect()
         try await Flux.install(c, sourceControllerRole: "arn:aws:iam::111111111111:role/irsa")
         let url = "\(fixture.lab.info.endpoint)/v1/repos/fleet-prod"
         try await c.apply(Flux.gitRepositoryPath, Flux.gitRepository(url: url, secret: false, provider: "aws"))
         try await c.apply(Flux.kustomizationPath, Flux.kustomization(path: "./clusters/prod-a"))
         let ready = try await c.wait(Flux.gitRepositoryPath) { Flux.isTrue($0, "Ready") }
-        #expect(ready?[path: "status.artifact.revision"]?.string == "main@sha1:\(head)", "\(String(describing: ready?["status"]))")
+        #expect(
+            ready?[path: "status.artifact.revision"]?.string == "main@sha1:\(head)",
+            "\(String(describing: ready?["status"]))")
         let applied = try await c.wait(Flux.kustomizationPath) { Flux.isTrue($0, "Ready") }
         #expect(applied?[path: "status.lastAppliedRevision"]?.string == "main@sha1:\(head)")
 
@@ -116,8 +142,10 @@ struct LabControllerTests {
         #expect(Flux.condition(missing, "Ready")?["message"]?.string?.contains("kustomization path not found") == true)
 
         // Without the IRSA annotation the controller cannot authenticate.
-        try await c.apply("/api/v1/namespaces/flux-system/serviceaccounts/source-controller", Flux.serviceAccount(role: nil))
-        try await c.apply(Flux.gitRepositoryPath, Flux.gitRepository(url: url, secret: false, provider: "aws", requestedAt: "now"))
+        try await c.apply(
+            "/api/v1/namespaces/flux-system/serviceaccounts/source-controller", Flux.serviceAccount(role: nil))
+        try await c.apply(
+            Flux.gitRepositoryPath, Flux.gitRepository(url: url, secret: false, provider: "aws", requestedAt: "now"))
         let refused = try await c.wait(Flux.gitRepositoryPath) { Flux.isFalse($0, "Ready") }
         #expect(Flux.condition(refused, "Ready")?["reason"]?.string == "AuthenticationFailed")
         await fixture.stop()
@@ -125,13 +153,16 @@ struct LabControllerTests {
 
     @Test func aStuckSourceControllerDoesNothingUntilHealed() async throws {
         let fixture = try await LabFixture(ssh: false, config: Self.config())
-        let head = try await Flux.seed(fixture, account: "111111111111", repository: "fleet-prod", path: "clusters/prod-a")
+        let head = try await Flux.seed(
+            fixture, account: "111111111111", repository: "fleet-prod", path: "clusters/prod-a")
         try await fixture.lab.setFaults(LabFaults(stuckClusters: ["prod-a"]))
         let c = try await fixture.connect()
         try await Flux.install(c, sourceControllerRole: "arn:aws:iam::111111111111:role/irsa")
         let url = "\(fixture.lab.info.endpoint)/v1/repos/fleet-prod"
         try await c.apply(Flux.gitRepositoryPath, Flux.gitRepository(url: url, secret: false, provider: "aws"))
-        _ = try await c.wait("/apis/apps/v1/namespaces/flux-system/deployments/source-controller") { Flux.isTrue($0, "Available") }
+        _ = try await c.wait("/apis/apps/v1/namespaces/flux-system/deployments/source-controller") {
+            Flux.isTrue($0, "Available")
+        }
         try await Task.sleep(for: .milliseconds(500))
         #expect(try await c.get(Flux.gitRepositoryPath)?["status"] == nil, "a stuck controller writes no status")
         try await fixture.lab.setFaults(LabFaults())
@@ -143,8 +174,10 @@ struct LabControllerTests {
 
 /// Minimal Flux objects: what the simulated controllers read, shaped as Flux writes them.
 enum Flux {
-    static let gitRepositoryPath = "/apis/source.toolkit.fluxcd.io/v1/namespaces/flux-system/gitrepositories/flux-system"
-    static let kustomizationPath = "/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/flux-system/kustomizations/flux-system"
+    static let gitRepositoryPath =
+        "/apis/source.toolkit.fluxcd.io/v1/namespaces/flux-system/gitrepositories/flux-system"
+    static let kustomizationPath =
+        "/apis/kustomize.toolkit.fluxcd.io/v1/namespaces/flux-system/kustomizations/flux-system"
     static let namespace = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: flux-system\n"
 
     static func deployment(_ name: String) -> String {
@@ -193,8 +226,10 @@ enum Flux {
     }
 
     static func serviceAccount(role: String?) -> String {
-        let annotations = role.map { "\n  annotations:\n    eks.amazonaws.com/role-arn: \($0)" } ?? "\n  annotations: {}"
-        return "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: source-controller\n  namespace: flux-system\(annotations)\n"
+        let annotations =
+            role.map { "\n  annotations:\n    eks.amazonaws.com/role-arn: \($0)" } ?? "\n  annotations: {}"
+        return
+            "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: source-controller\n  namespace: flux-system\(annotations)\n"
     }
 
     /// The namespace, the two CRDs, the controllers' Deployments and service account.
@@ -206,7 +241,9 @@ enum Flux {
         try await c.apply(
             "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/kustomizations.kustomize.toolkit.fluxcd.io",
             crd(group: "kustomize.toolkit.fluxcd.io", kind: "Kustomization", plural: "kustomizations"))
-        try await c.apply("/api/v1/namespaces/flux-system/serviceaccounts/source-controller", serviceAccount(role: sourceControllerRole))
+        try await c.apply(
+            "/api/v1/namespaces/flux-system/serviceaccounts/source-controller",
+            serviceAccount(role: sourceControllerRole))
         for name in ["source-controller", "kustomize-controller"] {
             try await c.apply("/apis/apps/v1/namespaces/flux-system/deployments/\(name)", deployment(name))
         }
@@ -229,7 +266,9 @@ enum Flux {
             """
     }
 
-    static func gitRepository(url: String, secret: Bool = true, provider: String? = nil, requestedAt: String? = nil) -> String {
+    static func gitRepository(url: String, secret: Bool = true, provider: String? = nil, requestedAt: String? = nil)
+        -> String
+    {
         """
         apiVersion: source.toolkit.fluxcd.io/v1
         kind: GitRepository
@@ -267,13 +306,17 @@ enum Flux {
     /// repository; returns its id.
     static func seed(_ fixture: LabFixture, account: String, repository: String, path: String) async throws -> String {
         let work = fixture.directory.appendingPathComponent("seed-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: "\(work)/\(path)/flux-system", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: "\(work)/\(path)/flux-system", withIntermediateDirectories: true)
         try "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: []\n"
             .write(toFile: "\(work)/\(path)/flux-system/kustomization.yaml", atomically: true, encoding: .utf8)
         let bare = "\(fixture.lab.info.repositoriesRoot)/\(account)/\(repository).git"
         for step in [
             ["git", "-C", work, "init", "-q", "-b", "main"], ["git", "-C", work, "add", "."],
-            ["git", "-C", work, "-c", "user.name=seed", "-c", "user.email=seed@example.com", "commit", "-q", "-m", "seed"],
+            [
+                "git", "-C", work, "-c", "user.name=seed", "-c", "user.email=seed@example.com", "commit", "-q", "-m",
+                "seed",
+            ],
             ["git", "-C", work, "push", "-q", bare, "main"],
         ] {
             let result = try await runCommand(step)
@@ -286,8 +329,12 @@ enum Flux {
     static func condition(_ object: JSONValue?, _ type: String) -> JSONValue? {
         object?[path: "status.conditions"]?.array?.first { $0["type"]?.string == type }
     }
-    static func isTrue(_ object: JSONValue?, _ type: String) -> Bool { condition(object, type)?["status"]?.string == "True" }
-    static func isFalse(_ object: JSONValue?, _ type: String) -> Bool { condition(object, type)?["status"]?.string == "False" }
+    static func isTrue(_ object: JSONValue?, _ type: String) -> Bool {
+        condition(object, type)?["status"]?.string == "True"
+    }
+    static func isFalse(_ object: JSONValue?, _ type: String) -> Bool {
+        condition(object, type)?["status"]?.string == "False"
+    }
 }
 
 struct LabTestFailure: Error, CustomStringConvertible {

@@ -4,10 +4,10 @@
 import AWS
 import FleetCrypto
 import FleetLab
-import LabSupport
 import FleetSupport
 import Foundation
 import HTTP
+import LabSupport
 import TestSupport
 import Testing
 
@@ -17,7 +17,8 @@ struct LabFaultTests {
         let fixture = try await LabFixture(ssh: false)
         let client = try fixture.client()
         let prod = try await fixture.session("prod", client: client)
-        try await fixture.lab.setFaults(LabFaults(rules: [.init(service: "iam", operation: "ListSSHPublicKeys", error: .throttling, count: 2)]))
+        try await fixture.lab.setFaults(
+            LabFaults(rules: [.init(service: "iam", operation: "ListSSHPublicKeys", error: .throttling, count: 2)]))
         let keys = try await IAMClient(client: client).listSSHPublicKeys(userName: "flux-prod", credentials: prod)
         #expect(keys.isEmpty)
         let counters = fixture.lab.counters()
@@ -25,11 +26,13 @@ struct LabFaultTests {
         #expect(counters.operations["iam:ListSSHPublicKeys"] == 3, "two throttled attempts and the one that passed")
 
         // A 500 and a 503 from EKS are retried as well.
-        try await fixture.lab.setFaults(LabFaults(rules: [
-            .init(service: "eks", operation: "DescribeCluster", error: .internalError, count: 1),
-            .init(service: "eks", error: .unavailable, count: 1),
-        ]))
-        let cluster = try await EKSClient(client: client, region: "eu-west-1").describeCluster(name: "prod-a", credentials: prod)
+        try await fixture.lab.setFaults(
+            LabFaults(rules: [
+                .init(service: "eks", operation: "DescribeCluster", error: .internalError, count: 1),
+                .init(service: "eks", error: .unavailable, count: 1),
+            ]))
+        let cluster = try await EKSClient(client: client, region: "eu-west-1").describeCluster(
+            name: "prod-a", credentials: prod)
         #expect(cluster.endpoint.hasPrefix("https://127.0.0.1:"))
         #expect(fixture.lab.counters().failed["eks"] == 2)
 
@@ -47,7 +50,8 @@ struct LabFaultTests {
         configuration.retry.maxAttempts = 1
         let client = AWSClient(configuration: configuration)
         let prod = try await fixture.session("prod", client: try fixture.client())
-        try await fixture.lab.setFaults(LabFaults(rateLimits: [.init(service: "sts", account: "operator", perSecond: 0.001, burst: 2)]))
+        try await fixture.lab.setFaults(
+            LabFaults(rateLimits: [.init(service: "sts", account: "operator", perSecond: 0.001, burst: 2)]))
         let sts = STSClient(client: client, region: "eu-west-1")
         _ = try await sts.getCallerIdentity(credentials: fixture.operatorCredentials)
         _ = try await sts.getCallerIdentity(credentials: fixture.operatorCredentials)
@@ -64,18 +68,24 @@ struct LabFaultTests {
     @Test func kubernetesFaults() async throws {
         let fixture = try await LabFixture(ssh: false)
         let c = try await fixture.connect()
-        try await fixture.lab.setFaults(LabFaults(rules: [.init(service: "kubernetes", cluster: "prod-a", error: .tooManyRequests, count: 1, retryAfter: 2)]))
+        try await fixture.lab.setFaults(
+            LabFaults(rules: [
+                .init(service: "kubernetes", cluster: "prod-a", error: .tooManyRequests, count: 1, retryAfter: 2)
+            ]))
         let throttled = try await c.call("/api/v1/namespaces")
         #expect(throttled.status == 429)
         #expect(throttled.header("Retry-After") == "2")
         #expect(JSONValue.parse(throttled.body)?["reason"]?.string == "TooManyRequests")
         #expect(try await c.call("/api/v1/namespaces").status == 200, "count: 1 hits one request only")
 
-        try await fixture.lab.setFaults(LabFaults(rules: [.init(service: "kubernetes", error: .internalError, count: 1)]))
+        try await fixture.lab.setFaults(
+            LabFaults(rules: [.init(service: "kubernetes", error: .internalError, count: 1)]))
         let internalError = try await c.call("/api/v1/namespaces")
-        #expect(internalError.status == 500 && JSONValue.parse(internalError.body)?["reason"]?.string == "InternalError")
+        #expect(
+            internalError.status == 500 && JSONValue.parse(internalError.body)?["reason"]?.string == "InternalError")
 
-        try await fixture.lab.setFaults(LabFaults(rules: [.init(service: "kubernetes", operation: "list", error: .unavailable)]))
+        try await fixture.lab.setFaults(
+            LabFaults(rules: [.init(service: "kubernetes", operation: "list", error: .unavailable)]))
         #expect(try await c.call("/api/v1/namespaces").status == 503)
         #expect(try await c.call("/api/v1/namespaces/default").status == 200, "only the verb named is hit")
 
@@ -93,8 +103,11 @@ struct LabFaultTests {
         try await fixture.lab.setFaults(LabFaults())
         #expect(try await c.call("/version").status == 200)
 
-        try await fixture.lab.setFaults(LabFaults(rules: [.init(service: "kubernetes", error: .hang, count: 1)], hangSeconds: 3))
-        await #expect { _ = try await c.call("/version", timeout: .seconds(1)) } throws: { ($0 as? HTTPClientError)?.isTimeout == true }
+        try await fixture.lab.setFaults(
+            LabFaults(rules: [.init(service: "kubernetes", error: .hang, count: 1)], hangSeconds: 3))
+        await #expect { _ = try await c.call("/version", timeout: .seconds(1)) } throws: {
+            ($0 as? HTTPClientError)?.isTimeout == true
+        }
 
         let counters = fixture.lab.counters()
         #expect(counters.throttled["kubernetes"] == 1)
@@ -128,11 +141,18 @@ struct LabFaultTests {
         func git(_ arguments: [String]) async throws -> (status: Int32, stderr: String) {
             // A fresh Git password each time, as the credential helper makes one.
             let credentials = CodeCommitGitCredentials.make(
-                host: host, path: "/v1/repos/fleet-prod", region: "eu-west-1", credentials: try await prod.credentials(), date: Date())
+                host: host, path: "/v1/repos/fleet-prod", region: "eu-west-1",
+                credentials: try await prod.credentials(), date: Date())
             let basic = Data("\(credentials.username):\(credentials.password.reveal())".utf8).base64EncodedString()
             let result = try await runCommand(
-                ["git", "-c", "http.extraHeader=Authorization: Basic \(basic)", "-c", "user.name=t", "-c", "user.email=t@example.com"] + arguments,
-                environment: ["GIT_SSL_CAINFO": fixture.lab.info.caBundle, "PATH": "/usr/bin:/bin", "HOME": fixture.directory.path, "GIT_TERMINAL_PROMPT": "0"])
+                [
+                    "git", "-c", "http.extraHeader=Authorization: Basic \(basic)", "-c", "user.name=t", "-c",
+                    "user.email=t@example.com",
+                ] + arguments,
+                environment: [
+                    "GIT_SSL_CAINFO": fixture.lab.info.caBundle, "PATH": "/usr/bin:/bin",
+                    "HOME": fixture.directory.path, "GIT_TERMINAL_PROMPT": "0",
+                ])
             return (result.status, result.stderr)
         }
         let work = fixture.directory.appendingPathComponent("work").path
@@ -142,7 +162,9 @@ struct LabFaultTests {
         #expect(try await git(["-C", work, "commit", "-q", "-m", "change"]).status == 0)
 
         // Armed over the admin endpoint, as a test of a running lab would.
-        let armed = try await admin(fixture, "PUT", "/_lab/faults", body: "rivalPushes:\n- repository: fleet-prod\n  account: prod\n  pushes: 1\n")
+        let armed = try await admin(
+            fixture, "PUT", "/_lab/faults",
+            body: "rivalPushes:\n- repository: fleet-prod\n  account: prod\n  pushes: 1\n")
         #expect(armed.status == 200, "\(armed.bodyText)")
         let rejected = try await git(["-C", work, "push", "-q", "origin", "main"])
         #expect(rejected.status != 0)
@@ -151,9 +173,11 @@ struct LabFaultTests {
         #expect(try await git(["-C", work, "push", "-q", "origin", "main"]).status == 0, "one rival push only")
 
         // A rival push on demand, and the counters, over the admin endpoint.
-        let pushed = try await admin(fixture, "POST", "/_lab/rival-push", body: #"{"account": "prod", "repository": "fleet-prod"}"#)
+        let pushed = try await admin(
+            fixture, "POST", "/_lab/rival-push", body: #"{"account": "prod", "repository": "fleet-prod"}"#)
         #expect(JSONValue.parse(pushed.body)?["commit"]?.string?.count == 40)
-        let counters = try JSONDecoder().decode(LabCounters.self, from: Data(try await admin(fixture, "GET", "/_lab/counters").body))
+        let counters = try JSONDecoder().decode(
+            LabCounters.self, from: Data(try await admin(fixture, "GET", "/_lab/counters").body))
         #expect(counters.operations["git:git-receive-pack"] ?? 0 >= 2)
         #expect(counters.repositories["111111111111/fleet-prod"] ?? 0 >= 4)
         #expect(try await admin(fixture, "GET", "/_lab/counters", token: "wrong").status == 401)
@@ -167,12 +191,18 @@ struct LabFaultTests {
         let client = try fixture.client()
         let key = try RSAPrivateKey.generate(bits: 2048)
         let uploaded = try await IAMClient(client: client).uploadSSHPublicKey(
-            userName: "flux-prod", publicKey: key.publicKey.openSSH, credentials: try await fixture.session("prod", client: client))
+            userName: "flux-prod", publicKey: key.publicKey.openSSH,
+            credentials: try await fixture.session("prod", client: client))
         let dir = fixture.directory.path
-        guard FileManager.default.createFile(atPath: "\(dir)/id_rsa", contents: Data(try key.pem().reveal().utf8), attributes: [.posixPermissions: 0o600])
+        guard
+            FileManager.default.createFile(
+                atPath: "\(dir)/id_rsa", contents: Data(try key.pem().reveal().utf8),
+                attributes: [.posixPermissions: 0o600])
         else { throw LabTestFailure("cannot write the key") }
-        try (try #require(fixture.lab.info.sshKnownHosts) + "\n").write(toFile: "\(dir)/known_hosts", atomically: true, encoding: .utf8)
-        let ssh = "ssh -F /dev/null -i \(dir)/id_rsa -o IdentitiesOnly=yes -o UserKnownHostsFile=\(dir)/known_hosts -o StrictHostKeyChecking=yes -o BatchMode=yes"
+        try (try #require(fixture.lab.info.sshKnownHosts) + "\n").write(
+            toFile: "\(dir)/known_hosts", atomically: true, encoding: .utf8)
+        let ssh =
+            "ssh -F /dev/null -i \(dir)/id_rsa -o IdentitiesOnly=yes -o UserKnownHostsFile=\(dir)/known_hosts -o StrictHostKeyChecking=yes -o BatchMode=yes"
         let url = "ssh://\(uploaded.keyID)@127.0.0.1:\(try #require(fixture.lab.info.sshPort))/v1/repos/fleet-prod"
         func git(_ arguments: [String]) async throws -> (status: Int32, stderr: String) {
             let result = try await runCommand(
@@ -185,7 +215,8 @@ struct LabFaultTests {
         try "change\n".write(toFile: "\(work)/change.txt", atomically: true, encoding: .utf8)
         #expect(try await git(["-C", work, "add", "."]).status == 0)
         #expect(try await git(["-C", work, "commit", "-q", "-m", "change"]).status == 0)
-        try await fixture.lab.setFaults(LabFaults(rivalPushes: [.init(repository: "fleet-prod", account: "prod", pushes: 1)]))
+        try await fixture.lab.setFaults(
+            LabFaults(rivalPushes: [.init(repository: "fleet-prod", account: "prod", pushes: 1)]))
         let rejected = try await git(["-C", work, "push", "-q", "origin", "main"])
         #expect(rejected.status != 0 && rejected.stderr.contains("rejected"), "\(rejected.stderr)")
         #expect(try await git(["-C", work, "pull", "-q", "--rebase", "origin", "main"]).status == 0)
@@ -195,7 +226,9 @@ struct LabFaultTests {
 
     @Test func faultsThatCannotMeanAnythingAreRefused() async throws {
         let fixture = try await LabFixture(ssh: false)
-        await #expect(throws: LabConfig.Invalid.self) { try await fixture.lab.setFaults(LabFaults(unreachableClusters: ["nope"])) }
+        await #expect(throws: LabConfig.Invalid.self) {
+            try await fixture.lab.setFaults(LabFaults(unreachableClusters: ["nope"]))
+        }
         await #expect(throws: LabConfig.Invalid.self) {
             try await fixture.lab.setFaults(LabFaults(rules: [.init(service: "s3", error: .throttling)]))
         }
@@ -207,10 +240,13 @@ struct LabFaultTests {
         await fixture.stop()
     }
 
-    func admin(_ fixture: LabFixture, _ method: String, _ path: String, body: String = "", token: String? = nil) async throws -> HTTPResponse {
-        try await HTTPClient.shared.execute(HTTPRequest(
-            method: method, url: fixture.lab.info.endpoint + path,
-            headers: [("Authorization", "Bearer \(token ?? fixture.lab.info.adminToken)")], body: Array(body.utf8),
-            trust: .pem(Array(try Data(contentsOf: URL(fileURLWithPath: fixture.lab.info.caBundle))))))
+    func admin(_ fixture: LabFixture, _ method: String, _ path: String, body: String = "", token: String? = nil)
+        async throws -> HTTPResponse
+    {
+        try await HTTPClient.shared.execute(
+            HTTPRequest(
+                method: method, url: fixture.lab.info.endpoint + path,
+                headers: [("Authorization", "Bearer \(token ?? fixture.lab.info.adminToken)")], body: Array(body.utf8),
+                trust: .pem(Array(try Data(contentsOf: URL(fileURLWithPath: fixture.lab.info.caBundle))))))
     }
 }

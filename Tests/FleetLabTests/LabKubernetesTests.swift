@@ -85,7 +85,7 @@ struct LabKubernetesTests {
             ).status == 201)
         let secret =
             "apiVersion: v1\nkind: Secret\nmetadata:\n  name: flux-system\n  namespace: flux-system\ndata:\n  "
-                + "identity: aGk=\n"
+            + "identity: aGk=\n"
         let created = try await call(
             c, "/api/v1/namespaces/flux-system/secrets/flux-system?fieldManager=flux&force=true", method: "PATCH",
             body: secret, contentType: apply)

@@ -1,9 +1,10 @@
-// The lab's children (git, git http-backend, ssh-keygen, sshd) inherit none of the lab's descriptors: a child that
-// held the lab's listening socket kept connections queued after the lab had stopped, and a test run hung for good.
-@testable import FleetLab
 import Foundation
 import TestSupport
 import Testing
+
+// The lab's children (git, git http-backend, ssh-keygen, sshd) inherit none of the lab's descriptors: a child that
+// held the lab's listening socket kept connections queued after the lab had stopped, and a test run hung for good.
+@testable import FleetLab
 
 @Suite("Lab: child processes")
 struct LabProcessTests {
@@ -19,7 +20,11 @@ struct LabProcessTests {
         #expect(output.status == 0, "\(output.stderr)")
         let descriptors = String(decoding: output.stdout, as: UTF8.self).split(separator: "\n").compactMap { Int32($0) }
         #expect(descriptors.contains(0) && descriptors.contains(1) && descriptors.contains(2), "\(descriptors)")
-        #expect(!descriptors.contains(listener), "the child holds the lab's listening socket (descriptor \(listener)): \(descriptors)")
-        #expect(descriptors.allSatisfy { $0 <= 2 }, "the child holds descriptors beyond its standard streams: \(descriptors)")
+        #expect(
+            !descriptors.contains(listener),
+            "the child holds the lab's listening socket (descriptor \(listener)): \(descriptors)")
+        #expect(
+            descriptors.allSatisfy { $0 <= 2 },
+            "the child holds descriptors beyond its standard streams: \(descriptors)")
     }
 }

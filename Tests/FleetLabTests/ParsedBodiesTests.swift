@@ -10,15 +10,22 @@ import Testing
 struct ParsedBodiesTests {
     /// A CRD-sized body: an object with a few thousand fields.
     static let large: [UInt8] = {
-        let properties = (0..<300).map { "\"field\($0)\": {\"type\": \"string\", \"description\": \"field number \($0)\"}" }
-        return Array(#"{"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": "x.example.io"}, "spec": {"properties": {"#.utf8)
+        let properties = (0..<300).map {
+            "\"field\($0)\": {\"type\": \"string\", \"description\": \"field number \($0)\"}"
+        }
+        return Array(
+            #"{"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": "x.example.io"}, "spec": {"properties": {"#
+                .utf8)
             + Array(properties.joined(separator: ", ").utf8) + Array("}}}".utf8)
     }()
 
     @Test func aLargeBodyIsParsedOnceAndGivesWhatParsingGives() throws {
         let cache = ParsedBodies()
         let parses = Counter()
-        let parse: ([UInt8]) -> JSONValue? = { parses.add(); return JSONValue.parse($0) }
+        let parse: ([UInt8]) -> JSONValue? = {
+            parses.add()
+            return JSONValue.parse($0)
+        }
         let first = try #require(cache.parsed(Self.large, parse: parse))
         let second = try #require(cache.parsed(Array(Self.large), parse: parse))
         #expect(parses.value == 1)
@@ -33,7 +40,10 @@ struct ParsedBodiesTests {
     @Test func smallOrUnreadableBodiesAreNotKept() {
         let cache = ParsedBodies()
         let parses = Counter()
-        let parse: ([UInt8]) -> JSONValue? = { parses.add(); return JSONValue.parse($0) }
+        let parse: ([UInt8]) -> JSONValue? = {
+            parses.add()
+            return JSONValue.parse($0)
+        }
         let small = Array(#"{"kind": "Namespace", "metadata": {"name": "flux-system"}}"#.utf8)
         _ = cache.parsed(small, parse: parse)
         _ = cache.parsed(small, parse: parse)
@@ -54,14 +64,23 @@ struct ParsedBodiesTests {
         let cache = ParsedBodies()
         let body = try #require(cache.parsed(Self.large) { JSONValue.parse($0) })
         let crd = ResourceType.builtIn.first { $0.kind == "CustomResourceDefinition" }!
-        var one = KubernetesStore(), two = KubernetesStore()
-        _ = try one.apply(body.value, intent: body.paths, type: crd, namespace: nil, name: "x.example.io", manager: "flux", force: false)
-        _ = try two.apply(body.value, intent: body.paths, type: crd, namespace: nil, name: "x.example.io", manager: "flux", force: false)
+        var one = KubernetesStore()
+        var two = KubernetesStore()
+        _ = try one.apply(
+            body.value, intent: body.paths, type: crd, namespace: nil, name: "x.example.io", manager: "flux",
+            force: false)
+        _ = try two.apply(
+            body.value, intent: body.paths, type: crd, namespace: nil, name: "x.example.io", manager: "flux",
+            force: false)
         var changed = body.value
         changed["spec"]?["properties"]?["field0"]?["type"] = .string("integer")
         _ = try one.apply(changed, type: crd, namespace: nil, name: "x.example.io", manager: "flux", force: false)
-        #expect(try one.get(crd, namespace: nil, name: "x.example.io")[path: "spec.properties.field0.type"] == .string("integer"))
-        #expect(try two.get(crd, namespace: nil, name: "x.example.io")[path: "spec.properties.field0.type"] == .string("string"))
+        #expect(
+            try one.get(crd, namespace: nil, name: "x.example.io")[path: "spec.properties.field0.type"]
+                == .string("integer"))
+        #expect(
+            try two.get(crd, namespace: nil, name: "x.example.io")[path: "spec.properties.field0.type"]
+                == .string("string"))
         #expect(cache.parsed(Self.large) { JSONValue.parse($0) }?.value == body.value)
     }
 
@@ -74,18 +93,24 @@ struct ParsedBodiesTests {
         let crd = ResourceType.builtIn.first { $0.kind == "CustomResourceDefinition" }!
         var store = KubernetesStore()
         let (applied, _) = try store.apply(
-            body.value, intent: body.paths, shared: shared, type: crd, namespace: nil, name: "x.example.io", manager: "flux", force: false)
+            body.value, intent: body.paths, shared: shared, type: crd, namespace: nil, name: "x.example.io",
+            manager: "flux", force: false)
         #expect(KubernetesAPI.json(applied, reusing: shared.encodings).body == applied.encoded)
-        #expect(applied[path: "metadata.managedFields"]?.array?.first?["fieldsV1"] == KubernetesStore.fieldsV1(body.paths))
+        #expect(
+            applied[path: "metadata.managedFields"]?.array?.first?["fieldsV1"] == KubernetesStore.fieldsV1(body.paths))
         let read = try store.get(crd, namespace: nil, name: "x.example.io")
         #expect(store.encodings(crd, namespace: nil, name: "x.example.io").count == 2)
-        #expect(KubernetesAPI.json(read, reusing: store.encodings(crd, namespace: nil, name: "x.example.io")).body == read.encoded)
+        #expect(
+            KubernetesAPI.json(read, reusing: store.encodings(crd, namespace: nil, name: "x.example.io")).body
+                == read.encoded)
         var changed = body.value
         changed["spec"]?["properties"]?["field0"]?["type"] = .string("integer")
         _ = try store.apply(changed, type: crd, namespace: nil, name: "x.example.io", manager: "flux", force: false)
         let reread = try store.get(crd, namespace: nil, name: "x.example.io")
         #expect(reread[path: "spec.properties.field0.type"] == .string("integer"))
-        #expect(KubernetesAPI.json(reread, reusing: store.encodings(crd, namespace: nil, name: "x.example.io")).body == reread.encoded)
+        #expect(
+            KubernetesAPI.json(reread, reusing: store.encodings(crd, namespace: nil, name: "x.example.io")).body
+                == reread.encoded)
     }
 }
 

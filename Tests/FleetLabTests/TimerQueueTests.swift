@@ -1,7 +1,8 @@
-// The lab controllers' timer queue: clusters come out once, in time order, at the earliest time they were due.
-@testable import FleetLab
 import Foundation
 import Testing
+
+// The lab controllers' timer queue: clusters come out once, in time order, at the earliest time they were due.
+@testable import FleetLab
 
 @Suite("Lab: the controllers' timer queue")
 struct TimerQueueTests {

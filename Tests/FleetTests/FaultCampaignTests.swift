@@ -215,8 +215,8 @@ extension LabFleetSuites {
             let seed = fleet.fixture.directory.appendingPathComponent("ledger-seed").path
             let copied =
                 "mkdir -p \(Self.quoted(seed)) && cp -a \(Self.quoted(disk))/. \(Self.quoted(seed))/ && mount -t "
-                    + "tmpfs -o size=\(kilobytes)k tmpfs \(Self.quoted(disk)) && cp -a \(Self.quoted(seed))/. "
-                    + "\(Self.quoted(disk))/"
+                + "tmpfs -o size=\(kilobytes)k tmpfs \(Self.quoted(disk)) && cp -a \(Self.quoted(seed))/. "
+                + "\(Self.quoted(disk))/"
             let mount =
                 readOnly
                 ? "\(copied) && mount -o remount,ro \(Self.quoted(disk))"

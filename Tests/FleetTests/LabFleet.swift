@@ -25,22 +25,28 @@ struct LabFleet {
     let stateDirectory: String
     static let passphrase = "lab-fleet-passphrase"
 
-    static let manifests = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let manifests = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
         .appendingPathComponent("inventories/flux-v2.4.0/gotk-components.yaml").path
 
-    static var sshReason: String { "Git over SSH in the lab runs sshd, which needs root and openssh-server (CI has both)" }
+    static var sshReason: String {
+        "Git over SSH in the lab runs sshd, which needs root and openssh-server (CI has both)"
+    }
     static var sshAvailable: Bool { getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/sbin/sshd") }
 
     static func start(
-        accounts: Int, clusters: Int, repositoriesPerAccount: Int = 1, faults: LabFaults? = nil, rollout: String? = nil, transports: [String] = ["ssh"]
+        accounts: Int, clusters: Int, repositoriesPerAccount: Int = 1, faults: LabFaults? = nil, rollout: String? = nil,
+        transports: [String] = ["ssh"]
     ) async throws -> LabFleet {
         var config = LabConfig.generated(
-            accounts: accounts, clusters: clusters, regions: ["eu-west-1", "us-east-1", "ap-southeast-2"], repositoriesPerAccount: repositoriesPerAccount)
+            accounts: accounts, clusters: clusters, regions: ["eu-west-1", "us-east-1", "ap-southeast-2"],
+            repositoriesPerAccount: repositoriesPerAccount)
         config.controllers = .init(deploymentDelay: "100ms")
         config.faults = faults
         let fixture = try await LabFixture(ssh: true, config: config)
         var text = LabInventory.render(
-            config, sshPort: fixture.lab.info.sshPort, fluxVersion: "2.4.0", manifests: manifests, transports: transports, info: fixture.lab.info)
+            config, sshPort: fixture.lab.info.sshPort, fluxVersion: "2.4.0", manifests: manifests,
+            transports: transports, info: fixture.lab.info)
         if let rollout {
             // Replace the generated rollout block.
             let start = text.range(of: "  rollout:\n")!
@@ -59,11 +65,13 @@ struct LabFleet {
     /// Starts a fleet, runs `body` on it and stops it whether `body` returned or threw: a test's lab is gone before
     /// the next test starts (a `defer` cannot await the stop).
     static func with(
-        accounts: Int, clusters: Int, repositoriesPerAccount: Int = 1, faults: LabFaults? = nil, rollout: String? = nil, transports: [String] = ["ssh"],
+        accounts: Int, clusters: Int, repositoriesPerAccount: Int = 1, faults: LabFaults? = nil, rollout: String? = nil,
+        transports: [String] = ["ssh"],
         _ body: (LabFleet) async throws -> Void
     ) async throws {
         let fleet = try await start(
-            accounts: accounts, clusters: clusters, repositoriesPerAccount: repositoriesPerAccount, faults: faults, rollout: rollout, transports: transports)
+            accounts: accounts, clusters: clusters, repositoriesPerAccount: repositoriesPerAccount, faults: faults,
+            rollout: rollout, transports: transports)
         do {
             try await body(fleet)
         } catch {
@@ -87,11 +95,14 @@ struct LabFleet {
         var configuration = try AWSClient.Configuration.environment(fixture.lab.environment)
         configuration.random = { 0 }
         return try FleetContext(
-            inventory: inventory, aws: AWSClient(configuration: configuration), baseCredentials: fixture.operatorCredentials,
+            inventory: inventory, aws: AWSClient(configuration: configuration),
+            baseCredentials: fixture.operatorCredentials,
             ledger: try Ledger(path: ledgerPath), stateDirectory: stateDirectory, wait: wait, environment: environment)
     }
 
-    func bareRepository(_ name: String, account: String) -> String { "\(fixture.lab.info.repositoriesRoot)/\(account)/\(name).git" }
+    func bareRepository(_ name: String, account: String) -> String {
+        "\(fixture.lab.info.repositoriesRoot)/\(account)/\(name).git"
+    }
 
     func stop() async { await fixture.stop() }
 }

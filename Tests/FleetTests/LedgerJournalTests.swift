@@ -13,20 +13,33 @@ struct LedgerJournalTests {
         let start = Date(timeIntervalSince1970: 1_795_000_000)
         for run in ["run-a", "run-b"] {
             try ledger.begin(
-                RunRecord(id: run, command: "bootstrap", inventory: "fleet.yaml", inventoryDigest: "d", options: "{}", startedAt: start, outcome: .running),
-                clusters: ["prod-a", "prod-b"].map { ClusterRecord(runId: run, cluster: $0, account: "prod", repository: "fleet", wave: 0, status: .pending) })
+                RunRecord(
+                    id: run, command: "bootstrap", inventory: "fleet.yaml", inventoryDigest: "d", options: "{}",
+                    startedAt: start, outcome: .running),
+                clusters: ["prod-a", "prod-b"].map {
+                    ClusterRecord(
+                        runId: run, cluster: $0, account: "prod", repository: "fleet", wave: 0, status: .pending)
+                })
         }
-        func current(_ run: String, _ cluster: String) throws -> String? { try ledger.clusters(run: run).first { $0.cluster == cluster }?.step }
+        func current(_ run: String, _ cluster: String) throws -> String? {
+            try ledger.clusters(run: run).first { $0.cluster == cluster }?.step
+        }
         try ledger.journal(run: "run-a", cluster: "prod-a", step: "credentials", state: .started, at: start)
         #expect(try current("run-a", "prod-a") == "credentials")
-        try ledger.journal(run: "run-a", cluster: "prod-a", step: "credentials", state: .finished, milliseconds: 12, at: start)
+        try ledger.journal(
+            run: "run-a", cluster: "prod-a", step: "credentials", state: .finished, milliseconds: 12, at: start)
         #expect(try current("run-a", "prod-a") == "credentials", "an end leaves the current step")
         try ledger.journal(run: "run-a", cluster: "prod-a", step: "describe", state: .started, at: start)
-        try ledger.journal(run: "run-a", cluster: "prod-a", step: "describe", state: .failed, detail: "refused", milliseconds: 40, at: start)
+        try ledger.journal(
+            run: "run-a", cluster: "prod-a", step: "describe", state: .failed, detail: "refused", milliseconds: 40,
+            at: start)
         #expect(try current("run-a", "prod-a") == "describe")
         #expect(try current("run-a", "prod-b") == nil && current("run-b", "prod-a") == nil, "no other cluster or run")
         let steps = try ledger.steps(run: "run-a", cluster: "prod-a")
-        #expect(steps.map { "\($0.step):\($0.state.rawValue)" } == ["credentials:started", "credentials:finished", "describe:started", "describe:failed"])
+        #expect(
+            steps.map { "\($0.step):\($0.state.rawValue)" } == [
+                "credentials:started", "credentials:finished", "describe:started", "describe:failed",
+            ])
         #expect(steps.last?.detail == "refused" && steps.last?.milliseconds == 40)
         #expect(try ledger.integrityCheck() == "ok")
     }

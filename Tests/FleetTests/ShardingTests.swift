@@ -25,7 +25,8 @@ struct ShardingTests {
 
             """
         for r in 1...20 {
-            text += "  - {name: repo-\(r), codecommit: repo-\(r), transport: https-token, username: flux-at-123456789012, password: {env: P}}\n"
+            text +=
+                "  - {name: repo-\(r), codecommit: repo-\(r), transport: https-token, username: flux-at-123456789012, password: {env: P}}\n"
         }
         text += "clusters:\n"
         for r in 1...20 {
@@ -34,7 +35,8 @@ struct ShardingTests {
         for repo in ["ssh-a", "ssh-b"] {
             for c in 1...15 { text += "  - {name: \(repo)-c\(c), repository: \(repo)}\n" }
         }
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("shards-\(UUID().uuidString).yaml").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("shards-\(UUID().uuidString).yaml")
+            .path
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: path) }
         return try InventoryLoader.load(path: path)
@@ -70,8 +72,10 @@ struct ShardingTests {
         #expect(try Shard("1/4", environment: [:]) == Shard(index: 1, count: 4))
         #expect(try Shard("4", environment: ["JOB_COMPLETION_INDEX": "3"]) == Shard(index: 3, count: 4))
         for (text, environment, message) in [
-            ("4/4", [:], "must be 0 to 3"), ("-1/4", [:], "must be 0 to 3"), ("1/0", [:], "must be 1 to 10000"), ("a/b", [:], "must be 1 to 10000"),
-            ("4", [:], "JOB_COMPLETION_INDEX is not set"), ("4", ["JOB_COMPLETION_INDEX": "7"], "must be 0 to 3"), ("1/2/3", [:], "write I/N"),
+            ("4/4", [:], "must be 0 to 3"), ("-1/4", [:], "must be 0 to 3"), ("1/0", [:], "must be 1 to 10000"),
+            ("a/b", [:], "must be 1 to 10000"),
+            ("4", [:], "JOB_COMPLETION_INDEX is not set"), ("4", ["JOB_COMPLETION_INDEX": "7"], "must be 0 to 3"),
+            ("1/2/3", [:], "write I/N"),
         ] as [(String, [String: String], String)] {
             #expect { _ = try Shard(text, environment: environment) } throws: { "\($0)".contains(message) }
         }

@@ -13,7 +13,8 @@ struct GitSocketStreamTests {
     /// A TLS server whose every answer takes 5 s (`/slow`): Git's first request waits on it.
     func silentRemote(_ peer: PeerServer) -> GitRemote {
         GitRemote(
-            url: "https://127.0.0.1:\(peer.port)/slow", authentication: .basic(username: "git", password: Secret("unused")),
+            url: "https://127.0.0.1:\(peer.port)/slow",
+            authentication: .basic(username: "git", password: Secret("unused")),
             trust: GitTrust(caPEM: peer.certificatePEM))
     }
 
@@ -33,7 +34,8 @@ struct GitSocketStreamTests {
         options.idleTimeout = .milliseconds(500)
         let writer = try RepositoryWriter(remote: silentRemote(peer), localPath: mirror(), options: options)
         await #expect {
-            _ = try await writer.submit(cluster: "a", directory: "clusters/a", changes: [.write("clusters/a/x", "x")], message: "m")
+            _ = try await writer.submit(
+                cluster: "a", directory: "clusters/a", changes: [.write("clusters/a/x", "x")], message: "m")
         } throws: { error in
             (error as? GitError)?.kind == .transport && "\(error)".contains("timed out: nothing in 0.5 s")
         }
@@ -46,7 +48,8 @@ struct GitSocketStreamTests {
         defer { peer.stop() }
         let writer = try RepositoryWriter(remote: silentRemote(peer), localPath: mirror())
         let submitted = Task {
-            try await writer.submit(cluster: "a", directory: "clusters/a", changes: [.write("clusters/a/x", "x")], message: "m")
+            try await writer.submit(
+                cluster: "a", directory: "clusters/a", changes: [.write("clusters/a/x", "x")], message: "m")
         }
         try await Task.sleep(for: .milliseconds(300))
         await writer.cancelAll()
@@ -59,12 +62,15 @@ struct GitSocketStreamTests {
         let peer = try PeerServer(lifetime: 10)
         let port = peer.port
         peer.stop()
-        let remote = GitRemote(url: "https://127.0.0.1:\(port)/repo", authentication: .basic(username: "git", password: Secret("unused")))
+        let remote = GitRemote(
+            url: "https://127.0.0.1:\(port)/repo", authentication: .basic(username: "git", password: Secret("unused")))
         let writer = try RepositoryWriter(remote: remote, localPath: mirror())
         await #expect {
-            _ = try await writer.submit(cluster: "a", directory: "clusters/a", changes: [.write("clusters/a/x", "x")], message: "m")
+            _ = try await writer.submit(
+                cluster: "a", directory: "clusters/a", changes: [.write("clusters/a/x", "x")], message: "m")
         } throws: { error in
-            (error as? GitError)?.kind == .transport && "\(error)".contains("failed to connect to 127.0.0.1:\(port): Connection refused")
+            (error as? GitError)?.kind == .transport
+                && "\(error)".contains("failed to connect to 127.0.0.1:\(port): Connection refused")
         }
     }
 }

@@ -1,9 +1,10 @@
 // The libcurl client against a local peer: methods, headers, bodies, TLS with an in-memory CA, timeouts,
 // cancellation, many requests in flight.
 import Foundation
-@testable import HTTP
 import TestSupport
 import Testing
+
+@testable import HTTP
 
 @Suite("HTTP client", .serialized)
 struct HTTPClientTests {
@@ -27,14 +28,17 @@ struct HTTPClientTests {
         #expect(!headers.contains { $0[0].lowercased() == "expect" })
 
         let body = Array("Action=GetCallerIdentity&Version=2011-06-15".utf8)
-        let post = try await client.execute(HTTPRequest(
-            method: "POST", url: "\(base)/echo", headers: [("Content-Type", "application/x-www-form-urlencoded")], body: body))
+        let post = try await client.execute(
+            HTTPRequest(
+                method: "POST", url: "\(base)/echo", headers: [("Content-Type", "application/x-www-form-urlencoded")],
+                body: body))
         let p = try echo(post)
         #expect(p["method"] as? String == "POST")
         #expect(Data(base64Encoded: p["body"] as? String ?? "") == Data(body))
 
         for method in ["PUT", "DELETE", "PATCH"] {
-            let r = try await client.execute(HTTPRequest(method: method, url: "\(base)/echo", body: method == "DELETE" ? [] : [1, 2, 3]))
+            let r = try await client.execute(
+                HTTPRequest(method: method, url: "\(base)/echo", body: method == "DELETE" ? [] : [1, 2, 3]))
             #expect(try echo(r)["method"] as? String == method)
         }
         let notFound = try await client.execute(HTTPRequest(url: "\(base)/status/503"))
@@ -46,7 +50,8 @@ struct HTTPClientTests {
         let server = try PeerServer(tls: true, arguments: ["--max-requests", "10"], lifetime: 60)
         defer { server.stop() }
         for host in ["127.0.0.1", "localhost"] {
-            let ok = try await client.execute(HTTPRequest(url: "https://\(host):\(server.port)/status/200", trust: .pem(server.certificatePEM)))
+            let ok = try await client.execute(
+                HTTPRequest(url: "https://\(host):\(server.port)/status/200", trust: .pem(server.certificatePEM)))
             #expect(ok.status == 200)
         }
         await #expect {
@@ -57,7 +62,8 @@ struct HTTPClientTests {
         let other = try PeerServer(tls: true, arguments: ["--max-requests", "1"], lifetime: 30)
         defer { other.stop() }
         await #expect {
-            _ = try await client.execute(HTTPRequest(url: "https://127.0.0.1:\(server.port)/status/200", trust: .pem(other.certificatePEM)))
+            _ = try await client.execute(
+                HTTPRequest(url: "https://127.0.0.1:\(server.port)/status/200", trust: .pem(other.certificatePEM)))
         } throws: { error in
             (error as? HTTPClientError)?.isCertificateProblem == true
         }
@@ -67,7 +73,10 @@ struct HTTPClientTests {
         let server = try PeerServer(arguments: ["--max-requests", "5"], lifetime: 60)
         defer { server.stop() }
         await #expect {
-            _ = try await client.execute(HTTPRequest(url: "http://127.0.0.1:\(server.port)/slow?seconds=3&X-Amz-Security-Token=secret", timeout: .milliseconds(300)))
+            _ = try await client.execute(
+                HTTPRequest(
+                    url: "http://127.0.0.1:\(server.port)/slow?seconds=3&X-Amz-Security-Token=secret",
+                    timeout: .milliseconds(300)))
         } throws: { error in
             guard let e = error as? HTTPClientError else { return false }
             return e.isTimeout && e.isRetryable && !e.description.contains("secret")
@@ -89,7 +98,8 @@ struct HTTPClientTests {
         defer { server.stop() }
         let started = ContinuousClock.now
         let task = Task {
-            try await client.execute(HTTPRequest(url: "http://127.0.0.1:\(server.port)/slow?seconds=10", timeout: .seconds(30)))
+            try await client.execute(
+                HTTPRequest(url: "http://127.0.0.1:\(server.port)/slow?seconds=10", timeout: .seconds(30)))
         }
         try await Task.sleep(for: .milliseconds(200))
         task.cancel()
@@ -144,7 +154,8 @@ struct HTTPClientTests {
         let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
             for i in 0..<500 {
                 group.addTask {
-                    try await client.execute(HTTPRequest(url: "http://127.0.0.1:\(server.port)/big?bytes=\(i)")).body.count
+                    try await client.execute(HTTPRequest(url: "http://127.0.0.1:\(server.port)/big?bytes=\(i)")).body
+                        .count
                 }
             }
             return try await group.reduce(into: [Int]()) { $0.append($1) }
@@ -154,7 +165,8 @@ struct HTTPClientTests {
 
     @Test func requestsPrintWithoutCredentials() {
         let request = HTTPRequest(
-            url: "https://sts.amazonaws.com/?X-Amz-Security-Token=secret-token", headers: [("Authorization", "AWS4 secret-signature")])
+            url: "https://sts.amazonaws.com/?X-Amz-Security-Token=secret-token",
+            headers: [("Authorization", "AWS4 secret-signature")])
         var dumped = ""
         dump(request, to: &dumped)
         for text in ["\(request)", String(reflecting: request), dumped] {
@@ -164,7 +176,8 @@ struct HTTPClientTests {
     }
 
     @Test(arguments: [
-        ("X-Token", "a\r\nInjected: yes"), ("X-Token", "a\nInjected: yes"), ("X-Token", "a\rb"), ("X-Bad\r\nName", "v"), ("X-Bad:Name", "v"),
+        ("X-Token", "a\r\nInjected: yes"), ("X-Token", "a\nInjected: yes"), ("X-Token", "a\rb"), ("X-Bad\r\nName", "v"),
+        ("X-Bad:Name", "v"),
     ])
     func headersThatWouldSplitTheRequestAreRefused(_ name: String, _ value: String) async {
         // Refused before any connection: nothing listens on port 9.
@@ -190,13 +203,20 @@ struct HTTPClientTests {
 struct HTTPClientErrorClassTests {
     @Test func aHandshakeCutOffByTheNetworkIsRetriedAndOneRejectedIsATLSProblem() {
         // CURLE_SSL_CONNECT_ERROR covers both; only the first is worth another try, only the second is about TLS.
-        let reset = HTTPClientError.transport(35, url: "https://api.example/version", detail: "Recv failure: Connection reset by peer")
+        let reset = HTTPClientError.transport(
+            35, url: "https://api.example/version", detail: "Recv failure: Connection reset by peer")
         #expect(reset.isRetryable && !reset.isCertificateProblem && reset.errorClass == "http.transport.35")
-        let eof = HTTPClientError.transport(35, url: "https://api.example/version", detail: "OpenSSL SSL_connect: SSL_ERROR_SYSCALL in connection to api.example:443")
+        let eof = HTTPClientError.transport(
+            35, url: "https://api.example/version",
+            detail: "OpenSSL SSL_connect: SSL_ERROR_SYSCALL in connection to api.example:443")
         #expect(eof.isRetryable && !eof.isCertificateProblem)
-        let rejected = HTTPClientError.transport(35, url: "https://api.example/version", detail: "error:0A000410:SSL routines::sslv3 alert handshake failure")
+        let rejected = HTTPClientError.transport(
+            35, url: "https://api.example/version", detail: "error:0A000410:SSL routines::sslv3 alert handshake failure"
+        )
         #expect(!rejected.isRetryable && rejected.isCertificateProblem && rejected.errorClass == "http.tls")
-        let unverified = HTTPClientError.transport(60, url: "https://api.example/version", detail: "SSL certificate problem: unable to get local issuer certificate")
+        let unverified = HTTPClientError.transport(
+            60, url: "https://api.example/version",
+            detail: "SSL certificate problem: unable to get local issuer certificate")
         #expect(!unverified.isRetryable && unverified.isCertificateProblem)
     }
 }
@@ -219,7 +239,8 @@ struct HTTPConnectionPoolTests {
         var first: HTTPConnectionPool? = HTTPConnectionPool()
         let second = HTTPConnectionPool()
         let port = try await text(HTTPRequest(url: "\(base)/port", pool: first))
-        #expect(try await text(HTTPRequest(url: "\(base)/port", pool: first)) == port, "the pool's connection is reused")
+        #expect(
+            try await text(HTTPRequest(url: "\(base)/port", pool: first)) == port, "the pool's connection is reused")
         let other = try await text(HTTPRequest(url: "\(base)/port", pool: second))
         #expect(other != port, "another pool has connections of its own")
 
@@ -227,7 +248,8 @@ struct HTTPConnectionPoolTests {
         // The server sees the first pool's connection close (asked at most 50 times, 0.1 s apart).
         var open: [Int] = []
         for _ in 0..<50 {
-            open = try JSONDecoder().decode([Int].self, from: Data(try await text(HTTPRequest(url: "\(base)/connections", pool: second)).utf8))
+            open = try JSONDecoder().decode(
+                [Int].self, from: Data(try await text(HTTPRequest(url: "\(base)/connections", pool: second)).utf8))
             if !open.contains(Int(port) ?? -1) { break }
             try await Task.sleep(for: .milliseconds(100))
         }
@@ -245,7 +267,9 @@ struct HTTPConnectionPoolTests {
         let url = "https://127.0.0.1:\(server.port)/port"
         let pool = HTTPConnectionPool()
         let port = try await text(HTTPRequest(url: url, trust: .pem(server.certificatePEM), pool: pool))
-        #expect(try await text(HTTPRequest(url: url, trust: .pem(server.certificatePEM), pool: pool)) == port, "the verified connection is reused")
+        #expect(
+            try await text(HTTPRequest(url: url, trust: .pem(server.certificatePEM), pool: pool)) == port,
+            "the verified connection is reused")
         for trust in [TLSTrust.pem(other.certificatePEM), .system] {
             await #expect {
                 _ = try await client.execute(HTTPRequest(url: url, trust: trust, pool: pool))
@@ -260,10 +284,13 @@ struct HTTPConnectionPoolTests {
         } throws: { error in
             (error as? HTTPClientError)?.isCertificateProblem == true
         }
-        #expect(try await text(HTTPRequest(url: url, trust: .pem(server.certificatePEM), pool: wrong)) != "", "its own CA still works there")
+        #expect(
+            try await text(HTTPRequest(url: url, trust: .pem(server.certificatePEM), pool: wrong)) != "",
+            "its own CA still works there")
         // A PEM without a certificate is refused, not taken for "trust nothing in particular".
         await #expect(throws: HTTPClientError.self) {
-            _ = try await client.execute(HTTPRequest(url: url, trust: .pem(Array("no certificate here".utf8)), pool: HTTPConnectionPool()))
+            _ = try await client.execute(
+                HTTPRequest(url: url, trust: .pem(Array("no certificate here".utf8)), pool: HTTPConnectionPool()))
         }
     }
 }

@@ -187,7 +187,7 @@ struct InventoryRuleTests {
     @Test func sshUserMustBeAKeyID() {
         let hint =
             "leave the user out (url: ssh://git-codecommit.eu-west-1.amazonaws.com/v1/repos/fleet) and fleetstrap "
-                + "uses the identity's active key id"
+            + "uses the identity's active key id"
         expectSingleError(
             Fixture.validate(replacing: [15: "    url: ssh://git@git-codecommit.eu-west-1.amazonaws.com/v1/repos/fleet"]
             ),
@@ -320,7 +320,7 @@ struct InventoryRuleTests {
                 rule: "path",
                 hint:
                     "a folder of letters, digits, spaces and punctuation, relative to the repository root, e.g. "
-                        + "clusters/prod-eu-1"
+                    + "clusters/prod-eu-1"
             )
         }
         for path in ["clusters/with space", "clusters/#hash", "clusters/été/東京", "clusters/a: b"] {
@@ -593,7 +593,7 @@ struct InventoryRuleTests {
         let ok = Fixture.validate(replacing: [
             7:
                 "    version: 2.4.0\n  rollout: {parallelism: 25, waves: [1, 10%, 50%], maxFailures: 5%, "
-                    + "clusterTimeout: 15m}"
+                + "clusterTimeout: 15m}"
         ])
         let rollout = try #require(ok.inventory?.rollout)
         #expect(rollout.parallelism == 25)

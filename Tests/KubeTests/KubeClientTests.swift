@@ -10,8 +10,8 @@ import Foundation
 import Git
 import Kube
 import LabSupport
-import TestSupport
 import Synchronization
+import TestSupport
 import Testing
 
 @Suite("Kubernetes client against the lab", .serialized)
@@ -23,13 +23,16 @@ struct KubeClientTests {
 
     static let fast = WaitSettings(timeout: .seconds(30), poll: .milliseconds(100))
 
-    func client(_ fixture: LabFixture, cluster: String = "prod-a", as account: String = "prod") async throws -> KubeClient {
+    func client(_ fixture: LabFixture, cluster: String = "prod-a", as account: String = "prod") async throws
+        -> KubeClient
+    {
         let aws = try fixture.client()
         let owner = try await fixture.session("prod", client: aws)
         let caller = try await fixture.session(account, client: aws)
         let clock = fixture.clock
         let access = try await KubeAccess.eks(
-            cluster: cluster, region: "eu-west-1", describer: EKSClient(client: aws, region: "eu-west-1"), credentials: owner,
+            cluster: cluster, region: "eu-west-1", describer: EKSClient(client: aws, region: "eu-west-1"),
+            credentials: owner,
             tokenCredentials: caller, now: { Date().addingTimeInterval(clock.offset.withLock { $0 }) })
         return KubeClient(access: access, random: { 0 })
     }
@@ -41,12 +44,17 @@ struct KubeClientTests {
         let objects = try KubeClient.objects(fromYAML: try Self.components().render(InstallOptions()))
         let first = try await kube.applyAll(objects)
         #expect(first.applied.count == 31 && first.unchanged.isEmpty)
-        #expect(first.applied.prefix(6).allSatisfy { $0.hasPrefix("Namespace") || $0.hasPrefix("CustomResourceDefinition") }, "CRDs and Namespaces first")
+        #expect(
+            first.applied.prefix(6).allSatisfy {
+                $0.hasPrefix("Namespace") || $0.hasPrefix("CustomResourceDefinition")
+            }, "CRDs and Namespaces first")
         let patches = fixture.lab.counters().operations["kubernetes:patch"] ?? 0
         let second = try await kube.applyAll(objects)
         #expect(second.applied.isEmpty && second.unchanged.count == 31, "\(second.applied)")
-        #expect(fixture.lab.counters().operations["kubernetes:patch"] ?? 0 == patches, "no apply request the second time")
-        let deployment = try await kube.get(apiVersion: "apps/v1", kind: "Deployment", namespace: "flux-system", name: "source-controller")
+        #expect(
+            fixture.lab.counters().operations["kubernetes:patch"] ?? 0 == patches, "no apply request the second time")
+        let deployment = try await kube.get(
+            apiVersion: "apps/v1", kind: "Deployment", namespace: "flux-system", name: "source-controller")
         #expect(deployment?[path: "metadata.labels"]?["app.kubernetes.io/part-of"]?.string == "flux")
         await fixture.stop()
     }
@@ -70,7 +78,9 @@ struct KubeClientTests {
                 spec: {containers: [{name: manager, image: "ghcr.io/fluxcd/\(name):v1"}]}
             """
         }
-        let yaml = (["apiVersion: v1\nkind: Namespace\nmetadata:\n  name: flux-system"] + ["a", "b", "c"].map(deployment)).joined(separator: "\n---\n")
+        let yaml =
+            (["apiVersion: v1\nkind: Namespace\nmetadata:\n  name: flux-system"] + ["a", "b", "c"].map(deployment))
+            .joined(separator: "\n---\n")
         _ = try await kube.applyAll(try KubeClient.objects(fromYAML: yaml))
         let before = fixture.lab.counters().operations
         try await kube.waitAvailable(namespace: "flux-system", deployments: ["a", "b", "c"], settings: Self.fast)
@@ -80,10 +90,13 @@ struct KubeClientTests {
         #expect((after["kubernetes:get"] ?? 0) == (before["kubernetes:get"] ?? 0), "no GET per Deployment")
 
         await #expect {
-            try await kube.waitAvailable(namespace: "flux-system", deployments: ["a", "missing"], settings: WaitSettings(timeout: .milliseconds(300), poll: .milliseconds(100)))
+            try await kube.waitAvailable(
+                namespace: "flux-system", deployments: ["a", "missing"],
+                settings: WaitSettings(timeout: .milliseconds(300), poll: .milliseconds(100)))
         } throws: { error in
             let kube = error as? KubeError
-            return kube?.kind == .timeout && "\(error)".contains("flux-system/missing") && "\(error)".contains("not found")
+            return kube?.kind == .timeout && "\(error)".contains("flux-system/missing")
+                && "\(error)".contains("not found")
         }
         await fixture.stop()
     }
@@ -91,16 +104,23 @@ struct KubeClientTests {
     @Test func secretsAreCreatedThenUpdatedOnlyWhenTheirDataChanges() async throws {
         let fixture = try await LabFixture(ssh: false)
         let kube = try await client(fixture)
-        _ = try await kube.applyAll(try KubeClient.objects(fromYAML: "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: flux-system\n"))
-        try await kube.createOrUpdateSecret(namespace: "flux-system", name: "flux-system", data: ["username": "a", "password": "b"])
-        try await kube.createOrUpdateSecret(namespace: "flux-system", name: "flux-system", data: ["username": "a", "password": "c"])
+        _ = try await kube.applyAll(
+            try KubeClient.objects(fromYAML: "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: flux-system\n"))
+        try await kube.createOrUpdateSecret(
+            namespace: "flux-system", name: "flux-system", data: ["username": "a", "password": "b"])
+        try await kube.createOrUpdateSecret(
+            namespace: "flux-system", name: "flux-system", data: ["username": "a", "password": "c"])
         let updates = fixture.lab.counters().operations["kubernetes:update"] ?? 0
-        try await kube.createOrUpdateSecret(namespace: "flux-system", name: "flux-system", data: ["username": "a", "password": "c"])
-        #expect(fixture.lab.counters().operations["kubernetes:update"] ?? 0 == updates, "the same data is not written again")
+        try await kube.createOrUpdateSecret(
+            namespace: "flux-system", name: "flux-system", data: ["username": "a", "password": "c"])
+        #expect(
+            fixture.lab.counters().operations["kubernetes:update"] ?? 0 == updates, "the same data is not written again"
+        )
         let secret = try await kube.get(apiVersion: "v1", kind: "Secret", namespace: "flux-system", name: "flux-system")
         #expect(secret?[path: "data.password"]?.string == Data("c".utf8).base64EncodedString())
         #expect(try await kube.delete(apiVersion: "v1", kind: "Secret", namespace: "flux-system", name: "flux-system"))
-        #expect(try await kube.get(apiVersion: "v1", kind: "Secret", namespace: "flux-system", name: "flux-system") == nil)
+        #expect(
+            try await kube.get(apiVersion: "v1", kind: "Secret", namespace: "flux-system", name: "flux-system") == nil)
         await fixture.stop()
     }
 
@@ -109,12 +129,14 @@ struct KubeClientTests {
         let kube = try await client(fixture)
         #expect(try await kube.list(apiVersion: "v1", kind: "Namespace", namespace: nil).count == 3)
         fixture.advance(to: 14 * 60)  // the first token is now too old for the lab
-        #expect(try await kube.list(apiVersion: "v1", kind: "Namespace", namespace: nil).count == 3, "a new token was made")
+        #expect(
+            try await kube.list(apiVersion: "v1", kind: "Namespace", namespace: nil).count == 3, "a new token was made")
 
         // A token the server refuses is renewed once.
         let good = try await kube.access.tokens.token(refresh: false)
         let flaky = FlakyToken(good: good)
-        let renewing = KubeClient(access: KubeAccess(name: "prod-a", server: kube.access.server, caPEM: kube.access.caPEM, tokens: flaky))
+        let renewing = KubeClient(
+            access: KubeAccess(name: "prod-a", server: kube.access.server, caPEM: kube.access.caPEM, tokens: flaky))
         #expect(try await renewing.list(apiVersion: "v1", kind: "Namespace", namespace: nil).count == 3)
         #expect(flaky.refreshes.withLock { $0 } == 1)
         await fixture.stop()
@@ -123,10 +145,11 @@ struct KubeClientTests {
     @Test func throttlingAndServerErrorsAreRetried() async throws {
         let fixture = try await LabFixture(ssh: false)
         let kube = try await client(fixture)
-        try await fixture.lab.setFaults(LabFaults(rules: [
-            .init(service: "kubernetes", operation: "list", error: .tooManyRequests, count: 2, retryAfter: 0),
-            .init(service: "kubernetes", operation: "get", error: .unavailable, count: 1),
-        ]))
+        try await fixture.lab.setFaults(
+            LabFaults(rules: [
+                .init(service: "kubernetes", operation: "list", error: .tooManyRequests, count: 2, retryAfter: 0),
+                .init(service: "kubernetes", operation: "get", error: .unavailable, count: 1),
+            ]))
         #expect(try await kube.list(apiVersion: "v1", kind: "Namespace", namespace: nil).count == 3)
         #expect(try await kube.get(apiVersion: "v1", kind: "Namespace", namespace: nil, name: "default") != nil)
         let counters = fixture.lab.counters()
@@ -138,7 +161,8 @@ struct KubeClientTests {
         let fixture = try await LabFixture(ssh: false)
         let kube = try await client(fixture)
         // Every GET fails with 503 for longer than the client retries: discovery must say so, not "not served".
-        try await fixture.lab.setFaults(LabFaults(rules: [.init(service: "kubernetes", error: .unavailable, count: 100)]))
+        try await fixture.lab.setFaults(
+            LabFaults(rules: [.init(service: "kubernetes", error: .unavailable, count: 100)]))
         await #expect { _ = try await kube.resource(apiVersion: "apps/v1", kind: "Deployment") } throws: { error in
             (error as? KubeError)?.kind == .server && !"\(error)".contains("does not serve")
         }
@@ -171,8 +195,11 @@ struct KubeClientTests {
         let aggregated = version != "1.25"
         // Legacy: /apis and /api answered with the legacy documents, then each of the four group versions.
         #expect(discoveries() == (aggregated ? 2 : 6))
-        await #expect { _ = try await kube.resource(apiVersion: "source.toolkit.fluxcd.io/v1", kind: "GitRepository") } throws: { error in
-            (error as? KubeError)?.kind == .notFound && "\(error)".contains("does not serve source.toolkit.fluxcd.io/v1")
+        await #expect {
+            _ = try await kube.resource(apiVersion: "source.toolkit.fluxcd.io/v1", kind: "GitRepository")
+        } throws: { error in
+            (error as? KubeError)?.kind == .notFound
+                && "\(error)".contains("does not serve source.toolkit.fluxcd.io/v1")
         }
         await #expect { _ = try await kube.resource(apiVersion: "apps/v1", kind: "Widget") } throws: { error in
             (error as? KubeError)?.kind == .notFound && "\(error)".contains("apps/v1 has no kind Widget")
@@ -188,14 +215,20 @@ struct KubeClientTests {
         let fixture = try await LabFixture(ssh: false)
         let kube = try await client(fixture)
         let labCA = Array(try Data(contentsOf: URL(fileURLWithPath: fixture.lab.info.caBundle)))
-        let wrongCA = KubeClient(access: KubeAccess(name: "prod-a", server: kube.access.server, caPEM: labCA, tokens: kube.access.tokens))
-        await #expect { _ = try await wrongCA.list(apiVersion: "v1", kind: "Namespace", namespace: nil) } throws: { error in
+        let wrongCA = KubeClient(
+            access: KubeAccess(name: "prod-a", server: kube.access.server, caPEM: labCA, tokens: kube.access.tokens))
+        await #expect { _ = try await wrongCA.list(apiVersion: "v1", kind: "Namespace", namespace: nil) } throws: {
+            error in
             (error as? KubeError)?.kind == .tls && "\(error)".hasPrefix("cluster prod-a: discover v1:")
         }
         #expect(try await kube.canI("create", group: "apiextensions.k8s.io", resource: "customresourcedefinitions"))
         let denied = try await client(fixture, as: "dev")
-        await #expect { _ = try await denied.canI("create", group: "", resource: "secrets", namespace: "flux-system") } throws: { ($0 as? KubeError)?.kind == .forbidden }
-        await #expect { _ = try await denied.get(apiVersion: "v1", kind: "Namespace", namespace: nil, name: "default") } throws: { error in
+        await #expect {
+            _ = try await denied.canI("create", group: "", resource: "secrets", namespace: "flux-system")
+        } throws: { ($0 as? KubeError)?.kind == .forbidden }
+        await #expect {
+            _ = try await denied.get(apiVersion: "v1", kind: "Namespace", namespace: nil, name: "default")
+        } throws: { error in
             (error as? KubeError)?.kind == .forbidden && "\(error)".contains("access entry")
         }
         await fixture.stop()

@@ -22,7 +22,8 @@ struct KubeconfigTests {
 
     @Test func aContextWithATokenAndOneWithAnExecPlugin() async throws {
         let counter = folder.file("exec-count").path
-        let path = try write("""
+        let path = try write(
+            """
             apiVersion: v1
             kind: Config
             current-context: prod
@@ -58,7 +59,8 @@ struct KubeconfigTests {
     }
 
     @Test func whatKubectlWouldRefuseIsRefusedClearly() throws {
-        let path = try write("""
+        let path = try write(
+            """
             current-context: missing
             clusters:
             - name: c
@@ -70,16 +72,23 @@ struct KubeconfigTests {
             - name: ok
               context: {cluster: c, user: u}
             """)
-        #expect { try Kubeconfig.access(path: path) } throws: { "\($0)".contains("no context named 'missing' (have: ok)") }
-        #expect { try Kubeconfig.access(path: path, context: "ok") } throws: { "\($0)".contains("fleetstrap always verifies TLS") }
+        #expect { try Kubeconfig.access(path: path) } throws: {
+            "\($0)".contains("no context named 'missing' (have: ok)")
+        }
+        #expect { try Kubeconfig.access(path: path, context: "ok") } throws: {
+            "\($0)".contains("fleetstrap always verifies TLS")
+        }
         #expect { try Kubeconfig.access(path: "/nonexistent/kubeconfig") } throws: { "\($0)".contains("not readable") }
     }
 
     /// TLS verification cannot be turned off from a kubeconfig: insecure-skip-tls-verify is refused by name, with or
     /// without a CA (kubectl itself refuses the two together).
     @Test func insecureSkipTLSVerifyIsRefusedNotObeyed() throws {
-        for ca in ["", "\n    certificate-authority-data: \(Data("-----BEGIN CERTIFICATE-----\n".utf8).base64EncodedString())"] {
-            let path = try write("""
+        for ca in [
+            "", "\n    certificate-authority-data: \(Data("-----BEGIN CERTIFICATE-----\n".utf8).base64EncodedString())",
+        ] {
+            let path = try write(
+                """
                 current-context: c
                 clusters:
                 - name: c

@@ -17,7 +17,10 @@ public final class LabFixture: @unchecked Sendable {
     public func advance(to seconds: TimeInterval) { clock.offset.withLock { $0 = seconds } }
 
     public static let config = LabConfig(
-        accounts: [.init(name: "operator", id: "000000000000"), .init(name: "prod", id: "111111111111"), .init(name: "dev", id: "222222222222")],
+        accounts: [
+            .init(name: "operator", id: "000000000000"), .init(name: "prod", id: "111111111111"),
+            .init(name: "dev", id: "222222222222"),
+        ],
         users: [
             .init(name: "operator", account: "operator", accessKey: true), .init(name: "flux-prod", account: "prod"),
             .init(name: "flux-dev", account: "dev"),
@@ -28,8 +31,14 @@ public final class LabFixture: @unchecked Sendable {
             .init(name: "nobody-trusts-you", account: "prod", trust: ["arn:aws:iam::999999999999:root"]),
             .init(name: "irsa", account: "prod", trust: [], webIdentity: true),
         ],
-        repositories: [.init(name: "fleet-prod", account: "prod", region: "eu-west-1"), .init(name: "fleet-dev", account: "dev", region: "us-east-1")],
-        clusters: [.init(name: "prod-a", account: "prod", region: "eu-west-1"), .init(name: "dev-a", account: "dev", region: "us-east-1")])
+        repositories: [
+            .init(name: "fleet-prod", account: "prod", region: "eu-west-1"),
+            .init(name: "fleet-dev", account: "dev", region: "us-east-1"),
+        ],
+        clusters: [
+            .init(name: "prod-a", account: "prod", region: "eu-west-1"),
+            .init(name: "dev-a", account: "dev", region: "us-east-1"),
+        ])
 
     public init(ssh: Bool = true, config: LabConfig = LabFixture.config) async throws {
         folder = try TemporaryFolder("fleetstrap-lab")
@@ -54,7 +63,8 @@ public final class LabFixture: @unchecked Sendable {
     }
 
     public var operatorCredentials: StaticCredentialProvider {
-        StaticCredentialProvider(AWSCredentials(accessKeyID: lab.info.accessKeyId, secretAccessKey: lab.info.secretAccessKey))
+        StaticCredentialProvider(
+            AWSCredentials(accessKeyID: lab.info.accessKeyId, secretAccessKey: lab.info.secretAccessKey))
     }
 
     /// A role session in `account` (prod or dev).
@@ -62,7 +72,9 @@ public final class LabFixture: @unchecked Sendable {
         let id = account == "prod" ? "111111111111" : "222222222222"
         let sts = STSClient(client: client, region: "eu-west-1")
         let credentials = try await sts.assumeRole(
-            .init(roleARN: "arn:aws:iam::\(id):role/fleetstrap", sessionName: "test", externalID: account == "dev" ? "dev-external" : nil),
+            .init(
+                roleARN: "arn:aws:iam::\(id):role/fleetstrap", sessionName: "test",
+                externalID: account == "dev" ? "dev-external" : nil),
             credentials: operatorCredentials)
         return StaticCredentialProvider(credentials)
     }
@@ -75,12 +87,14 @@ public struct LabCluster: Sendable {
     public let token: String
 
     public func call(
-        _ path: String, method: String = "GET", body: String = "", contentType: String? = nil, accept: String = "application/json", token: String? = nil,
+        _ path: String, method: String = "GET", body: String = "", contentType: String? = nil,
+        accept: String = "application/json", token: String? = nil,
         timeout: Duration = .seconds(30)
     ) async throws -> HTTPResponse {
         var headers = [("Authorization", "Bearer \(token ?? self.token)"), ("Accept", accept)]
         if let contentType { headers.append(("Content-Type", contentType)) }
-        var request = HTTPRequest(method: method, url: endpoint + path, headers: headers, body: Array(body.utf8), trust: .pem(ca))
+        var request = HTTPRequest(
+            method: method, url: endpoint + path, headers: headers, body: Array(body.utf8), trust: .pem(ca))
         request.timeout = timeout
         return try await HTTPClient.shared.execute(request)
     }
@@ -88,13 +102,17 @@ public struct LabCluster: Sendable {
     /// Server-side apply of a YAML object at its resource path.
     @discardableResult
     public func apply(_ path: String, _ yaml: String, manager: String = "flux") async throws -> HTTPResponse {
-        try await call(path + "?fieldManager=\(manager)&force=true", method: "PATCH", body: yaml, contentType: "application/apply-patch+yaml")
+        try await call(
+            path + "?fieldManager=\(manager)&force=true", method: "PATCH", body: yaml,
+            contentType: "application/apply-patch+yaml")
     }
 
     public func get(_ path: String) async throws -> JSONValue? { JSONValue.parse(try await call(path).body) }
 
     /// Polls `path` until `condition` holds for the object (at most `seconds`); returns the last object read.
-    public func wait(_ path: String, seconds: Double = 20, until condition: (JSONValue) -> Bool) async throws -> JSONValue? {
+    public func wait(_ path: String, seconds: Double = 20, until condition: (JSONValue) -> Bool) async throws
+        -> JSONValue?
+    {
         let deadline = Date().addingTimeInterval(seconds)
         var last: JSONValue?
         repeat {
@@ -108,11 +126,14 @@ public struct LabCluster: Sendable {
 
 extension LabFixture {
     /// Describes `cluster` as its owner and signs an EKS token as `account`'s fleetstrap role.
-    public func connect(cluster: String = "prod-a", as account: String = "prod", region: String = "eu-west-1") async throws -> LabCluster {
+    public func connect(cluster: String = "prod-a", as account: String = "prod", region: String = "eu-west-1")
+        async throws -> LabCluster
+    {
         let client = try client()
         let caller = try await session(account, client: client)
         let owner = try await self.session(cluster.hasPrefix("prod") ? "prod" : "dev", client: client)
-        let info = try await EKSClient(client: client, region: region).describeCluster(name: cluster, credentials: owner)
+        let info = try await EKSClient(client: client, region: region).describeCluster(
+            name: cluster, credentials: owner)
         let token = EKSToken.make(
             clusterName: cluster, region: region, credentials: try await caller.credentials(), date: Date(),
             stsHost: client.configuration.endpoints.stsHost(region: region))
@@ -128,7 +149,9 @@ public final class MovableClock: Sendable {
 
 public enum Keys {
     /// An SSH key made by ssh-keygen: (private key path, public key line).
-    public static func make(type: String = "rsa", bits: Int = 2048, in directory: URL, name: String) throws -> (String, String) {
+    public static func make(type: String = "rsa", bits: Int = 2048, in directory: URL, name: String) throws -> (
+        String, String
+    ) {
         let path = directory.appendingPathComponent(name).path
         var arguments = ["-q", "-t", type, "-N", "", "-f", path, "-C", name]
         if type == "rsa" { arguments += ["-b", String(bits), "-m", "PEM"] }
@@ -137,7 +160,10 @@ public enum Keys {
         p.arguments = arguments
         try p.run()
         p.waitUntilExit()
-        return (path, try String(contentsOfFile: path + ".pub", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))
+        return (
+            path,
+            try String(contentsOfFile: path + ".pub", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        )
     }
 
     public static func md5Fingerprint(_ publicKeyPath: String) throws -> String {

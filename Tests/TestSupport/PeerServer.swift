@@ -16,8 +16,10 @@ public final class PeerServer: @unchecked Sendable {
         var args = [Self.scriptDirectory.appendingPathComponent("peer_server.py").path, "--lifetime", String(lifetime)]
         if tls {
             try Self.makeCertificate(in: directory)
-            args += ["--tls-cert", directory.appendingPathComponent("cert.pem").path,
-                     "--tls-key", directory.appendingPathComponent("key.pem").path]
+            args += [
+                "--tls-cert", directory.appendingPathComponent("cert.pem").path,
+                "--tls-key", directory.appendingPathComponent("key.pem").path,
+            ]
         }
         (process, port) = try Self.launch(["python3"] + args + arguments)
     }
@@ -97,7 +99,8 @@ public func runCommand(_ arguments: [String], environment: [String: String]? = n
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             process.arguments = arguments
             if let environment { process.environment = environment }
-            let out = Pipe(), err = Pipe()
+            let out = Pipe()
+            let err = Pipe()
             process.standardOutput = out
             process.standardError = err
             process.standardInput = FileHandle.nullDevice
@@ -116,7 +119,8 @@ public func runCommand(_ arguments: [String], environment: [String: String]? = n
             let outData = out.fileHandleForReading.readDataToEndOfFile()
             done.wait()
             process.waitUntilExit()
-            continuation.resume(returning: (process.terminationStatus, outData, String(decoding: errData, as: UTF8.self)))
+            continuation.resume(
+                returning: (process.terminationStatus, outData, String(decoding: errData, as: UTF8.self)))
         }
     }
 }

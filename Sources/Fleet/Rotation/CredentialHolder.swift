@@ -202,7 +202,7 @@ struct HolderCredentials: Sendable {
             : "\(inactive.count) \(inactive.count == 1 ? "is" : "are") Inactive (\(inactive.map { c in c.id + ((usedBy[c.id] ?? []).isEmpty ? "" : " used by \(usedBy[c.id]!.prefix(3).joined(separator: ", "))") }.joined(separator: ", "))); --prune-inactive deletes those no cluster uses"
         return
             "IAM user \(holder.iamUser) has \(held.count) \(holder.what)s, IAM's limit: no room for a new one. "
-                + "\(detail)"
+            + "\(detail)"
     }
 
     /// Makes the old credentials Inactive (deleted with --delete-old): the last step, once every cluster is switched.

@@ -55,7 +55,7 @@ extension RotationRun {
             record.detail = reasons.joined(separator: "; ")
             outcome.message =
                 "partially rotated: \(record.detail!); \(record.oldKeys.joined(separator: ", ")) stay Active; "
-                    + "`fleetstrap rotate --resume \(runID)` finishes it"
+                + "`fleetstrap rotate --resume \(runID)` finishes it"
             try? context.ledger.record(rotation: record)
             try? context.ledger.event(run: runID, level: "warning", "\(holder.name): \(outcome.message)")
             return outcome
@@ -100,8 +100,8 @@ extension RotationRun {
         outcome.state = .rotated
         outcome.message =
             "\(member.clusters.count) clusters switched to \(record.newKeyId); "
-                + "\(record.oldKeys.isEmpty ? "nothing older" : record.oldKeys.joined(separator: ", ")) "
-                + "\(rotation.deleteOld ? "deleted" : "made Inactive")"
+            + "\(record.oldKeys.isEmpty ? "nothing older" : record.oldKeys.joined(separator: ", ")) "
+            + "\(rotation.deleteOld ? "deleted" : "made Inactive")"
         return outcome
     }
 }

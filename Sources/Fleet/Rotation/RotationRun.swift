@@ -87,7 +87,7 @@ public struct RotationRun: Sendable {
                             clusters: clusters.count,
                             message:
                                 "the user name of repository \(repository.name) cannot be read or is not an IAM HTTPS "
-                                    + "Git user name (<user>-at-<account id>)"
+                                + "Git user name (<user>-at-<account id>)"
                         ))
                 }
                 continue
@@ -162,8 +162,8 @@ public struct RotationRun: Sendable {
                     outcome.oldKeys = [current.id]
                     outcome.message =
                         "\(holder.what) \(current.id) is "
-                            + "\(DurationText.age(seconds: now().timeIntervalSince(created))) old, younger than "
-                            + "--older-than \(DurationText.age(seconds: limit))"
+                        + "\(DurationText.age(seconds: now().timeIntervalSince(created))) old, younger than "
+                        + "--older-than \(DurationText.age(seconds: limit))"
                     outcomes.append(outcome)
                     continue
                 }
@@ -190,7 +190,7 @@ public struct RotationRun: Sendable {
                 if let unfinished = plan.unfinished {
                     outcome.message =
                         "would continue the partial rotation to \(unfinished.newKeyId) (run \(unfinished.runId)) on "
-                            + "\(plan.clusters.count) clusters"
+                        + "\(plan.clusters.count) clusters"
                 } else if let refusal = store.refusal(
                     plan.held.filter { !(!$0.active && rotation.pruneInactive && (usedBy[$0.id] ?? []).isEmpty) },
                     usedBy: usedBy)
@@ -200,7 +200,7 @@ public struct RotationRun: Sendable {
                 } else {
                     outcome.message =
                         "would make a new \(plan.holder.what), switch \(plan.clusters.count) clusters to it, then "
-                            + "make \(outcome.oldKeys.joined(separator: ", ")) Inactive"
+                        + "make \(outcome.oldKeys.joined(separator: ", ")) Inactive"
                 }
                 outcomes.append(outcome)
             }

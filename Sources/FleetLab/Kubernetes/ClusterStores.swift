@@ -31,7 +31,10 @@ final class ClusterStores: Sendable {
         let namespaces = ResourceType.builtIn[0]
         for name in ["default", "kube-system", "kube-public"] {
             _ = try? store.create(
-                .object(["apiVersion": .string("v1"), "kind": .string("Namespace"), "metadata": .object(["name": .string(name)])]),
+                .object([
+                    "apiVersion": .string("v1"), "kind": .string("Namespace"),
+                    "metadata": .object(["name": .string(name)]),
+                ]),
                 type: namespaces, namespace: nil, manager: "kube-apiserver")
         }
         return store

@@ -25,9 +25,12 @@ struct KubernetesAPI {
             case .success(let identity):
                 let principal = identity.roleARN ?? identity.arn
                 guard admins.contains(principal) else {
-                    return Self.status(KubernetesError(
-                        code: 403, reason: "Forbidden",
-                        message: "User \"\(identity.arn)\" cannot \(request.method.lowercased()) at the cluster scope: no access entry for \(principal)"))
+                    return Self.status(
+                        KubernetesError(
+                            code: 403, reason: "Forbidden",
+                            message:
+                                "User \"\(identity.arn)\" cannot \(request.method.lowercased()) at the cluster scope: no access entry for \(principal)"
+                        ))
                 }
             case .failure:
                 return Self.status(KubernetesError(code: 401, reason: "Unauthorized", message: "Unauthorized"))
@@ -40,25 +43,34 @@ struct KubernetesAPI {
         let segments = request.path.split(separator: "/").map { PercentEncoding.decode($0) }
         switch (request.method, segments.first) {
         case ("GET", "version"):
-            return Self.json(.object([
-                "major": .string("1"), "minor": .string(String((cluster.version ?? "1.31").split(separator: ".").last ?? "31")),
-                "gitVersion": .string("v\(cluster.version ?? "1.31").0-eks-fleetstrap-lab"), "platform": .string("linux/amd64"),
-            ]))
+            return Self.json(
+                .object([
+                    "major": .string("1"),
+                    "minor": .string(String((cluster.version ?? "1.31").split(separator: ".").last ?? "31")),
+                    "gitVersion": .string("v\(cluster.version ?? "1.31").0-eks-fleetstrap-lab"),
+                    "platform": .string("linux/amd64"),
+                ]))
         case ("GET", "api") where segments.count == 1, ("GET", "apis") where segments.count == 1:
             return discovery(request, store: store, core: segments.first == "api")
         default:
             break
         }
         // /api/v1/... or /apis/<group>/<version>/...
-        let group: String, version: String, rest: ArraySlice<String>
+        let group: String
+        let version: String
+        let rest: ArraySlice<String>
         if segments.first == "api", segments.count >= 2 {
             (group, version, rest) = ("", segments[1], segments.dropFirst(2))
         } else if segments.first == "apis", segments.count >= 3 {
             (group, version, rest) = (segments[1], segments[2], segments.dropFirst(3))
         } else {
-            return Self.status(KubernetesError(code: 404, reason: "NotFound", message: "the server could not find the requested resource"))
+            return Self.status(
+                KubernetesError(
+                    code: 404, reason: "NotFound", message: "the server could not find the requested resource"))
         }
-        if rest.isEmpty, request.method == "GET", store.types.contains(where: { $0.group == group && $0.version == version }) {
+        if rest.isEmpty, request.method == "GET",
+            store.types.contains(where: { $0.group == group && $0.version == version })
+        {
             return Self.json(resourceList(store, group: group, version: version))
         }
         var parts = Array(rest)
@@ -68,19 +80,24 @@ struct KubernetesAPI {
             parts.removeFirst(2)
         }
         guard let plural = parts.first, let type = store.type(group: group, version: version, plural: plural) else {
-            return Self.status(KubernetesError(code: 404, reason: "NotFound", message: "the server could not find the requested resource"))
+            return Self.status(
+                KubernetesError(
+                    code: 404, reason: "NotFound", message: "the server could not find the requested resource"))
         }
         let name = parts.count > 1 ? parts[1] : nil
         if type.kind == "SelfSubjectAccessReview" {
             // Only callers with an access entry get this far, and every entry is cluster-admin: all is allowed.
             guard request.method == "POST", name == nil, let review = try? body(request) else {
-                return Self.status(KubernetesError(code: 405, reason: "MethodNotAllowed", message: "create a SelfSubjectAccessReview with POST"))
+                return Self.status(
+                    KubernetesError(
+                        code: 405, reason: "MethodNotAllowed", message: "create a SelfSubjectAccessReview with POST"))
             }
-            return Self.json(.object([
-                "apiVersion": .string("authorization.k8s.io/v1"), "kind": .string("SelfSubjectAccessReview"),
-                "spec": review["spec"] ?? .object([:]),
-                "status": .object(["allowed": .bool(true), "reason": .string("cluster-admin by EKS access entry")]),
-            ]), status: 201)
+            return Self.json(
+                .object([
+                    "apiVersion": .string("authorization.k8s.io/v1"), "kind": .string("SelfSubjectAccessReview"),
+                    "spec": review["spec"] ?? .object([:]),
+                    "status": .object(["allowed": .bool(true), "reason": .string("cluster-admin by EKS access entry")]),
+                ]), status: 201)
         }
         let query = Dictionary(request.query, uniquingKeysWith: { a, _ in a })
         do {
@@ -88,9 +105,14 @@ struct KubernetesAPI {
             case ("GET", nil):
                 return Self.json(store.list(type, namespace: namespace))
             case ("GET", let name?):
-                return Self.json(try store.get(type, namespace: namespace, name: name), reusing: store.encodings(type, namespace: namespace, name: name))
+                return Self.json(
+                    try store.get(type, namespace: namespace, name: name),
+                    reusing: store.encodings(type, namespace: namespace, name: name))
             case ("POST", nil):
-                return Self.json(try store.create(try body(request), type: type, namespace: namespace, manager: query["fieldManager"] ?? "unknown"), status: 201)
+                return Self.json(
+                    try store.create(
+                        try body(request), type: type, namespace: namespace, manager: query["fieldManager"] ?? "unknown"
+                    ), status: 201)
             case ("PUT", let name?):
                 var object = try body(request)
                 if object[path: "metadata.name"]?.string != name { object["metadata"]?["name"] = .string(name) }
@@ -98,20 +120,27 @@ struct KubernetesAPI {
                     try store.setStatus(type, namespace: namespace, name: name, status)
                     return Self.json(try store.get(type, namespace: namespace, name: name))
                 }
-                return Self.json(try store.update(object, type: type, namespace: namespace, manager: query["fieldManager"] ?? "unknown"))
+                return Self.json(
+                    try store.update(
+                        object, type: type, namespace: namespace, manager: query["fieldManager"] ?? "unknown"))
             case ("PATCH", let name?):
                 guard request.header("Content-Type")?.hasPrefix("application/apply-patch+yaml") == true else {
-                    throw KubernetesError(code: 415, reason: "UnsupportedMediaType", message: "the lab serves server-side apply patches (application/apply-patch+yaml) only")
+                    throw KubernetesError(
+                        code: 415, reason: "UnsupportedMediaType",
+                        message: "the lab serves server-side apply patches (application/apply-patch+yaml) only")
                 }
                 let patch = try parsedBody(request)
                 let (object, created) = try store.apply(
-                    patch.value, intent: patch.paths, shared: patch.shared, type: type, namespace: namespace, name: name,
+                    patch.value, intent: patch.paths, shared: patch.shared, type: type, namespace: namespace,
+                    name: name,
                     manager: query["fieldManager"] ?? "", force: query["force"] == "true")
                 return Self.json(object, status: created ? 201 : 200, reusing: patch.shared?.encodings ?? [])
             case ("DELETE", let name?):
                 return Self.json(try store.delete(type, namespace: namespace, name: name))
             default:
-                throw KubernetesError(code: 405, reason: "MethodNotAllowed", message: "\(request.method) is not supported on \(request.path)")
+                throw KubernetesError(
+                    code: 405, reason: "MethodNotAllowed",
+                    message: "\(request.method) is not supported on \(request.path)")
             }
         } catch let error as KubernetesError {
             return Self.status(error)
@@ -140,7 +169,8 @@ struct KubernetesAPI {
     private static let notAnObject = KubernetesError.badRequest("the body is neither JSON nor YAML")
 
     static func json(_ value: JSONValue, status: Int = 200, reusing known: [EncodedJSON] = []) -> LabResponse {
-        LabResponse(status: status, headers: [("Content-Type", "application/json")], body: value.encoded(reusing: known))
+        LabResponse(
+            status: status, headers: [("Content-Type", "application/json")], body: value.encoded(reusing: known))
     }
 
     static func status(_ error: KubernetesError) -> LabResponse { json(error.status, status: error.code) }

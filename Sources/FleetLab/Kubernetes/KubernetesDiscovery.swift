@@ -11,10 +11,11 @@ extension KubernetesAPI {
     func discovery(_ request: LabRequest, store: KubernetesStore, core: Bool) -> LabResponse {
         switch Self.discoveryFormat(request.header("Accept"), served: aggregatedVersions) {
         case nil:
-            return Self.status(KubernetesError(
-                code: 406, reason: "NotAcceptable",
-                message: "only the following media types are accepted: application/json, "
-                    + aggregatedVersions.map(Self.aggregatedMediaType).joined(separator: ", ")))
+            return Self.status(
+                KubernetesError(
+                    code: 406, reason: "NotAcceptable",
+                    message: "only the following media types are accepted: application/json, "
+                        + aggregatedVersions.map(Self.aggregatedMediaType).joined(separator: ", ")))
         case .legacy?:
             return Self.json(core ? versions : groupList(store))
         case .aggregated(let version)?:
@@ -24,7 +25,9 @@ extension KubernetesAPI {
         }
     }
 
-    static func aggregatedMediaType(_ version: String) -> String { "application/json;g=apidiscovery.k8s.io;v=\(version);as=APIGroupDiscoveryList" }
+    static func aggregatedMediaType(_ version: String) -> String {
+        "application/json;g=apidiscovery.k8s.io;v=\(version);as=APIGroupDiscoveryList"
+    }
 
     enum DiscoveryFormat: Equatable {
         case legacy
@@ -37,14 +40,17 @@ extension KubernetesAPI {
         guard let accept, !accept.trimmingCharacters(in: .whitespaces).isEmpty else { return .legacy }
         for range in accept.split(separator: ",") {
             let parts = range.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
-            guard let type = parts.first?.lowercased(), ["application/json", "application/*", "*/*"].contains(type) else { continue }
+            guard let type = parts.first?.lowercased(), ["application/json", "application/*", "*/*"].contains(type)
+            else { continue }
             var parameters: [String: String] = [:]
             for parameter in parts.dropFirst() {
                 let pair = parameter.split(separator: "=", maxSplits: 1).map(String.init)
                 if pair.count == 2 { parameters[pair[0].lowercased()] = pair[1] }
             }
             guard let target = parameters["as"] else { return .legacy }
-            if target == "APIGroupDiscoveryList", parameters["g"] == "apidiscovery.k8s.io", let version = parameters["v"], served.contains(version) {
+            if target == "APIGroupDiscoveryList", parameters["g"] == "apidiscovery.k8s.io",
+                let version = parameters["v"], served.contains(version)
+            {
                 return .aggregated(version)
             }
         }
@@ -62,7 +68,9 @@ extension KubernetesAPI {
     private var versions: JSONValue {
         .object([
             "kind": .string("APIVersions"), "versions": .array([.string("v1")]),
-            "serverAddressByClientCIDRs": .array([.object(["clientCIDR": .string("0.0.0.0/0"), "serverAddress": .string(serverAddress)])]),
+            "serverAddressByClientCIDRs": .array([
+                .object(["clientCIDR": .string("0.0.0.0/0"), "serverAddress": .string(serverAddress)])
+            ]),
         ])
     }
 
@@ -78,20 +86,27 @@ extension KubernetesAPI {
     private func groupList(_ store: KubernetesStore) -> JSONValue {
         .object([
             "kind": .string("APIGroupList"), "apiVersion": .string("v1"),
-            "groups": .array(groupVersions(store, core: false).map { group, versions in
-                .object([
-                    "name": .string(group),
-                    "versions": .array(versions.map { .object(["groupVersion": .string("\(group)/\($0)"), "version": .string($0)]) }),
-                    "preferredVersion": .object(["groupVersion": .string("\(group)/\(versions[0])"), "version": .string(versions[0])]),
-                ])
-            }),
+            "groups": .array(
+                groupVersions(store, core: false).map { group, versions in
+                    .object([
+                        "name": .string(group),
+                        "versions": .array(
+                            versions.map {
+                                .object(["groupVersion": .string("\(group)/\($0)"), "version": .string($0)])
+                            }),
+                        "preferredVersion": .object([
+                            "groupVersion": .string("\(group)/\(versions[0])"), "version": .string(versions[0]),
+                        ]),
+                    ])
+                }),
         ])
     }
 
     func resourceList(_ store: KubernetesStore, group: String, version: String) -> JSONValue {
         let resources = store.types.filter { $0.group == group && $0.version == version }.map { t -> JSONValue in
             .object([
-                "name": .string(t.plural), "singularName": .string(t.kind.lowercased()), "namespaced": .bool(t.namespaced),
+                "name": .string(t.plural), "singularName": .string(t.kind.lowercased()),
+                "namespaced": .bool(t.namespaced),
                 "kind": .string(t.kind), "verbs": Self.verbs, "shortNames": .array(t.shortNames.map { .string($0) }),
             ])
         }
@@ -108,24 +123,31 @@ extension KubernetesAPI {
             if !group.isEmpty { metadata["name"] = .string(group) }
             return .object([
                 "metadata": .object(metadata),
-                "versions": .array(versions.map { v in
-                    .object([
-                        "version": .string(v), "freshness": .string("Current"),
-                        "resources": .array(store.types.filter { $0.group == group && $0.version == v }.map { t in
-                            var resource: [String: JSONValue] = [
-                                "resource": .string(t.plural), "singularResource": .string(t.kind.lowercased()),
-                                "responseKind": .object(["group": .string(group), "version": .string(v), "kind": .string(t.kind)]),
-                                "scope": .string(t.namespaced ? "Namespaced" : "Cluster"), "verbs": Self.verbs,
-                            ]
-                            if !t.shortNames.isEmpty { resource["shortNames"] = .array(t.shortNames.map { .string($0) }) }
-                            return .object(resource)
-                        }),
-                    ])
-                }),
+                "versions": .array(
+                    versions.map { v in
+                        .object([
+                            "version": .string(v), "freshness": .string("Current"),
+                            "resources": .array(
+                                store.types.filter { $0.group == group && $0.version == v }.map { t in
+                                    var resource: [String: JSONValue] = [
+                                        "resource": .string(t.plural), "singularResource": .string(t.kind.lowercased()),
+                                        "responseKind": .object([
+                                            "group": .string(group), "version": .string(v), "kind": .string(t.kind),
+                                        ]),
+                                        "scope": .string(t.namespaced ? "Namespaced" : "Cluster"), "verbs": Self.verbs,
+                                    ]
+                                    if !t.shortNames.isEmpty {
+                                        resource["shortNames"] = .array(t.shortNames.map { .string($0) })
+                                    }
+                                    return .object(resource)
+                                }),
+                        ])
+                    }),
             ])
         }
         return .object([
-            "kind": .string("APIGroupDiscoveryList"), "apiVersion": .string("apidiscovery.k8s.io/\(version)"), "metadata": .object([:]),
+            "kind": .string("APIGroupDiscoveryList"), "apiVersion": .string("apidiscovery.k8s.io/\(version)"),
+            "metadata": .object([:]),
             "items": .array(items),
         ])
     }

@@ -13,8 +13,12 @@ public struct ResourceType: Sendable, Hashable {
     public var namespaced: Bool
     public var shortNames: [String] = []
 
-    public init(group: String, version: String, kind: String, plural: String, namespaced: Bool, shortNames: [String] = []) {
-        (self.group, self.version, self.kind, self.plural, self.namespaced, self.shortNames) = (group, version, kind, plural, namespaced, shortNames)
+    public init(
+        group: String, version: String, kind: String, plural: String, namespaced: Bool, shortNames: [String] = []
+    ) {
+        (self.group, self.version, self.kind, self.plural, self.namespaced, self.shortNames) = (
+            group, version, kind, plural, namespaced, shortNames
+        )
     }
 
     public var apiVersion: String { group.isEmpty ? version : "\(group)/\(version)" }
@@ -23,18 +27,36 @@ public struct ResourceType: Sendable, Hashable {
     public static let builtIn: [ResourceType] = [
         .init(group: "", version: "v1", kind: "Namespace", plural: "namespaces", namespaced: false, shortNames: ["ns"]),
         .init(group: "", version: "v1", kind: "Secret", plural: "secrets", namespaced: true),
-        .init(group: "", version: "v1", kind: "ServiceAccount", plural: "serviceaccounts", namespaced: true, shortNames: ["sa"]),
+        .init(
+            group: "", version: "v1", kind: "ServiceAccount", plural: "serviceaccounts", namespaced: true,
+            shortNames: ["sa"]),
         .init(group: "", version: "v1", kind: "Service", plural: "services", namespaced: true, shortNames: ["svc"]),
         .init(group: "", version: "v1", kind: "ConfigMap", plural: "configmaps", namespaced: true, shortNames: ["cm"]),
-        .init(group: "", version: "v1", kind: "ResourceQuota", plural: "resourcequotas", namespaced: true, shortNames: ["quota"]),
-        .init(group: "apps", version: "v1", kind: "Deployment", plural: "deployments", namespaced: true, shortNames: ["deploy"]),
-        .init(group: "networking.k8s.io", version: "v1", kind: "NetworkPolicy", plural: "networkpolicies", namespaced: true, shortNames: ["netpol"]),
-        .init(group: "rbac.authorization.k8s.io", version: "v1", kind: "ClusterRole", plural: "clusterroles", namespaced: false),
-        .init(group: "rbac.authorization.k8s.io", version: "v1", kind: "ClusterRoleBinding", plural: "clusterrolebindings", namespaced: false),
+        .init(
+            group: "", version: "v1", kind: "ResourceQuota", plural: "resourcequotas", namespaced: true,
+            shortNames: ["quota"]),
+        .init(
+            group: "apps", version: "v1", kind: "Deployment", plural: "deployments", namespaced: true,
+            shortNames: ["deploy"]),
+        .init(
+            group: "networking.k8s.io", version: "v1", kind: "NetworkPolicy", plural: "networkpolicies",
+            namespaced: true, shortNames: ["netpol"]),
+        .init(
+            group: "rbac.authorization.k8s.io", version: "v1", kind: "ClusterRole", plural: "clusterroles",
+            namespaced: false),
+        .init(
+            group: "rbac.authorization.k8s.io", version: "v1", kind: "ClusterRoleBinding",
+            plural: "clusterrolebindings", namespaced: false),
         .init(group: "rbac.authorization.k8s.io", version: "v1", kind: "Role", plural: "roles", namespaced: true),
-        .init(group: "rbac.authorization.k8s.io", version: "v1", kind: "RoleBinding", plural: "rolebindings", namespaced: true),
-        .init(group: "apiextensions.k8s.io", version: "v1", kind: "CustomResourceDefinition", plural: "customresourcedefinitions", namespaced: false, shortNames: ["crd", "crds"]),
-        .init(group: "authorization.k8s.io", version: "v1", kind: "SelfSubjectAccessReview", plural: "selfsubjectaccessreviews", namespaced: false),
+        .init(
+            group: "rbac.authorization.k8s.io", version: "v1", kind: "RoleBinding", plural: "rolebindings",
+            namespaced: true),
+        .init(
+            group: "apiextensions.k8s.io", version: "v1", kind: "CustomResourceDefinition",
+            plural: "customresourcedefinitions", namespaced: false, shortNames: ["crd", "crds"]),
+        .init(
+            group: "authorization.k8s.io", version: "v1", kind: "SelfSubjectAccessReview",
+            plural: "selfsubjectaccessreviews", namespaced: false),
     ]
 }
 
@@ -53,7 +75,8 @@ public struct KubernetesError: Error, Equatable, CustomStringConvertible {
     public var status: JSONValue {
         .object([
             "kind": .string("Status"), "apiVersion": .string("v1"), "metadata": .object([:]),
-            "status": .string("Failure"), "message": .string(message), "reason": .string(reason), "code": .number(Double(code)),
+            "status": .string("Failure"), "message": .string(message), "reason": .string(reason),
+            "code": .number(Double(code)),
         ])
     }
 
@@ -65,7 +88,12 @@ public struct KubernetesError: Error, Equatable, CustomStringConvertible {
 }
 
 public struct KubernetesStore: Sendable {
-    struct Key: Hashable { var plural: String; var group: String; var namespace: String; var name: String }
+    struct Key: Hashable {
+        var plural: String
+        var group: String
+        var namespace: String
+        var name: String
+    }
     struct Stored: Sendable {
         var type: ResourceType
         var object: JSONValue
@@ -123,8 +151,10 @@ public struct KubernetesStore: Sendable {
     /// lab's CPU.
     func storedObjects(_ type: ResourceType) -> [JSONValue] {
         // Matched by key and only the matches' objects copied: no dictionary of whole entries built on the way.
-        objects.compactMap { key, stored in key.plural == type.plural && key.group == type.group ? (key, stored.object) : nil }
-            .sorted { ($0.0.namespace, $0.0.name) < ($1.0.namespace, $1.0.name) }.map(\.1)
+        objects.compactMap { key, stored in
+            key.plural == type.plural && key.group == type.group ? (key, stored.object) : nil
+        }
+        .sorted { ($0.0.namespace, $0.0.name) < ($1.0.namespace, $1.0.name) }.map(\.1)
     }
 
     /// One stored object without `managedFields`; nil when there is none.
@@ -135,29 +165,39 @@ public struct KubernetesStore: Sendable {
     // MARK: Writes
 
     /// POST: the object must not exist; `manager` owns every field it set.
-    public mutating func create(_ body: JSONValue, type: ResourceType, namespace: String?, manager: String) throws(KubernetesError) -> JSONValue {
+    public mutating func create(_ body: JSONValue, type: ResourceType, namespace: String?, manager: String)
+        throws(KubernetesError) -> JSONValue
+    {
         let (ns, name) = try identify(body, type: type, namespace: namespace)
         let k = key(type, ns, name)
         guard objects[k] == nil else {
-            throw KubernetesError(code: 409, reason: "AlreadyExists", message: "\(type.groupResource) \"\(name)\" already exists")
+            throw KubernetesError(
+                code: 409, reason: "AlreadyExists", message: "\(type.groupResource) \"\(name)\" already exists")
         }
         var object = body
         initializeMetadata(&object, type: type, namespace: ns)
-        var stored = Stored(type: type, object: object, owners: [manager: ("Update", Self.paths(of: body))], shared: nil)
+        var stored = Stored(
+            type: type, object: object, owners: [manager: ("Update", Self.paths(of: body))], shared: nil)
         finishWrite(&stored, previous: nil)
         objects[k] = stored
         return render(stored)
     }
 
     /// PUT: replaces the object; a stale `metadata.resourceVersion` is a 409 Conflict.
-    public mutating func update(_ body: JSONValue, type: ResourceType, namespace: String?, manager: String) throws(KubernetesError) -> JSONValue {
+    public mutating func update(_ body: JSONValue, type: ResourceType, namespace: String?, manager: String)
+        throws(KubernetesError) -> JSONValue
+    {
         let (ns, name) = try identify(body, type: type, namespace: namespace)
         let k = key(type, ns, name)
         guard var stored = objects[k] else { throw .notFound(type, name) }
-        if let sent = body[path: "metadata.resourceVersion"]?.string, sent != stored.object[path: "metadata.resourceVersion"]?.string {
+        if let sent = body[path: "metadata.resourceVersion"]?.string,
+            sent != stored.object[path: "metadata.resourceVersion"]?.string
+        {
             throw KubernetesError(
                 code: 409, reason: "Conflict",
-                message: "Operation cannot be fulfilled on \(type.groupResource) \"\(name)\": the object has been modified; please apply your changes to the latest version and try again")
+                message:
+                    "Operation cannot be fulfilled on \(type.groupResource) \"\(name)\": the object has been modified; please apply your changes to the latest version and try again"
+            )
         }
         let previous = stored.object
         var object = body
@@ -178,19 +218,25 @@ public struct KubernetesStore: Sendable {
     /// `force`. Re-applying the same intent changes nothing, not even the resourceVersion.
     /// `intent`: `paths(of: body)`, when the caller has it already.
     public mutating func apply(
-        _ body: JSONValue, intent: Set<String>? = nil, type: ResourceType, namespace: String?, name: String, manager: String, force: Bool
+        _ body: JSONValue, intent: Set<String>? = nil, type: ResourceType, namespace: String?, name: String,
+        manager: String, force: Bool
     ) throws(KubernetesError) -> (object: JSONValue, created: Bool) {
-        try apply(body, intent: intent, shared: nil, type: type, namespace: namespace, name: name, manager: manager, force: force)
+        try apply(
+            body, intent: intent, shared: nil, type: type, namespace: namespace, name: name, manager: manager,
+            force: force)
     }
 
     /// `apply`, with the rendering parts the body shares with other stores (`ParsedBodies`).
     mutating func apply(
-        _ body: JSONValue, intent: Set<String>?, shared: SharedRendering?, type: ResourceType, namespace: String?, name: String, manager: String,
+        _ body: JSONValue, intent: Set<String>?, shared: SharedRendering?, type: ResourceType, namespace: String?,
+        name: String, manager: String,
         force: Bool
     ) throws(KubernetesError) -> (object: JSONValue, created: Bool) {
         guard !manager.isEmpty else { throw .badRequest("PATCH with apply-patch requires fieldManager") }
         let (ns, bodyName) = try identify(body, type: type, namespace: namespace)
-        guard bodyName == name else { throw .badRequest("the name of the object (\(bodyName)) does not match the name on the URL (\(name))") }
+        guard bodyName == name else {
+            throw .badRequest("the name of the object (\(bodyName)) does not match the name on the URL (\(name))")
+        }
         let intent = intent ?? Self.paths(of: body)
         let k = key(type, ns, name)
         guard var stored = objects[k] else {
@@ -204,7 +250,8 @@ public struct KubernetesStore: Sendable {
         let previous = stored.object
         var conflicts: [(String, String)] = []
         for (other, owned) in stored.owners where other != manager {
-            for path in owned.paths.intersection(intent) where Self.value(at: path, in: body) != Self.value(at: path, in: previous) {
+            for path in owned.paths.intersection(intent)
+            where Self.value(at: path, in: body) != Self.value(at: path, in: previous) {
                 conflicts.append((other, path))
             }
         }
@@ -213,7 +260,9 @@ public struct KubernetesStore: Sendable {
                 let list = conflicts.sorted { $0.1 < $1.1 }.map { "conflict with \"\($0.0)\": \(Self.display($0.1))" }
                 throw KubernetesError(
                     code: 409, reason: "Conflict",
-                    message: "Apply failed with \(conflicts.count) conflict\(conflicts.count == 1 ? "" : "s"): \(list.joined(separator: "\n"))")
+                    message:
+                        "Apply failed with \(conflicts.count) conflict\(conflicts.count == 1 ? "" : "s"): \(list.joined(separator: "\n"))"
+                )
             }
             for (other, path) in conflicts { stored.owners[other]?.paths.remove(path) }
         }
@@ -234,7 +283,9 @@ public struct KubernetesStore: Sendable {
         return (render(stored), false)
     }
 
-    public mutating func delete(_ type: ResourceType, namespace: String?, name: String) throws(KubernetesError) -> JSONValue {
+    public mutating func delete(_ type: ResourceType, namespace: String?, name: String) throws(KubernetesError)
+        -> JSONValue
+    {
         let k = key(type, namespace, name)
         guard let stored = objects.removeValue(forKey: k) else { throw .notFound(type, name) }
         resourceVersion += 1
@@ -246,7 +297,9 @@ public struct KubernetesStore: Sendable {
     }
 
     /// Lets a simulated controller write `status` (and nothing else) without taking ownership of spec fields.
-    public mutating func setStatus(_ type: ResourceType, namespace: String?, name: String, _ status: JSONValue) throws(KubernetesError) {
+    public mutating func setStatus(_ type: ResourceType, namespace: String?, name: String, _ status: JSONValue)
+        throws(KubernetesError)
+    {
         let k = key(type, namespace, name)
         guard var stored = objects[k] else { throw .notFound(type, name) }
         guard stored.object["status"] != status else { return }
@@ -259,7 +312,9 @@ public struct KubernetesStore: Sendable {
     // MARK: Internals
 
     private func key(_ type: ResourceType, _ namespace: String?, _ name: String) -> Key {
-        Key(plural: type.plural, group: type.group, namespace: type.namespaced ? (namespace ?? "default") : "", name: name)
+        Key(
+            plural: type.plural, group: type.group, namespace: type.namespaced ? (namespace ?? "default") : "",
+            name: name)
     }
 
     /// `[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?`, checked by hand: a regex literal is parsed again on every
@@ -267,21 +322,33 @@ public struct KubernetesStore: Sendable {
     static func isSubdomain(_ name: String) -> Bool {
         let bytes = name.utf8
         guard (1...253).contains(bytes.count) else { return false }
-        func alphanumeric(_ byte: UInt8) -> Bool { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) }
-        guard let first = bytes.first, let last = bytes.last, alphanumeric(first), alphanumeric(last) else { return false }
+        func alphanumeric(_ byte: UInt8) -> Bool {
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+        }
+        guard let first = bytes.first, let last = bytes.last, alphanumeric(first), alphanumeric(last) else {
+            return false
+        }
         return bytes.allSatisfy { alphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") }
     }
 
-    private func identify(_ body: JSONValue, type: ResourceType, namespace: String?) throws(KubernetesError) -> (String?, String) {
+    private func identify(_ body: JSONValue, type: ResourceType, namespace: String?) throws(KubernetesError) -> (
+        String?, String
+    ) {
         guard body.object != nil else { throw .badRequest("the body is not a JSON or YAML object") }
         guard body["kind"]?.string == type.kind, body["apiVersion"]?.string == type.apiVersion else {
-            throw .badRequest("the body's kind and apiVersion (\(body["kind"]?.string ?? "?") \(body["apiVersion"]?.string ?? "?")) do not match the URL (\(type.kind) \(type.apiVersion))")
+            throw .badRequest(
+                "the body's kind and apiVersion (\(body["kind"]?.string ?? "?") \(body["apiVersion"]?.string ?? "?")) do not match the URL (\(type.kind) \(type.apiVersion))"
+            )
         }
         guard let name = body[path: "metadata.name"]?.string, !name.isEmpty else {
-            throw .invalid("\(type.kind).\(type.apiVersion) is invalid: metadata.name: Required value: name is required")
+            throw .invalid(
+                "\(type.kind).\(type.apiVersion) is invalid: metadata.name: Required value: name is required")
         }
         guard Self.isSubdomain(name) else {
-            throw .invalid("\(type.kind) \"\(name)\" is invalid: metadata.name: Invalid value: \"\(name)\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'")
+            throw .invalid(
+                "\(type.kind) \"\(name)\" is invalid: metadata.name: Invalid value: \"\(name)\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'"
+            )
         }
         guard type.namespaced else { return (nil, name) }
         let ns = body[path: "metadata.namespace"]?.string ?? namespace ?? "default"
@@ -307,7 +374,8 @@ public struct KubernetesStore: Sendable {
     private mutating func finishWrite(_ stored: inout Stored, previous: JSONValue?) {
         resourceVersion += 1
         stored.object["metadata"]?["resourceVersion"] = .string(String(resourceVersion))
-        let generation = Int(previous?[path: "metadata.generation"].flatMap { if case .number(let n) = $0 { Int(n) } else { nil } } ?? 0)
+        let generation = Int(
+            previous?[path: "metadata.generation"].flatMap { if case .number(let n) = $0 { Int(n) } else { nil } } ?? 0)
         func specOf(_ o: JSONValue?) -> JSONValue? {
             guard case .object(var d) = o else { return nil }
             d["metadata"] = nil
@@ -319,8 +387,13 @@ public struct KubernetesStore: Sendable {
         if stored.type.kind == "CustomResourceDefinition" {
             stored.object["status"] = .object([
                 "conditions": .array([
-                    .object(["type": .string("NamesAccepted"), "status": .string("True"), "reason": .string("NoConflicts")]),
-                    .object(["type": .string("Established"), "status": .string("True"), "reason": .string("InitialNamesAccepted")]),
+                    .object([
+                        "type": .string("NamesAccepted"), "status": .string("True"), "reason": .string("NoConflicts"),
+                    ]),
+                    .object([
+                        "type": .string("Established"), "status": .string("True"),
+                        "reason": .string("InitialNamesAccepted"),
+                    ]),
                 ]),
                 "acceptedNames": stored.object[path: "spec.names"] ?? .object([:]),
             ])
@@ -333,14 +406,17 @@ public struct KubernetesStore: Sendable {
     /// The types a CRD defines replace those it defined before; the others stay (read from `types`, which holds
     /// them after the built-in ones: looking through every object for CRDs on each write was 2% of the lab's CPU).
     private mutating func objectsWillChange(_ crd: Stored) {
-        let group = crd.object[path: "spec.group"]?.string, plural = crd.object[path: "spec.names.plural"]?.string
+        let group = crd.object[path: "spec.group"]?.string
+        let plural = crd.object[path: "spec.names.plural"]?.string
         var others = types.dropFirst(ResourceType.builtIn.count).filter { !($0.group == group && $0.plural == plural) }
         others += Self.types(definedBy: crd.object)
         types = ResourceType.builtIn + others
     }
 
     private func definedTypes() -> [ResourceType] {
-        objects.values.filter { $0.type.kind == "CustomResourceDefinition" }.flatMap { Self.types(definedBy: $0.object) }
+        objects.values.filter { $0.type.kind == "CustomResourceDefinition" }.flatMap {
+            Self.types(definedBy: $0.object)
+        }
     }
 
     static func types(definedBy crd: JSONValue) -> [ResourceType] {
@@ -359,11 +435,14 @@ public struct KubernetesStore: Sendable {
     /// The object with `metadata.managedFields` as Kubernetes renders them (FieldsV1).
     private func render(_ stored: Stored) -> JSONValue {
         var object = stored.object
-        let entries: [JSONValue] = stored.owners.sorted { $0.key < $1.key }.filter { !$0.value.paths.isEmpty }.map { manager, owned in
+        let entries: [JSONValue] = stored.owners.sorted { $0.key < $1.key }.filter { !$0.value.paths.isEmpty }.map {
+            manager, owned in
             .object([
-                "manager": .string(manager), "operation": .string(owned.operation), "apiVersion": .string(stored.type.apiVersion),
+                "manager": .string(manager), "operation": .string(owned.operation),
+                "apiVersion": .string(stored.type.apiVersion),
                 "time": object[path: "metadata.creationTimestamp"] ?? .null, "fieldsType": .string("FieldsV1"),
-                "fieldsV1": stored.shared.flatMap { $0.paths == owned.paths ? $0.fieldsV1 : nil } ?? Self.fieldsV1(owned.paths),
+                "fieldsV1": stored.shared.flatMap { $0.paths == owned.paths ? $0.fieldsV1 : nil }
+                    ?? Self.fieldsV1(owned.paths),
             ])
         }
         object["metadata"]?["managedFields"] = .array(entries)
@@ -381,11 +460,18 @@ public struct KubernetesStore: Sendable {
         var out = Set<String>()
         for (key, value) in o {
             let path = prefix.isEmpty ? key : "\(prefix)\(separator)\(key)"
-            if prefix == "metadata", ["uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "name", "namespace"].contains(key) {
+            if prefix == "metadata",
+                ["uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "name", "namespace"]
+                    .contains(key)
+            {
                 continue
             }
             if prefix.isEmpty, key == "status" || key == "apiVersion" || key == "kind" { continue }
-            if case .object(let child) = value, !child.isEmpty { out.formUnion(paths(of: value, prefix: path)) } else { out.insert(path) }
+            if case .object(let child) = value, !child.isEmpty {
+                out.formUnion(paths(of: value, prefix: path))
+            } else {
+                out.insert(path)
+            }
         }
         return out
     }

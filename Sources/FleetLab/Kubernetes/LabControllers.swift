@@ -40,7 +40,9 @@ final class LabControllers: Sendable {
     /// the lab has stopped (and its folder may be gone).
     private let fetches = Mutex<(next: Int, running: [Int: Task<Void, Never>], stopped: Bool)>((0, [:], false))
 
-    init(stores: ClusterStores, settings: Settings, fetcher: SourceFetcher, isStuck: @escaping @Sendable (String) -> Bool) {
+    init(
+        stores: ClusterStores, settings: Settings, fetcher: SourceFetcher, isStuck: @escaping @Sendable (String) -> Bool
+    ) {
         self.stores = stores
         self.settings = settings
         self.fetcher = fetcher
@@ -137,12 +139,13 @@ final class LabControllers: Sendable {
 
     /// Names of the Deployments whose Available condition is True (one look at them for every controller).
     private func availableDeployments(_ store: KubernetesStore) -> Set<String> {
-        Set(store.storedObjects(Types.deployment).compactMap { item -> String? in
-            let available = (item[path: "status.conditions"]?.array ?? []).contains {
-                $0["type"]?.string == "Available" && $0["status"]?.string == "True"
-            }
-            return available ? item[path: "metadata.name"]?.string : nil
-        })
+        Set(
+            store.storedObjects(Types.deployment).compactMap { item -> String? in
+                let available = (item[path: "status.conditions"]?.array ?? []).contains {
+                    $0["type"]?.string == "Available" && $0["status"]?.string == "True"
+                }
+                return available ? item[path: "metadata.name"]?.string : nil
+            })
     }
 
     // MARK: Deployments
@@ -150,11 +153,15 @@ final class LabControllers: Sendable {
     private func reconcileDeployments(_ store: inout KubernetesStore, cluster: String, now: Date) -> Date? {
         var next: Date?
         for item in store.storedObjects(Types.deployment) {
-            guard let name = item[path: "metadata.name"]?.string, let namespace = item[path: "metadata.namespace"]?.string else { continue }
+            guard let name = item[path: "metadata.name"]?.string,
+                let namespace = item[path: "metadata.namespace"]?.string
+            else { continue }
             let generation = item[path: "metadata.generation"]?.int ?? 1
             let key = "\(cluster)/\(namespace)/\(name)"
             let known = memory.withLock { $0.generationSeen[key] }
-            let seen = known?.generation == generation ? known! : (generation: generation, at: now, templateHash: Self.podTemplateHash(item))
+            let seen =
+                known?.generation == generation
+                ? known! : (generation: generation, at: now, templateHash: Self.podTemplateHash(item))
             if known?.generation != generation { memory.withLock { $0.generationSeen[key] = seen } }
             let templateHash = seen.templateHash
             let readyAt = seen.at.addingTimeInterval(settings.deploymentDelay)
@@ -168,12 +175,15 @@ final class LabControllers: Sendable {
                 "updatedReplicas": .number(Double(replicas)),
                 "conditions": .array([
                     Conditions.make(
-                        "Available", isAvailable, reason: isAvailable ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable",
-                        message: isAvailable ? "Deployment has minimum availability." : "Deployment does not have minimum availability.",
+                        "Available", isAvailable,
+                        reason: isAvailable ? "MinimumReplicasAvailable" : "MinimumReplicasUnavailable",
+                        message: isAvailable
+                            ? "Deployment has minimum availability." : "Deployment does not have minimum availability.",
                         now: now, previous: previous),
                     Conditions.make(
                         "Progressing", true, reason: isAvailable ? "NewReplicaSetAvailable" : "ReplicaSetUpdated",
-                        message: isAvailable ? "ReplicaSet \"\(name)-\(templateHash)\" has successfully progressed."
+                        message: isAvailable
+                            ? "ReplicaSet \"\(name)-\(templateHash)\" has successfully progressed."
                             : "ReplicaSet \"\(name)-\(templateHash)\" is progressing.",
                         now: now, previous: previous),
                 ]),
@@ -198,12 +208,17 @@ final class LabControllers: Sendable {
 
     // MARK: source-controller
 
-    private func sourcesToFetch(_ store: KubernetesStore, cluster: String, now: Date) -> (Date?, [SourceFetcher.Request]) {
-        guard let type = store.type(apiVersion: "source.toolkit.fluxcd.io/v1", kind: "GitRepository") else { return (nil, []) }
+    private func sourcesToFetch(_ store: KubernetesStore, cluster: String, now: Date) -> (
+        Date?, [SourceFetcher.Request]
+    ) {
+        guard let type = store.type(apiVersion: "source.toolkit.fluxcd.io/v1", kind: "GitRepository") else {
+            return (nil, [])
+        }
         var next: Date?
         var jobs: [SourceFetcher.Request] = []
         for item in store.storedObjects(type) {
-            guard let name = item[path: "metadata.name"]?.string, let namespace = item[path: "metadata.namespace"]?.string,
+            guard let name = item[path: "metadata.name"]?.string,
+                let namespace = item[path: "metadata.namespace"]?.string,
                 item[path: "spec.suspend"]?.bool != true
             else { continue }
             let key = "\(cluster)/\(namespace)/\(name)"
@@ -213,7 +228,8 @@ final class LabControllers: Sendable {
             let handled = item[path: "status.lastHandledReconcileAt"]?.string
             let (last, busy) = memory.withLock { ($0.lastFetch[key], $0.fetching.contains(key)) }
             let nextRun = (last ?? .distantPast).addingTimeInterval(interval)
-            let wanted = item[path: "status.observedGeneration"]?.int != generation || requested != handled || now >= nextRun
+            let wanted =
+                item[path: "status.observedGeneration"]?.int != generation || requested != handled || now >= nextRun
             guard wanted, !busy else {
                 if !busy { next = min(next ?? nextRun, nextRun) }
                 continue
@@ -230,9 +246,11 @@ final class LabControllers: Sendable {
             }
             let spec = item["spec"]
             let ref: SourceFetcher.Ref =
-                if let commit = spec?[path: "ref.commit"]?.string { .commit(commit) }
-                else if let tag = spec?[path: "ref.tag"]?.string { .tag(tag) }
-                else { .branch(spec?[path: "ref.branch"]?.string ?? "master") }
+                if let commit = spec?[path: "ref.commit"]?.string {
+                    .commit(commit)
+                } else if let tag = spec?[path: "ref.tag"]?.string { .tag(tag) } else {
+                    .branch(spec?[path: "ref.branch"]?.string ?? "master")
+                }
             var secret: [String: String]?
             if let secretName = spec?[path: "secretRef.name"]?.string,
                 let object = store.storedObject(ResourceType.builtIn[1], namespace: namespace, name: secretName)
@@ -243,12 +261,15 @@ final class LabControllers: Sendable {
                 for (k, v) in object["stringData"]?.object ?? [:] { secret?[k] = v.string }
             }
             let secretName = spec?[path: "secretRef.name"]?.string
-            let serviceAccount = store.storedObject(ResourceType.builtIn[2], namespace: "flux-system", name: "source-controller")
-            jobs.append(SourceFetcher.Request(
-                requestedAt: requested, generation: generation, cluster: cluster, namespace: namespace, name: name, url: spec?["url"]?.string ?? "", ref: ref, secret: secret,
-                provider: spec?["provider"]?.string,
-                controllerRole: serviceAccount?["metadata"]?["annotations"]?["eks.amazonaws.com/role-arn"]?.string,
-                missingSecret: secret == nil ? secretName.map { "\(namespace)/\($0)" } : nil))
+            let serviceAccount = store.storedObject(
+                ResourceType.builtIn[2], namespace: "flux-system", name: "source-controller")
+            jobs.append(
+                SourceFetcher.Request(
+                    requestedAt: requested, generation: generation, cluster: cluster, namespace: namespace, name: name,
+                    url: spec?["url"]?.string ?? "", ref: ref, secret: secret,
+                    provider: spec?["provider"]?.string,
+                    controllerRole: serviceAccount?["metadata"]?["annotations"]?["eks.amazonaws.com/role-arn"]?.string,
+                    missingSecret: secret == nil ? secretName.map { "\(namespace)/\($0)" } : nil))
         }
         return (next, jobs)
     }
@@ -262,7 +283,9 @@ final class LabControllers: Sendable {
                 let item = store.storedObject(type, namespace: job.namespace, name: job.name)
             else { return }
             interval = DurationText.parse(item[path: "spec.interval"]?.string ?? "1m").map(\.seconds) ?? 60
-            try? store.setStatus(type, namespace: job.namespace, name: job.name, Self.sourceStatus(item, job: job, result: result, now: now))
+            try? store.setStatus(
+                type, namespace: job.namespace, name: job.name,
+                Self.sourceStatus(item, job: job, result: result, now: now))
         }
         memory.withLock { m in
             m.fetching.remove(key)
@@ -273,7 +296,8 @@ final class LabControllers: Sendable {
     }
 
     static func sourceStatus(
-        _ item: JSONValue, job: SourceFetcher.Request, result: Result<SourceFetcher.Artifact, SourceFetcher.Failure>, now: Date
+        _ item: JSONValue, job: SourceFetcher.Request, result: Result<SourceFetcher.Artifact, SourceFetcher.Failure>,
+        now: Date
     ) -> JSONValue {
         var status = item["status"]?.object ?? [:]
         let generation = job.generation
@@ -287,18 +311,27 @@ final class LabControllers: Sendable {
             status["artifact"] = .object([
                 "digest": .string("sha256:" + SHA256.hash(Array(revision.utf8)).hexString),
                 "lastUpdateTime": .string(AWSTimestamp.iso8601(now)),
-                "path": .string(path), "revision": .string(revision), "size": .number(Double(1024 + Int(artifact.commit.utf8.first ?? 0))),
+                "path": .string(path), "revision": .string(revision),
+                "size": .number(Double(1024 + Int(artifact.commit.utf8.first ?? 0))),
                 "url": .string("http://source-controller.flux-system.svc.cluster.local./\(path)"),
             ])
             let message = "stored artifact for revision '\(revision)'"
             status["conditions"] = .array([
-                Conditions.make("Ready", true, reason: "Succeeded", message: message, now: now, previous: previous, generation: generation),
-                Conditions.make("ArtifactInStorage", true, reason: "Succeeded", message: message, now: now, previous: previous, generation: generation),
+                Conditions.make(
+                    "Ready", true, reason: "Succeeded", message: message, now: now, previous: previous,
+                    generation: generation),
+                Conditions.make(
+                    "ArtifactInStorage", true, reason: "Succeeded", message: message, now: now, previous: previous,
+                    generation: generation),
             ])
         case .failure(let failure):
             var conditions = [
-                Conditions.make("Ready", false, reason: failure.reason, message: failure.message, now: now, previous: previous, generation: generation),
-                Conditions.make("FetchFailed", true, reason: failure.reason, message: failure.message, now: now, previous: previous, generation: generation),
+                Conditions.make(
+                    "Ready", false, reason: failure.reason, message: failure.message, now: now, previous: previous,
+                    generation: generation),
+                Conditions.make(
+                    "FetchFailed", true, reason: failure.reason, message: failure.message, now: now, previous: previous,
+                    generation: generation),
             ]
             if status["artifact"] != nil {
                 conditions.append(previous.first { $0["type"]?.string == "ArtifactInStorage" } ?? .null)
@@ -315,7 +348,8 @@ final class LabControllers: Sendable {
             let sourceType = store.type(apiVersion: "source.toolkit.fluxcd.io/v1", kind: "GitRepository")
         else { return }
         for item in store.storedObjects(type) {
-            guard let name = item[path: "metadata.name"]?.string, let namespace = item[path: "metadata.namespace"]?.string,
+            guard let name = item[path: "metadata.name"]?.string,
+                let namespace = item[path: "metadata.namespace"]?.string,
                 item[path: "spec.suspend"]?.bool != true
             else { continue }
             let generation = item[path: "metadata.generation"]?.int ?? 1
@@ -333,31 +367,37 @@ final class LabControllers: Sendable {
                 status["lastHandledReconcileAt"] = requested
             }
             guard let revision, sourceReady || status["lastAppliedRevision"] != nil else {
-                let message = source == nil
+                let message =
+                    source == nil
                     ? "GitRepository.source.toolkit.fluxcd.io \"\(sourceName)\" not found"
                     : "Source artifact not found, retrying in 30s"
                 status["conditions"] = .array([
-                    Conditions.make("Ready", false, reason: "ArtifactFailed", message: message, now: now, previous: previous, generation: generation),
+                    Conditions.make(
+                        "Ready", false, reason: "ArtifactFailed", message: message, now: now, previous: previous,
+                        generation: generation)
                 ])
                 try? store.setStatus(type, namespace: namespace, name: name, .object(status))
                 continue
             }
-            let path = (item[path: "spec.path"]?.string ?? "./").trimmingPrefix("./").trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+            let path = (item[path: "spec.path"]?.string ?? "./").trimmingPrefix("./").trimmingCharacters(
+                in: CharacterSet(charactersIn: "/"))
             let directories = memory.withLock { $0.directories["\(cluster)/\(sourceNamespace)/\(sourceName)"] }
             status["lastAttemptedRevision"] = .string(revision)
             if let directories, !path.isEmpty, !directories.contains(path) {
                 status["conditions"] = .array([
                     Conditions.make(
                         "Ready", false, reason: "ArtifactFailed",
-                        message: "kustomization path not found: stat /tmp/kustomization/\(path): no such file or directory",
-                        now: now, previous: previous, generation: generation),
+                        message:
+                            "kustomization path not found: stat /tmp/kustomization/\(path): no such file or directory",
+                        now: now, previous: previous, generation: generation)
                 ])
             } else {
                 status["lastAppliedRevision"] = .string(revision)
                 status["conditions"] = .array([
                     Conditions.make(
-                        "Ready", true, reason: "ReconciliationSucceeded", message: "Applied revision: \(revision)", now: now,
-                        previous: previous, generation: generation),
+                        "Ready", true, reason: "ReconciliationSucceeded", message: "Applied revision: \(revision)",
+                        now: now,
+                        previous: previous, generation: generation)
                 ])
             }
             try? store.setStatus(type, namespace: namespace, name: name, .object(status))
@@ -372,7 +412,8 @@ final class LabControllers: Sendable {
 /// Kubernetes conditions: `lastTransitionTime` moves only when the status flips.
 enum Conditions {
     static func make(
-        _ type: String, _ status: Bool, reason: String, message: String, now: Date, previous: [JSONValue], generation: Int? = nil
+        _ type: String, _ status: Bool, reason: String, message: String, now: Date, previous: [JSONValue],
+        generation: Int? = nil
     ) -> JSONValue {
         let value = status ? "True" : "False"
         let old = previous.first { $0["type"]?.string == type }
@@ -382,7 +423,9 @@ enum Conditions {
             "lastTransitionTime": since ?? .string(AWSTimestamp.iso8601(now)),
         ]
         if let generation { condition["observedGeneration"] = .number(Double(generation)) }
-        if type == "Available" || type == "Progressing" { condition["lastUpdateTime"] = condition["lastTransitionTime"] }
+        if type == "Available" || type == "Progressing" {
+            condition["lastUpdateTime"] = condition["lastTransitionTime"]
+        }
         return .object(condition)
     }
 }

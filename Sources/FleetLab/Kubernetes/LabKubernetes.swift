@@ -16,7 +16,10 @@ final class LabKubernetes: Sendable {
     let controllers: LabControllers
     let faults: FaultInjector
     private let cas = Mutex<[String: LabCertificateAuthority]>([:])
-    private struct Listener { var port: Int; var task: Task<Void, any Error>? }
+    private struct Listener {
+        var port: Int
+        var task: Task<Void, any Error>?
+    }
     private let listeners = Mutex<[String: Listener]>([:])
     private let starting = Mutex<[String: Task<Int, any Error>]>([:])
     private let clusters: [String: LabConfig.Cluster]
@@ -25,15 +28,21 @@ final class LabKubernetes: Sendable {
     private let hostNames: [String: String]
     private let sharedListener = Mutex<Task<(port: Int, task: Task<Void, any Error>), any Error>?>(nil)
 
-    init(state: LabState, labSTSHost: String, faults: FaultInjector, fetcher: SourceFetcher, settings: LabControllers.Settings, shared: Bool = false) {
+    init(
+        state: LabState, labSTSHost: String, faults: FaultInjector, fetcher: SourceFetcher,
+        settings: LabControllers.Settings, shared: Bool = false
+    ) {
         self.state = state
         self.tokens = EKSTokenVerifier(state: state, labSTSHost: labSTSHost)
         self.faults = faults
         self.stores = ClusterStores(now: state.now)
-        self.controllers = LabControllers(stores: stores, settings: settings, fetcher: fetcher, isStuck: { faults.isStuck($0) })
+        self.controllers = LabControllers(
+            stores: stores, settings: settings, fetcher: fetcher, isStuck: { faults.isStuck($0) })
         self.clusters = Dictionary(state.clusters.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         self.shared = shared
-        self.hostNames = shared ? Dictionary(state.clusters.map { (Self.hostName($0), $0.name) }, uniquingKeysWith: { a, _ in a }) : [:]
+        self.hostNames =
+            shared
+            ? Dictionary(state.clusters.map { (Self.hostName($0), $0.name) }, uniquingKeysWith: { a, _ in a }) : [:]
         controllers.start()
     }
 
@@ -90,7 +99,8 @@ final class LabKubernetes: Sendable {
         let task = sharedListener.withLock { listener in
             if let listener { return listener }
             let task = Task { [self] in
-                let (certPEM, keyPEM) = try LabCertificateAuthority(name: "fleetstrap lab EKS front").issueServerCertificate(hosts: ["127.0.0.1", "localhost"])
+                let (certPEM, keyPEM) = try LabCertificateAuthority(name: "fleetstrap lab EKS front")
+                    .issueServerCertificate(hosts: ["127.0.0.1", "localhost"])
                 return try await LabHTTPServer.start(
                     certificatePEM: certPEM, keyPEM: keyPEM, name: "fleetstrap-lab-eks", bodyLimit: 64 << 20,
                     serverNames: { [self] host in
@@ -100,7 +110,8 @@ final class LabKubernetes: Sendable {
                 ) { [self] request in
                     let host = String((request.header("Host") ?? "").prefix { $0 != ":" })
                     guard let name = hostNames[host] else {
-                        return KubernetesAPI.status(KubernetesError(code: 404, reason: "NotFound", message: "no cluster at \(host)"))
+                        return KubernetesAPI.status(
+                            KubernetesError(code: 404, reason: "NotFound", message: "no cluster at \(host)"))
                     }
                     return await handle(request, cluster: name)
                 }
@@ -140,14 +151,19 @@ final class LabKubernetes: Sendable {
         if faults.isUnreachable(name) { return .abort }
         let verb = KubernetesAPI.verb(request)
         state.count(service: "kubernetes", operation: verb, cluster: name)
-        let call = FaultInjector.Call(service: "kubernetes", operation: verb, accountID: accountID, region: cluster.region, cluster: name)
+        let call = FaultInjector.Call(
+            service: "kubernetes", operation: verb, accountID: accountID, region: cluster.region, cluster: name)
         if let injected = await faults.intercept(call, answer: .kubernetes, state: state) { return injected }
-        let api = KubernetesAPI(cluster: cluster, accountID: accountID, tokens: tokens, serverAddress: request.header("Host") ?? "127.0.0.1")
+        let api = KubernetesAPI(
+            cluster: cluster, accountID: accountID, tokens: tokens, serverAddress: request.header("Host") ?? "127.0.0.1"
+        )
         let response = stores.with(name) { api.handle(request, store: &$0) }
         if response.status == 401 || response.status == 403 { state.count(.denied, service: "kubernetes") }
         // Only writes the controllers act on wake them (every object of an apply did: a reconcile per tick per
         // cluster being applied, most of them for RBAC, CRDs and the like).
-        if request.method != "GET", response.status < 300, LabControllers.watches(request.path) { controllers.touch(name) }
+        if request.method != "GET", response.status < 300, LabControllers.watches(request.path) {
+            controllers.touch(name)
+        }
         return response
     }
 }

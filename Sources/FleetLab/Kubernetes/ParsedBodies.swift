@@ -43,7 +43,9 @@ final class ParsedBodies: Sendable {
     /// or replaced whole (a cluster's flux-system Secret, its private key included) is the cluster's own, and keeping
     /// it would only push the fleet's components out of the cache.
     func value(_ bytes: [UInt8], parse: ([UInt8]) -> JSONValue?) -> JSONValue? {
-        guard bytes.count >= minimumSize, let hit = entries.withLock({ $0[Key(bytes: bytes)] }) else { return parse(bytes) }
+        guard bytes.count >= minimumSize, let hit = entries.withLock({ $0[Key(bytes: bytes)] }) else {
+            return parse(bytes)
+        }
         return hit.value
     }
 
