@@ -29,7 +29,8 @@ public final class FleetContext: Sendable {
     private let kubeConcurrency = Mutex(KubeClient.defaultConcurrency)
 
     public init(
-        inventory: Inventory, aws: AWSClient, baseCredentials: any CredentialProvider, ledger: Ledger, stateDirectory: String,
+        inventory: Inventory, aws: AWSClient, baseCredentials: any CredentialProvider, ledger: Ledger,
+        stateDirectory: String,
         wait: WaitSettings = WaitSettings(), environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws {
         self.inventory = inventory
@@ -41,17 +42,22 @@ public final class FleetContext: Sendable {
         let known = try ledger.hostKeys().map { "\($0.host) \($0.keyType) \($0.key)" }.joined(separator: "\n")
         self.hostKeys = HostKeyPins(knownHosts: known)
         self.writers = WriterPool(directory: "\(stateDirectory)/git")
-        self.caBundle = environment["AWS_CA_BUNDLE"].flatMap { FileManager.default.contents(atPath: $0) }.map(Array.init)
+        self.caBundle = environment["AWS_CA_BUNDLE"].flatMap { FileManager.default.contents(atPath: $0) }.map(
+            Array.init)
         self.wait = wait
         self.environment = environment
     }
 
     /// Credentials in an account of the inventory (its role assumed once, shared by all its clusters).
     public func credentials(account name: String, region: String) async throws -> any CredentialProvider {
-        guard let account = inventory.account(named: name) else { throw FleetFailure("no account \(name) in the inventory") }
-        return await sessions.credentials(for: AccountRole(
-            account: account.name, roleARN: account.roleARN, externalID: account.externalID, sessionName: account.sessionName,
-            durationSeconds: account.durationSeconds, region: account.region ?? region))
+        guard let account = inventory.account(named: name) else {
+            throw FleetFailure("no account \(name) in the inventory")
+        }
+        return await sessions.credentials(
+            for: AccountRole(
+                account: account.name, roleARN: account.roleARN, externalID: account.externalID,
+                sessionName: account.sessionName,
+                durationSeconds: account.durationSeconds, region: account.region ?? region))
     }
 
     /// A client for the cluster's Kubernetes API: through EKS (DescribeCluster, EKS tokens) or a kubeconfig context.
@@ -60,7 +66,8 @@ public final class FleetContext: Sendable {
         switch cluster.access {
         case .eks(let name):
             access = try await KubeAccess.eks(
-                cluster: name, region: cluster.region, describer: EKSClient(client: aws, region: cluster.region), credentials: credentials,
+                cluster: name, region: cluster.region, describer: EKSClient(client: aws, region: cluster.region),
+                credentials: credentials,
                 account: cluster.account)
         case .kubeconfig(let contextName, let path):
             access = try Kubeconfig.access(path: path, context: contextName, environment: environment)
@@ -80,9 +87,27 @@ public final class FleetContext: Sendable {
         for line in hostKeys.knownHosts.split(separator: "\n") {
             let fields = line.split(separator: " ").map(String.init)
             guard fields.count == 3 else { continue }
-            try? ledger.record(hostKey: HostKeyRecord(host: fields[0], keyType: fields[1], key: fields[2], firstSeen: Date(), lastSeen: Date()))
+            try? ledger.record(
+                hostKey: HostKeyRecord(
+                    host: fields[0], keyType: fields[1], key: fields[2], firstSeen: Date(), lastSeen: Date()))
         }
     }
+}
+
+/// Which writer a cluster's files go through: one per repository and way of reaching it (an SSH key id, or the
+/// transport), so clusters that share both share commits. Its text names the writer's local mirror.
+struct WriterKey: Hashable, Sendable, CustomStringConvertible {
+    let account: String
+    let repository: String
+    let reachedWith: String
+
+    init(repository: Repository, keyID: String?) {
+        self.account = repository.account
+        self.repository = repository.name
+        self.reachedWith = keyID ?? repository.transport.rawValue
+    }
+
+    var description: String { "\(account)-\(repository)-\(reachedWith)" }
 }
 
 /// One writer per repository (and SSH key id), made on first use.
@@ -94,13 +119,15 @@ public actor WriterPool {
 
     init(directory: String) { self.directory = directory }
 
-    func writer(key: String, remote: GitRemote, branch: String) throws -> RepositoryWriter {
+    func writer(key writerKey: WriterKey, remote: GitRemote, branch: String) throws -> RepositoryWriter {
+        let key = writerKey.description
         if let writer = writers[key] { return writer }
         var options = RepositoryWriter.Options()
         options.branch = branch
         options.gatherWindow = gatherWindow
         let safe = key.map { $0.isLetter || $0.isNumber || $0 == "-" ? $0 : "_" }
-        let writer = try RepositoryWriter(remote: remote, localPath: "\(directory)/\(String(safe)).git", options: options)
+        let writer = try RepositoryWriter(
+            remote: remote, localPath: "\(directory)/\(String(safe)).git", options: options)
         writers[key] = writer
         return writer
     }

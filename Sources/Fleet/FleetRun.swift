@@ -57,7 +57,7 @@ public struct RunSummary: Sendable {
     public var ledgerFailure: String?
     /// Clusters in flight when the run was interrupted (Ctrl-C, SIGTERM): `--resume-last` takes them up again.
     public var interrupted: [String] = []
-    public var plans: [String: ClusterActions] = [:]
+    public var plans: [String: [ClusterAction]] = [:]
 }
 
 public enum ProgressEvent: Sendable {
@@ -65,7 +65,7 @@ public enum ProgressEvent: Sendable {
     case clusterStarted(String)
     /// A step finished (shown with --verbose).
     case step(cluster: String, step: String, milliseconds: Int)
-    case clusterFinished(ClusterRecord, ClusterActions)
+    case clusterFinished(ClusterRecord, [ClusterAction])
     case stopped(reason: String)
 }
 

@@ -68,7 +68,7 @@ final class RunReporter: Sendable {
                 let what = record.status == .succeeded ? "ok  " : record.status == .interrupted ? "INT " : "FAIL"
                 var line = "\(live ? "\r\u{1B}[K" : "")\(what) \(record.cluster) [\(statusCounts())]"
                 if let revision = record.revision, record.status == .succeeded { line += " \(revision)" }
-                if actions.nothingToDo, record.status == .succeeded { line += " (nothing to change)" }
+                if actions.isEmpty, record.status == .succeeded { line += " (nothing to change)" }
                 if let message = record.errorMessage, record.status != .succeeded { line += "\n     \(message)" }
                 emit(line)
                 if live { emit(statusLine(), newline: false) }
@@ -167,7 +167,7 @@ final class RunReporter: Sendable {
                 guard let actions = summary.plans[name] else { continue }
                 print("\(name): \(Self.describe(actions))")
             }
-            let changing = summary.plans.values.filter { !$0.nothingToDo }.count
+            let changing = summary.plans.values.filter { !$0.isEmpty }.count
             print(
                 "plan: \(changing) of \(summary.succeeded.count) clusters would change; \(summary.failed.count) could "
                     + "not be read"
@@ -177,24 +177,13 @@ final class RunReporter: Sendable {
         for name in summary.interrupted { print("interrupted: \(name): --resume-last takes it up again") }
         var counts =
             "\(summary.succeeded.count) succeeded, \(summary.failed.count) failed, \(summary.notStarted.count) not "
-                + "started"
+            + "started"
         if !summary.interrupted.isEmpty { counts += ", \(summary.interrupted.count) interrupted" }
         print("run \(summary.runID): \(summary.outcome.rawValue): \(counts)")
     }
 
-    static func describe(_ actions: ClusterActions) -> String {
-        guard !actions.nothingToDo else { return "nothing to do" }
-        var parts: [String] = []
-        if actions.uploadKey { parts.append("upload an SSH key") }
-        if !actions.commitFiles.isEmpty { parts.append("commit \(actions.commitFiles.joined(separator: ", "))") }
-        if actions.applyComponents != 0 {
-            parts.append(
-                actions.applyComponents > 0
-                    ? "apply \(actions.applyComponents) component objects" : "apply the components")
-        }
-        if actions.writeSecret { parts.append("write secret flux-system") }
-        if actions.applySync > 0 { parts.append("apply \(actions.applySync) sync objects") }
-        return parts.joined(separator: "; ")
+    static func describe(_ actions: [ClusterAction]) -> String {
+        actions.isEmpty ? "nothing to do" : actions.map(\.description).joined(separator: "; ")
     }
 
     static func exitCode(_ summary: RunSummary) -> Int32 {

@@ -60,7 +60,7 @@ extension LabFleetSuites {
                 inventoryDigest: "test", progress: { _ in })
             #expect(second.outcome == .succeeded)
             #expect(
-                second.plans.values.allSatisfy { $0.nothingToDo }, "\(second.plans.filter { !$0.value.nothingToDo })")
+                second.plans.values.allSatisfy { $0.isEmpty }, "\(second.plans.filter { !$0.value.isEmpty })")
             let headsAfter = try await fleet.inventory.repositories.asyncMap { repository in
                 try await GitCLI.output([
                     "-C",

@@ -28,48 +28,54 @@ extension LabFleetSuites {
             let port = try #require(fixture.lab.info.endpoint.split(separator: ":").last)
             let inventoryPath = fixture.directory.appendingPathComponent("fleet.yaml").path
             try """
-                apiVersion: fleetstrap.io/v1
-                kind: Fleet
-                defaults:
-                  flux:
-                    version: 2.9.0
-                    components: [source-controller, kustomize-controller]
-                    manifests: {path: \(manifests)}
-                    serviceAccountRoles: {sourceController: "arn:aws:iam::111111111111:role/flux-source"}
-                accounts:
-                  - {name: prod, id: "111111111111", roleArn: "arn:aws:iam::111111111111:role/fleetstrap", region: eu-west-1}
-                repositories:
-                  - {name: fleet-prod, account: prod, region: eu-west-1, codecommit: fleet-prod, transport: https, endpoint: "127.0.0.1:\(port)"}
-                clusters:
-                  - {name: prod-a, account: prod, region: eu-west-1, repository: fleet-prod}
+            apiVersion: fleetstrap.io/v1
+            kind: Fleet
+            defaults:
+              flux:
+                version: 2.9.0
+                components: [source-controller, kustomize-controller]
+                manifests: {path: \(manifests)}
+                serviceAccountRoles: {sourceController: "arn:aws:iam::111111111111:role/flux-source"}
+            accounts:
+              - {name: prod, id: "111111111111", roleArn: "arn:aws:iam::111111111111:role/fleetstrap", region: eu-west-1}
+            repositories:
+              - {name: fleet-prod, account: prod, region: eu-west-1, codecommit: fleet-prod, transport: https, endpoint: "127.0.0.1:\(port)"}
+            clusters:
+              - {name: prod-a, account: prod, region: eu-west-1, repository: fleet-prod}
 
-                """.write(toFile: inventoryPath, atomically: true, encoding: .utf8)
+            """.write(toFile: inventoryPath, atomically: true, encoding: .utf8)
             let inventory = try InventoryLoader.load(path: inventoryPath)
             var configuration = try AWSClient.Configuration.environment(fixture.lab.environment)
             configuration.random = { 0 }
             let context = try FleetContext(
-                inventory: inventory, aws: AWSClient(configuration: configuration), baseCredentials: fixture.operatorCredentials,
+                inventory: inventory, aws: AWSClient(configuration: configuration),
+                baseCredentials: fixture.operatorCredentials,
                 ledger: try Ledger(path: fixture.directory.appendingPathComponent("fleetstrap.db").path),
                 stateDirectory: fixture.directory.appendingPathComponent("state").path,
                 wait: WaitSettings(timeout: .seconds(30), poll: .seconds(1)), environment: fixture.lab.environment)
             let settings = RunSettings(
                 parallel: 1, waves: [.percent(100)], maxFailures: .count(0), clusterTimeoutSeconds: 60)
             let run = try await FleetRun(context: context, settings: settings)
-                .start(command: "bootstrap", clusters: inventory.clusters, inventoryPath: inventoryPath, inventoryDigest: "test", progress: { _ in })
+                .start(
+                    command: "bootstrap", clusters: inventory.clusters, inventoryPath: inventoryPath,
+                    inventoryDigest: "test", progress: { _ in })
             #expect(run.outcome == .succeeded, "\(run.failed)")
             let actions = try #require(run.plans["prod-a"])
-            #expect(!actions.writeSecret, "IAM over HTTPS needs no secret")
+            #expect(!actions.contains(.writeSecret), "IAM over HTTPS needs no secret")
             let kube = try await fixture.connect()
             let repository = try await kube.get(Self.gitRepositoryPath)
             #expect(repository?[path: "spec.provider"]?.string == "aws" && repository?[path: "spec.secretRef"] == nil)
             #expect(repository?[path: "status.artifact.revision"]?.string?.hasPrefix("main@sha1:") == true)
             let serviceAccount = try await kube.get("/api/v1/namespaces/flux-system/serviceaccounts/source-controller")
-            #expect(serviceAccount?["metadata"]?["annotations"]?["eks.amazonaws.com/role-arn"]?.string == "arn:aws:iam::111111111111:role/flux-source")
+            #expect(
+                serviceAccount?["metadata"]?["annotations"]?["eks.amazonaws.com/role-arn"]?.string
+                    == "arn:aws:iam::111111111111:role/flux-source")
             #expect(try await kube.call("/api/v1/namespaces/flux-system/secrets/flux-system").status == 404)
             await fixture.stop()
         }
 
-        static let gitRepositoryPath = "/apis/source.toolkit.fluxcd.io/v1/namespaces/flux-system/gitrepositories/flux-system"
+        static let gitRepositoryPath =
+            "/apis/source.toolkit.fluxcd.io/v1/namespaces/flux-system/gitrepositories/flux-system"
 
         static var minimalManifests: String {
             func labels(_ component: String?) -> String {
@@ -88,11 +94,15 @@ extension LabFleetSuites {
                         + "      containers:\n      - image: ghcr.io/fluxcd/\(name):v1.9.0\n        name: manager\n      serviceAccountName: \(name)\n",
                 ]
             }
-            let documents = ["apiVersion: v1\nkind: Namespace\nmetadata:\n  labels:\n\(labels(nil))  name: flux-system\n",
-                crd("source.toolkit.fluxcd.io", "GitRepository", "gitrepositories", "source-controller"),
-                crd("kustomize.toolkit.fluxcd.io", "Kustomization", "kustomizations", "kustomize-controller")]
+            let documents =
+                [
+                    "apiVersion: v1\nkind: Namespace\nmetadata:\n  labels:\n\(labels(nil))  name: flux-system\n",
+                    crd("source.toolkit.fluxcd.io", "GitRepository", "gitrepositories", "source-controller"),
+                    crd("kustomize.toolkit.fluxcd.io", "Kustomization", "kustomizations", "kustomize-controller"),
+                ]
                 + controller("source-controller") + controller("kustomize-controller")
-            return "---\n# This manifest was generated by flux. DO NOT EDIT.\n# Flux Version: v2.9.0\n# Components: source-controller,kustomize-controller\n"
+            return
+                "---\n# This manifest was generated by flux. DO NOT EDIT.\n# Flux Version: v2.9.0\n# Components: source-controller,kustomize-controller\n"
                 + documents.joined(separator: "---\n")
         }
     }

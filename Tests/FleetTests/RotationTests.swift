@@ -441,7 +441,7 @@ extension LabFleetSuites {
                     command: "bootstrap", clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath,
                     inventoryDigest: "test", progress: { _ in })
                 #expect(again.outcome == .succeeded, "\(again.failed)")
-                #expect(again.plans.values.allSatisfy { $0.nothingToDo }, "\(again.plans)")
+                #expect(again.plans.values.allSatisfy { $0.isEmpty }, "\(again.plans)")
             }
         }
 

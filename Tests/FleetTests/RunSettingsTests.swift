@@ -71,8 +71,8 @@ struct RunSettingsTests {
     }
 
     @Test func kubernetesTooOldForTheFluxVersion() {
-        #expect(ClusterPipeline.minimumKubernetesMinor(flux: SemanticVersion(2, 4, 0)) == 28)
-        #expect(ClusterPipeline.minimumKubernetesMinor(flux: SemanticVersion(2, 9, 1)) == 34)
-        #expect(ClusterPipeline.minimumKubernetesMinor(flux: SemanticVersion(2, 2, 0)) == 26)
+        #expect(BootstrapPlanner.minimumKubernetesMinor(flux: SemanticVersion(2, 4, 0)) == 28)
+        #expect(BootstrapPlanner.minimumKubernetesMinor(flux: SemanticVersion(2, 9, 1)) == 34)
+        #expect(BootstrapPlanner.minimumKubernetesMinor(flux: SemanticVersion(2, 2, 0)) == 26)
     }
 }

@@ -147,7 +147,7 @@ public struct FleetAudit: Sendable {
             record.errorClass = result.0.error != nil ? "audit.unreachable" : result.1.map(\.code.rawValue).first
             record.endedAt = audit.now()
             health.journal { try context.ledger.finish(cluster: record) }
-            progress(.clusterFinished(record, ClusterActions()))
+            progress(.clusterFinished(record, []))
             return result
         }
     }
@@ -225,7 +225,7 @@ public struct FleetAudit: Sendable {
                     "IAM user \(identity.iamUser) has \(active.count) Active SSH keys "
                         + "(\(active.map(\.keyID).joined(separator: ", "))): "
                         + "a rotation is under way or was left half-way; finish it (rotate --resume-last) or make the "
-                            + "unused keys Inactive"
+                        + "unused keys Inactive"
                 ))
         }
         if set.keys.count >= CredentialHolder.identity(identity).limit {

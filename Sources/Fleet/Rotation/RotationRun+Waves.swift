@@ -150,7 +150,7 @@ extension RotationRun {
                         },
                         message:
                             "Rotate the SSH key of \(first.repository.identity ?? "the fleet") to "
-                                + "\(first.credential.id)"
+                            + "\(first.credential.id)"
                     )
                 }
                 for (index, receipt) in zip(indices, receipts) {
@@ -250,7 +250,7 @@ extension RotationRun {
                 state.record.errorClass = storage.errorClass
             }
             health.journal { try context.ledger.finish(cluster: state.record) }
-            progress(.clusterFinished(state.record, ClusterActions()))
+            progress(.clusterFinished(state.record, []))
             return state
         }
     }
@@ -289,6 +289,6 @@ extension RotationRun {
             authentication: .sshKey(privateKeyPEM: key.privateKeyPEM, passphrase: key.passphrase),
             trust: GitTrust(caPEM: context.caBundle, hostKeys: context.hostKeys))
         return try await context.writers.writer(
-            key: "\(repository.account)-\(repository.name)-\(key.keyID)", remote: remote, branch: repository.branch)
+            key: WriterKey(repository: repository, keyID: key.keyID), remote: remote, branch: repository.branch)
     }
 }
