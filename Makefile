@@ -2,7 +2,7 @@
 SWIFT ?= swift
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: deps build release demo test test-faults bench fuzz clean
+.PHONY: deps build release demo lint test test-faults bench fuzz clean
 
 deps:
 	@scripts/install-deps.sh
@@ -17,8 +17,12 @@ release: deps
 demo: build
 	@scripts/demo.sh
 
-## Everything CI checks: install what is missing, build, run the whole test suite.
-test: deps
+## swift-format's rules (.swift-format), no line over 120 columns, no source file over 450 lines (scripts/lint.sh).
+lint:
+	@scripts/lint.sh
+
+## Everything CI checks: install what is missing, lint, build, run the whole test suite.
+test: deps lint
 	$(SWIFT) build --build-tests $(SWIFT_BUILD_FLAGS)
 	$(SWIFT) test --skip-build $(SWIFT_BUILD_FLAGS)
 

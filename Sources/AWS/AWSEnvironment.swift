@@ -91,7 +91,10 @@ public struct AWSEnvironment: Sendable {
                 default:
                     throw CredentialError.invalid(
                         source,
-                        "credential_source '\(credentialSource)' is not Environment, Ec2InstanceMetadata or EcsContainer"
+                        """
+                        credential_source '\(credentialSource)' is not Environment, Ec2InstanceMetadata or \
+                        EcsContainer
+                        """
                     )
                 }
             } else {

@@ -17,7 +17,10 @@ public enum AWSTimestamp {
         let a = amzDate(date)
         let c = Array(a)
         return
-            "\(String(c[0..<4]))-\(String(c[4..<6]))-\(String(c[6..<8]))T\(String(c[9..<11])):\(String(c[11..<13])):\(String(c[13..<15]))Z"
+            """
+            \(String(c[0..<4]))-\(String(c[4..<6]))-\(String(c[6..<8]))T\(String(c[9..<11])):\(String(c[11..<13])):\
+            \(String(c[13..<15]))Z
+            """
     }
 
     /// Parses ISO 8601 with any fractional precision and `Z` or an offset (STS, IMDS, credential_process):

@@ -35,7 +35,10 @@ public struct CredentialError: FleetError, Hashable {
     public var description: String { "\(source): \(detail)" }
     public var hint: String? {
         kind == .notFound
-            ? "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with a profile in ~/.aws/config, or run where IRSA, ECS or EC2 instance credentials are available"
+            ? """
+            set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE with a profile in ~/.aws/config, or \
+            run where IRSA, ECS or EC2 instance credentials are available
+            """
             : nil
     }
 }

@@ -147,7 +147,8 @@ public struct SigV4Signer: Sendable {
     // MARK: Steps
 
     /// Step 1, canonical URI: dot segments removed and `//` collapsed (unless S3-style), then each byte outside the
-    /// unreserved set encoded once more, `/` kept. A path already encoded on the wire is encoded again, as botocore does.
+    /// unreserved set encoded once more, `/` kept. A path already encoded on the wire is encoded again, as botocore
+    /// does.
     func canonicalURI(_ path: String) -> String {
         var path = path.isEmpty ? "/" : path
         if normalizePath { path = Self.removeDotSegments(path) }

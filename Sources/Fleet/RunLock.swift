@@ -84,7 +84,7 @@ public final class RunLock: Sendable {
                     lock.startHeartbeat(every: settings.heartbeatEvery, now: now)
                     return lock
                 }
-                descriptors.forEach { close($0) }
+                for descriptor in descriptors { close(descriptor) }
             }
             let waited = clock.now - started
             if waited >= settings.wait {
@@ -114,7 +114,7 @@ public final class RunLock: Sendable {
         task?.cancel()
         await task?.value
         try? ledger.releaseLease(host: lease.host, pid: lease.pid)
-        descriptors.forEach { close($0) }
+        for descriptor in descriptors { close(descriptor) }
     }
 
     private func startHeartbeat(every interval: Duration, now: @escaping @Sendable () -> Date) {
@@ -143,14 +143,14 @@ public final class RunLock: Sendable {
             let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
             guard descriptor >= 0 else {
                 let reason = String(cString: strerror(errno))
-                held.forEach { close($0) }
+                for descriptor in held { close(descriptor) }
                 throw FleetFailure("cannot open the lock file \(path): \(reason)", errorClass: "lock.open")
             }
             var result: Int32
             repeat { result = flock(descriptor, LOCK_EX | LOCK_NB) } while result != 0 && errno == EINTR
             if result != 0 {
                 close(descriptor)
-                held.forEach { close($0) }
+                for descriptor in held { close(descriptor) }
                 return nil
             }
             held.append(descriptor)

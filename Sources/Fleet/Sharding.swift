@@ -33,7 +33,10 @@ public struct Shard: Sendable, Equatable, CustomStringConvertible {
         guard let indexText else {
             throw Invalid(
                 description:
-                    "--shard \(count): JOB_COMPLETION_INDEX is not set (it is in a Kubernetes Indexed Job); or write I/N"
+                    """
+                    --shard \(count): JOB_COMPLETION_INDEX is not set (it is in a Kubernetes Indexed Job); or write \
+                    I/N
+                    """
             )
         }
         guard let index = Int(indexText), index >= 0, index < count else {

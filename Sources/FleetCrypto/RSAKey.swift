@@ -5,7 +5,8 @@ import FleetSupport
 import Foundation
 
 /// An RSA private key held in OpenSSL's memory. The PEM text and passphrase never touch the disk.
-public final class RSAPrivateKey: @unchecked Sendable {  // immutable after init; OpenSSL's EVP_PKEY is thread-safe to read
+// Immutable after init; OpenSSL's EVP_PKEY is thread-safe to read
+public final class RSAPrivateKey: @unchecked Sendable {
     private let key: OpaquePointer
 
     private init(key: OpaquePointer) { self.key = key }
@@ -31,7 +32,8 @@ public final class RSAPrivateKey: @unchecked Sendable {  // immutable after init
         let parsed: OpaquePointer? = text.withCString { pointer in
             guard let bio = BIO_new_mem_buf(pointer, Int32(strlen(pointer))) else { return nil }
             defer { BIO_free(bio) }
-            // With no callback, OpenSSL reads the passphrase from `u` as a C string; an empty one refuses encrypted keys.
+            // With no callback, OpenSSL reads the passphrase from `u` as a C string; an empty one refuses encrypted
+            // keys.
             return (passphrase?.reveal() ?? "").withCString { phrase in
                 PEM_read_bio_PrivateKey(bio, nil, nil, UnsafeMutableRawPointer(mutating: phrase))
             }

@@ -12,7 +12,8 @@ public struct EKSTokenVerifier: Sendable {
     /// for up to 15 minutes, and an API server does not check its signature again each time (the fleet benchmark
     /// found the lab spending half its time doing so). Still refused once expired.
     private let accepted = AcceptedTokens()
-    /// The lab's own STS host; the partitions' (`sts.amazonaws.com`, `sts.<region>.amazonaws.com[.cn]`) match a pattern.
+    /// The lab's own STS host; the partitions' (`sts.amazonaws.com`, `sts.<region>.amazonaws.com[.cn]`) match a
+    /// pattern.
     let labSTSHost: String
     static let window: TimeInterval = 15 * 60
     static let maximumLength = 4096

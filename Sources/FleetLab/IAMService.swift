@@ -43,7 +43,8 @@ struct IAMService {
                 return wrap(
                     action,
                     """
-                    <SSHPublicKeys>\(page.map { "<member>\(render($0, full: false))</member>" }.joined())</SSHPublicKeys>
+                    <SSHPublicKeys>\(page.map { "<member>\(render($0, full: false))</member>" }.joined())</SSHPublicKe\
+                    ys>
                     <IsTruncated>\(truncated)</IsTruncated>\(truncated ? "<Marker>\(start + page.count)</Marker>" : "")
                     """)
             case "GetSSHPublicKey":
@@ -74,9 +75,12 @@ struct IAMService {
                 return wrap(
                     action,
                     """
-                    <ServiceSpecificCredential><CreateDate>\(AWSTimestamp.iso8601(c.created))</CreateDate><ServiceName>codecommit.amazonaws.com</ServiceName>\
-                    <ServiceUserName>\(c.serviceUserName)</ServiceUserName><ServicePassword>\(LabEncoding.xmlEscape(c.password))</ServicePassword>\
-                    <ServiceSpecificCredentialId>\(c.id)</ServiceSpecificCredentialId><UserName>\(user)</UserName><Status>Active</Status></ServiceSpecificCredential>
+                    <ServiceSpecificCredential><CreateDate>\(AWSTimestamp.iso8601(c.created))</CreateDate><ServiceName\
+                    >codecommit.amazonaws.com</ServiceName>\
+                    <ServiceUserName>\(c.serviceUserName)</ServiceUserName><ServicePassword>\
+                    \(LabEncoding.xmlEscape(c.password))</ServicePassword>\
+                    <ServiceSpecificCredentialId>\(c.id)</ServiceSpecificCredentialId><UserName>\(user)</UserName><Sta\
+                    tus>Active</Status></ServiceSpecificCredential>
                     """)
             case "ListServiceSpecificCredentials":
                 let credentials = try state.gitCredentials(accountID: account, userName: user).filter { _ in
@@ -87,8 +91,10 @@ struct IAMService {
                     "<ServiceSpecificCredentials>"
                         + credentials.map { c in
                             """
-                            <member><CreateDate>\(AWSTimestamp.iso8601(c.created))</CreateDate><ServiceName>codecommit.amazonaws.com</ServiceName>\
-                            <ServiceUserName>\(c.serviceUserName)</ServiceUserName><ServiceSpecificCredentialId>\(c.id)</ServiceSpecificCredentialId>\
+                            <member><CreateDate>\(AWSTimestamp.iso8601(c.created))</CreateDate><ServiceName>codecommit\
+                            .amazonaws.com</ServiceName>\
+                            <ServiceUserName>\(c.serviceUserName)</ServiceUserName><ServiceSpecificCredentialId>\
+                            \(c.id)</ServiceSpecificCredentialId>\
                             <UserName>\(user)</UserName><Status>\(c.active ? "Active" : "Inactive")</Status></member>
                             """
                         }.joined() + "</ServiceSpecificCredentials>")
@@ -151,7 +157,8 @@ struct IAMService {
     private func render(_ key: LabState.SSHKey, full: Bool) -> String {
         var xml = """
             <UserName>\(key.userName)</UserName><SSHPublicKeyId>\(key.id)</SSHPublicKeyId>\
-            <Status>\(key.active ? "Active" : "Inactive")</Status><UploadDate>\(AWSTimestamp.iso8601(key.uploaded))</UploadDate>
+            <Status>\(key.active ? "Active" : "Inactive")</Status><UploadDate>\(AWSTimestamp.iso8601(key.uploaded))</U\
+            ploadDate>
             """
         if full {
             xml += "<Fingerprint>\(key.fingerprint)</Fingerprint><SSHPublicKeyBody>\(key.body)</SSHPublicKeyBody>"
@@ -162,7 +169,8 @@ struct IAMService {
     private func wrap(_ action: String, _ body: String?) -> LabResponse {
         .xml(
             """
-            <\(action)Response xmlns="\(Self.namespace)">\(body.map { "<\(action)Result>\($0)</\(action)Result>" } ?? "")\
+            <\(action)Response \
+            xmlns="\(Self.namespace)">\(body.map { "<\(action)Result>\($0)</\(action)Result>" } ?? "")\
             <ResponseMetadata><RequestId>\(UUID().uuidString)</RequestId></ResponseMetadata></\(action)Response>
             """)
     }

@@ -52,7 +52,10 @@ struct LabError: Error {
             return LabError(
                 code: json ? "InvalidSignatureException" : "SignatureDoesNotMatch",
                 message:
-                    "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
+                    """
+                    The request signature we calculated does not match the signature you provided. Check your AWS \
+                    Secret Access Key and signing method. Consult the service documentation for details.
+                    """,
                 status: 403)
         case .expiredToken:
             return LabError(

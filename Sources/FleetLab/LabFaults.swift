@@ -344,7 +344,10 @@ enum FaultAnswer {
                     KubernetesError(
                         code: 500, reason: "InternalError",
                         message:
-                            "an error on the server (\"fleetstrap-lab injected fault\") has prevented the request from succeeding"
+                            """
+                            an error on the server (\"fleetstrap-lab injected fault\") has prevented the request \
+                            from succeeding
+                            """
                     )
                 case .unavailable:
                     KubernetesError(

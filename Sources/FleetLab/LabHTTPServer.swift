@@ -67,7 +67,8 @@ enum LabHTTPServer {
             return response
         }
         var logger = Logger(label: name)
-        logger.logLevel = .critical  // cancellation at shutdown is logged as an error by the server; it is the normal way out
+        // Cancellation at shutdown is logged as an error by the server; it is the normal way out
+        logger.logLevel = .critical
         let ready = AsyncStream<Int>.makeStream()
         let app = Application(
             responder: responder,

@@ -34,7 +34,10 @@ public enum LabInventory {
         for a in fleetAccounts {
             let region = config.repositories.first { $0.account == a.name }?.region ?? "us-east-1"
             out +=
-                "  - name: \(a.name)\n    id: \"\(a.id)\"\n    roleArn: arn:aws:iam::\(a.id):role/fleetstrap\n    region: \(region)\n"
+                """
+                  - name: \(a.name)\n    id: \"\(a.id)\"\n    roleArn: arn:aws:iam::\(a.id):role/fleetstrap\n    \
+                region: \(region)\n
+                """
         }
         out += "repositories:\n"
         for (index, r) in config.repositories.filter({ r in fleetAccounts.contains(where: { $0.name == r.account }) })
@@ -49,7 +52,10 @@ public enum LabInventory {
             {
                 out += "    transport: https-token\n    username: \(serviceUser)\n"
                 out +=
-                    "    password: {env: \(Lab.Info.gitPasswordVariable(user: user))}\n    endpoint: 127.0.0.1:\(port)\n"
+                    """
+                        password: {env: \(Lab.Info.gitPasswordVariable(user: user))}\n    endpoint: \
+                    127.0.0.1:\(port)\n
+                    """
             } else {
                 out += "    transport: ssh\n    identity: flux-\(r.account)\n"
                 if let sshPort { out += "    endpoint: 127.0.0.1:\(sshPort)\n" }
@@ -58,7 +64,10 @@ public enum LabInventory {
         out += "identities:\n"
         for a in fleetAccounts {
             out +=
-                "  - name: flux-\(a.name)\n    account: \(a.name)\n    keyBits: 2048\n    passphrase: {env: \(passphraseVariable)}\n"
+                """
+                  - name: flux-\(a.name)\n    account: \(a.name)\n    keyBits: 2048\n    passphrase: {env: \
+                \(passphraseVariable)}\n
+                """
         }
         out += "clusters:\n"
         // Each account's clusters in turn over its repositories.

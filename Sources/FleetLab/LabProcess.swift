@@ -62,7 +62,7 @@ enum LabProcess {
         spawnLock.unlock()
         locked = false
         guard spawned == 0 else {
-            [inPipe[1], outPipe[0], errPipe[0]].forEach { close($0) }
+            for descriptor in [inPipe[1], outPipe[0], errPipe[0]] { close(descriptor) }
             throw LabFailure("cannot run \(executable): errno \(spawned)")
         }
         let writer = Thread {
@@ -131,10 +131,10 @@ enum LabProcess {
     private static let lifelines = Mutex<[pid_t: Int32]>([:])
 
     /// posix_spawn with default signal dispositions and nothing blocked in the child, whatever our threads block,
-    /// and no descriptor of ours from `closingFrom` up: the lab's sockets are not close-on-exec, and a child holding the
-    /// listening socket kept it open after the lab closed it. A `git fetch` that connected then sat in its backlog
-    /// with nobody to accept, waiting for an answer (git has no timeout there) while the lab's stop waited for it:
-    /// a test run hung for good.
+    /// and no descriptor of ours from `closingFrom` up: the lab's sockets are not close-on-exec, and a child holding
+    /// the listening socket kept it open after the lab closed it. A `git fetch` that connected then sat in its backlog
+    /// with nobody to accept, waiting for an answer (git has no timeout there) while the lab's stop waited for it: a
+    /// test run hung for good.
     private static func spawn(
         _ executable: String, _ arguments: [String], _ environment: [String: String],
         _ actions: inout posix_spawn_file_actions_t,
@@ -154,8 +154,8 @@ enum LabProcess {
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         let env = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
-            argv.forEach { free($0) }
-            env.forEach { free($0) }
+            for pointer in argv { free(pointer) }
+            for pointer in env { free(pointer) }
         }
         var pid: pid_t = 0
         let result = posix_spawn(&pid, executable, &actions, &attributes, argv, env)

@@ -76,7 +76,8 @@ struct RivalPusher: Sendable {
         blob=$(printf 'rival change %s\\n' "$stamp" | git -C "$repo" hash-object -w --stdin)
         git -C "$repo" update-index --add --cacheinfo "100644,$blob,rival/$stamp.txt"
         tree=$(git -C "$repo" write-tree)
-        export GIT_AUTHOR_NAME=rival GIT_AUTHOR_EMAIL=rival@fleetstrap-lab GIT_COMMITTER_NAME=rival GIT_COMMITTER_EMAIL=rival@fleetstrap-lab
+        export GIT_AUTHOR_NAME=rival GIT_AUTHOR_EMAIL=rival@fleetstrap-lab GIT_COMMITTER_NAME=rival \
+        GIT_COMMITTER_EMAIL=rival@fleetstrap-lab
         if [ -n "$old" ]; then
           commit=$(echo "rival push $stamp" | git -C "$repo" commit-tree "$tree" -p "$old")
           git -C "$repo" update-ref "$ref" "$commit" "$old"

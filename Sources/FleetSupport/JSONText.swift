@@ -393,7 +393,8 @@ private struct JSONReader {
         }
         guard let text = String(validating: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self),
             let number = Double(text),
-            number.isFinite  // 1E400 is not representable, as JSONSerialization says too; it would be written back as "inf"
+            // 1E400 is not representable, as JSONSerialization says too; it would be written back as "inf"
+            number.isFinite
         else {
             return nil
         }

@@ -29,7 +29,10 @@ extension ComponentManifests {
         public let version: String
         public let missing: [String]
         public var description: String {
-            "Flux \(version)'s manifests have no \(missing.joined(separator: ", ")); choose components it ships or give manifests that include them"
+            """
+            Flux \(version)'s manifests have no \(missing.joined(separator: ", ")); choose components it ships or \
+            give manifests that include them
+            """
         }
         public var errorClass: String { "flux.components" }
     }

@@ -44,7 +44,10 @@ public actor ManifestLibrary {
             throw ManifestLoadError(
                 source: name,
                 message:
-                    "SHA-256 is \(SHA256.hash(text).hexString), the inventory pins \(pinned.lowercased()); nothing was applied"
+                    """
+                    SHA-256 is \(SHA256.hash(text).hexString), the inventory pins \(pinned.lowercased()); nothing \
+                    was applied
+                    """
             )
         }
         let manifests = try ComponentManifests.parse(text, source: name)

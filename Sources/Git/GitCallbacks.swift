@@ -64,16 +64,25 @@ private let gitCredentialCallback: git_credential_acquire_cb = { out, url, usern
                     .authentication, operation: state.operation, remote: state.remote.url,
                     message: "the SSH server refused key id \(user ?? "(none)") for this key",
                     hint:
-                        "check that the key id in the URL is the SSHPublicKeyId of this key's public half, that the key is Active in IAM, and that its IAM user may use the repository"
+                        """
+                        check that the key id in the URL is the SSHPublicKeyId of this key's public half, that the \
+                        key is Active in IAM, and that its IAM user may use the repository
+                        """
                 ))
         case .basic(let username, _):
             return state.stop(
                 GitError(
                     .authentication, operation: state.operation, remote: state.remote.url,
                     message:
-                        "the server refused the password of \(username.split(separator: "%").first.map(String.init) ?? username)",
+                        """
+                        the server refused the password of \
+                        \(username.split(separator: "%").first.map(String.init) ?? username)
+                        """,
                     hint:
-                        "check the credentials' account and permissions (codecommit:GitPull, codecommit:GitPush) and the repository's region"
+                        """
+                        check the credentials' account and permissions (codecommit:GitPull, codecommit:GitPush) and \
+                        the repository's region
+                        """
                 ))
         case .none:
             return state.stop(
@@ -102,7 +111,10 @@ private let gitCredentialCallback: git_credential_acquire_cb = { out, url, usern
                     .invalid, operation: state.operation, remote: state.remote.url,
                     message: "the SSH URL names no user",
                     hint:
-                        "CodeCommit needs the SSH key id as user: ssh://APKA…@git-codecommit.<region>.amazonaws.com/v1/repos/<name>"
+                        """
+                        CodeCommit needs the SSH key id as user: \
+                        ssh://APKA…@git-codecommit.<region>.amazonaws.com/v1/repos/<name>
+                        """
                 ))
         }
         let privateText = privateKey.reveal()
@@ -176,9 +188,15 @@ private let gitCertificateCallback: git_transport_certificate_check_cb = { certi
                 GitError(
                     .serverIdentity, operation: state.operation, remote: state.remote.url,
                     message:
-                        "the SSH host key of \(HostKeyPins.pattern(host: hostName, port: port)) changed: pinned \(expected), presented \(presented)",
+                        """
+                        the SSH host key of \(HostKeyPins.pattern(host: hostName, port: port)) changed: pinned \
+                        \(expected), presented \(presented)
+                        """,
                     hint:
-                        "if the server's key was really replaced, remove its pin (known_hosts) and run again; otherwise someone may be in the middle"
+                        """
+                        if the server's key was really replaced, remove its pin (known_hosts) and run again; \
+                        otherwise someone may be in the middle
+                        """
                 ))
         }
     default:

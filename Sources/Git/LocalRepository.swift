@@ -114,9 +114,10 @@ public final class LocalRepository: @unchecked Sendable {  // one operation at a
         _ remote: GitRemote, operation: String, authentication: GitAuthentication.Resolved, cancellation: Cancellation,
         _ body: (OpaquePointer, OperationState) throws(GitError) -> Void
     ) throws(GitError) {
-        // An in-memory remote at exactly the inventory's URL: the operator's `url.<base>.insteadOf` is not applied, since
-        // fleetstrap must write where Flux on the cluster reads (and libgit2 1.5 leaks about 17 KB of PCRE2 match data
-        // for each config entry the insteadOf lookup tries, twice per remote: 100 KB a fetch or push, found by heaptrack).
+        // An in-memory remote at exactly the inventory's URL: the operator's `url.<base>.insteadOf` is not applied,
+        // since fleetstrap must write where Flux on the cluster reads (and libgit2 1.5 leaks about 17 KB of PCRE2 match
+        // data for each config entry the insteadOf lookup tries, twice per remote: 100 KB a fetch or push, found by
+        // heaptrack).
         var options = git_remote_create_options()
         git_remote_create_options_init(&options, UInt32(GIT_REMOTE_CREATE_OPTIONS_VERSION))
         options.repository = pointer
@@ -139,7 +140,8 @@ public final class LocalRepository: @unchecked Sendable {  // one operation at a
                 throw GitError(
                     .cancelled, operation: operation, remote: remote.url, message: "cancelled", libgit2: error.libgit2)
             }
-            // The connection's own account of a timeout or a reset, which libgit2's TLS layer reports as a generic error.
+            // The connection's own account of a timeout or a reset, which libgit2's TLS layer reports as a generic
+            // error.
             if error.kind == .transport || error.kind == .other, let failure = fs_git_socket_failure() {
                 throw GitError(.transport, operation: operation, remote: remote.url, message: String(cString: failure))
             }
@@ -159,7 +161,10 @@ public final class LocalRepository: @unchecked Sendable {  // one operation at a
             .authentication, operation: error.operation, remote: error.remote,
             message: "the server refused the password of \(user) (\(error.message))", libgit2: error.libgit2,
             hint:
-                "check the credentials' account and permissions (codecommit:GitPull, codecommit:GitPush) and the repository's region"
+                """
+                check the credentials' account and permissions (codecommit:GitPull, codecommit:GitPush) and the \
+                repository's region
+                """
         )
     }
 
@@ -187,7 +192,7 @@ public final class LocalRepository: @unchecked Sendable {  // one operation at a
 
     static func withStrings<R>(_ strings: [String], _ body: (inout git_strarray) -> R) -> R {
         var pointers = strings.map { strdup($0) }
-        defer { pointers.forEach { free($0) } }
+        defer { for pointer in pointers { free(pointer) } }
         return pointers.withUnsafeMutableBufferPointer { buffer in
             var array = git_strarray(strings: buffer.baseAddress, count: buffer.count)
             return body(&array)
@@ -255,7 +260,7 @@ public final class LocalRepository: @unchecked Sendable {  // one operation at a
         }
         var newTree = git_oid()
         let paths = effective.map { strdup($0.key) }
-        defer { paths.forEach { free($0) } }
+        defer { for path in paths { free(path) } }
         var updates = effective.enumerated().map { index, change in
             git_tree_update(
                 action: change.value == nil ? GIT_TREE_UPDATE_REMOVE : GIT_TREE_UPDATE_UPSERT,

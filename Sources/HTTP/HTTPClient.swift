@@ -1,13 +1,14 @@
 // An async HTTP client on one libcurl multi handle, driven by one dedicated thread through curl's socket interface on
-// epoll (see `events.h`): no thread per request, the cooperative pool never blocks, connections (and HTTP/2 streams) are reused, thousands of requests can be in
-// flight. Cancelling the awaiting task aborts the transfer.
+// epoll (see `events.h`): no thread per request, the cooperative pool never blocks, connections (and HTTP/2 streams)
+// are reused, thousands of requests can be in flight. Cancelling the awaiting task aborts the transfer.
 import CCurl
 import FleetSupport
 import Foundation
 import Synchronization
 
 /// `@unchecked Sendable`: the multi handle and its epoll set are used only by the loop thread, except
-/// `fs_curl_events_wake` (an eventfd write, safe from any thread) and the cleanup after that thread has ended; everything else shared is behind the mutex.
+/// `fs_curl_events_wake` (an eventfd write, safe from any thread) and the cleanup after that thread has ended;
+/// everything else shared is behind the mutex.
 public final class HTTPClient: @unchecked Sendable {
     public struct Configuration: Sendable {
         public var userAgent = "fleetstrap/0.1.0"

@@ -76,7 +76,10 @@ public struct HTTPClientError: FleetError, Hashable {
     public var hint: String? {
         if isCertificateProblem {
             return
-                "the server's certificate is not trusted: check the CA (AWS_CA_BUNDLE, the cluster's CA) and the host name"
+                """
+                the server's certificate is not trusted: check the CA (AWS_CA_BUNDLE, the cluster's CA) and the host \
+                name
+                """
         }
         if isTimeout {
             return "the server did not answer in time: check the network path and proxies (HTTPS_PROXY, NO_PROXY)"

@@ -152,7 +152,10 @@ public enum InventoryLoader {
             let (line, column) = position(ofByte: offset, in: bytes)
             collector.error(
                 "encoding", at: SourceLocation(file: file, line: line, column: column),
-                "the file is not valid UTF-8 (byte 0x\(String(bytes[offset], radix: 16, uppercase: true)) at offset \(offset))",
+                """
+                the file is not valid UTF-8 (byte 0x\(String(bytes[offset], radix: 16, uppercase: true)) at offset \
+                \(offset))
+                """,
                 hint: "save the inventory as UTF-8")
             return nil
         }
@@ -186,7 +189,10 @@ public enum InventoryLoader {
             case .duplicatedKeysInMapping(let duplicates, let context):
                 collector.error(
                     "duplicate-key", at: source.location(context.mark),
-                    "duplicate key\(duplicates.count == 1 ? "" : "s") \(duplicates.map { "'\($0)'" }.joined(separator: ", ")) in one mapping",
+                    """
+                    duplicate key\(duplicates.count == 1 ? "" : "s") \
+                    \(duplicates.map { "'\($0)'" }.joined(separator: ", ")) in one mapping
+                    """,
                     hint: "each key may appear once; the later value would silently win in other tools")
             default:
                 collector.error("yaml-syntax", at: SourceLocation(file: file, line: 1, column: 1), "YAML: \(error)")

@@ -83,8 +83,8 @@ struct YAMLFields {
         self.entries = entries
     }
 
-    /// YAML's own types; any other tag (`!!python/object`, `!local`) asks a loader to build something an inventory has no
-    /// use for, and is refused rather than read as the plain value beneath it.
+    /// YAML's own types; any other tag (`!!python/object`, `!local`) asks a loader to build something an inventory has
+    /// no use for, and is refused rather than read as the plain value beneath it.
     static let yamlTypes: Set<String> = [
         Tag.Name.str, .int, .float, .bool, .null, .map, .seq, .timestamp, .binary, .merge, .omap, .pairs, .set, .value,
     ].reduce(into: []) { $0.insert($1.rawValue) }

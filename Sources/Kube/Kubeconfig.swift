@@ -31,7 +31,10 @@ public enum Kubeconfig {
                 throw Invalid(
                     path: file,
                     message:
-                        "no \(list.dropLast()) named '\(name)' (have: \(entries.compactMap { $0["name"] as? String }.joined(separator: ", ")))"
+                        """
+                        no \(list.dropLast()) named '\(name)' (have: \
+                        \(entries.compactMap { $0["name"] as? String }.joined(separator: ", ")))
+                        """
                 )
             }
             return entry
@@ -52,7 +55,10 @@ public enum Kubeconfig {
             throw Invalid(
                 path: file,
                 message:
-                    "cluster '\(clusterName)' sets insecure-skip-tls-verify: fleetstrap always verifies TLS; remove it and give certificate-authority-data"
+                    """
+                    cluster '\(clusterName)' sets insecure-skip-tls-verify: fleetstrap always verifies TLS; remove \
+                    it and give certificate-authority-data
+                    """
             )
         }
         let ca: [UInt8]

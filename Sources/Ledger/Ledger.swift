@@ -59,7 +59,8 @@ public final class Ledger: Sendable {
         }
     }
 
-    /// Runs `body` holding an exclusive advisory lock (flock) on `directory`, released when it returns or the process dies.
+    /// Runs `body` holding an exclusive advisory lock (flock) on `directory`, released when it returns or the process
+    /// dies.
     private static func whileOpening<T>(directory: String, _ body: () throws -> T) throws -> T {
         let folder = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard folder >= 0 else { return try body() }

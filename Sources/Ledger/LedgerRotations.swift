@@ -13,7 +13,8 @@ extension Ledger {
         }
     }
 
-    /// The newest rotation of `identity` when it is not retired yet (a partial one `rotate --resume` or a later rotate finishes).
+    /// The newest rotation of `identity` when it is not retired yet (a partial one `rotate --resume` or a later rotate
+    /// finishes).
     public func unfinishedRotation(identity: String, kind: String) throws -> RotationRecord? {
         try database.read { db in
             let newest = try RotationRecord.filter(Column("identity") == identity && Column("kind") == kind).order(
@@ -77,7 +78,8 @@ extension Ledger {
             try Date.fetchOne(
                 db,
                 sql: """
-                    SELECT endedAt FROM rotation WHERE state = 'retired' AND (',' || oldKeyIds || ',') LIKE ('%,' || ? || ',%')
+                    SELECT endedAt FROM rotation WHERE state = 'retired' AND (',' || oldKeyIds || ',') LIKE ('%,' || \
+                    ? || ',%')
                     ORDER BY endedAt DESC LIMIT 1
                     """, arguments: [keyID])
         }

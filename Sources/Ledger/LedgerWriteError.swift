@@ -15,7 +15,10 @@ public struct LedgerWriteError: FleetError, Equatable {
     public var description: String { "cannot write the ledger \(path): \(isFull ? "its disk is full" : detail)" }
     public var errorClass: String { isFull ? "ledger.full" : "ledger.write" }
     public var hint: String? {
-        "free space on the ledger's disk (or copy the ledger where there is room and pass --ledger), then continue with --resume-last"
+        """
+        free space on the ledger's disk (or copy the ledger where there is room and pass --ledger), then continue \
+        with --resume-last
+        """
     }
 
     /// The storage failure `error` is, if it is one (GRDB's error for SQLITE_FULL, SQLITE_IOERR, SQLITE_READONLY…).

@@ -105,7 +105,11 @@ struct FleetBenchmark {
         var sequentialSpeedup: Double?
         var cores = ProcessInfo.processInfo.activeProcessorCount
         var note =
-            "release build; the lab and fleetstrap share this machine's cores; ideal = AssumeRole and a first fetch per repository + rounds x critical path, or the rate-limit floor if higher; machineBound = (fleetstrap CPU + lab CPU) / cores"
+            """
+            release build; the lab and fleetstrap share this machine's cores; ideal = AssumeRole and a first fetch \
+            per repository + rounds x critical path, or the rate-limit floor if higher; machineBound = (fleetstrap \
+            CPU + lab CPU) / cores
+            """
     }
 
     let binaries: String
@@ -156,7 +160,10 @@ struct FleetBenchmark {
         while !FileManager.default.fileExists(atPath: "\(directory)/lab/lab.env") {
             guard ContinuousClock.now < deadline else {
                 throw BenchFailure(
-                    "the lab did not start: \((try? String(contentsOfFile: "\(directory)/lab.log", encoding: .utf8)) ?? "")"
+                    """
+                    the lab did not start: \
+                    \((try? String(contentsOfFile: "\(directory)/lab.log", encoding: .utf8)) ?? "")
+                    """
                 )
             }
             Thread.sleep(forTimeInterval: 0.1)

@@ -29,7 +29,10 @@ struct FleetMicroBenchmarks {
         var text = "apiVersion: fleetstrap.io/v1\nkind: Fleet\ndefaults:\n  flux: {version: 2.4.0}\naccounts:\n"
         for a in 0..<10 {
             text +=
-                "  - {name: acct\(a), id: \"\(String(repeating: String(a), count: 12))\", region: eu-west-1, roleArn: \"arn:aws:iam::\(String(repeating: String(a), count: 12)):role/fleetstrap\"}\n"
+                """
+                  - {name: acct\(a), id: \"\(String(repeating: String(a), count: 12))\", region: eu-west-1, roleArn: \
+                \"arn:aws:iam::\(String(repeating: String(a), count: 12)):role/fleetstrap\"}\n
+                """
         }
         text += "identities:\n"
         for a in 0..<10 { text += "  - {name: flux-\(a), account: acct\(a), passphrase: {env: P}, maxKeyAge: 90d}\n" }
@@ -41,7 +44,10 @@ struct FleetMicroBenchmarks {
         for c in 0..<clusters {
             let r = c % 30
             text +=
-                "  - {name: cluster-\(String(format: "%05d", c)), account: acct\(r % 10), repository: repo-\(r), labels: {env: \(c % 3 == 0 ? "prod" : "staging"), tier: t\(c % 4)}}\n"
+                """
+                  - {name: cluster-\(String(format: "%05d", c)), account: acct\(r % 10), repository: repo-\(r), \
+                labels: {env: \(c % 3 == 0 ? "prod" : "staging"), tier: t\(c % 4)}}\n
+                """
         }
         return text
     }

@@ -15,7 +15,10 @@ struct SigV4Benchmark {
         var botocoreSignaturesPerSecond: Double
         var ratio: Double
         var note =
-            "ratio = fleetstrap (warm signing-key cache, as in a fleet run) / botocore; the same 2,000 generated requests"
+            """
+            ratio = fleetstrap (warm signing-key cache, as in a fleet run) / botocore; the same 2,000 generated \
+            requests
+            """
     }
 
     func requests() -> [(SigV4Request, AWSCredentials, String, String)] {
@@ -88,7 +91,8 @@ struct SigV4Benchmark {
             botocore.auth.get_current_datetime = lambda: fixed
             work = json.load(sys.stdin)
             seconds = float(sys.argv[1])
-            prepared = [(r, Credentials(r["key"], r["secret"], r["token"] or None), base64.b64decode(r["body"])) for r in work]
+            prepared = [(r, Credentials(r["key"], r["secret"], r["token"] or None), base64.b64decode(r["body"])) for \
+            r in work]
             signed = 0
             start = time.perf_counter()
             while time.perf_counter() - start < seconds:

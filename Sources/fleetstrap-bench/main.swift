@@ -57,12 +57,18 @@ try write(micro, to: "fleet-micro.json")
 if !scenarios.isEmpty {
     let model = FleetBenchmark.Model()
     print(
-        "Fleet bootstrap against the lab (scale mode), \(model.accounts) accounts, \(model.accounts * model.repositoriesPerAccount) HTTPS repositories;"
+        """
+        Fleet bootstrap against the lab (scale mode), \(model.accounts) accounts, \
+        \(model.accounts * model.repositoriesPerAccount) HTTPS repositories;
+        """
     )
     print(
         String(
             format:
-                "  model: AWS and Kubernetes calls %.0f ms, Git fetch %.0f ms and push %.0f ms a request, controllers Available after %.0f ms, DescribeCluster %.0f/s per account and region",
+                """
+                  model: AWS and Kubernetes calls %.0f ms, Git fetch %.0f ms and push %.0f ms a request, controllers \
+                Available after %.0f ms, DescribeCluster %.0f/s per account and region
+                """,
             model.awsCallMilliseconds, model.gitFetchMilliseconds, model.gitPushMilliseconds,
             model.deploymentDelayMilliseconds, model.eksPerSecond))
     print(
@@ -72,7 +78,10 @@ if !scenarios.isEmpty {
             model.criticalPathSeconds * 1000, ProcessInfo.processInfo.activeProcessorCount))
     fflush(nil)
     print(
-        "  clusters parallel     wall    ideal  ratio  CPU bound  CPU/cluster  peak RSS  lab CPU  AWS/cluster AssumeRole  kube/cluster pushes/repo"
+        """
+          clusters parallel     wall    ideal  ratio  CPU bound  CPU/cluster  peak RSS  lab CPU  AWS/cluster \
+        AssumeRole  kube/cluster pushes/repo
+        """
     )
     let report = try FleetBenchmark(binaries: binaries, manifests: "inventories/flux-v2.4.0/gotk-components.yaml").run(
         scenarios
@@ -80,7 +89,10 @@ if !scenarios.isEmpty {
         print(
             String(
                 format:
-                    "  %8d %8d %7.1fs %7.1fs %5.2fx %8.1fs %9.1f ms %6.0f MB %7.1fs %10.2f %6d/%-4d %10.1f %6.1f (max %d)%@",
+                    """
+                      %8d %8d %7.1fs %7.1fs %5.2fx %8.1fs %9.1f ms %6.0f MB %7.1fs %10.2f %6d/%-4d %10.1f %6.1f (max \
+                    %d)%@
+                    """,
                 r.clusters, r.parallel, r.wallSeconds, r.idealSeconds, r.ratioToIdeal, r.machineBoundSeconds,
                 r.cpuSecondsPerCluster * 1000, r.peakRSSMegabytes, r.labCPUSeconds,
                 r.awsCallsPerCluster, r.assumeRoleCalls, r.accounts, r.kubernetesCallsPerCluster,

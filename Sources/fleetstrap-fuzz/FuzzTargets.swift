@@ -1,7 +1,7 @@
 // fleetstrap's parsers of untrusted input, one entry point for all: the inventory's YAML front end, AWS answers
-// (Query XML, JSON errors, credential documents, ISO 8601 and X-Amz-Date times, shared config files), Kubernetes JSON and its `Status`
-// errors. The first byte of an input picks the parser; the rest is the input. None may crash, hang or grow without
-// bound, whatever the bytes.
+// (Query XML, JSON errors, credential documents, ISO 8601 and X-Amz-Date times, shared config files), Kubernetes JSON
+// and its `Status` errors. The first byte of an input picks the parser; the rest is the input. None may crash, hang or
+// grow without bound, whatever the bytes.
 @_spi(Fuzzing) import AWS
 import FleetSupport
 @_spi(Fuzzing) import Inventory

@@ -39,13 +39,19 @@ struct LabOptions: ParsableArguments {
 
     @Flag(
         help:
-            "Simulated source-controllers check credentials against IAM instead of fetching (for thousands of clusters)."
+            """
+            Simulated source-controllers check credentials against IAM instead of fetching (for thousands of \
+            clusters).
+            """
     )
     var scaleMode = false
 
     @Flag(
         help:
-            "One HTTPS listener for every cluster, told apart by TLS server name (for thousands of clusters; not for kubectl)."
+            """
+            One HTTPS listener for every cluster, told apart by TLS server name (for thousands of clusters; not for \
+            kubectl).
+            """
     )
     var sharedClusterListener = false
 
@@ -126,7 +132,7 @@ struct Serve: AsyncParsableCommand {
             return source
         }
         for await _ in stream { break }
-        sources.forEach { $0.cancel() }
+        for source in sources { source.cancel() }
     }
 }
 
@@ -199,7 +205,10 @@ struct FaultsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "faults",
         abstract:
-            "Show the faults in force, or replace them with a file's (YAML; '-' reads standard input; an empty file clears them)."
+            """
+            Show the faults in force, or replace them with a file's (YAML; '-' reads standard input; an empty file \
+            clears them).
+            """
     )
 
     @OptionGroup var lab: RunningLab

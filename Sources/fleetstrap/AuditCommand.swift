@@ -13,7 +13,8 @@ struct AuditCommand: AsyncParsableCommand {
         abstract: "Audit the fleet's SSH keys and Flux installations (reads only; recorded in the ledger).",
         discussion: """
             Per identity: IAM keys with status and age. Per cluster: Flux installed and its version, the GitRepository's
-            URL, user and Ready state, the key in Secret flux-system against IAM, the pinned host key, the Kustomization.
+            URL, user and Ready state, the key in Secret flux-system against IAM, the pinned host key, the \
+            Kustomization.
 
             Exit codes: 0 no finding at or above --fail-on, 1 some, 2 invalid input, 3 could not start, 130 interrupted.
             """)

@@ -38,7 +38,10 @@ struct GitCredentialCommand: AsyncParsableCommand {
         guard let rawPath = input["path"], !rawPath.isEmpty else {
             var stderr = StandardError()
             print(
-                "fleetstrap git-credential: Git did not send the repository path, which CodeCommit signs; run: git config --global credential.UseHttpPath true",
+                """
+                fleetstrap git-credential: Git did not send the repository path, which CodeCommit signs; run: git \
+                config --global credential.UseHttpPath true
+                """,
                 to: &stderr)
             return
         }

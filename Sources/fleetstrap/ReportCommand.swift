@@ -101,12 +101,18 @@ struct ReportCommand: AsyncParsableCommand {
             let written = try ReportWriter.write(report, formats: ReportFormat.allCases, to: "\(folder)/\(runID)")
             if !quiet {
                 print(
-                    "reports: \(written.first { $0.hasSuffix(".html") } ?? written[0]) (and .json, junit.xml, summary.md)",
+                    """
+                    reports: \(written.first { $0.hasSuffix(".html") } ?? written[0]) (and .json, junit.xml, \
+                    summary.md)
+                    """,
                     to: &stderr)
             }
         } catch {
             print(
-                "warning: the reports of \(runID) could not be written: \(error) (fleetstrap report \(runID) tries again)",
+                """
+                warning: the reports of \(runID) could not be written: \(error) (fleetstrap report \(runID) tries \
+                again)
+                """,
                 to: &stderr)
         }
     }

@@ -214,7 +214,7 @@ final class RunReporter: Sendable {
             source.resume()
             return source
         }
-        defer { sources.forEach { $0.cancel() } }
+        defer { for source in sources { source.cancel() } }
         return try await task.value
     }
 }

@@ -17,7 +17,10 @@ struct RunsCommand: AsyncParsableCommand {
             let ok = clusters.filter { $0.status == .succeeded }.count
             let failed = clusters.filter { $0.status == .failed }.count
             print(
-                "\(run.id)  \(run.command)  \(run.outcome.rawValue)  \(ok)/\(clusters.count) succeeded, \(failed) failed  \(ISO8601DateFormatter().string(from: run.startedAt))"
+                """
+                \(run.id)  \(run.command)  \(run.outcome.rawValue)  \(ok)/\(clusters.count) succeeded, \(failed) \
+                failed  \(ISO8601DateFormatter().string(from: run.startedAt))
+                """
             )
         }
     }
@@ -43,7 +46,11 @@ struct ShowCommand: AsyncParsableCommand {
         if let cluster {
             for step in try store.steps(run: run, cluster: cluster) {
                 print(
-                    "  \(step.step) \(step.state.rawValue)\(step.milliseconds.map { " \($0) ms" } ?? "")\(step.detail.map { ": \($0)" } ?? "")"
+                    """
+                      \(step.step) \
+                    \(step.state.rawValue)\(step.milliseconds.map { " \($0) ms" } ?? "")\
+                    \(step.detail.map { ": \($0)" } ?? "")
+                    """
                 )
             }
             return

@@ -80,7 +80,11 @@ struct AWSVectorTests {
         let json = token.execCredentialJSON()
         #expect(
             json.hasPrefix(
-                "{\n    \"kind\": \"ExecCredential\",\n    \"apiVersion\": \"client.authentication.k8s.io/v1beta1\",\n    \"spec\": {},\n    \"status\": {\n        \"expirationTimestamp\": \"2024-01-02T03:18:05Z\",\n        \"token\": \"k8s-aws-v1."
+                """
+                {\n    \"kind\": \"ExecCredential\",\n    \"apiVersion\": \
+                \"client.authentication.k8s.io/v1beta1\",\n    \"spec\": {},\n    \"status\": {\n        \
+                \"expirationTimestamp\": \"2024-01-02T03:18:05Z\",\n        \"token\": \"k8s-aws-v1.
+                """
             ))
         #expect(json.hasSuffix("\"\n    }\n}\n\n"))
     }

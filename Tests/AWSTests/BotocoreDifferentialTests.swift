@@ -54,7 +54,8 @@ struct BotocoreDifferentialTests {
             var usedKeys = Set<String>()
             for _ in 0..<Int.random(in: 0...4, using: &rng) {
                 let key = keyPieces.randomElement(using: &rng)!
-                if mode == "query" && (usedKeys.contains(key) || key.isEmpty) { continue }  // botocore presigns from a dict
+                // Botocore presigns from a dict
+                if mode == "query" && (usedKeys.contains(key) || key.isEmpty) { continue }
                 usedKeys.insert(key)
                 params.append((key, valuePieces.randomElement(using: &rng)!))
             }

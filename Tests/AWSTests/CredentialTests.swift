@@ -93,15 +93,20 @@ struct CredentialTests {
 
     @Test func credentialProcess() async throws {
         let script = home.appendingPathComponent("creds.sh")
-        try
-            "#!/bin/sh\necho '{\"Version\": 1, \"AccessKeyId\": \"AKIDPROC\", \"SecretAccessKey\": \"p\", \"SessionToken\": \"st\", \"Expiration\": \"2099-01-01T00:00:00Z\"}'\n"
-            .write(to: script, atomically: true, encoding: .utf8)
+        try """
+        #!/bin/sh\necho '{\"Version\": 1, \"AccessKeyId\": \"AKIDPROC\", \"SecretAccessKey\": \"p\", \
+        \"SessionToken\": \"st\", \"Expiration\": \"2099-01-01T00:00:00Z\"}'\n
+        """
+        .write(to: script, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: script.path)
         // Run through sh rather than exec'd: a test running in parallel may fork while the script is still open for
         // writing, and exec'ing it would then fail with "text file busy".
         try write(
             ".aws/config",
-            "[profile proc]\ncredential_process = /bin/sh \(script.path)\n[profile broken]\ncredential_process = /bin/false\n"
+            """
+            [profile proc]\ncredential_process = /bin/sh \(script.path)\n[profile broken]\ncredential_process = \
+            /bin/false\n
+            """
         )
         let aws = try AWSEnvironment(variables: environment(["AWS_PROFILE": "proc"]))
         let c = try await aws.defaultCredentials().credentials()
@@ -115,7 +120,10 @@ struct CredentialTests {
     @Test func sourceProfileCyclesAreRefused() throws {
         try write(
             ".aws/config",
-            "[profile a]\nrole_arn = arn:aws:iam::1:role/a\nsource_profile = b\n[profile b]\nrole_arn = arn:aws:iam::1:role/b\nsource_profile = a\n"
+            """
+            [profile a]\nrole_arn = arn:aws:iam::1:role/a\nsource_profile = b\n[profile b]\nrole_arn = \
+            arn:aws:iam::1:role/b\nsource_profile = a\n
+            """
         )
         #expect {
             try AWSEnvironment(variables: environment(["AWS_PROFILE": "a"])).defaultCredentials()

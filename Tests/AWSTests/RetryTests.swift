@@ -90,7 +90,8 @@ struct RetryTests {
                 status: 400, headers: [],
                 body: Array(
                     """
-                    <ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>r-1</RequestId></ErrorResponse>
+                    <ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate \
+                    exceeded</Message></Error><RequestId>r-1</RequestId></ErrorResponse>
                     """.utf8)), service: "sts", operation: "AssumeRole")
         #expect(
             query.code == "Throttling" && query.message == "Rate exceeded" && query.requestID == "r-1"
@@ -99,8 +100,10 @@ struct RetryTests {
             HTTPResponse(
                 status: 400, headers: [],
                 body: Array(
-                    #"{"__type":"com.amazonaws.codecommit#RepositoryDoesNotExistException","message":"x does not exist"}"#
-                        .utf8)), service: "codecommit", operation: "GetRepository")
+                    #"""
+                    {"__type":"com.amazonaws.codecommit#RepositoryDoesNotExistException","message":"x does not exist"}
+                    """#
+                    .utf8)), service: "codecommit", operation: "GetRepository")
         #expect(json.code == "RepositoryDoesNotExistException" && !json.isRetryable)
         let rest = AWSError.parse(
             HTTPResponse(
@@ -298,7 +301,8 @@ struct RetryTests {
         await #expect(throws: HTTPClientError.self) {
             _ = try await c.send(
                 .query(
-                    .sts, "GetCallerIdentity", version: "2011-06-15", region: "us-east-1", account: "a", parameters: []),
+                    .sts, "GetCallerIdentity", version: "2011-06-15", region: "us-east-1", account: "a",
+                    parameters: []),
                 credentials: credentials)
         }
         #expect(c.attemptCounts()["sts:GetCallerIdentity"] == 3)

@@ -83,7 +83,11 @@ struct AWSCommandTests {
         // Recomputing the token for the instant it names gives the same bytes: it was signed correctly.
         let date = try #require(
             AWSTimestamp.parseISO8601(
-                "\(amzDate.prefix(4))-\(amzDate.dropFirst(4).prefix(2))-\(amzDate.dropFirst(6).prefix(2))T\(amzDate.dropFirst(9).prefix(2)):\(amzDate.dropFirst(11).prefix(2)):\(amzDate.dropFirst(13).prefix(2))Z"
+                """
+                \(amzDate.prefix(4))-\(amzDate.dropFirst(4).prefix(2))-\(amzDate.dropFirst(6).prefix(2))T\
+                \(amzDate.dropFirst(9).prefix(2)):\(amzDate.dropFirst(11).prefix(2)):\
+                \(amzDate.dropFirst(13).prefix(2))Z
+                """
             ))
         #expect(
             EKSToken.make(clusterName: "prod-a", region: "eu-west-1", credentials: credentials, date: date).token

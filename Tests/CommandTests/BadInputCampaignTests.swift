@@ -85,7 +85,10 @@ struct BadInputCampaignTests {
         ("accounts a mapping", "accounts:\n  - name: main", "accounts:\n  main:\n    name: main"),
         (
             "accounts empty",
-            "accounts:\n  - name: main\n    id: \"123456789012\"\n    roleArn: arn:aws:iam::123456789012:role/fleetstrap\n    region: eu-west-1\n",
+            """
+            accounts:\n  - name: main\n    id: \"123456789012\"\n    roleArn: \
+            arn:aws:iam::123456789012:role/fleetstrap\n    region: eu-west-1\n
+            """,
             "accounts: []\n"
         ),
         ("repository codecommit name with spaces", "codecommit: fleet", "codecommit: \"my fleet\""),
@@ -133,7 +136,10 @@ struct BadInputCampaignTests {
         (
             "identity duplicate",
             "identities:\n  - name: flux\n    account: main\n    passphrase: {env: FLUX_SSH_PASSPHRASE}\n",
-            "identities:\n  - name: flux\n    account: main\n    passphrase: {env: FLUX_SSH_PASSPHRASE}\n  - name: flux\n    account: main\n    passphrase: {env: FLUX_SSH_PASSPHRASE}\n"
+            """
+            identities:\n  - name: flux\n    account: main\n    passphrase: {env: FLUX_SSH_PASSPHRASE}\n  - name: \
+            flux\n    account: main\n    passphrase: {env: FLUX_SSH_PASSPHRASE}\n
+            """
         ),
         ("cluster name with spaces", "  - name: staging", "  - name: \"staging cluster\""),
         ("cluster name too long", "  - name: staging", "  - name: \(String(repeating: "c", count: 101))"),
@@ -334,7 +340,10 @@ struct BadInputCampaignTests {
     /// refuses it before opening a ledger; so does a selection that leaves no cluster.
     @Test func emptySelectionIsRefusedBeforeAnythingIsWritten() throws {
         let clusters =
-            "clusters:\n  - name: staging\n    labels: {env: staging}\n  - name: production\n    labels: {env: prod}\n  - name: web-1\n    repository: web\n"
+            """
+            clusters:\n  - name: staging\n    labels: {env: staging}\n  - name: production\n    labels: {env: \
+            prod}\n  - name: web-1\n    repository: web\n
+            """
         #expect(Self.base.contains(clusters))
         let (directory, file) = try Self.write(
             Array(Self.base.replacingOccurrences(of: clusters, with: "clusters: []\n").utf8), name: "empty")

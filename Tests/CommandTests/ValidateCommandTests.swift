@@ -24,7 +24,10 @@ struct ValidateCommandTests {
         #expect(result.stdout.contains("30 clusters in 3 accounts, 3 regions, 3 repositories, 2 identities"))
         #expect(
             result.stdout.contains(
-                "  fleet-prod           12  ssh          ssh://git-codecommit.eu-west-1.amazonaws.com/v1/repos/fleet-prod"
+                """
+                  fleet-prod           12  ssh          \
+                ssh://git-codecommit.eu-west-1.amazonaws.com/v1/repos/fleet-prod
+                """
             ))
         let quick = try Binary.run(["validate", "-f", "inventories/quick-start.yaml"])
         #expect(quick.status == 0)

@@ -23,7 +23,8 @@ struct KubernetesStoreTests {
             metadata:
               name: source-controller
               namespace: flux-system
-              labels: {app.kubernetes.io/part-of: flux\(extraLabel ? ", app.kubernetes.io/component: source-controller" : "")}
+              labels: {app.kubernetes.io/part-of: \
+            flux\(extraLabel ? ", app.kubernetes.io/component: source-controller" : "")}
             spec:
               replicas: \(replicas)
               selector: {matchLabels: {app: source-controller}}
@@ -136,7 +137,10 @@ struct KubernetesStoreTests {
             try s.create(secret, type: secrets, namespace: "nowhere", manager: "flux")
         }
         let good = Self.yaml(
-            "apiVersion: v1\nkind: Secret\nmetadata: {name: flux-system, namespace: flux-system}\ndata: {identity: aGk=}"
+            """
+            apiVersion: v1\nkind: Secret\nmetadata: {name: flux-system, namespace: flux-system}\ndata: {identity: \
+            aGk=}
+            """
         )
         let created = try s.create(good, type: secrets, namespace: "flux-system", manager: "flux")
         #expect(throws: KubernetesError.self) {
@@ -174,7 +178,8 @@ struct KubernetesStoreTests {
             metadata: {name: gitrepositories.source.toolkit.fluxcd.io}
             spec:
               group: source.toolkit.fluxcd.io
-              names: {kind: GitRepository, plural: gitrepositories, listKind: GitRepositoryList, singular: gitrepository}
+              names: {kind: GitRepository, plural: gitrepositories, listKind: GitRepositoryList, singular: \
+            gitrepository}
               scope: Namespaced
               versions: [{name: v1, served: true, storage: true}, {name: v1beta2, served: true, storage: false}]
             """)
@@ -214,7 +219,8 @@ struct KubernetesStoreTests {
             apiVersion: source.toolkit.fluxcd.io/v1
             kind: GitRepository
             metadata: {name: flux-system, namespace: flux-system}
-            spec: {interval: 1m0s, ref: {branch: main}, secretRef: {name: flux-system}, url: "ssh://APKAEXAMPLE@127.0.0.1:2222/v1/repos/fleet"}
+            spec: {interval: 1m0s, ref: {branch: main}, secretRef: {name: flux-system}, url: \
+            "ssh://APKAEXAMPLE@127.0.0.1:2222/v1/repos/fleet"}
             """)
         _ = try s.apply(
             repo, type: gitRepository, namespace: "flux-system", name: "flux-system", manager: "flux", force: true)

@@ -106,7 +106,10 @@ struct LabControllerTests {
             Flux.sshSecret(
                 key: key, passphrase: "pass phrase",
                 knownHosts:
-                    "[127.0.0.1]:\(port) ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDC5zP3Rt5d8wV6vCA8hZ5B2uV6F4nJ+oWbHrJ1bJ8mG"
+                    """
+                    [127.0.0.1]:\(port) ssh-ed25519 \
+                    AAAAC3NzaC1lZDI1NTE5AAAAIDC5zP3Rt5d8wV6vCA8hZ5B2uV6F4nJ+oWbHrJ1bJ8mG
+                    """
             ))
         try await c.apply(Flux.gitRepositoryPath, Flux.gitRepository(url: url, requestedAt: "2026-11-22T06:01:00Z"))
         let mismatch = try await c.wait(Flux.gitRepositoryPath) {
@@ -229,7 +232,10 @@ enum Flux {
         let annotations =
             role.map { "\n  annotations:\n    eks.amazonaws.com/role-arn: \($0)" } ?? "\n  annotations: {}"
         return
-            "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: source-controller\n  namespace: flux-system\(annotations)\n"
+            """
+            apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: source-controller\n  namespace: \
+            flux-system\(annotations)\n
+            """
     }
 
     /// The namespace, the two CRDs, the controllers' Deployments and service account.
@@ -274,11 +280,13 @@ enum Flux {
         kind: GitRepository
         metadata:
           name: flux-system
-          namespace: flux-system\(requestedAt.map { "\n  annotations:\n    reconcile.fluxcd.io/requestedAt: \"\($0)\"" } ?? "")
+          namespace: \
+        flux-system\(requestedAt.map { "\n  annotations:\n    reconcile.fluxcd.io/requestedAt: \"\($0)\"" } ?? "")
         spec:
           interval: 1m0s
           ref:
-            branch: main\(secret ? "\n  secretRef:\n    name: flux-system" : "")\(provider.map { "\n  provider: \($0)" } ?? "")
+            branch: \
+        main\(secret ? "\n  secretRef:\n    name: flux-system" : "")\(provider.map { "\n  provider: \($0)" } ?? "")
           url: \(url)
 
         """

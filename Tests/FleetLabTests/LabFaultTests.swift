@@ -202,7 +202,10 @@ struct LabFaultTests {
         try (try #require(fixture.lab.info.sshKnownHosts) + "\n").write(
             toFile: "\(dir)/known_hosts", atomically: true, encoding: .utf8)
         let ssh =
-            "ssh -F /dev/null -i \(dir)/id_rsa -o IdentitiesOnly=yes -o UserKnownHostsFile=\(dir)/known_hosts -o StrictHostKeyChecking=yes -o BatchMode=yes"
+            """
+            ssh -F /dev/null -i \(dir)/id_rsa -o IdentitiesOnly=yes -o UserKnownHostsFile=\(dir)/known_hosts -o \
+            StrictHostKeyChecking=yes -o BatchMode=yes
+            """
         let url = "ssh://\(uploaded.keyID)@127.0.0.1:\(try #require(fixture.lab.info.sshPort))/v1/repos/fleet-prod"
         func git(_ arguments: [String]) async throws -> (status: Int32, stderr: String) {
             let result = try await runCommand(

@@ -14,8 +14,11 @@ struct ParsedBodiesTests {
             "\"field\($0)\": {\"type\": \"string\", \"description\": \"field number \($0)\"}"
         }
         return Array(
-            #"{"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": "x.example.io"}, "spec": {"properties": {"#
-                .utf8)
+            #"""
+            {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": \#
+            "x.example.io"}, "spec": {"properties": {
+            """#
+            .utf8)
             + Array(properties.joined(separator: ", ").utf8) + Array("}}}".utf8)
     }()
 
@@ -32,7 +35,8 @@ struct ParsedBodiesTests {
         #expect(first.value == JSONValue.parse(Self.large))
         #expect(second.value == first.value)
         #expect(first.paths == KubernetesStore.paths(of: first.value))
-        #expect(first.paths.count == 600)  // type and description of each; apiVersion, kind and metadata.name belong to no one
+        // Type and description of each; apiVersion, kind and metadata.name belong to no one
+        #expect(first.paths.count == 600)
         #expect(cache.value(Self.large, parse: parse) == first.value)
         #expect(parses.value == 1)
     }

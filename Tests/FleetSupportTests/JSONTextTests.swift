@@ -7,8 +7,10 @@ import Testing
 @Suite struct JSONTextTests {
     @Test func readsWhatFoundationsDecoderReads() throws {
         let text = #"""
-            {"a": [1, -2.5, 3e2, 0, -0.0, 1E-3, true, false, null], "s": "tab\tquote\" slash\/ back\\ \u00e9\ud83d\ude00 \u0000",
-             "nested": {"deep": [[[{}]]], "empty": []}, "big": 123456789012, "k8s": {"metadata": {"name": "x", "generation": 2}}}
+            {"a": [1, -2.5, 3e2, 0, -0.0, 1E-3, true, false, null], "s": "tab\tquote\" slash\/ back\\ \#
+            \u00e9\ud83d\ude00 \u0000",
+             "nested": {"deep": [[[{}]]], "empty": []}, "big": 123456789012, "k8s": {"metadata": {"name": "x", \#
+            "generation": 2}}}
             """#
         let ours = try #require(JSONValue.parse(Array(text.utf8)))
         let foundation = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))

@@ -73,7 +73,8 @@ extension LabFleetSuites {
                 try await Self.patch(
                     "staging-0004", fleet, context,
                     """
-                    {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "source-controller", "namespace": "flux-system",
+                    {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "source-controller", \
+                    "namespace": "flux-system",
                      "labels": {"app.kubernetes.io/version": "v2.3.0"}}}
                     """)
                 let otherHostKey =
@@ -82,7 +83,8 @@ extension LabFleetSuites {
                 try await Self.patch(
                     "prod-0011", fleet, context,
                     """
-                    {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization", "metadata": {"name": "flux-system", "namespace": "flux-system"},
+                    {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization", "metadata": {"name": \
+                    "flux-system", "namespace": "flux-system"},
                      "spec": {"path": "./missing"}}
                     """)
                 // The two that reconcile show it.
@@ -107,7 +109,10 @@ extension LabFleetSuites {
                 ]
                 #expect(
                     found == planted,
-                    "missing: \(planted.subtracting(found)); unexpected: \(report.findings.filter { !planted.contains("\($0.code.rawValue) \($0.subject)") })"
+                    """
+                    missing: \(planted.subtracting(found)); unexpected: \
+                    \(report.findings.filter { !planted.contains("\($0.code.rawValue) \($0.subject)") })
+                    """
                 )
                 #expect(report.findings.first { $0.code == .keyInactive }?.severity == .critical)
                 #expect(report.worst() == .critical)
@@ -141,7 +146,8 @@ extension LabFleetSuites {
             try await patch(
                 cluster, fleet, context,
                 """
-                {"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository", "metadata": {"name": "flux-system", "namespace": "flux-system"}, "spec": {"url": "\(url)"}}
+                {"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository", "metadata": {"name": \
+                "flux-system", "namespace": "flux-system"}, "spec": {"url": "\(url)"}}
                 """)
         }
 

@@ -181,7 +181,8 @@ extension LabFleetSuites {
             return out
         }
 
-        /// Every cluster's GitRepository fetched now and Ready: the key it holds works. With `keys`, it is the Active one.
+        /// Every cluster's GitRepository fetched now and Ready: the key it holds works. With `keys`, it is the Active
+        /// one.
         static func everyClusterFetches(_ fleet: LabFleet, keys: [String: [String]]? = nil) async throws {
             let context = try fleet.context()
             let identities = Dictionary(uniqueKeysWithValues: fleet.inventory.identities.map { ($0.name, $0.iamUser) })

@@ -17,7 +17,8 @@ import Testing
 extension LabFleetSuites {
     @Suite("Fleet: fault campaign", .serialized, .tags(.integration, .faults))
     struct FaultCampaignTests {
-        /// A failure the fault must cause: the cluster (by its index in the fleet), the step it fails at, its error class.
+        /// A failure the fault must cause: the cluster (by its index in the fleet), the step it fails at, its error
+        /// class.
         struct ExpectedFailure {
             let index: Int
             let step: String
@@ -204,8 +205,8 @@ extension LabFleetSuites {
 
         static func quoted(_ s: String) -> String { "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'" }
 
-        /// Runs fleetstrap with its ledger in `disk`, a tmpfs of `kilobytes` mounted for it alone (read-only when asked,
-        /// over the files `disk` already holds), then copies what the ledger's disk holds to `saved`.
+        /// Runs fleetstrap with its ledger in `disk`, a tmpfs of `kilobytes` mounted for it alone (read-only when
+        /// asked, over the files `disk` already holds), then copies what the ledger's disk holds to `saved`.
         func runWithLedgerDisk(
             _ fleet: LabFleet, arguments: [String], disk: String, saved: String, kilobytes: Int, readOnly: Bool = false,
             keepingFiles: Bool = false

@@ -17,7 +17,8 @@ extension LabFleetSuites {
     struct FleetRunTests {
         @Test(.enabled(if: LabFleet.sshAvailable, Comment(rawValue: LabFleet.sshReason)))
         func aFleetIsBootstrappedOnceAndASecondRunChangesNothing() async throws {
-            // 50 clusters, 3 accounts, 3 repositories: over SSH, HTTPS with IAM HTTPS Git credentials (https-token), SSH.
+            // 50 clusters, 3 accounts, 3 repositories: over SSH, HTTPS with IAM HTTPS Git credentials (https-token),
+            // SSH.
             let count = 50
             let fleet = try await LabFleet.start(accounts: 3, clusters: count, transports: ["ssh", "https-token"])
             let context = try fleet.context()

@@ -42,7 +42,8 @@ extension LabFleetSuites {
                 let keys = try await Self.keys(fleet)
                 #expect(keys.first { $0.keyID == oldKey }?.status == .inactive)
                 #expect(keys.first { $0.keyID == newKey }?.status == .active)
-                // Every cluster: the new key id in its URL, and Ready after a fetch requested now (the old key no longer works).
+                // Every cluster: the new key id in its URL, and Ready after a fetch requested now (the old key no
+                // longer works).
                 for cluster in fleet.inventory.clusters {
                     let kube = try await Self.kube(context, cluster)
                     let source = try await Self.fetchNow(kube)
@@ -334,7 +335,8 @@ extension LabFleetSuites {
                 credentials: try await context.credentials(account: cluster.account, region: cluster.region))
         }
 
-        /// The cluster's GitRepository fetched now (a reconcile requested and answered Ready): it works with what it has.
+        /// The cluster's GitRepository fetched now (a reconcile requested and answered Ready): it works with what it
+        /// has.
         static func fetchNow(_ kube: KubeClient) async throws -> JSONValue {
             let requested = try await kube.requestReconcile(
                 apiVersion: "source.toolkit.fluxcd.io/v1", kind: "GitRepository", namespace: "flux-system",

@@ -1,7 +1,7 @@
 // Nothing fleetstrap writes holds a private key or a passphrase: bootstrap, rotate (with --verbose and JSON logs),
 // a dry run, an audit and reports are run as a user would, and every byte of their output, the ledger, the reports
-// and the state folder is searched for the passphrase and for the private keys in clear. The only key material on disk is the key store
-// (the PEM encrypted with the passphrase), mode 0600, like the ledger.
+// and the state folder is searched for the passphrase and for the private keys in clear. The only key material on disk
+// is the key store (the PEM encrypted with the passphrase), mode 0600, like the ledger.
 import Fleet
 import FleetCrypto
 import FleetLab
@@ -18,8 +18,8 @@ extension LabFleetSuites {
     struct SecretsTests {
         @Test(.enabled(if: LabFleet.sshAvailable, Comment(rawValue: LabFleet.sshReason)))
         func bootstrapRotateAndAuditLeaveNoKeyOrPassphraseBehind() async throws {
-            // Two repositories: one over SSH (a key, rotated here), one over HTTPS with an IAM Git credential (a password,
-            // which the inventory reads from the environment, so it is not rotated here).
+            // Two repositories: one over SSH (a key, rotated here), one over HTTPS with an IAM Git credential (a
+            // password, which the inventory reads from the environment, so it is not rotated here).
             try await LabFleet.with(
                 accounts: 1, clusters: 4, repositoriesPerAccount: 2, transports: ["ssh", "https-token"]
             ) { fleet in
@@ -36,6 +36,9 @@ extension LabFleetSuites {
                     outputs["\(name).stderr"] = Data(result.stderr.utf8)
                     return result.status
                 }
+                func said(_ streams: String...) -> String {
+                    String(decoding: streams.flatMap { outputs[$0] ?? Data() }, as: UTF8.self)
+                }
                 #expect(
                     try await run("bootstrap", ["bootstrap"] + common + ["-v"]) == 0,
                     "\(String(decoding: outputs["bootstrap.stderr"] ?? Data(), as: UTF8.self))")
@@ -46,7 +49,7 @@ extension LabFleetSuites {
                     try await run(
                         "plan", ["rotate"] + common + ["--identity", "flux-prod", "--dry-run", "--output", "json"])
                         == 0,
-                    "\(String(decoding: (outputs["plan.stdout"] ?? Data()) + (outputs["plan.stderr"] ?? Data()), as: UTF8.self).suffix(1500))"
+                    "\(said("plan.stdout", "plan.stderr").suffix(1500))"
                 )
                 #expect(
                     try await run(
@@ -125,7 +128,10 @@ extension LabFleetSuites {
                         let check = try Python.run(
                             [
                                 "-c",
-                                "import json,sys,jsonschema; jsonschema.validate(json.load(open(sys.argv[2])), json.load(open(sys.argv[1])))",
+                                """
+                                import json,sys,jsonschema; jsonschema.validate(json.load(open(sys.argv[2])), \
+                                json.load(open(sys.argv[1])))
+                                """,
                                 schema, "\(reports)/\(folder)/report.json",
                             ],
                             input: Data())
@@ -194,7 +200,8 @@ extension LabFleetSuites {
         }
 
         struct KeyText {
-            /// Lines of the PEM body in clear and as Secret flux-system holds it (encrypted): 64 base64 characters each.
+            /// Lines of the PEM body in clear and as Secret flux-system holds it (encrypted): 64 base64 characters
+            /// each.
             let clearLines: [String]
             let encryptedLines: [String]
             var clear: String { clearLines.joined() }

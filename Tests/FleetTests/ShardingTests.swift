@@ -26,7 +26,10 @@ struct ShardingTests {
             """
         for r in 1...20 {
             text +=
-                "  - {name: repo-\(r), codecommit: repo-\(r), transport: https-token, username: flux-at-123456789012, password: {env: P}}\n"
+                """
+                  - {name: repo-\(r), codecommit: repo-\(r), transport: https-token, username: flux-at-123456789012, \
+                password: {env: P}}\n
+                """
         }
         text += "clusters:\n"
         for r in 1...20 {

@@ -226,7 +226,10 @@ struct GitTransportTests {
             #expect(added.count == 200 && Set(added).count == 200, "every change lands exactly once in \(repository)")
             let stats = await writers[repository]!.statistics
             report.append(
-                "\(repository): \(stats.commits) commits, \(stats.pushes) pushes (\(stats.rejections) refused), \(stats.batches) batches for 100 clusters"
+                """
+                \(repository): \(stats.commits) commits, \(stats.pushes) pushes (\(stats.rejections) refused), \
+                \(stats.batches) batches for 100 clusters
+                """
             )
         }
         print("writer: " + report.joined(separator: "; "))

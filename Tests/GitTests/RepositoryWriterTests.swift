@@ -122,7 +122,8 @@ struct RepositoryWriterTests {
         var statistics = await writer.statistics
         #expect(statistics.fetches == 1 && statistics.pushes == 3 && statistics.rejections == 0, "\(statistics)")
 
-        // Someone else pushes: the writer's push on its stale head is refused (never forced), it fetches, and both land.
+        // Someone else pushes: the writer's push on its stale head is refused (never forced), it fetches, and both
+        // land.
         let rival = "\(root)/rival"
         try await GitCLI.run(["clone", "-q", remote, rival])
         try "rival\n".write(toFile: "\(rival)/README.md", atomically: true, encoding: .utf8)
@@ -156,7 +157,8 @@ struct RepositoryWriterTests {
 
     @Test func gitConfigInsteadOfDoesNotRedirectTheWriter() async throws {
         // Flux on the cluster reads the inventory's URL; fleetstrap must write there, whatever `url.<base>.insteadOf`
-        // the operator's Git config says (here in the writer's own repository config, which libgit2 reads with the rest).
+        // the operator's Git config says (here in the writer's own repository config, which libgit2 reads with the
+        // rest).
         defer { try? FileManager.default.removeItem(atPath: root) }
         let remote = try await bareRepository()
         let elsewhere = try await bareRepository("elsewhere")

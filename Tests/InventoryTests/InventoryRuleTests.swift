@@ -449,7 +449,8 @@ struct InventoryRuleTests {
             Fixture.validate(appending: ["    path: clusters/a", "  - name: two", "    path: clusters/a/b"]),
             "25:11: cluster 'two' and cluster 'one' (fleet.yaml:23:11) share 'clusters/a' in repository 'fleet'",
             rule: "path-conflict")
-        // Nested the other way, a sibling with a shared prefix (no conflict), and every earlier claim reported in order.
+        // Nested the other way, a sibling with a shared prefix (no conflict), and every earlier claim reported in
+        // order.
         expectSingleError(
             Fixture.validate(appending: ["    path: clusters/a/b", "  - name: two", "    path: clusters/a"]),
             "25:11: cluster 'two' and cluster 'one' (fleet.yaml:23:11) share 'clusters/a/b' in repository 'fleet'",

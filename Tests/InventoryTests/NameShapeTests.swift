@@ -26,7 +26,10 @@ struct NameShapeTests {
             pattern: {
                 $0.wholeMatch(
                     of:
-                        /(af|ap|ca|cn|eu|il|me|mx|sa|us)(-gov|-iso|-isob)?-(central|north|south|east|west|northeast|northwest|southeast|southwest)-[1-9][0-9]?/
+                        #/
+                        (af|ap|ca|cn|eu|il|me|mx|sa|us)(-gov|-iso|-isob)?
+                        -(central|north|south|east|west|northeast|northwest|southeast|southwest)-[1-9][0-9]?
+                        /#
                 ) != nil
             },
             valid: ["eu-west-1", "us-gov-west-1", "cn-north-1", "ap-southeast-3", "us-isob-east-1", "me-central-12"]),
@@ -49,7 +52,10 @@ struct NameShapeTests {
             pattern: {
                 $0.wholeMatch(
                     of:
-                        /arn:(aws|aws-cn|aws-us-gov):kms:[a-z0-9-]+:[0-9]{12}:(key\/[0-9a-fA-F-]{1,64}|alias\/[\w\/-]{1,250})/
+                        #/
+                        arn:(aws|aws-cn|aws-us-gov):kms:[a-z0-9-]+:[0-9]{12}:
+                        (key\/[0-9a-fA-F-]{1,64}|alias\/[\w\/-]{1,250})
+                        /#
                 ) != nil
             },
             valid: [
@@ -67,7 +73,8 @@ struct NameShapeTests {
             pattern: { $0.wholeMatch(of: /[\w+=,.@:\/-]{2,1224}/) != nil }, valid: ["urn:x/y", "ab"]),
         Shape(
             name: "EKS cluster name", check: AWSNames.isEKSClusterName,
-            pattern: { $0.wholeMatch(of: /[0-9A-Za-z][A-Za-z0-9_-]{0,99}/) != nil }, valid: ["prod-eu-1", "a", "9_x-Y"]),
+            pattern: { $0.wholeMatch(of: /[0-9A-Za-z][A-Za-z0-9_-]{0,99}/) != nil },
+            valid: ["prod-eu-1", "a", "9_x-Y"]),
         Shape(
             name: "CodeCommit repository name", check: AWSNames.isCodeCommitRepositoryName,
             pattern: { $0.wholeMatch(of: /[\w.-]{1,100}/) != nil && !$0.hasSuffix(".git") },
@@ -110,7 +117,8 @@ struct NameShapeTests {
     /// The bytes that matter to some pattern, and a few that matter to none.
     static let alphabet = Array("aAzZ09_-.:/@+=,~ $%".utf8)
 
-    /// Valid names, every one-byte mutation of each (removed, replaced, doubled), lengths at each bound, random strings.
+    /// Valid names, every one-byte mutation of each (removed, replaced, doubled), lengths at each bound, random
+    /// strings.
     static func candidates(_ shape: Shape, using generator: inout SplitMix64) -> [String] {
         var out = shape.valid
         for valid in shape.valid {

@@ -38,7 +38,9 @@ struct KubeconfigTests {
                 exec:
                   apiVersion: client.authentication.k8s.io/v1beta1
                   command: /bin/sh
-                  args: ["-c", "echo x >> \(counter); printf '{\\"kind\\":\\"ExecCredential\\",\\"status\\":{\\"token\\":\\"from-exec\\",\\"expirationTimestamp\\":\\"2999-01-01T00:00:00Z\\"}}'"]
+                  args: ["-c", "echo x >> \(counter); printf \
+            '{\\"kind\\":\\"ExecCredential\\",\\"status\\":{\\"token\\":\\"from-exec\\",\\"expirationTimestamp\\":\\"2\
+            999-01-01T00:00:00Z\\"}}'"]
             contexts:
             - name: prod
               context: {cluster: prod, user: static}

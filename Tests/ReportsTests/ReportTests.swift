@@ -124,7 +124,10 @@ struct ReportTests {
         let check = try Python.run(
             [
                 "-c",
-                "import json,sys,jsonschema; jsonschema.Draft202012Validator(json.load(open(sys.argv[1])), format_checker=jsonschema.FormatChecker()).validate(json.load(open(sys.argv[2]))); print('ok')",
+                """
+                import json,sys,jsonschema; jsonschema.Draft202012Validator(json.load(open(sys.argv[1])), \
+                format_checker=jsonschema.FormatChecker()).validate(json.load(open(sys.argv[2]))); print('ok')
+                """,
                 Self.schema, paths[1],
             ],
             input: Data())
@@ -138,7 +141,10 @@ struct ReportTests {
         let refused = try Python.run(
             [
                 "-c",
-                "import json,sys,jsonschema; jsonschema.validate(json.load(open(sys.argv[2])), json.load(open(sys.argv[1])))",
+                """
+                import json,sys,jsonschema; jsonschema.validate(json.load(open(sys.argv[2])), \
+                json.load(open(sys.argv[1])))
+                """,
                 Self.schema, broken,
             ], input: Data())
         #expect(refused.status != 0 && refused.stderr.contains("'summary' is a required property"))

@@ -20,7 +20,8 @@ public final class MotoServer: @unchecked Sendable {
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
             s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
             print(port, flush=True)
-            os.execvp("timeout", ["timeout", "-s", "KILL", sys.argv[1], "moto_server", "-H", "127.0.0.1", "-p", str(port)])
+            os.execvp("timeout", ["timeout", "-s", "KILL", sys.argv[1], "moto_server", "-H", "127.0.0.1", "-p", \
+            str(port)])
             """
         (process, port) = try PeerServer.launch(["python3", "-c", launcher, String(lifetime)])
         // Wait until it answers.
@@ -37,7 +38,8 @@ public final class MotoServer: @unchecked Sendable {
     public func admin(_ path: String, body: String = "") throws {
         let script = """
             import sys, urllib.request
-            r = urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(), method="POST", headers={"Content-Type": "text/plain"})
+            r = urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(), method="POST", \
+            headers={"Content-Type": "text/plain"})
             urllib.request.urlopen(r, timeout=10).read()
             """
         let process = Process()

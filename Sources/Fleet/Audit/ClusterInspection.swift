@@ -84,7 +84,10 @@ struct ClusterInspection: Sendable {
                 else {
                     found(
                         .notBootstrapped,
-                        "Flux is not installed (no source-controller in flux-system): fleetstrap bootstrap --cluster \(cluster.name)"
+                        """
+                        Flux is not installed (no source-controller in flux-system): fleetstrap bootstrap --cluster \
+                        \(cluster.name)
+                        """
                     )
                     return
                 }
@@ -99,7 +102,10 @@ struct ClusterInspection: Sendable {
                 guard let source else {
                     found(
                         .notBootstrapped,
-                        "Flux controllers run but it is not bootstrapped (no GitRepository flux-system): fleetstrap bootstrap --cluster \(cluster.name)"
+                        """
+                        Flux controllers run but it is not bootstrapped (no GitRepository flux-system): fleetstrap \
+                        bootstrap --cluster \(cluster.name)
+                        """
                     )
                     return
                 }
@@ -167,7 +173,10 @@ struct ClusterInspection: Sendable {
         guard let user = parts?.user, Self.isKeyID(user) else {
             found(
                 .urlUserNotKeyID,
-                "the SSH user is '\(parts?.user ?? "")', not an SSH key id (APKA…): CodeCommit authenticates the key id as the user"
+                """
+                the SSH user is '\(parts?.user ?? "")', not an SSH key id (APKA…): CodeCommit authenticates the key \
+                id as the user
+                """
             )
             return nil
         }
@@ -214,7 +223,10 @@ struct ClusterInspection: Sendable {
         if !lines.contains(where: { $0.split(separator: " ").dropFirst().joined(separator: " ") == pinnedKey }) {
             found(
                 .hostKeyChanged,
-                "known_hosts in Secret flux-system trusts another key for \(pattern) than the one fleetstrap pinned (\(pinnedKey.prefix(24))…)"
+                """
+                known_hosts in Secret flux-system trusts another key for \(pattern) than the one fleetstrap pinned \
+                (\(pinnedKey.prefix(24))…)
+                """
             )
         }
     }

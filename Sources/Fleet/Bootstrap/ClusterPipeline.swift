@@ -234,8 +234,8 @@ struct ClusterPipeline {
         }
     }
 
-    /// The controllers' ServiceAccounts with their `eks.amazonaws.com/role-arn`, as the kustomization's patches make them.
-    /// The objects with each IRSA role on its controller's ServiceAccount (only those re-encoded).
+    /// The controllers' ServiceAccounts with their `eks.amazonaws.com/role-arn`, as the kustomization's patches make
+    /// them. The objects with each IRSA role on its controller's ServiceAccount (only those re-encoded).
     static func annotated(_ objects: [EncodedObject], roles: [String: String]) -> [EncodedObject] {
         guard !roles.isEmpty else { return objects }
         return objects.map { encoded in

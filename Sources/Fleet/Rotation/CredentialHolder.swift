@@ -173,7 +173,8 @@ struct HolderCredentials: Sendable {
             stateDirectory: keys.directory)
     }
 
-    /// Deletes Inactive credentials that are safe to delete; returns their ids. `usedBy`: id → clusters last known to use it.
+    /// Deletes Inactive credentials that are safe to delete; returns their ids. `usedBy`: id → clusters last known to
+    /// use it.
     func deleteRetired(_ held: [HeldCredential], usedBy: [String: [String]], runID: String?) async throws -> [String] {
         var deleted: [String] = []
         for credential in held where !credential.active {
@@ -196,10 +197,15 @@ struct HolderCredentials: Sendable {
     func refusal(_ held: [HeldCredential], usedBy: [String: [String]]) -> String? {
         guard held.count >= holder.limit else { return nil }
         let inactive = held.filter { !$0.active }
+        let inactiveList = inactive.map { credential in
+            let users = usedBy[credential.id] ?? []
+            return credential.id + (users.isEmpty ? "" : " used by \(users.prefix(3).joined(separator: ", "))")
+        }
         let detail =
             inactive.isEmpty
             ? "all \(held.count) are Active; delete one that no cluster uses and run again"
-            : "\(inactive.count) \(inactive.count == 1 ? "is" : "are") Inactive (\(inactive.map { c in c.id + ((usedBy[c.id] ?? []).isEmpty ? "" : " used by \(usedBy[c.id]!.prefix(3).joined(separator: ", "))") }.joined(separator: ", "))); --prune-inactive deletes those no cluster uses"
+            : "\(inactive.count) \(inactive.count == 1 ? "is" : "are") Inactive "
+                + "(\(inactiveList.joined(separator: ", "))); --prune-inactive deletes those no cluster uses"
         return
             "IAM user \(holder.iamUser) has \(held.count) \(holder.what)s, IAM's limit: no room for a new one. "
             + "\(detail)"

@@ -29,7 +29,10 @@ struct KubernetesAPI {
                         KubernetesError(
                             code: 403, reason: "Forbidden",
                             message:
-                                "User \"\(identity.arn)\" cannot \(request.method.lowercased()) at the cluster scope: no access entry for \(principal)"
+                                """
+                                User \"\(identity.arn)\" cannot \(request.method.lowercased()) at the cluster scope: \
+                                no access entry for \(principal)
+                                """
                         ))
                 }
             case .failure:

@@ -60,33 +60,6 @@ public struct ResourceType: Sendable, Hashable {
     ]
 }
 
-/// An API error, rendered as the `Status` object Kubernetes answers with.
-public struct KubernetesError: Error, Equatable, CustomStringConvertible {
-    public var code: Int
-    public var reason: String
-    public var message: String
-
-    public var description: String { "\(code) \(reason): \(message)" }
-
-    public init(code: Int, reason: String, message: String) {
-        (self.code, self.reason, self.message) = (code, reason, message)
-    }
-
-    public var status: JSONValue {
-        .object([
-            "kind": .string("Status"), "apiVersion": .string("v1"), "metadata": .object([:]),
-            "status": .string("Failure"), "message": .string(message), "reason": .string(reason),
-            "code": .number(Double(code)),
-        ])
-    }
-
-    static func notFound(_ type: ResourceType, _ name: String) -> Self {
-        Self(code: 404, reason: "NotFound", message: "\(type.groupResource) \"\(name)\" not found")
-    }
-    static func invalid(_ message: String) -> Self { Self(code: 422, reason: "Invalid", message: message) }
-    static func badRequest(_ message: String) -> Self { Self(code: 400, reason: "BadRequest", message: message) }
-}
-
 public struct KubernetesStore: Sendable {
     struct Key: Hashable {
         var plural: String
@@ -196,7 +169,10 @@ public struct KubernetesStore: Sendable {
             throw KubernetesError(
                 code: 409, reason: "Conflict",
                 message:
-                    "Operation cannot be fulfilled on \(type.groupResource) \"\(name)\": the object has been modified; please apply your changes to the latest version and try again"
+                    """
+                    Operation cannot be fulfilled on \(type.groupResource) \"\(name)\": the object has been \
+                    modified; please apply your changes to the latest version and try again
+                    """
             )
         }
         let previous = stored.object
@@ -261,7 +237,10 @@ public struct KubernetesStore: Sendable {
                 throw KubernetesError(
                     code: 409, reason: "Conflict",
                     message:
-                        "Apply failed with \(conflicts.count) conflict\(conflicts.count == 1 ? "" : "s"): \(list.joined(separator: "\n"))"
+                        """
+                        Apply failed with \(conflicts.count) conflict\(conflicts.count == 1 ? "" : "s"): \
+                        \(list.joined(separator: "\n"))
+                        """
                 )
             }
             for (other, path) in conflicts { stored.owners[other]?.paths.remove(path) }
@@ -338,7 +317,10 @@ public struct KubernetesStore: Sendable {
         guard body.object != nil else { throw .badRequest("the body is not a JSON or YAML object") }
         guard body["kind"]?.string == type.kind, body["apiVersion"]?.string == type.apiVersion else {
             throw .badRequest(
-                "the body's kind and apiVersion (\(body["kind"]?.string ?? "?") \(body["apiVersion"]?.string ?? "?")) do not match the URL (\(type.kind) \(type.apiVersion))"
+                """
+                the body's kind and apiVersion (\(body["kind"]?.string ?? "?") \(body["apiVersion"]?.string ?? "?")) \
+                do not match the URL (\(type.kind) \(type.apiVersion))
+                """
             )
         }
         guard let name = body[path: "metadata.name"]?.string, !name.isEmpty else {
@@ -347,7 +329,10 @@ public struct KubernetesStore: Sendable {
         }
         guard Self.isSubdomain(name) else {
             throw .invalid(
-                "\(type.kind) \"\(name)\" is invalid: metadata.name: Invalid value: \"\(name)\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'"
+                """
+                \(type.kind) \"\(name)\" is invalid: metadata.name: Invalid value: \"\(name)\": a lowercase RFC 1123 \
+                subdomain must consist of lower case alphanumeric characters, '-' or '.'
+                """
             )
         }
         guard type.namespaced else { return (nil, name) }
@@ -447,82 +432,5 @@ public struct KubernetesStore: Sendable {
         }
         object["metadata"]?["managedFields"] = .array(entries)
         return object
-    }
-
-    // MARK: Field paths
-
-    /// Path separator inside field paths: keys such as label names hold dots themselves.
-    static let separator: Character = "\u{1F}"
-
-    /// Leaf paths of the fields an object sets; lists count as one field. Server-set metadata is not anyone's.
-    static func paths(of object: JSONValue, prefix: String = "") -> Set<String> {
-        guard case .object(let o) = object else { return prefix.isEmpty ? [] : [prefix] }
-        var out = Set<String>()
-        for (key, value) in o {
-            let path = prefix.isEmpty ? key : "\(prefix)\(separator)\(key)"
-            if prefix == "metadata",
-                ["uid", "resourceVersion", "generation", "creationTimestamp", "managedFields", "name", "namespace"]
-                    .contains(key)
-            {
-                continue
-            }
-            if prefix.isEmpty, key == "status" || key == "apiVersion" || key == "kind" { continue }
-            if case .object(let child) = value, !child.isEmpty {
-                out.formUnion(paths(of: value, prefix: path))
-            } else {
-                out.insert(path)
-            }
-        }
-        return out
-    }
-
-    static func value(at path: String, in object: JSONValue) -> JSONValue? {
-        path.split(separator: separator).reduce(Optional(object)) { $0?[String($1)] }
-    }
-
-    /// `.spec.replicas`, as conflicts name fields.
-    static func display(_ path: String) -> String {
-        "." + path.split(separator: separator).joined(separator: ".")
-    }
-
-    static func remove(_ path: String, from object: inout JSONValue) {
-        var parts = path.split(separator: separator).map(String.init)
-        guard let last = parts.popLast() else { return }
-        func strip(_ value: inout JSONValue, _ index: Int) {
-            guard case .object(var o) = value else { return }
-            if index == parts.count {
-                o[last] = nil
-            } else if var child = o[parts[index]] {
-                strip(&child, index + 1)
-                o[parts[index]] = child
-            }
-            value = .object(o)
-        }
-        strip(&object, 0)
-    }
-
-    /// Maps merge key by key; anything else is replaced.
-    static func merge(_ base: JSONValue, _ patch: JSONValue) -> JSONValue {
-        guard case .object(var b) = base, case .object(let p) = patch else { return patch }
-        for (key, value) in p { b[key] = b[key].map { merge($0, value) } ?? value }
-        return .object(b)
-    }
-
-    static func fieldsV1(_ paths: Set<String>) -> JSONValue {
-        var root: [String: JSONValue] = [:]
-        for path in paths.sorted() {
-            var node = JSONValue.object(root)
-            insert(path.split(separator: separator).map { "f:\($0)" }, into: &node)
-            root = node.object ?? [:]
-        }
-        return .object(root)
-    }
-
-    private static func insert(_ parts: [String], into node: inout JSONValue) {
-        guard let first = parts.first, case .object(var o) = node else { return }
-        var child = o[first] ?? .object([:])
-        insert(Array(parts.dropFirst()), into: &child)
-        o[first] = child
-        node = .object(o)
     }
 }

@@ -114,7 +114,10 @@ struct SourceFetcher: Sendable {
                 return .failure(
                     Self.cloneFailure(
                         request.url,
-                        "ssh: handshake failed: ssh: unable to authenticate, attempted methods [none publickey], no supported methods remain"
+                        """
+                        ssh: handshake failed: ssh: unable to authenticate, attempted methods [none publickey], no \
+                        supported methods remain
+                        """
                     ))
             }
             if scaleMode {
@@ -127,13 +130,19 @@ struct SourceFetcher: Sendable {
             guard let role = request.controllerRole else {
                 return .failure(
                     Self.authFailure(
-                        "provider 'aws': the source-controller ServiceAccount has no eks.amazonaws.com/role-arn annotation (IRSA)"
+                        """
+                        provider 'aws': the source-controller ServiceAccount has no eks.amazonaws.com/role-arn \
+                        annotation (IRSA)
+                        """
                     ))
             }
             guard let roleConfig = state.role(arn: role), roleConfig.webIdentity == true else {
                 return .failure(
                     Self.authFailure(
-                        "provider 'aws': AssumeRoleWithWebIdentity failed: role \(role) cannot be assumed with a web identity"
+                        """
+                        provider 'aws': AssumeRoleWithWebIdentity failed: role \(role) cannot be assumed with a web \
+                        identity
+                        """
                     ))
             }
             let session = state.issueSession(roleARN: role, sessionName: "source-controller", duration: 3600)
@@ -211,7 +220,10 @@ struct SourceFetcher: Sendable {
             return .failure(
                 Self.cloneFailure(
                     "ssh://\(user)@\(hostPattern)/v1/repos/\(repository)",
-                    "ssh: handshake failed: ssh: unable to authenticate, attempted methods [none publickey], no supported methods remain"
+                    """
+                    ssh: handshake failed: ssh: unable to authenticate, attempted methods [none publickey], no \
+                    supported methods remain
+                    """
                 ))
         }
         return readRef(
@@ -265,7 +277,10 @@ struct SourceFetcher: Sendable {
                     knownHosts.hasSuffix("\n") ? knownHosts : knownHosts + "\n", to: "\(scratch)/known_hosts")
                 environment["GIT_SSH_COMMAND"] =
                     "ssh -F /dev/null -i \(scratch)/identity -o IdentitiesOnly=yes -o BatchMode=yes"
-                    + " -o UserKnownHostsFile=\(scratch)/known_hosts -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes"
+                        + """
+                         -o UserKnownHostsFile=\(scratch)/known_hosts -o GlobalKnownHostsFile=/dev/null -o \
+                        StrictHostKeyChecking=yes
+                        """
                     + " -o ConnectTimeout=10 -o ServerAliveInterval=5 -o ServerAliveCountMax=3"
             }
             if !fm.fileExists(atPath: mirror) {
@@ -321,7 +336,10 @@ struct SourceFetcher: Sendable {
         return Failure(
             reason: "GitOperationFailed",
             message:
-                "failed to checkout and determine revision: unable to clone '\(url)': \(reason.isEmpty ? "unknown error" : reason)"
+                """
+                failed to checkout and determine revision: unable to clone '\(url)': \
+                \(reason.isEmpty ? "unknown error" : reason)
+                """
         )
     }
 }
