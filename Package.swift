@@ -1,6 +1,6 @@
 // swift-tools-version:6.1
 // fleetstrap: bootstrap, rotate and audit Flux on fleets of EKS clusters backed by AWS CodeCommit.
-// Layers flow one way, top to bottom: C libraries → support → protocols → orchestration → executable.
+// Layers flow one way, top to bottom: C libraries → support → protocols → orchestration → commands → executable.
 import PackageDescription
 
 let strict: [SwiftSetting] = [
@@ -55,14 +55,22 @@ let package = Package(
             name: "HTTP",
             dependencies: ["CCurl", "FleetSupport"],
             swiftSettings: strict),
+        // Signature Version 4 and what is signed with it (EKS tokens, CodeCommit Git passwords): values, no
+        // networking; used by the AWS clients and by the lab's verifiers.
+        .target(
+            name: "SigV4",
+            dependencies: ["FleetSupport", "FleetCrypto"],
+            swiftSettings: strict),
         .target(
             name: "AWS",
-            dependencies: ["FleetSupport", "FleetCrypto", "HTTP", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "SigV4", "FleetSupport", "FleetCrypto", "HTTP", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict),
 
         .target(
             name: "Git",
-            dependencies: ["CGit2", "CGitSocket", "AWS", "FleetCrypto", "FleetSupport"],
+            dependencies: ["CGit2", "CGitSocket", "AWS", "SigV4", "FleetCrypto", "FleetSupport"],
             swiftSettings: strict),
 
         .target(
@@ -72,7 +80,7 @@ let package = Package(
 
         .target(
             name: "Kube",
-            dependencies: ["FleetSupport", "HTTP", "AWS", .product(name: "Yams", package: "Yams")],
+            dependencies: ["FleetSupport", "HTTP", "AWS", "SigV4", .product(name: "Yams", package: "Yams")],
             swiftSettings: strict),
 
         // MARK: - Domain
@@ -97,19 +105,23 @@ let package = Package(
             swiftSettings: strict),
 
         // MARK: - Executable
+        .target(
+            name: "FleetstrapCommands",
+            dependencies: [
+                "Inventory", "AWS", "SigV4", "HTTP", "FleetSupport", "FleetCrypto", "Fleet", "Ledger", "Kube",
+                "Reports", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict),
         .executableTarget(
             name: "fleetstrap",
-            dependencies: [
-                "Inventory", "AWS", "HTTP", "FleetSupport", "FleetCrypto", "Fleet", "Ledger", "Kube", "Reports",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
+            dependencies: ["FleetstrapCommands", "FleetSupport"],
             swiftSettings: strict),
 
         // MARK: - The lab (a local AWS, CodeCommit and EKS; never linked into fleetstrap)
         .target(
             name: "FleetLab",
             dependencies: [
-                "AWS", "FleetCrypto", "FleetSupport",
+                "SigV4", "FleetCrypto", "FleetSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -132,7 +144,7 @@ let package = Package(
             swiftSettings: strict),
         .executableTarget(
             name: "fleetstrap-bench",
-            dependencies: ["AWS", "FleetSupport", "Inventory", "Flux", "Reports"],
+            dependencies: ["AWS", "SigV4", "FleetSupport", "Inventory", "Flux", "Reports"],
             swiftSettings: strict),
 
         // MARK: - Tests
@@ -144,7 +156,7 @@ let package = Package(
             swiftSettings: strict),
         .target(
             name: "LabSupport",
-            dependencies: ["FleetLab", "AWS", "HTTP", "FleetSupport", "TestSupport"],
+            dependencies: ["FleetLab", "AWS", "SigV4", "HTTP", "FleetSupport", "TestSupport"],
             path: "Tests/LabSupport",
             swiftSettings: strict),
         .testTarget(
@@ -162,7 +174,7 @@ let package = Package(
         .testTarget(
             name: "AWSTests",
             dependencies: [
-                "AWS", "HTTP", "FleetSupport", "FleetCrypto", "TestSupport",
+                "AWS", "SigV4", "HTTP", "FleetSupport", "FleetCrypto", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             exclude: ["botocore_sign.py"],
@@ -170,7 +182,7 @@ let package = Package(
         .testTarget(
             name: "FleetLabTests",
             dependencies: [
-                "FleetLab", "FleetCrypto", "AWS", "HTTP", "FleetSupport", "TestSupport", "LabSupport",
+                "FleetLab", "FleetCrypto", "AWS", "SigV4", "HTTP", "FleetSupport", "TestSupport", "LabSupport",
                 .product(name: "Yams", package: "Yams"),
             ],
             exclude: ["lab_clients.py"],
@@ -188,7 +200,8 @@ let package = Package(
         .testTarget(
             name: "KubeTests",
             dependencies: [
-                "Kube", "Flux", "Git", "AWS", "FleetCrypto", "FleetSupport", "FleetLab", "TestSupport", "LabSupport",
+                "Kube", "Flux", "Git", "AWS", "SigV4", "FleetCrypto", "FleetSupport", "FleetLab", "TestSupport",
+                "LabSupport",
             ],
             swiftSettings: strict),
         .testTarget(
@@ -213,7 +226,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "CommandTests",
-            dependencies: ["FleetSupport", "AWS", "TestSupport"],
+            dependencies: ["FleetstrapCommands", "FleetSupport", "AWS", "SigV4", "TestSupport"],
             exclude: ["awscli_at.py"],
             swiftSettings: strict),
     ]

@@ -4,6 +4,7 @@ import FleetSupport
 import Foundation
 import HTTP
 import Logging
+import SigV4
 import Synchronization
 
 /// One AWS API call, before signing.
@@ -50,6 +51,9 @@ public final class AWSClient: Sendable {
         public var timeout: Duration = .seconds(30)
         public var now: @Sendable () -> Date = Date.init
         public var random: @Sendable () -> Double = { Double.random(in: 0..<1) }
+        /// Signing keys by secret, day, region and service: the client's own, shared by every request it signs and
+        /// by the EKS tokens made from it (a key is four HMACs; a fleet run signs thousands of requests a day).
+        public var signingKeys = SigningKeyCache()
         /// Retries and give-ups are logged here (static messages, details in metadata, never credentials).
         public var logger = Logger(label: "fleetstrap.aws")
 
@@ -173,7 +177,8 @@ public final class AWSClient: Sendable {
             let signing = try await provider.credentials()
             credentials = signing
             let signer = SigV4Signer(
-                service: call.service.signingName, region: call.service.signingRegion(for: call.region))
+                service: call.service.signingName, region: call.service.signingRegion(for: call.region),
+                keys: configuration.signingKeys)
             request = signer.sign(request, credentials: signing, date: configuration.now()).request
         }
         let query = request.query.isEmpty ? "" : "?" + request.encodedQuery

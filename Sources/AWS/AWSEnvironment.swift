@@ -2,6 +2,7 @@
 // chain built from all of it, the way botocore builds it.
 import FleetSupport
 import Foundation
+import SigV4
 
 public struct AWSEnvironment: Sendable {
     public let variables: [String: String]

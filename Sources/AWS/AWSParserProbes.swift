@@ -3,6 +3,7 @@
 import FleetSupport
 import Foundation
 import HTTP
+import SigV4
 
 @_spi(Fuzzing)
 public enum AWSParserProbes {

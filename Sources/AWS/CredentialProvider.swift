@@ -1,6 +1,7 @@
 // Where credentials come from: a provider answers with credentials, or says it has none so a chain can go on.
 import FleetSupport
 import Foundation
+import SigV4
 
 public protocol CredentialProvider: Sendable {
     /// Credentials valid now. Throws `CredentialError.notFound` when this source has none, other errors when it

@@ -3,6 +3,7 @@
 import FleetSupport
 import Foundation
 import HTTP
+import SigV4
 
 /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN` (`AWS_SECURITY_TOKEN` too, as botocore reads it).
 public struct EnvironmentCredentialProvider: CredentialProvider {

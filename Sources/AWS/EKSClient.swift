@@ -1,5 +1,6 @@
 // EKS DescribeCluster (REST-JSON): where a cluster's API server is and which CA signs it.
 import Foundation
+import SigV4
 
 public struct EKSClient: Sendable {
     public let client: AWSClient

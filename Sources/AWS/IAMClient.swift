@@ -1,6 +1,7 @@
 // IAM's SSH public key API: the keys CodeCommit accepts for SSH, at most five per user.
 import FleetSupport
 import Foundation
+import SigV4
 
 public struct IAMClient: Sendable {
     public let client: AWSClient

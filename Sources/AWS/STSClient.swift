@@ -1,6 +1,7 @@
 // AWS Security Token Service: AssumeRole, AssumeRoleWithWebIdentity, GetCallerIdentity (Query protocol, XML).
 import FleetSupport
 import Foundation
+import SigV4
 
 public struct STSClient: Sendable {
     public let client: AWSClient

@@ -77,7 +77,7 @@ extension RunSummary {
         progress: @Sendable (ProgressEvent) -> Void
     ) {
         if reason != .interrupted {
-            try? ledger.event(run: runID, level: "error", reason.description)
+            try? ledger.event(run: runID, level: .error, reason.description)
             progress(.stopped(reason: reason.description))
         }
         for records in waves {

@@ -6,6 +6,21 @@ import Git
 import Kube
 import Ledger
 
+/// A step of a cluster's work, journaled by name.
+protocol JournaledStep: RawRepresentable, Sendable where RawValue == String {}
+
+extension BootstrapStep: JournaledStep {}
+
+/// A cluster's steps in a key rotation, in the order they run.
+enum RotationStep: String, JournaledStep, CaseIterable {
+    case credentials, describe, read, protect, commit, `switch`, verify, rollback, retire
+}
+
+/// A cluster's steps in an audit: reading only.
+enum AuditStep: String, JournaledStep, CaseIterable {
+    case credentials, describe, read
+}
+
 struct StepJournal: Sendable {
     let ledger: Ledger
     let runID: String
@@ -17,7 +32,8 @@ struct StepJournal: Sendable {
     /// own retries did not outlast, a reset connection) is tried again, twice at most, after a pause.
     /// The step is journaled as started before it runs, or it does not run (the error is the ledger's); only a step
     /// that puts back what was there (`restores`) runs even when the journal cannot be written.
-    func step<T>(_ name: String, restores: Bool = false, _ body: () async throws -> T) async throws -> T {
+    func step<T>(_ step: some JournaledStep, restores: Bool = false, _ body: () async throws -> T) async throws -> T {
+        let name = step.rawValue
         do {
             try ledger.journal(run: runID, cluster: cluster, step: name, state: .started)
         } catch  where !restores {

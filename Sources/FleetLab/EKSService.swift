@@ -1,6 +1,6 @@
 // EKS DescribeCluster (REST-JSON) as the lab serves it: each simulated cluster's endpoint and its own CA.
-import AWS
 import Foundation
+import SigV4
 
 struct EKSService {
     let state: LabState

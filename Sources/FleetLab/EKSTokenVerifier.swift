@@ -1,9 +1,9 @@
 // Bearer tokens as an EKS API server checks them (aws-iam-authenticator's rules): `k8s-aws-v1.` + base64url of a
 // presigned STS GetCallerIdentity URL, for this cluster, within 15 minutes of its signing, signed with credentials
 // STS knows. The identity it proves is then mapped to cluster access.
-import AWS
 import FleetSupport
 import Foundation
+import SigV4
 import Synchronization
 
 public struct EKSTokenVerifier: Sendable {

@@ -1,9 +1,9 @@
 // CodeCommit's Git over HTTPS as the lab serves it: Basic auth checked as CodeCommit checks it (a SigV4 `GIT`
 // password for the repository path, about 15 minutes' validity, `AKID` or `AKID%token` as user), then the real
 // `git http-backend` answers.
-import AWS
 import FleetSupport
 import Foundation
+import SigV4
 
 struct GitHTTPService {
     let state: LabState

@@ -1,7 +1,7 @@
 // IAM's SSH public key API as the lab serves it, with IAM's rules: five keys per user, RSA ≥ 2048 bits in OpenSSH
 // or PEM form, duplicates refused, MD5 fingerprints, APKA… ids, Marker/IsTruncated pagination.
-import AWS
 import Foundation
+import SigV4
 
 struct IAMService {
     let state: LabState

@@ -1,7 +1,6 @@
 // The lab: one HTTPS listener on 127.0.0.1 for STS, IAM, EKS, CodeCommit and CodeCommit's Git over HTTPS, sshd
 // for Git over SSH, and the state file a client needs. Services are told apart the way AWS tells them apart: by
 // the SigV4 credential scope's service name, so one endpoint URL serves them all (AWS_ENDPOINT_URL).
-import AWS
 import FleetSupport
 import Foundation
 import Synchronization

@@ -1,6 +1,6 @@
 // A request as the lab's services see it: raw path and query (signatures cover them as sent), headers in order.
-import AWS
 import Foundation
+import SigV4
 
 public struct LabRequest: Sendable {
     public var method: String

@@ -1,8 +1,8 @@
 // Verifies AWS Signature Version 4 the way AWS does: find the credentials by access key id, recompute the
 // signature over what was received, compare; check the session token, expiry and clock skew.
-import AWS
 import FleetSupport
 import Foundation
+import SigV4
 
 public struct LabSigV4Verifier: Sendable {
     let state: LabState
@@ -97,7 +97,7 @@ public struct LabSigV4Verifier: Sendable {
         let sigRequest = SigV4Request(
             method: request.method, host: request.header("Host") ?? "", path: request.path, query: request.query,
             headers: headers, body: request.body)
-        var signer = SigV4Signer(service: scope.service, region: scope.region)
+        var signer = SigV4Signer(service: scope.service, region: scope.region, keys: state.signingKeys)
         signer.omitSessionToken = !names.contains("x-amz-security-token")
         let credentials = AWSCredentials(
             accessKeyID: identity.accessKeyID, secretAccessKey: identity.secret, sessionToken: identity.sessionToken)
@@ -143,7 +143,7 @@ public struct LabSigV4Verifier: Sendable {
             headers: request.headers.filter { names.contains($0.0.lowercased()) }, body: [])
         let credentials = AWSCredentials(
             accessKeyID: identity.accessKeyID, secretAccessKey: identity.secret, sessionToken: identity.sessionToken)
-        let expected = SigV4Signer(service: scope.service, region: scope.region)
+        let expected = SigV4Signer(service: scope.service, region: scope.region, keys: state.signingKeys)
             .presign(sigRequest, credentials: credentials, date: date, expires: expires)
         guard expected.signature == signature else { return .failure(.signatureMismatch) }
         return .success(Caller(identity: identity, region: scope.region, service: scope.service))

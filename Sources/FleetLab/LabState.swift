@@ -1,6 +1,7 @@
 // Everything the lab knows at a moment: identities and their secrets, roles, sessions, SSH keys, repositories,
 // clusters, and counters of what it served. One lock; every operation on it is short.
 import Foundation
+import SigV4
 import Synchronization
 
 public final class LabState: Sendable {
@@ -54,6 +55,8 @@ public final class LabState: Sendable {
 
     private let data = Mutex(Data_())
     public let sessionSeconds: Int
+    /// Signing keys the verifiers derive, kept for every request of the same key, day, region and service.
+    let signingKeys = SigningKeyCache()
     public let now: @Sendable () -> Date
 
     public init(config: LabConfig, now: @escaping @Sendable () -> Date = Date.init) {

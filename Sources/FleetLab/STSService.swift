@@ -1,7 +1,7 @@
 // STS as the lab serves it: AssumeRole (trust, external id, duration), AssumeRoleWithWebIdentity,
 // GetCallerIdentity by POST and by presigned GET (the EKS token form).
-import AWS
 import Foundation
+import SigV4
 
 struct STSService {
     let state: LabState

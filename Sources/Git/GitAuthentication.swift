@@ -5,6 +5,7 @@ import AWS
 import FleetCrypto
 import FleetSupport
 import Foundation
+import SigV4
 
 public enum GitAuthentication: Sendable {
     /// No credentials (a local path, or an anonymous server).

@@ -4,6 +4,7 @@
 import AWS
 import FleetSupport
 import Foundation
+import SigV4
 
 public protocol KubeTokenSource: Sendable {
     /// A token; `refresh` forces a new one (the server refused the last).
@@ -31,7 +32,8 @@ public struct KubeAccess: Sendable {
         let info = try await describer.describeCluster(name: cluster, credentials: credentials, account: account)
         let tokens = EKSTokenSource(
             cluster: cluster, region: region, credentials: tokenCredentials ?? credentials,
-            stsHost: describer.client.configuration.endpoints.stsHost(region: region), now: now)
+            stsHost: describer.client.configuration.endpoints.stsHost(region: region),
+            signingKeys: describer.client.configuration.signingKeys, now: now)
         return KubeAccess(name: cluster, server: info.endpoint, caPEM: info.certificateAuthorityPEM, tokens: tokens)
     }
 }
@@ -42,15 +44,17 @@ public actor EKSTokenSource: KubeTokenSource {
     let region: String
     let credentials: any CredentialProvider
     let stsHost: String
+    let signingKeys: SigningKeyCache
     let now: @Sendable () -> Date
     private var current: EKSToken?
 
+    /// `signingKeys`: the AWS client's, so tokens and API calls derive each day's key once.
     public init(
         cluster: String, region: String, credentials: any CredentialProvider, stsHost: String,
-        now: @escaping @Sendable () -> Date = Date.init
+        signingKeys: SigningKeyCache = SigningKeyCache(), now: @escaping @Sendable () -> Date = Date.init
     ) {
-        (self.cluster, self.region, self.credentials, self.stsHost, self.now) = (
-            cluster, region, credentials, stsHost, now
+        (self.cluster, self.region, self.credentials, self.stsHost, self.signingKeys, self.now) = (
+            cluster, region, credentials, stsHost, signingKeys, now
         )
     }
 
@@ -58,7 +62,7 @@ public actor EKSTokenSource: KubeTokenSource {
         if !refresh, let current, current.expiration.timeIntervalSince(now()) > 60 { return current.token }
         let token = EKSToken.make(
             clusterName: cluster, region: region, credentials: try await credentials.credentials(), date: now(),
-            stsHost: stsHost)
+            stsHost: stsHost, signingKeys: signingKeys)
         current = token
         return token.token
     }

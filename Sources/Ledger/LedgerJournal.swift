@@ -97,7 +97,7 @@ extension Ledger {
     }
 
     public func event(
-        run: String, cluster: String? = nil, level: String = "info", _ message: String, at date: Date = Date()
+        run: String, cluster: String? = nil, level: EventRecord.Level = .info, _ message: String, at date: Date = Date()
     ) throws {
         try database.write { db in
             let record = EventRecord(id: nil, runId: run, cluster: cluster, level: level, message: message, at: date)

@@ -77,11 +77,16 @@ public struct StepRecord: Codable, Sendable, Equatable, FetchableRecord, Persist
 }
 
 public struct EventRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    /// How much an event matters, as logs grade it; stored and reported by name.
+    public enum Level: String, Codable, Sendable, CaseIterable {
+        case info, warning, error
+    }
+
     public static let databaseTableName = "event"
     public var id: Int64?
     public var runId: String
     public var cluster: String?
-    public var level: String
+    public var level: Level
     public var message: String
     public var at: Date
 }

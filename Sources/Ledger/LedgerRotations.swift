@@ -15,11 +15,12 @@ extension Ledger {
 
     /// The newest rotation of `identity` when it is not retired yet (a partial one `rotate --resume` or a later rotate
     /// finishes).
-    public func unfinishedRotation(identity: String, kind: String) throws -> RotationRecord? {
+    public func unfinishedRotation(identity: String, kind: RotationRecord.Kind) throws -> RotationRecord? {
         try database.read { db in
-            let newest = try RotationRecord.filter(Column("identity") == identity && Column("kind") == kind).order(
-                Column("startedAt").desc
-            ).fetchOne(db)
+            let newest = try RotationRecord.filter(Column("identity") == identity && Column("kind") == kind.rawValue)
+                .order(
+                    Column("startedAt").desc
+                ).fetchOne(db)
             return newest?.state == .retired ? nil : newest
         }
     }

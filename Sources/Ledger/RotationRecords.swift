@@ -13,8 +13,15 @@ public struct RotationRecord: Codable, Sendable, Equatable, FetchableRecord, Per
         /// Every cluster of the identity fetches with the new key; the old keys are Inactive.
         case retired
     }
-    /// `ssh` (IAM SSH public keys) or `https-token` (IAM HTTPS Git credentials).
-    public var kind: String
+    /// What is rotated, stored by name.
+    public enum Kind: String, Codable, Sendable, CaseIterable {
+        /// IAM SSH public keys.
+        case ssh
+        /// IAM HTTPS Git credentials (service-specific credentials for CodeCommit).
+        case httpsToken = "https-token"
+    }
+
+    public var kind: Kind
     public var runId: String
     public var identity: String
     public var account: String
@@ -29,7 +36,7 @@ public struct RotationRecord: Codable, Sendable, Equatable, FetchableRecord, Per
     public var endedAt: Date?
 
     public init(
-        runId: String, identity: String, kind: String, account: String, iamUser: String, oldKeyIds: [String],
+        runId: String, identity: String, kind: Kind, account: String, iamUser: String, oldKeyIds: [String],
         newKeyId: String, newFingerprint: String?, state: State, startedAt: Date
     ) {
         (self.runId, self.identity, self.kind, self.account, self.iamUser) = (runId, identity, kind, account, iamUser)
@@ -44,9 +51,15 @@ public struct RotationRecord: Codable, Sendable, Equatable, FetchableRecord, Per
 public struct FindingRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
     public static let databaseTableName = "finding"
     public var id: Int64?
+    /// How much a finding matters, least first; stored and reported by name.
+    public enum Severity: String, Sendable, Codable, CaseIterable, Comparable {
+        case info, warning, error, critical
+        var rank: Int { Self.allCases.firstIndex(of: self)! }
+        public static func < (a: Self, b: Self) -> Bool { a.rank < b.rank }
+    }
+
     public var runId: String
-    /// `info`, `warning`, `error` or `critical`.
-    public var severity: String
+    public var severity: Severity
     /// A stable name (`key.too-old`, `cluster.not-ready`…).
     public var code: String
     /// What it is about: a cluster, an identity or a key.
@@ -56,7 +69,7 @@ public struct FindingRecord: Codable, Sendable, Equatable, FetchableRecord, Pers
     public var message: String
 
     public init(
-        runId: String, severity: String, code: String, subject: String, cluster: String?, identity: String?,
+        runId: String, severity: Severity, code: String, subject: String, cluster: String?, identity: String?,
         message: String
     ) {
         (self.id, self.runId, self.severity, self.code, self.subject) = (nil, runId, severity, code, subject)

@@ -4,6 +4,7 @@
 // the inventory or a server is escaped: in HTML by `html()`, in the embedded JSON by escaping `<`, `>` and `&`, and in
 // the browser by setting text, never markup.
 import Foundation
+import Ledger
 
 extension RunReport {
     public func html() throws -> String {
@@ -76,7 +77,7 @@ extension RunReport {
                 : [
                     (
                         "findings", "\(findings.count)",
-                        findings.contains { $0.severity == "critical" || $0.severity == "error" } ? "bad" : ""
+                        findings.contains { $0.severity >= .error } ? "bad" : ""
                     )
                 ])
         return items.map {
@@ -174,8 +175,8 @@ extension RunReport {
     }
 
     private func findingsSection() -> String {
-        let counts = ["critical", "error", "warning", "info"].compactMap { severity in
-            summary.findings[severity].map { "\($0) \(severity)" }
+        let counts = FindingRecord.Severity.allCases.reversed().compactMap { severity in
+            summary.findings[severity.rawValue].map { "\($0) \(severity.rawValue)" }
         }
         var out =
             """
@@ -186,7 +187,7 @@ extension RunReport {
         for finding in findings {
             out +=
                 """
-                <tr class=\"sev-\(Self.html(finding.severity))\"><td>\(Self.html(finding.severity))</td><td><code>\
+                <tr class=\"sev-\(finding.severity.rawValue)\"><td>\(finding.severity.rawValue)</td><td><code>\
                 \(Self.html(finding.code))</code></td>
                 """
             out += "<td>\(Self.html(finding.subject))</td><td>\(Self.html(finding.message))</td></tr>"

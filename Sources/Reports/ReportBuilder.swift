@@ -79,7 +79,7 @@ public enum ReportBuilder {
             }
         }
         summary.waves = (clusters.map(\.wave).max() ?? -1) + 1
-        for finding in findings { summary.findings[finding.severity, default: 0] += 1 }
+        for finding in findings { summary.findings[finding.severity.rawValue, default: 0] += 1 }
         return RunReport(
             generatedAt: now, runs: runs, summary: summary, clusters: clusters, events: events.sorted { $0.at < $1.at },
             rotations: rotations, keys: keys, findings: findings)

@@ -1,6 +1,7 @@
 // The machine formats: JSON (the model, versioned, stable names, dates in ISO 8601), JUnit XML (one test case per
 // cluster, grouped by run, a failure carrying the error), and Markdown (a short summary for a pull request or chat).
 import Foundation
+import Ledger
 
 public enum ReportFormat: String, CaseIterable, Sendable {
     case html, json, junit, md
@@ -104,13 +105,13 @@ extension RunReport {
                 + "\n"
         }
         if !findings.isEmpty {
-            let counts = ["critical", "error", "warning", "info"].compactMap { s in
-                summary.findings[s].map { "\($0) \(s)" }
+            let counts = FindingRecord.Severity.allCases.reversed().compactMap { severity in
+                summary.findings[severity.rawValue].map { "\($0) \(severity.rawValue)" }
             }
             out += "\n**Findings**: \(counts.joined(separator: ", "))\n\n"
             for finding in findings.prefix(10) {
                 out +=
-                    "- **\(finding.severity)** `\(Self.md(finding.code))` \(Self.md(finding.subject)): "
+                    "- **\(finding.severity.rawValue)** `\(Self.md(finding.code))` \(Self.md(finding.subject)): "
                     + "\(Self.md(finding.message))\n"
             }
             if findings.count > 10 { out += "- … and \(findings.count - 10) more\n" }

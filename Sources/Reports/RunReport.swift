@@ -91,14 +91,14 @@ public struct RunReport: Codable, Sendable, Equatable {
 
     public struct Event: Codable, Sendable, Equatable {
         public var at: Date
-        public var level: String
+        public var level: EventRecord.Level
         public var cluster: String?
         public var message: String
     }
 
     public struct Rotation: Codable, Sendable, Equatable {
         public var holder: String
-        public var kind: String
+        public var kind: RotationRecord.Kind
         public var iamUser: String
         public var oldKeys: [String]
         public var newKey: String
@@ -118,7 +118,7 @@ public struct RunReport: Codable, Sendable, Equatable {
     }
 
     public struct Finding: Codable, Sendable, Equatable {
-        public var severity: String
+        public var severity: FindingRecord.Severity
         public var code: String
         public var subject: String
         public var cluster: String?

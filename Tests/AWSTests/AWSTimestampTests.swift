@@ -1,5 +1,6 @@
 import AWS
 import Foundation
+import SigV4
 import Testing
 
 @Suite struct AWSTimestampTests {

@@ -2,6 +2,7 @@
 // AWS's own tools for fixed credentials and time.
 import FleetSupport
 import Foundation
+import SigV4
 import TestSupport
 import Testing
 

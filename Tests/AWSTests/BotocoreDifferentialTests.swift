@@ -2,6 +2,7 @@
 // header whitespace, bodies, session tokens. botocore runs in a python3 child process.
 import FleetSupport
 import Foundation
+import SigV4
 import TestSupport
 import Testing
 

@@ -3,6 +3,7 @@
 import FleetSupport
 import Foundation
 import HTTP
+import SigV4
 import TestSupport
 import Testing
 

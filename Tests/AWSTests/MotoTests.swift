@@ -2,6 +2,7 @@
 import FleetSupport
 import Foundation
 import HTTP
+import SigV4
 import TestSupport
 import Testing
 

@@ -3,6 +3,7 @@ import FleetSupport
 import Foundation
 import HTTP
 import Logging
+import SigV4
 import Synchronization
 import TestSupport
 import Testing

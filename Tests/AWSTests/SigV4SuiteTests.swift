@@ -1,6 +1,7 @@
 // The official SigV4 test suite (aws-c-auth's 38 cases), in header and query mode.
 import FleetSupport
 import Foundation
+import SigV4
 import TestSupport
 import Testing
 

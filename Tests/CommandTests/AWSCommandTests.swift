@@ -1,6 +1,7 @@
 // `eks-token` and `git-credential` against the AWS CLI: the same bytes for the same credentials and instant.
 import FleetSupport
 import Foundation
+import SigV4
 import TestSupport
 import Testing
 

@@ -4,6 +4,7 @@ import FleetLab
 import FleetSupport
 import Foundation
 import LabSupport
+import SigV4
 import Testing
 
 @Suite("Lab: EKS token verification")

@@ -5,6 +5,7 @@ import FleetSupport
 import Foundation
 import HTTP
 import LabSupport
+import SigV4
 import Testing
 
 @Suite("Lab: AWS endpoints", .serialized)

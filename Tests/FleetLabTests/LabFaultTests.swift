@@ -8,6 +8,7 @@ import FleetSupport
 import Foundation
 import HTTP
 import LabSupport
+import SigV4
 import TestSupport
 import Testing
 

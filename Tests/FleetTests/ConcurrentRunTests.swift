@@ -31,7 +31,7 @@ extension LabFleetSuites {
                 first.environment = fleet.environment
                 first.standardOutput = FileHandle.nullDevice
                 let log = fleet.fixture.directory.appendingPathComponent("first.log")
-                FileManager.default.createFile(atPath: log.path, contents: nil)
+                _ = FileManager.default.createFile(atPath: log.path, contents: nil)
                 first.standardError = try FileHandle(forWritingTo: log)
                 try first.run()
                 let firstLog = { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }

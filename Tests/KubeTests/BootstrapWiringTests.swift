@@ -10,6 +10,7 @@ import Foundation
 import Git
 import Kube
 import LabSupport
+import SigV4
 import TestSupport
 import Testing
 

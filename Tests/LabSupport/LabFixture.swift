@@ -4,6 +4,7 @@ import FleetLab
 import FleetSupport
 import Foundation
 import HTTP
+import SigV4
 import Synchronization
 import TestSupport
 

@@ -70,7 +70,7 @@ struct ReportTests {
         try ledger.event(run: id, "uploaded SSH key APKAEXAMPLE000000001 for flux-prod", at: start)
         try ledger.record(
             rotation: RotationRecord(
-                runId: id, identity: "flux-prod", kind: "ssh", account: "111111111111", iamUser: "flux-prod",
+                runId: id, identity: "flux-prod", kind: .ssh, account: "111111111111", iamUser: "flux-prod",
                 oldKeyIds: ["APKAOLD0000000000001"],
                 newKeyId: "APKAEXAMPLE000000001", newFingerprint: "aa:bb", state: .retired, startedAt: start))
         try ledger.record(auditKeys: [
@@ -83,10 +83,10 @@ struct ReportTests {
         ])
         try ledger.record(findings: [
             FindingRecord(
-                runId: id, severity: "critical", code: "key.unknown", subject: Self.hostile, cluster: Self.hostile,
+                runId: id, severity: .critical, code: "key.unknown", subject: Self.hostile, cluster: Self.hostile,
                 identity: nil, message: "a key <i>nobody</i> knows"),
             FindingRecord(
-                runId: id, severity: "warning", code: "key.limit", subject: "flux-prod", cluster: nil,
+                runId: id, severity: .warning, code: "key.limit", subject: "flux-prod", cluster: nil,
                 identity: "flux-prod", message: "5 keys"),
         ])
         try ledger.finish(run: id, outcome: .failed, at: start.addingTimeInterval(60))

@@ -1,11 +1,8 @@
 // What an audit can find, with how bad it is. Codes are stable names (reports and `--fail-on` rely on them).
+import Ledger
 
 public struct AuditFinding: Sendable, Codable, Equatable, Hashable {
-    public enum Severity: String, Sendable, Codable, CaseIterable, Comparable {
-        case info, warning, error, critical
-        var rank: Int { Self.allCases.firstIndex(of: self)! }
-        public static func < (a: Self, b: Self) -> Bool { a.rank < b.rank }
-    }
+    public typealias Severity = FindingRecord.Severity
 
     public enum Code: String, Sendable, Codable, CaseIterable {
         /// The identity's Active key is older than its `maxKeyAge`.

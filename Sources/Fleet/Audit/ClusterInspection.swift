@@ -71,13 +71,13 @@ struct ClusterInspection: Sendable {
             findings.append(AuditFinding(code, cluster: cluster.name, message))
         }
         do {
-            let credentials = try await journal.step("credentials") {
+            let credentials = try await journal.step(AuditStep.credentials) {
                 try await context.credentials(account: cluster.account, region: cluster.region)
             }
-            let kube = try await journal.step("describe") {
+            let kube = try await journal.step(AuditStep.describe) {
                 try await context.kubeClient(for: cluster, credentials: credentials)
             }
-            try await journal.step("read") {
+            try await journal.step(AuditStep.read) {
                 guard
                     let controller = try await kube.get(
                         apiVersion: "apps/v1", kind: "Deployment", namespace: "flux-system", name: "source-controller")

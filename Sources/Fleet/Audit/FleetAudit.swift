@@ -67,7 +67,7 @@ public struct FleetAudit: Sendable {
                 ledgerFailure: health.error)
         } onStop: { reason, _ in
             if reason != .interrupted {
-                try? context.ledger.event(run: runID, level: "error", "the audit stopped: \(reason.description)")
+                try? context.ledger.event(run: runID, level: .error, "the audit stopped: \(reason.description)")
                 progress(.stopped(reason: reason.description))
             }
         }
@@ -92,7 +92,7 @@ public struct FleetAudit: Sendable {
         try context.ledger.record(
             findings: report.findings.map {
                 FindingRecord(
-                    runId: runID, severity: $0.severity.rawValue, code: $0.code.rawValue, subject: $0.subject,
+                    runId: runID, severity: $0.severity, code: $0.code.rawValue, subject: $0.subject,
                     cluster: $0.cluster, identity: $0.identity, message: $0.message)
             })
         let outcome = driver.outcome()

@@ -53,7 +53,7 @@ struct ClusterPipeline {
 
     func step<T>(_ step: BootstrapStep, _ body: () async throws -> T) async throws -> T {
         try await StepJournal(ledger: context.ledger, runID: runID, cluster: cluster.name, progress: progress).step(
-            step.rawValue, body)
+            step, body)
     }
 
     private func bootstrap(_ outcome: inout ClusterOutcome) async throws {

@@ -57,13 +57,13 @@ struct ClusterKeySwitch: Sendable {
 
     /// Reads the cluster and keeps its current secret as `flux-system-previous`.
     func protect() async throws -> Before {
-        let credentials = try await journal.step("credentials") {
+        let credentials = try await journal.step(RotationStep.credentials) {
             try await context.credentials(account: cluster.account, region: cluster.region)
         }
-        let kube = try await journal.step("describe") {
+        let kube = try await journal.step(RotationStep.describe) {
             try await context.kubeClient(for: cluster, credentials: credentials)
         }
-        let before = try await journal.step("read") { () -> Before in
+        let before = try await journal.step(RotationStep.read) { () -> Before in
             let notBootstrapped = FleetFailure(
                 "Flux is not bootstrapped here (no GitRepository flux-system/flux-system): run fleetstrap bootstrap "
                     + "first",
@@ -101,7 +101,7 @@ struct ClusterKeySwitch: Sendable {
                 oldMarker: isSSH ? GitURL.parts(url)?.user : data["username"]?.reveal())
         }
         if !before.switched {
-            try await journal.step("protect") {
+            try await journal.step(RotationStep.protect) {
                 try await kube.createOrUpdateSecret(
                     namespace: "flux-system", name: Self.previousSecret, data: before.data.mapValues { $0.reveal() },
                     labels: ["app.kubernetes.io/managed-by": "fleetstrap"], fieldManager: "fleetstrap")
@@ -115,14 +115,14 @@ struct ClusterKeySwitch: Sendable {
     func switchAndVerify(_ before: Before, revision: String?, writer: RepositoryWriter?) async throws -> String? {
         let kube = before.kube
         if !before.switched {
-            try await journal.step("switch") {
+            try await journal.step(RotationStep.`switch`) {
                 try await kube.createOrUpdateSecret(
                     namespace: "flux-system", name: "flux-system",
                     data: try secretData(knownHosts: before.data["known_hosts"]?.reveal()))
                 if isSSH { try await applySource(kube, url: newURL) }
             }
         }
-        return try await journal.step("verify") {
+        return try await journal.step(RotationStep.verify) {
             let source = try await waitReady(kube, revision: revision, writer: writer)
             guard source[path: "spec.url"]?.string == newURL || !isSSH else {
                 throw FleetFailure(
@@ -139,7 +139,7 @@ struct ClusterKeySwitch: Sendable {
     /// `revision`), then a reconcile to see it works again. Throws when it does not.
     func rollBack(_ before: Before, revision: String?, writer: RepositoryWriter?) async throws {
         let kube = before.kube
-        try await journal.step("rollback", restores: true) {
+        try await journal.step(RotationStep.rollback, restores: true) {
             try await kube.createOrUpdateSecret(
                 namespace: "flux-system", name: "flux-system", data: before.data.mapValues { $0.reveal() })
             if isSSH { try await applySource(kube, url: before.url) }
@@ -149,7 +149,7 @@ struct ClusterKeySwitch: Sendable {
 
     /// Once every cluster of the identity is switched: the previous secret goes.
     func retire() async throws {
-        try await journal.step("retire") {
+        try await journal.step(RotationStep.retire) {
             let kube = try await context.kubeClient(
                 for: cluster,
                 credentials: try await context.credentials(account: cluster.account, region: cluster.region))

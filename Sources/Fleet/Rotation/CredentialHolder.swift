@@ -48,10 +48,10 @@ enum CredentialHolder: Sendable {
         }
     }
 
-    var kind: String {
+    var kind: RotationRecord.Kind {
         switch self {
-        case .identity: "ssh"
-        case .repository: "https-token"
+        case .identity: .ssh
+        case .repository: .httpsToken
         }
     }
 
@@ -70,8 +70,8 @@ enum CredentialHolder: Sendable {
     }
 
     /// IAM's limit per user.
-    var limit: Int { kind == "ssh" ? 5 : 2 }
-    var what: String { kind == "ssh" ? "SSH key" : "HTTPS Git credential" }
+    var limit: Int { kind == .ssh ? 5 : 2 }
+    var what: String { kind == .ssh ? "SSH key" : "HTTPS Git credential" }
 
     func uses(_ repository: Repository) -> Bool {
         switch self {

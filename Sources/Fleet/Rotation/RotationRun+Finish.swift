@@ -57,7 +57,7 @@ extension RotationRun {
                 "partially rotated: \(record.detail!); \(record.oldKeys.joined(separator: ", ")) stay Active; "
                 + "`fleetstrap rotate --resume \(runID)` finishes it"
             try? context.ledger.record(rotation: record)
-            try? context.ledger.event(run: runID, level: "warning", "\(holder.name): \(outcome.message)")
+            try? context.ledger.event(run: runID, level: .warning, "\(holder.name): \(outcome.message)")
             return outcome
         }
         // Every cluster fetches with the new credential: the previous secrets go, then the old credentials.
@@ -80,7 +80,7 @@ extension RotationRun {
         }
         for problem in retired.compactMap({ $0 }) {
             try? context.ledger.event(
-                run: runID, level: "warning",
+                run: runID, level: .warning,
                 "could not delete Secret flux-system-previous on \(problem) (harmless; delete it by hand)")
         }
         do {

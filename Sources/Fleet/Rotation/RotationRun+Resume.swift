@@ -47,7 +47,7 @@ extension RotationRun {
                 let current = (try? store.current(held)) ?? nil
                 let made = held.filter { credential in
                     credential.active && (credential.created ?? .distantPast) >= record.startedAt.addingTimeInterval(-1)
-                        && (holder.kind == "ssh" || credential.id == current?.id)
+                        && (holder.kind == .ssh || credential.id == current?.id)
                 }
                 if let adopted = made.lazy.compactMap({ try? store.adopt($0.id) }).first {
                     record.newKeyId = adopted.id
@@ -90,7 +90,7 @@ extension RotationRun {
                     IdentityOutcome(
                         identity: holder.name, iamUser: holder.iamUser, state: .refused, oldKeys: [], newKey: nil,
                         clusters: clusters.count, message: "\(error)"))
-                try? context.ledger.event(run: runID, level: "error", "\(holder.name): refused: \(error)")
+                try? context.ledger.event(run: runID, level: .error, "\(holder.name): refused: \(error)")
             }
         }
         return try await execute(runID: runID, members: members, earlier: outcomes, progress: progress)

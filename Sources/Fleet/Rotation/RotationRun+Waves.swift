@@ -144,7 +144,7 @@ extension RotationRun {
                 let writer = try await writer(for: first)
                 let receipts = try await StepJournal(
                     ledger: context.ledger, runID: runID, cluster: first.cluster.name, progress: { _, _ in }
-                ).step("commit") {
+                ).step(RotationStep.commit) {
                     try await writer.submit(
                         indices.compactMap { index in switcher(states[index].record).map { $0.syncFile(url: $0.newURL) }
                         },
@@ -268,7 +268,7 @@ extension RotationRun {
             return (receipts.first.map { "\(first.repository.branch)@sha1:\($0.commit.hex)" }, writer)
         } catch {
             try? context.ledger.event(
-                run: runID, level: "error", "rollback commit to \(first.repository.name) failed: \(error)")
+                run: runID, level: .error, "rollback commit to \(first.repository.name) failed: \(error)")
             return (nil, nil)
         }
     }

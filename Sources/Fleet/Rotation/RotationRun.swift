@@ -224,7 +224,7 @@ public struct RotationRun: Sendable {
             })
         for outcome in outcomes {
             try? context.ledger.event(
-                run: runID, level: outcome.state == .refused ? "error" : "info",
+                run: runID, level: outcome.state == .refused ? .error : .info,
                 "\(outcome.identity): \(outcome.state.rawValue): \(outcome.message)")
         }
 
@@ -243,7 +243,7 @@ public struct RotationRun: Sendable {
                     IdentityOutcome(
                         identity: plan.holder.name, iamUser: plan.holder.iamUser, state: .refused, oldKeys: [],
                         newKey: nil, clusters: plan.clusters.count, message: message))
-                try? context.ledger.event(run: runID, level: "error", "\(plan.holder.name): refused: \(error)")
+                try? context.ledger.event(run: runID, level: .error, "\(plan.holder.name): refused: \(error)")
                 for cluster in plan.clusters {
                     var record = ClusterRecord(
                         runId: runID, cluster: cluster.name, account: cluster.account, repository: cluster.repository,

@@ -1,8 +1,8 @@
 // A simulated EKS cluster's API server over HTTP: bearer authentication (EKS tokens, as EKS checks them), access
 // entries, discovery, and get/list/create/update/delete/server-side apply on the cluster's object store.
-import AWS
 import FleetSupport
 import Foundation
+import SigV4
 import Yams
 
 struct KubernetesAPI {

@@ -1,9 +1,9 @@
 // One simulated cluster's objects and the API server's rules for them: resource types (built in, and those CRDs
 // define), create/update/delete with resourceVersion and generation, and server-side apply with field managers,
 // ownership and conflicts. A value type: the server keeps one per cluster behind a lock, tests drive it directly.
-import AWS
 import FleetSupport
 import Foundation
+import SigV4
 
 public struct ResourceType: Sendable, Hashable {
     public var group: String

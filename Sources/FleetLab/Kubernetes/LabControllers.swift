@@ -2,10 +2,10 @@
 // after a delay; source-controller fetches each GitRepository (SourceFetcher) and reports its artifact;
 // kustomize-controller marks each Kustomization applied once its source is Ready. Statuses are shaped as Flux
 // v2 writes them. A cluster is looked at when something in it changed or a timer it set runs out.
-import AWS
 import FleetCrypto
 import FleetSupport
 import Foundation
+import SigV4
 import Synchronization
 
 final class LabControllers: Sendable {

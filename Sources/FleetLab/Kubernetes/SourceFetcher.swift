@@ -2,10 +2,10 @@
 // (or the controller's IRSA role for `provider: aws`) and fetch the ref from the lab's Git endpoints with the git
 // CLI and OpenSSH, as source-controller would. In scale mode the same credentials are checked against the lab's
 // IAM state and the ref read from the bare repository, without a process per cluster.
-import AWS
 import FleetCrypto
 import FleetSupport
 import Foundation
+import SigV4
 
 struct SourceFetcher: Sendable {
     enum Ref: Sendable, Equatable {

@@ -12,7 +12,9 @@ struct ValidateCommand: ParsableCommand {
     @Option(name: [.short, .customLong("file")], help: "The inventory file.")
     var file: String = "fleetstrap.yaml"
 
-    @Option(name: .shortAndLong, help: "Only count clusters whose labels match (kubectl syntax: env=prod,tier!=edge).")
+    @Option(
+        name: [.customShort("l"), .customLong("selector")],
+        help: "Only count clusters whose labels match (kubectl syntax: env=prod,tier!=edge).")
     var selector: String?
 
     @Option(name: .shortAndLong, help: "text or json.")

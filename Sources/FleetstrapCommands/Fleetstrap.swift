@@ -1,10 +1,10 @@
-// The fleetstrap executable: parses the command line and hands over to the libraries.
+// The command line: fleetstrap's commands, and `FleetstrapCommandLine.run`, which parses arguments, runs a command
+// and answers its exit status. The executable is a call to it; the command tests call it in-process too.
 import ArgumentParser
 import FleetSupport
 import Foundation
 import Ledger
 
-@main
 struct Fleetstrap: AsyncParsableCommand {
     static let version = "0.1.0"
 
@@ -27,35 +27,38 @@ struct Fleetstrap: AsyncParsableCommand {
         ])
 }
 
-extension Fleetstrap {
-    /// Prints a CommandFailure as `error: …` and exits with its code; everything else as argument-parser does.
-    static func main() async {
-        OpenFileLimit.raise()
+public enum FleetstrapCommandLine {
+    /// Runs the command `arguments` name (without the program name); answers the exit status. Errors are printed
+    /// as `error: …` with their hint on standard error, help and the version on standard output.
+    public static func run(_ arguments: [String]) async -> Int32 {
+        var stderr = StandardError()
         do {
-            var command = try parseAsRoot()
+            var command = try Fleetstrap.parseAsRoot(arguments)
             if var async = command as? any AsyncParsableCommand {
                 try await async.run()
             } else {
                 try command.run()
             }
+            return 0
         } catch let failure as CommandFailure {
-            var stderr = StandardError()
             print(failure.message, to: &stderr)
-            exit(withError: failure.exitCode)
+            return failure.exitCode.rawValue
         } catch let error where LedgerWriteError.from(error, path: "") != nil {
             // The ledger refused a write outside any cluster (the run's first or last record): it cannot go on here.
             let storage = LedgerWriteError.from(error, path: "")!
-            var stderr = StandardError()
             let what = storage.isFull ? "its disk is full" : storage.detail
             print("error: the ledger refused a write: \(what)\n    hint: \(storage.hint ?? "")", to: &stderr)
-            exit(withError: ExitStatus.couldNotStart)
-        } catch  where exitCode(for: error) == .validationFailure {
-            // A bad option or argument is invalid input like any other: exit 2, with argument-parser's message.
-            var stderr = StandardError()
-            print(fullMessage(for: error), to: &stderr)
-            exit(withError: ExitStatus.invalidInput)
+            return ExitStatus.couldNotStart.rawValue
         } catch {
-            exit(withError: error)
+            let code = Fleetstrap.exitCode(for: error)
+            let message = Fleetstrap.fullMessage(for: error)
+            if code == .success {
+                if !message.isEmpty { print(message) }
+                return 0
+            }
+            if !message.isEmpty { print(message, to: &stderr) }
+            // A bad option or argument is invalid input like any other: exit 2, with argument-parser's message.
+            return code == .validationFailure ? ExitStatus.invalidInput.rawValue : code.rawValue
         }
     }
 }

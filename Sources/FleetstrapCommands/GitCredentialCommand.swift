@@ -3,6 +3,7 @@
 import AWS
 import ArgumentParser
 import Foundation
+import SigV4
 
 struct GitCredentialCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

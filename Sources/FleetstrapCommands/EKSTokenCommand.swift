@@ -2,6 +2,7 @@
 import AWS
 import ArgumentParser
 import Foundation
+import SigV4
 
 struct EKSTokenCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -61,7 +61,7 @@ public struct SigV4Signer: Sendable {
     static let algorithm = "AWS4-HMAC-SHA256"
     static let emptyBodyHash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
-    public init(service: String, region: String, keys: SigningKeyCache = .shared) {
+    public init(service: String, region: String, keys: SigningKeyCache = SigningKeyCache()) {
         self.service = service
         self.region = region
         self.keys = keys
@@ -239,7 +239,6 @@ public struct SigV4Signer: Sendable {
 
 /// Signing keys depend only on (secret, day, region, service): derive each once and keep it.
 public final class SigningKeyCache: Sendable {
-    public static let shared = SigningKeyCache()
     private struct Scope: Hashable {
         let secret: Secret, day: String, region: String, service: String
     }

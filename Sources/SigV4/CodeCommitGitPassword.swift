@@ -18,7 +18,7 @@ public struct CodeCommitGitCredentials: Sendable, Hashable, CustomStringConverti
     /// The username is the access key id, or `accessKeyId%sessionToken` for temporary credentials.
     public static func make(
         host: String, path: String, region: String, credentials: AWSCredentials, date: Date,
-        signingKeys: SigningKeyCache = .shared
+        signingKeys: SigningKeyCache = SigningKeyCache()
     ) -> CodeCommitGitCredentials {
         let amz = AWSTimestamp.amzDate(date)
         let timestamp = String(amz.dropLast())  // no `Z` in what is signed

@@ -199,7 +199,7 @@ struct FleetOptions: ParsableArguments {
                 + "then, "
                 + "\(digest.prefix(12))… now): it resumes with the inventory as it is now"
             FileHandle.standardError.write(Data("notice: \(text)\n".utf8))
-            try? ledger.event(run: id, level: "warning", text)
+            try? ledger.event(run: id, level: .warning, text)
         }
         return id
     }

@@ -18,7 +18,7 @@ public struct EKSToken: Sendable, Hashable, CustomStringConvertible {
     /// `stsHost` is `sts.<region>.amazonaws.com` (regional) or `sts.amazonaws.com` (global, signed as us-east-1).
     public static func make(
         clusterName: String, region: String, credentials: AWSCredentials, date: Date, stsHost: String? = nil,
-        signingKeys: SigningKeyCache = .shared
+        signingKeys: SigningKeyCache = SigningKeyCache()
     ) -> EKSToken {
         let host = stsHost ?? "sts.\(region).amazonaws.com"
         let signingRegion = host == "sts.amazonaws.com" ? "us-east-1" : region
