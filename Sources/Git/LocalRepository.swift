@@ -27,6 +27,23 @@ public final class LocalRepository: @unchecked Sendable {  // one operation at a
         return LocalRepository(pointer: repository, path: path)
     }
 
+    /// Removes the `*.lock` files a killed process left in the repository at `path` (its refs, packed-refs, HEAD,
+    /// config): libgit2 refuses every later update of those files while they exist. Only for a repository that no
+    /// other process can be writing: a writer's mirror, which one run at a time holds. Answers what was removed.
+    @discardableResult
+    public static func removeStaleLocks(path: String) -> [String] {
+        let files = FileManager.default
+        var removed: [String] = []
+        var candidates = (try? files.contentsOfDirectory(atPath: path)) ?? []
+        if let refs = files.enumerator(atPath: "\(path)/refs") {
+            candidates += refs.compactMap { ($0 as? String).map { "refs/\($0)" } }
+        }
+        for name in candidates where name.hasSuffix(".lock") {
+            if (try? files.removeItem(atPath: "\(path)/\(name)")) != nil { removed.append(name) }
+        }
+        return removed.sorted()
+    }
+
     private init(pointer: OpaquePointer, path: String) {
         self.pointer = pointer
         self.path = path

@@ -93,10 +93,13 @@ public actor RepositoryWriter {
     /// without a fetch. A push on a stale head is refused (never forced), then the batch fetches and tries again.
     private var knownHead: ObjectID?
 
-    /// `localPath`: the writer's bare mirror of the remote (kept between runs: later fetches are small).
+    /// `localPath`: the writer's bare mirror of the remote (kept between runs: later fetches are small). The mirror
+    /// is this writer's alone (one run holds a fleet state, one writer a mirror): lock files a killed run left in it
+    /// are removed.
     public init(remote: GitRemote, localPath: String, options: Options = Options()) throws {
         self.remote = remote
         self.options = options
+        LocalRepository.removeStaleLocks(path: localPath)
         self.local = try LocalRepository.openOrCreate(path: localPath)
     }
 

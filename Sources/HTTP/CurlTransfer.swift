@@ -1,6 +1,7 @@
 // One request's libcurl easy handle and everything it points at, alive until the transfer ends.
 import CCurl
 import Foundation
+import Synchronization
 
 /// Owned by the multi loop's thread from submission to completion; not Sendable beyond that hand-over.
 final class CurlTransfer: @unchecked Sendable {
@@ -8,6 +9,8 @@ final class CurlTransfer: @unchecked Sendable {
 
     let request: HTTPRequest
     let handle: UnsafeMutableRawPointer
+    /// Where the transfer stands between its task and the loop; every hand-over goes through it.
+    let machine = Mutex(TransferStateMachine())
     private var headerList: UnsafeMutablePointer<curl_slist>?
     private let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
     private var continuation: CheckedContinuation<HTTPResponse, any Error>?

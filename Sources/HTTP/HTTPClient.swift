@@ -97,26 +97,27 @@ public final class HTTPClient: @unchecked Sendable {
             return try await withTaskCancellationHandler {
                 try await withCheckedThrowingContinuation { continuation in
                     transfer.attach(continuation)
-                    // Cancellation read in the same critical section as the submission: a cancel handler that ran
-                    // before it (its id already drained by the loop) cannot be lost, and the transfer never runs
-                    // to its timeout for want of it.
                     configuration.beforeQueueing?()
-                    let cancelled = Task.isCancelled
-                    let accepted = state.withLock { s -> Bool in
-                        guard !s.stopping else { return false }
-                        s.pending.append(transfer)
-                        if cancelled || Task.isCancelled { s.cancelled.insert(id) }
-                        return true
+                    // A cancellation heard before this point left the machine cancelled: the submission answers it
+                    // at once, and the transfer never runs to its timeout for want of it.
+                    let action = state.withLock { s -> TransferStateMachine.Action in
+                        let action = transfer.machine.withLock { $0.submit(stopping: s.stopping) }
+                        if action == .queue { s.pending.append(transfer) }
+                        return action
                     }
-                    if accepted {
-                        fs_curl_events_wake(events)
-                    } else {
-                        transfer.finish(.failure(.shutdown(url: request.redactedURL)))
+                    switch action {
+                    case .queue: fs_curl_events_wake(events)
+                    case .failCancelled: transfer.finish(.failure(.cancelled(url: request.redactedURL)))
+                    case .failShutdown: transfer.finish(.failure(.shutdown(url: request.redactedURL)))
+                    default: break
                     }
                 }
             } onCancel: {
-                state.withLock { _ = $0.cancelled.insert(id) }
-                fs_curl_events_wake(events)
+                // Queued or not yet submitted: the loop or the submission ends it. On curl: the loop aborts it.
+                if transfer.machine.withLock({ $0.cancel() }) == .abort {
+                    state.withLock { _ = $0.cancelled.insert(id) }
+                    fs_curl_events_wake(events)
+                }
             }
         } catch let error as HTTPClientError where error.isCancellation {
             throw CancellationError()
@@ -136,35 +137,36 @@ public final class HTTPClient: @unchecked Sendable {
                 return (s.pending, s.cancelled, s.stopping)
             }
             for transfer in incoming {
-                if cancelled.contains(ObjectIdentifier(transfer)) {
-                    transfer.finish(.failure(.cancelled(url: transfer.request.redactedURL)))
-                    continue
+                switch transfer.machine.withLock({ $0.dequeue() }) {
+                case .start:
+                    let code = curl_multi_add_handle(multi, transfer.handle)
+                    guard code != CURLM_OK else {
+                        active[transfer.handle] = transfer
+                        continue
+                    }
+                    let failure = HTTPClientError.transport(
+                        Int32(code.rawValue), url: transfer.request.redactedURL,
+                        detail: String(cString: curl_multi_strerror(code)))
+                    let action = transfer.machine.withLock { $0.complete() }
+                    Self.end(transfer, action, failure: failure)
+                case let action:
+                    Self.end(transfer, action)
                 }
-                let code = curl_multi_add_handle(multi, transfer.handle)
-                if code != CURLM_OK {
-                    transfer.finish(
-                        .failure(
-                            .transport(
-                                Int32(code.rawValue), url: transfer.request.redactedURL,
-                                detail: String(cString: curl_multi_strerror(code)))))
-                    continue
-                }
-                active[transfer.handle] = transfer
             }
             if !cancelled.isEmpty {
                 for (handle, transfer) in active where cancelled.contains(ObjectIdentifier(transfer)) {
                     curl_multi_remove_handle(multi, handle)
                     active[handle] = nil
-                    transfer.finish(.failure(.cancelled(url: transfer.request.redactedURL)))
+                    Self.end(transfer, transfer.machine.withLock { $0.remove(shutdown: false) })
                 }
             }
             if stopping {
                 for (handle, transfer) in active {
                     curl_multi_remove_handle(multi, handle)
-                    transfer.finish(.failure(.shutdown(url: transfer.request.redactedURL)))
+                    Self.end(transfer, transfer.machine.withLock { $0.remove(shutdown: true) })
                 }
                 state.withLock { s in
-                    for t in s.pending { t.finish(.failure(.shutdown(url: t.request.redactedURL))) }
+                    for t in s.pending { Self.end(t, t.machine.withLock { $0.remove(shutdown: true) }) }
                     s.pending.removeAll()
                     s.stopped = true
                 }
@@ -180,8 +182,25 @@ public final class HTTPClient: @unchecked Sendable {
                 guard message.pointee.msg == CURLMSG_DONE, let handle = message.pointee.easy_handle else { continue }
                 let result = message.pointee.data.result
                 curl_multi_remove_handle(multi, handle)
-                if let transfer = active.removeValue(forKey: handle) { transfer.complete(result) }
+                guard let transfer = active.removeValue(forKey: handle) else { continue }
+                switch transfer.machine.withLock({ $0.complete() }) {
+                case .deliver: transfer.complete(result)
+                case let action: Self.end(transfer, action)
+                }
             }
+        }
+    }
+
+    /// Answers the task as the machine's `action` says (`failure`: what `.deliver` stands for when curl never ran).
+    private static func end(
+        _ transfer: CurlTransfer, _ action: TransferStateMachine.Action, failure: HTTPClientError? = nil
+    ) {
+        let url = transfer.request.redactedURL
+        switch action {
+        case .failCancelled: transfer.finish(.failure(.cancelled(url: url)))
+        case .failShutdown: transfer.finish(.failure(.shutdown(url: url)))
+        case .deliver: if let failure { transfer.finish(.failure(failure)) }
+        case .none, .queue, .start, .abort: break
         }
     }
 }

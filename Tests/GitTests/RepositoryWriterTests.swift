@@ -155,6 +155,29 @@ struct RepositoryWriterTests {
         #expect(try await GitCLI.output(["-C", remote, "show", "main:clusters/a/x.yaml"]) == "x")
     }
 
+    /// A run killed while its fetch updated a ref leaves `<ref>.lock` in the mirror; libgit2 then refuses that ref
+    /// for good. The next writer on the mirror removes it and works.
+    @Test func lockFilesAKilledRunLeftInTheMirrorAreRemoved() async throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let remote = try await bareRepository()
+        let mirror = "\(root)/mirror.git"
+        let first = try RepositoryWriter(remote: GitRemote(url: remote), localPath: mirror)
+        let change = RepositoryWriter.Change.write("clusters/a/flux-system/gotk-sync.yaml", "name: a\n")
+        _ = try await first.submit(cluster: "a", directory: "clusters/a", changes: [change], message: "a")
+        for lock in ["refs/remotes/origin/main.lock", "packed-refs.lock", "HEAD.lock", "config.lock"] {
+            try FileManager.default.createDirectory(
+                atPath: "\(mirror)/\((lock as NSString).deletingLastPathComponent)", withIntermediateDirectories: true)
+            #expect(FileManager.default.createFile(atPath: "\(mirror)/\(lock)", contents: Data()))
+        }
+        let second = try RepositoryWriter(remote: GitRemote(url: remote), localPath: mirror)
+        let other = RepositoryWriter.Change.write("clusters/b/flux-system/gotk-sync.yaml", "name: b\n")
+        let receipt = try await second.submit(cluster: "b", directory: "clusters/b", changes: [other], message: "b")
+        #expect(receipt.changed)
+        let files = try await GitCLI.output(["-C", remote, "ls-tree", "-r", "--name-only", "main"])
+        #expect(files.split(separator: "\n").count == 2)
+        #expect(LocalRepository.removeStaleLocks(path: mirror).isEmpty)
+    }
+
     @Test func gitConfigInsteadOfDoesNotRedirectTheWriter() async throws {
         // Flux on the cluster reads the inventory's URL; fleetstrap must write there, whatever `url.<base>.insteadOf`
         // the operator's Git config says (here in the writer's own repository config, which libgit2 reads with the

@@ -15,7 +15,8 @@ extension RotationRun {
         progress: @escaping @Sendable (ProgressEvent) -> Void
     ) async -> IdentityOutcome {
         let holder = member.holder
-        var record = member.record
+        var rotation = member.rotation
+        let record = rotation.record
         var outcome = IdentityOutcome(
             identity: holder.name, iamUser: holder.iamUser, state: .partial, oldKeys: record.oldKeys,
             newKey: record.newKeyId,
@@ -36,27 +37,21 @@ extension RotationRun {
         { check in
             (try? await check.currentMarker()) == check.marker ? nil : check.cluster.name
         }.compactMap { $0 }
-        if !notSwitched.isEmpty || !outside.isEmpty || Task.isCancelled {
-            var reasons: [String] = []
-            if !notSwitched.isEmpty {
-                reasons.append(
-                    "\(notSwitched.count) of \(member.clusters.count) clusters not switched "
-                        + "(\(notSwitched.prefix(5).joined(separator: ", "))\(notSwitched.count > 5 ? ", …" : ""))"
-                )
-            }
-            if !outside.isEmpty {
-                reasons.append(
-                    "\(outside.count) clusters outside this run still use another \(holder.what) "
-                        + "(\(outside.prefix(5).joined(separator: ", ")))"
-                )
-            }
-            if reasons.isEmpty { reasons.append("interrupted") }
-            record.state = .partial
-            record.detail = reasons.joined(separator: "; ")
+        do {
+            try rotation.handle(
+                .switched(
+                    HolderRotation.Switched(
+                        notSwitched: notSwitched, total: member.clusters.count, outside: outside,
+                        interrupted: Task.isCancelled, what: holder.what)))
+        } catch {
+            outcome.message = "\(error)"
+            return outcome
+        }
+        guard rotation.phase == .verified else {
             outcome.message =
-                "partially rotated: \(record.detail!); \(record.oldKeys.joined(separator: ", ")) stay Active; "
-                + "`fleetstrap rotate --resume \(runID)` finishes it"
-            try? context.ledger.record(rotation: record)
+                "\(rotation.phase == .rolledBack ? "rolled back" : "partially rotated"): \(rotation.record.detail ?? ""); "
+                + "\(record.oldKeys.joined(separator: ", ")) stay Active; `fleetstrap rotate --resume \(runID)` finishes it"
+            try? context.ledger.record(rotation: rotation.record)
             try? context.ledger.event(run: runID, level: .warning, "\(holder.name): \(outcome.message)")
             return outcome
         }
@@ -85,23 +80,20 @@ extension RotationRun {
         }
         do {
             try await credentials(holder, member.accountID).retire(record.oldKeys, runID: runID)
+            try rotation.handle(.retired(at: now()))
         } catch {
-            record.state = .partial
-            record.detail =
-                "every cluster is switched, but the old \(holder.what)s could not be made Inactive: \(error)"
-            outcome.message = record.detail! + "; run fleetstrap rotate --resume \(runID)"
-            try? context.ledger.record(rotation: record)
+            let why = "every cluster is switched, but the old \(holder.what)s could not be made Inactive: \(error)"
+            try? rotation.handle(.retireFailed(why))
+            outcome.message = why + "; run fleetstrap rotate --resume \(runID)"
+            try? context.ledger.record(rotation: rotation.record)
             return outcome
         }
-        record.state = .retired
-        record.endedAt = now()
-        record.detail = nil
-        try? context.ledger.record(rotation: record)
-        outcome.state = .rotated
+        try? context.ledger.record(rotation: rotation.record)
+        outcome.state = rotation.outcome
         outcome.message =
             "\(member.clusters.count) clusters switched to \(record.newKeyId); "
             + "\(record.oldKeys.isEmpty ? "nothing older" : record.oldKeys.joined(separator: ", ")) "
-            + "\(rotation.deleteOld ? "deleted" : "made Inactive")"
+            + "\(self.rotation.deleteOld ? "deleted" : "made Inactive")"
         return outcome
     }
 }

@@ -20,7 +20,7 @@ extension RotationRun {
         var members: [Member] = []
         var outcomes: [IdentityOutcome] = []
         let rotations = try context.ledger.rotations(run: runID)
-        for var record in rotations {
+        for record in rotations {
             guard
                 let (holder, clusters) = candidates.first(where: {
                     $0.0.name == record.identity && $0.0.kind == record.kind
@@ -50,11 +50,14 @@ extension RotationRun {
                         && (holder.kind == .ssh || credential.id == current?.id)
                 }
                 if let adopted = made.lazy.compactMap({ try? store.adopt($0.id) }).first {
-                    record.newKeyId = adopted.id
-                    try context.ledger.record(rotation: record)
+                    var rotation = HolderRotation(recorded: record)
+                    var fingerprint = record.newFingerprint
+                    if case .sshKey(let key) = adopted { fingerprint = key.fingerprint }
+                    try rotation.handle(.made(credentialID: adopted.id, fingerprint: fingerprint))
+                    try context.ledger.record(rotation: rotation.record)
                     members.append(
                         Member(
-                            holder: holder, accountID: accountID, record: record, credential: adopted,
+                            holder: holder, accountID: accountID, rotation: rotation, credential: adopted,
                             clusters: clusters))
                 } else {
                     let usedBy = Self.usage(clusters, try context.ledger.lastKeys(clusters: clusters.map(\.name)))
@@ -66,11 +69,12 @@ extension RotationRun {
                 }
                 continue
             }
-            record.state = .switching
+            var rotation = HolderRotation(recorded: record)
+            try rotation.handle(.resumed)
             members.append(
                 Member(
-                    holder: holder, accountID: accountID, record: record, credential: try store.adopt(record.newKeyId),
-                    clusters: clusters))
+                    holder: holder, accountID: accountID, rotation: rotation,
+                    credential: try store.adopt(record.newKeyId), clusters: clusters))
         }
         // Killed before a holder's rotation was recorded (holders are prepared one after another): its clusters are in
         // the run, so it was planned; it is prepared now, as the run would have.

@@ -57,9 +57,11 @@ public struct RotationRun: Sendable {
     struct Member: Sendable {
         let holder: CredentialHolder
         let accountID: String
-        var record: RotationRecord
+        /// Where the holder's rotation stands; its record is what the ledger holds.
+        var rotation: HolderRotation
         var credential: RotationCredential
         let clusters: [Cluster]
+        var record: RotationRecord { rotation.record }
     }
 
     /// The holders of `clusters`' credentials (SSH identities, https-token repositories) in inventory order, with
@@ -272,14 +274,15 @@ public struct RotationRun: Sendable {
         if let unfinished = plan.unfinished {
             var record = unfinished
             record.runId = runID
-            record.state = .switching
             record.startedAt = now()
-            try context.ledger.record(rotation: record)
+            var rotation = HolderRotation(recorded: record)
+            try rotation.handle(.resumed)
+            try context.ledger.record(rotation: rotation.record)
             try? context.ledger.event(
                 run: runID,
                 "\(holder.name): continuing the partial rotation to \(unfinished.newKeyId) of run \(unfinished.runId)")
             return Member(
-                holder: holder, accountID: plan.accountID, record: record,
+                holder: holder, accountID: plan.accountID, rotation: rotation,
                 credential: try store.adopt(unfinished.newKeyId), clusters: plan.clusters)
         }
         let usedBy = plan.usedBy
@@ -290,18 +293,18 @@ public struct RotationRun: Sendable {
         }
         let old = remaining.filter(\.active).map(\.id)
         // Recorded before the new credential is made: a run killed in between adopts it on resume.
-        var record = RotationRecord(
-            runId: runID, identity: holder.name, kind: holder.kind, account: plan.accountID, iamUser: holder.iamUser,
-            oldKeyIds: old, newKeyId: "", newFingerprint: nil,
-            state: .switching, startedAt: now())
-        try context.ledger.record(rotation: record)
+        var rotation = HolderRotation(
+            starting: RotationRecord(
+                runId: runID, identity: holder.name, kind: holder.kind, account: plan.accountID,
+                iamUser: holder.iamUser, oldKeyIds: old, newKeyId: "", newFingerprint: nil, state: .switching,
+                startedAt: now()))
+        try context.ledger.record(rotation: rotation.record)
         let credential = try await store.make(runID: runID)
-        // The new credential is never an old one: a run killed after IAM took its key but before the key store had
-        // it listed that key among the Active ones here, and the key made now is that same key, adopted.
-        let older = old.filter { $0 != credential.id }
-        record.oldKeyIds = older.joined(separator: ",")
-        record.newKeyId = credential.id
-        if case .sshKey(let key) = credential { record.newFingerprint = key.fingerprint }
+        var fingerprint: String?
+        if case .sshKey(let key) = credential { fingerprint = key.fingerprint }
+        try rotation.handle(.made(credentialID: credential.id, fingerprint: fingerprint))
+        let record = rotation.record
+        let older = record.oldKeys
         try context.ledger.record(rotation: record)
         try? context.ledger.event(
             run: runID,
@@ -309,7 +312,8 @@ public struct RotationRun: Sendable {
                 + "\(older.joined(separator: ", ")) stay Active until every cluster is switched"
         )
         return Member(
-            holder: holder, accountID: plan.accountID, record: record, credential: credential, clusters: plan.clusters)
+            holder: holder, accountID: plan.accountID, rotation: rotation, credential: credential,
+            clusters: plan.clusters)
     }
 }
 
