@@ -32,14 +32,14 @@ public final class FleetContext: Sendable {
         inventory: Inventory, aws: AWSClient, baseCredentials: any CredentialProvider, ledger: Ledger,
         stateDirectory: String,
         wait: WaitSettings = WaitSettings(), environment: [String: String] = ProcessInfo.processInfo.environment
-    ) throws {
+    ) async throws {
         self.inventory = inventory
         self.aws = aws
         self.sessions = AccountSessions(base: baseCredentials, client: aws)
         self.ledger = ledger
         self.keys = KeyManager(directory: "\(stateDirectory)/keys", ledger: ledger, environment: environment)
         self.manifests = ManifestLibrary(cacheDirectory: "\(stateDirectory)/flux-manifests")
-        let known = try ledger.hostKeys().map { "\($0.host) \($0.keyType) \($0.key)" }.joined(separator: "\n")
+        let known = try await ledger.hostKeys().map { "\($0.host) \($0.keyType) \($0.key)" }.joined(separator: "\n")
         self.hostKeys = HostKeyPins(knownHosts: known)
         self.writers = WriterPool(directory: "\(stateDirectory)/git")
         self.caBundle = environment["AWS_CA_BUNDLE"].flatMap { FileManager.default.contents(atPath: $0) }.map(
@@ -83,11 +83,11 @@ public final class FleetContext: Sendable {
     }
 
     /// Saves the host keys pinned during the run (trust on first use, then pinned for every later run).
-    public func saveHostKeys() {
+    public func saveHostKeys() async {
         for line in hostKeys.knownHosts.split(separator: "\n") {
             let fields = line.split(separator: " ").map(String.init)
             guard fields.count == 3 else { continue }
-            try? ledger.record(
+            try? await ledger.record(
                 hostKey: HostKeyRecord(
                     host: fields[0], keyType: fields[1], key: fields[2], firstSeen: Date(), lastSeen: Date()))
         }

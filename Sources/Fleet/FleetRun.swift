@@ -75,9 +75,9 @@ extension RunSummary {
     mutating func recordStop(
         _ reason: RunDriver.StopReason, waves: [[ClusterRecord]], runID: String, ledger: Ledger,
         progress: @Sendable (ProgressEvent) -> Void
-    ) {
+    ) async {
         if reason != .interrupted {
-            try? ledger.event(run: runID, level: .error, reason.description)
+            try? await ledger.event(run: runID, level: .error, reason.description)
             progress(.stopped(reason: reason.description))
         }
         for records in waves {
@@ -86,7 +86,7 @@ extension RunSummary {
             notStarted += pending.map(\.cluster)
             for var record in pending where record.status != .failed {
                 record.status = .notStarted
-                try? ledger.update(record)
+                try? await ledger.update(record)
             }
         }
     }
@@ -109,8 +109,8 @@ final class LedgerHealth: Sendable {
     }
 
     /// A journal write whose failure stops the run rather than the cluster.
-    func journal(_ write: () throws -> Void) {
-        do { try write() } catch { note(error) }
+    func journal(_ write: () async throws -> Void) async {
+        do { try await write() } catch { note(error) }
     }
 }
 
@@ -138,7 +138,7 @@ public struct FleetRun: Sendable {
         lock?.attach(runID: id)
         let waves = settings.waveIndices(count: clusters.count)
         let options = String(decoding: try JSONEncoder().encode(settings), as: UTF8.self)
-        try context.ledger.begin(
+        try await context.ledger.begin(
             RunRecord(
                 id: id, command: command, inventory: inventoryPath, inventoryDigest: inventoryDigest, options: options,
                 startedAt: now(), outcome: .running),
@@ -155,8 +155,8 @@ public struct FleetRun: Sendable {
         async throws -> RunSummary
     {
         lock?.attach(runID: runID)
-        try context.ledger.reopen(run: runID)
-        try context.ledger.event(run: runID, "resumed")
+        try await context.ledger.reopen(run: runID)
+        try await context.ledger.event(run: runID, "resumed")
         return try await execute(runID: runID, clusters: clusters, progress: progress)
     }
 
@@ -164,7 +164,8 @@ public struct FleetRun: Sendable {
         async throws -> RunSummary
     {
         await context.expect(parallel: settings.parallel)
-        let records = Dictionary(uniqueKeysWithValues: try context.ledger.clusters(run: runID).map { ($0.cluster, $0) })
+        let recorded = try await context.ledger.clusters(run: runID)
+        let records = Dictionary(uniqueKeysWithValues: recorded.map { ($0.cluster, $0) })
         let byName = Dictionary(uniqueKeysWithValues: clusters.map { ($0.name, $0) })
         var summary = RunSummary(runID: runID, outcome: .running)
         let waveCount = (records.values.map(\.wave).max() ?? -1) + 1
@@ -200,13 +201,13 @@ public struct FleetRun: Sendable {
             result.ledgerFailure = health.error
             return result
         } onStop: { reason, remaining in
-            summary.recordStop(
+            await summary.recordStop(
                 reason, waves: remaining.map(wave), runID: runID, ledger: context.ledger, progress: progress)
         }
         summary.ledgerFailure = health.error?.description
         summary.outcome = driver.outcome()
-        try? context.ledger.finish(run: runID, outcome: summary.outcome, at: now())
-        context.saveHostKeys()
+        try? await context.ledger.finish(run: runID, outcome: summary.outcome, at: now())
+        await context.saveHostKeys()
         return summary
     }
 
@@ -217,19 +218,22 @@ public struct FleetRun: Sendable {
         progress: @escaping @Sendable (ProgressEvent) -> Void
     ) async -> [(ClusterRecord, ClusterOutcome)] {
         let run = self
-        let ledger = context.ledger
-        return await boundedMap(
+        let unstarted = Mutex<[ClusterRecord]>([])
+        let results = await boundedMap(
             records, limit: settings.parallel,
             whenCancelled: { record in
                 var record = record
                 record.status = .notStarted
-                try? ledger.update(record)
+                unstarted.withLock { $0.append(record) }
                 return (record, ClusterOutcome(cluster: record.cluster, succeeded: false, error: CancellationError()))
             }
         ) { record in
             await run.runCluster(
                 runID: runID, record: record, cluster: clusters[record.cluster], health: health, progress: progress)
         }
+        // Clusters the interruption kept from starting are recorded as not started.
+        for record in unstarted.withLock({ $0 }) { try? await context.ledger.update(record) }
+        return results
     }
 
     private func runCluster(
@@ -239,14 +243,14 @@ public struct FleetRun: Sendable {
         var record = record
         if health.error != nil {
             record.status = .notStarted
-            try? context.ledger.update(record)
+            try? await context.ledger.update(record)
             return (record, ClusterOutcome(cluster: record.cluster, succeeded: false, error: NotStartedForTheLedger()))
         }
         guard let cluster else {
             record.status = .failed
             record.errorClass = "inventory.cluster"
             record.errorMessage = "the cluster is no longer in the inventory"
-            health.journal { try context.ledger.update(record) }
+            await health.journal { try await context.ledger.update(record) }
             return (
                 record,
                 ClusterOutcome(cluster: record.cluster, succeeded: false, error: FleetFailure(record.errorMessage!))
@@ -257,7 +261,7 @@ public struct FleetRun: Sendable {
         record.startedAt = now()
         record.errorClass = nil
         record.errorMessage = nil
-        health.journal { try context.ledger.update(record) }
+        await health.journal { try await context.ledger.update(record) }
         let name = cluster.name
         let pipeline = ClusterPipeline(context: context, cluster: cluster, runID: runID, dryRun: settings.dryRun) {
             step, ms in
@@ -269,7 +273,7 @@ public struct FleetRun: Sendable {
             group.addTask {
                 try? await Task.sleep(for: .seconds(timeout))
                 // Cancelled is not timed out: the run was interrupted, the cluster's own time had not run out.
-                return Task.isCancelled ? Self.interruptedOutcome(cluster.name) : nil
+                return Task.isCancelled ? await Self.interruptedOutcome(cluster.name) : nil
             }
             let first = await group.next() ?? nil
             group.cancelAll()
@@ -285,7 +289,7 @@ public struct FleetRun: Sendable {
             // Whatever the pipeline's last error says (a cancelled request, a step cut short), the cluster was
             // interrupted, not failed: it is neither counted against the budget nor reported as a failure.
             record.status = .interrupted
-            outcome = Self.interruptedOutcome(cluster.name, at: context.ledger, runID: runID)
+            outcome = await Self.interruptedOutcome(cluster.name, at: context.ledger, runID: runID)
         }
         record.endedAt = now()
         record.revision = outcome.revision ?? record.revision
@@ -298,15 +302,17 @@ public struct FleetRun: Sendable {
             record.errorMessage = storage.description
         }
         // Only the result columns: `step` is the journal's, written as each step began.
-        health.journal { try context.ledger.finish(cluster: record) }
+        await health.journal { try await context.ledger.finish(cluster: record) }
         progress(.clusterFinished(record, outcome.actions))
         return (record, outcome)
     }
 
     /// The outcome of a cluster the run's interruption cut short, naming the step it was at when the ledger knows it.
-    static func interruptedOutcome(_ cluster: String, at ledger: Ledger? = nil, runID: String? = nil) -> ClusterOutcome
+    static func interruptedOutcome(_ cluster: String, at ledger: Ledger? = nil, runID: String? = nil) async
+        -> ClusterOutcome
     {
-        let step = runID.flatMap { id in try? ledger?.cluster(run: id, named: cluster)?.step }
+        var step: String?
+        if let ledger, let runID { step = try? await ledger.cluster(run: runID, named: cluster)?.step }
         let at = step.map { " at step \($0)" } ?? ""
         return ClusterOutcome(
             cluster: cluster, succeeded: false,

@@ -237,12 +237,12 @@ public actor KeyManager {
                 message: "cannot move \(pending) to \(file): \(String(cString: strerror(errno)))",
                 hint: "the key \(keyID) was uploaded; run again once the key store is writable")
         }
-        try ledger.record(
+        try await ledger.record(
             key: SSHKeyRecord(
                 keyId: keyID, account: accountID, iamUser: identity.iamUser, identity: identity.name,
                 fingerprint: generated.publicKey.md5Fingerprint, uploadedAt: Date()))
         if let runID {
-            try? ledger.event(
+            try? await ledger.event(
                 run: runID, "uploaded SSH key \(keyID) for \(identity.iamUser) (\(generated.publicKey.md5Fingerprint))")
         }
         return SSHKeyMaterial(

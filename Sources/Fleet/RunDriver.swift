@@ -84,7 +84,7 @@ public struct RunDriver: Sendable, Equatable {
     /// The loop itself, for bootstrap, rotate and audit alike: `wave` runs wave `index` and says what it did;
     /// `onStop` hears why the run stops and which waves are left, whose clusters it records as not started.
     public mutating func run(
-        before: WaveResult, wave: (Int) async -> WaveResult, onStop: (StopReason, Range<Int>) -> Void
+        before: WaveResult, wave: (Int) async -> WaveResult, onStop: (StopReason, Range<Int>) async -> Void
     ) async {
         var action = start(before)
         while true {
@@ -96,7 +96,7 @@ public struct RunDriver: Sendable, Equatable {
                 }
                 action = waveEnded(await wave(index))
             case .stop(let reason, let remainingFrom):
-                onStop(reason, remainingFrom..<max(remainingFrom, waves))
+                await onStop(reason, remainingFrom..<max(remainingFrom, waves))
                 action = stopped()
             case .finish:
                 return

@@ -35,7 +35,7 @@ struct StepJournal: Sendable {
     func step<T>(_ step: some JournaledStep, restores: Bool = false, _ body: () async throws -> T) async throws -> T {
         let name = step.rawValue
         do {
-            try ledger.journal(run: runID, cluster: cluster, step: name, state: .started)
+            try await ledger.journal(run: runID, cluster: cluster, step: name, state: .started)
         } catch  where !restores {
             throw LedgerWriteError.from(error, path: ledger.path) ?? error
         } catch {}
@@ -48,19 +48,19 @@ struct StepJournal: Sendable {
                     value = try await body()
                     break
                 } catch  where attempt < 3 && Self.isTransient(error) && !Task.isCancelled {
-                    try? ledger.journal(
+                    try? await ledger.journal(
                         run: runID, cluster: cluster, step: name, state: .started, detail: "again after: \(error)")
                     try await Task.sleep(for: .milliseconds(500 * attempt))
                     attempt += 1
                 }
             }
             let ms = Int((ContinuousClock.now - started).seconds * 1000)
-            try? ledger.journal(run: runID, cluster: cluster, step: name, state: .finished, milliseconds: ms)
+            try? await ledger.journal(run: runID, cluster: cluster, step: name, state: .finished, milliseconds: ms)
             progress(name, ms)
             return value
         } catch {
             let ms = Int((ContinuousClock.now - started).seconds * 1000)
-            try? ledger.journal(
+            try? await ledger.journal(
                 run: runID, cluster: cluster, step: name, state: .failed, detail: "\(error)", milliseconds: ms)
             if error is StepFailure { throw error }
             throw StepFailure(step: name, cluster: cluster, underlying: error)

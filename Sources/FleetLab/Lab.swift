@@ -303,6 +303,12 @@ public final class Lab: Sendable {
             accountID: accountID, repository: repository, ref: branch.map { "refs/heads/\($0)" })
     }
 
+    /// How many looks at `cluster` the simulated controllers began and finished (one at a time; a write they act on,
+    /// or new faults, bring another): a test waits for a look that began after a change to know it was seen.
+    public func controllerLooks(at cluster: String) -> (began: Int, finished: Int) {
+        kubernetes.controllers.looks(at: cluster)
+    }
+
     /// Each cluster's endpoint (its own API server) and its own CA.
     func clusterEndpoint(_ cluster: LabConfig.Cluster) async throws -> (endpoint: String, caPEM: String) {
         try await kubernetes.endpoint(for: cluster)

@@ -47,7 +47,7 @@ struct AuditCommand: AsyncParsableCommand {
         } else {
             print(Self.text(report))
         }
-        fleet.writeReports(report.runID, context: context)
+        await fleet.writeReports(report.runID, context: context)
         if Task.isCancelled { throw ExitCode(130) }
         if let failure = report.ledgerFailure {
             FileHandle.standardError.write(

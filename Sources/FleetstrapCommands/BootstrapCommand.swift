@@ -165,8 +165,8 @@ struct FleetOptions: ParsableArguments {
     }
 
     /// The run's reports in `--reports`/<run-id>/, unless `--no-reports`.
-    func writeReports(_ runID: String, context: FleetContext) {
-        ReportCommand.writeAfterRun(
+    func writeReports(_ runID: String, context: FleetContext) async {
+        await ReportCommand.writeAfterRun(
             runID, ledger: context.ledger, inventory: context.inventory, folder: noReports ? nil : reports,
             quiet: quiet || output == .json)
     }
@@ -180,17 +180,17 @@ struct FleetOptions: ParsableArguments {
 
     /// The run `--resume RUN` names, or with `--resume-last` the newest unfinished run of `command`. A run begun from
     /// an inventory that has changed since is resumed with the inventory as it is now, and says so.
-    func runToResume(_ explicit: String?, command: String, in ledger: Ledger, digest: String) throws -> String {
+    func runToResume(_ explicit: String?, command: String, in ledger: Ledger, digest: String) async throws -> String {
         let id: String
         if let explicit {
             id = explicit
         } else {
-            guard let last = try ledger.lastUnfinished(command: command) else {
+            guard let last = try await ledger.lastUnfinished(command: command) else {
                 throw CommandFailure.invalidInput("no unfinished \(command) run in \(ledgerPath) to resume")
             }
             id = last.id
         }
-        guard let run = try ledger.run(id), run.command == command else {
+        guard let run = try await ledger.run(id), run.command == command else {
             throw CommandFailure.invalidInput("no \(command) run \(id) in \(ledgerPath)")
         }
         if !run.inventoryDigest.isEmpty, run.inventoryDigest != digest {
@@ -199,7 +199,7 @@ struct FleetOptions: ParsableArguments {
                 + "then, "
                 + "\(digest.prefix(12))… now): it resumes with the inventory as it is now"
             FileHandle.standardError.write(Data("notice: \(text)\n".utf8))
-            try? ledger.event(run: id, level: .warning, text)
+            try? await ledger.event(run: id, level: .warning, text)
         }
         return id
     }
@@ -238,7 +238,7 @@ struct FleetOptions: ParsableArguments {
             try FileManager.default.createDirectory(
                 atPath: stateDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             let ledger = try Ledger(path: ledgerPath)
-            return try FleetContext(
+            return try await FleetContext(
                 inventory: inventory, aws: aws.client, baseCredentials: baseCredentials, ledger: ledger,
                 stateDirectory: stateDir, wait: WaitSettings(timeout: timeout, poll: .seconds(2)))
         } catch {
@@ -291,7 +291,7 @@ func runFleet(_ fleet: FleetOptions, dryRun: Bool, resume: String?, resumeLast: 
         fleetRun.lock = lock
         return try await RunReporter.interruptible { [fleetRun] in
             if resume != nil || resumeLast {
-                let id = try fleet.runToResume(resume, command: "bootstrap", in: context.ledger, digest: digest)
+                let id = try await fleet.runToResume(resume, command: "bootstrap", in: context.ledger, digest: digest)
                 return try await fleetRun.resume(runID: id, clusters: inventory.clusters, progress: reporter.event)
             }
             return try await fleetRun.start(
@@ -304,7 +304,7 @@ func runFleet(_ fleet: FleetOptions, dryRun: Bool, resume: String?, resumeLast: 
     let summary =
         dryRun ? try await execute(nil) : try await fleet.holdingFleetState(context, command: "bootstrap", execute)
     reporter.finish(summary, plan: dryRun)
-    fleet.writeReports(summary.runID, context: context)
+    await fleet.writeReports(summary.runID, context: context)
     let code = RunReporter.exitCode(summary)
     if code != 0 { throw ExitCode(code) }
 }

@@ -43,16 +43,16 @@ struct ReportCommand: AsyncParsableCommand {
         var sources: [(ledger: Ledger, run: String)] = []
         for path in merge.isEmpty ? [ledger] : merge {
             let store = try open(path)
-            if run != "latest", try store.run(run) != nil {
+            if run != "latest", try await store.run(run) != nil {
                 sources.append((store, run))
-            } else if run == "latest" || !merge.isEmpty, let newest = try store.runs(limit: 1).first {
+            } else if run == "latest" || !merge.isEmpty, let newest = try await store.runs(limit: 1).first {
                 sources.append((store, newest.id))
             } else {
                 throw CommandFailure.invalidInput(
                     run == "latest" ? "the ledger \(path) holds no run" : "no run \(run) in \(path)")
             }
         }
-        let report = try Self.build(sources, inventory: file)
+        let report = try await Self.build(sources, inventory: file)
         let folder = out ?? "reports/\(merge.isEmpty ? sources[0].run : "merged-" + sources[0].run)"
         for path in try ReportWriter.write(report, formats: formats, to: folder) { print(path) }
     }
@@ -72,15 +72,20 @@ struct ReportCommand: AsyncParsableCommand {
     }
 
     /// The report, with regions and labels from the inventory when it can be read (the recorded one by default).
-    static func build(_ sources: [(ledger: Ledger, run: String)], inventory: String?) throws -> RunReport {
+    static func build(_ sources: [(ledger: Ledger, run: String)], inventory: String?) async throws -> RunReport {
         var placements: [String: ReportBuilder.Placement] = [:]
-        let paths = inventory.map { [$0] } ?? sources.compactMap { try? $0.ledger.run($0.run)?.inventory }
+        var paths: [String] = inventory.map { [$0] } ?? []
+        if inventory == nil {
+            for source in sources {
+                if let recorded = try? await source.ledger.run(source.run)?.inventory { paths.append(recorded) }
+            }
+        }
         for path in Set(paths) {
             guard let loaded = try? InventoryLoader.load(path: path) else { continue }
             placements.merge(Self.placements(loaded)) { $1 }
         }
         do {
-            return try ReportBuilder.build(sources, placements: placements)
+            return try await ReportBuilder.build(sources, placements: placements)
         } catch let missing as ReportBuilder.Missing {
             throw CommandFailure.invalidInput(missing.description)
         }
@@ -93,11 +98,12 @@ struct ReportCommand: AsyncParsableCommand {
     }
 
     /// Writes every format of a run that just ended to `folder/<run-id>/`; says where on standard error.
-    static func writeAfterRun(_ runID: String, ledger: Ledger, inventory: Inventory, folder: String?, quiet: Bool) {
+    static func writeAfterRun(_ runID: String, ledger: Ledger, inventory: Inventory, folder: String?, quiet: Bool) async
+    {
         guard let folder, !runID.isEmpty else { return }
         var stderr = StandardError()
         do {
-            let report = try ReportBuilder.build([(ledger, runID)], placements: placements(inventory))
+            let report = try await ReportBuilder.build([(ledger, runID)], placements: placements(inventory))
             let written = try ReportWriter.write(report, formats: ReportFormat.allCases, to: "\(folder)/\(runID)")
             if !quiet {
                 print(

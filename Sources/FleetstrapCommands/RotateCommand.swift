@@ -91,7 +91,7 @@ struct RotateCommand: AsyncParsableCommand {
             run.lock = lock
             return try await RunReporter.interruptible { [run] in
                 if resume != nil || resumeLast {
-                    let id = try fleet.runToResume(resume, command: "rotate", in: context.ledger, digest: digest)
+                    let id = try await fleet.runToResume(resume, command: "rotate", in: context.ledger, digest: digest)
                     return try await run.resume(runID: id, progress: reporter.event)
                 }
                 return try await run.start(
@@ -103,7 +103,7 @@ struct RotateCommand: AsyncParsableCommand {
         let summary =
             dryRun ? try await execute(nil) : try await fleet.holdingFleetState(context, command: "rotate", execute)
         report(summary, reporter: reporter)
-        fleet.writeReports(summary.run.runID, context: context)
+        await fleet.writeReports(summary.run.runID, context: context)
         let partial = summary.identities.contains { $0.state == .partial || $0.state == .refused }
         let code: Int32 =
             summary.run.outcome == .interrupted

@@ -12,8 +12,8 @@ struct RunsCommand: AsyncParsableCommand {
 
     func run() async throws {
         let store = try open(ledger)
-        for run in try store.runs() {
-            let clusters = try store.clusters(run: run.id)
+        for run in try await store.runs() {
+            let clusters = try await store.clusters(run: run.id)
             let ok = clusters.filter { $0.status == .succeeded }.count
             let failed = clusters.filter { $0.status == .failed }.count
             print(
@@ -41,10 +41,12 @@ struct ShowCommand: AsyncParsableCommand {
 
     func run() async throws {
         let store = try open(ledger)
-        guard let record = try store.run(run) else { throw CommandFailure.invalidInput("no run \(run) in \(ledger)") }
+        guard let record = try await store.run(run) else {
+            throw CommandFailure.invalidInput("no run \(run) in \(ledger)")
+        }
         print("\(record.id): \(record.command) of \(record.inventory), \(record.outcome.rawValue)")
         if let cluster {
-            for step in try store.steps(run: run, cluster: cluster) {
+            for step in try await store.steps(run: run, cluster: cluster) {
                 print(
                     """
                       \(step.step) \
@@ -55,7 +57,7 @@ struct ShowCommand: AsyncParsableCommand {
             }
             return
         }
-        for result in try store.clusters(run: run) {
+        for result in try await store.clusters(run: run) {
             var line = "  \(result.cluster) wave \(result.wave + 1): \(result.status.rawValue)"
             if let revision = result.revision { line += " \(revision)" }
             if let error = result.errorMessage { line += "\n    \(error)" }

@@ -193,7 +193,21 @@ public final class Ledger: Sendable {
     }
 
     /// `PRAGMA integrity_check`'s answer (`ok` when sound).
-    public func integrityCheck() throws -> String {
-        try database.read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") ?? "no answer" }
+    public func integrityCheck() async throws -> String {
+        try await read { db in try String.fetchOne(db, sql: "PRAGMA integrity_check") ?? "no answer" }
+    }
+
+    // MARK: Access
+
+    /// A transaction through GRDB's async API, off the cooperative pool, whether or not the calling task was
+    /// cancelled: GRDB refuses a cancelled task's access, and a run stopped by Ctrl-C must still record that it was
+    /// (its clusters interrupted or not started, its outcome).
+    func write<T: Sendable>(_ updates: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await Task { try await database.write(updates) }.value
+    }
+
+    /// A read through GRDB's async API, answered for a cancelled task too (a stopped run reads what it recorded).
+    func read<T: Sendable>(_ value: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await Task { try await database.read(value) }.value
     }
 }

@@ -3,20 +3,20 @@ import Foundation
 import GRDB
 
 extension Ledger {
-    public func record(rotation: RotationRecord) throws {
-        try database.write { db in try rotation.save(db) }
+    public func record(rotation: RotationRecord) async throws {
+        try await write { db in try rotation.save(db) }
     }
 
-    public func rotations(run id: String) throws -> [RotationRecord] {
-        try database.read { db in
+    public func rotations(run id: String) async throws -> [RotationRecord] {
+        try await read { db in
             try RotationRecord.filter(Column("runId") == id).order(Column("identity")).fetchAll(db)
         }
     }
 
     /// The newest rotation of `identity` when it is not retired yet (a partial one `rotate --resume` or a later rotate
     /// finishes).
-    public func unfinishedRotation(identity: String, kind: RotationRecord.Kind) throws -> RotationRecord? {
-        try database.read { db in
+    public func unfinishedRotation(identity: String, kind: RotationRecord.Kind) async throws -> RotationRecord? {
+        try await read { db in
             let newest = try RotationRecord.filter(Column("identity") == identity && Column("kind") == kind.rawValue)
                 .order(
                     Column("startedAt").desc
@@ -26,8 +26,8 @@ extension Ledger {
     }
 
     /// Marks a key deactivated (or deleted) in the key table; unknown keys are left alone.
-    public func markKey(_ keyId: String, deactivatedAt: Date? = nil, deletedAt: Date? = nil) throws {
-        try database.write { db in
+    public func markKey(_ keyId: String, deactivatedAt: Date? = nil, deletedAt: Date? = nil) async throws {
+        try await write { db in
             if let deactivatedAt {
                 try db.execute(
                     sql: "UPDATE sshKey SET deactivatedAt = ? WHERE keyId = ?", arguments: [deactivatedAt, keyId])
@@ -38,13 +38,13 @@ extension Ledger {
         }
     }
 
-    public func key(id: String) throws -> SSHKeyRecord? {
-        try database.read { db in try SSHKeyRecord.fetchOne(db, key: id) }
+    public func key(id: String) async throws -> SSHKeyRecord? {
+        try await read { db in try SSHKeyRecord.fetchOne(db, key: id) }
     }
 
     /// The key each cluster last ran with, by cluster (from the newest result that names one).
-    public func lastKeys(clusters: [String]) throws -> [String: String] {
-        try database.read { db in
+    public func lastKeys(clusters: [String]) async throws -> [String: String] {
+        try await read { db in
             var out: [String: String] = [:]
             let rows = try Row.fetchAll(
                 db,
@@ -61,21 +61,22 @@ extension Ledger {
         }
     }
 
-    public func record(findings: [FindingRecord]) throws {
-        try database.write { db in
+    public func record(findings: [FindingRecord]) async throws {
+        try await write { db in
             for finding in findings { try finding.insert(db) }
         }
     }
 
-    public func findings(run id: String) throws -> [FindingRecord] {
-        try database.read { db in try FindingRecord.filter(Column("runId") == id).order(Column("id")).fetchAll(db) }
+    public func findings(run id: String) async throws -> [FindingRecord] {
+        try await read { db in try FindingRecord.filter(Column("runId") == id).order(Column("id")).fetchAll(db)
+        }
     }
 }
 
 extension Ledger {
     /// When a rotation retired `keyID` (made it Inactive), if one did.
-    public func retiredAt(keyID: String) throws -> Date? {
-        try database.read { db in
+    public func retiredAt(keyID: String) async throws -> Date? {
+        try await read { db in
             try Date.fetchOne(
                 db,
                 sql: """
@@ -88,14 +89,14 @@ extension Ledger {
 }
 
 extension Ledger {
-    public func record(auditKeys: [AuditKeyRecord]) throws {
-        try database.write { db in
+    public func record(auditKeys: [AuditKeyRecord]) async throws {
+        try await write { db in
             for key in auditKeys { try key.save(db) }
         }
     }
 
-    public func auditKeys(run id: String) throws -> [AuditKeyRecord] {
-        try database.read { db in
+    public func auditKeys(run id: String) async throws -> [AuditKeyRecord] {
+        try await read { db in
             try AuditKeyRecord.filter(Column("runId") == id).order(Column("identity"), Column("uploadedAt")).fetchAll(
                 db)
         }

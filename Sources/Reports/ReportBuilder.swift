@@ -17,7 +17,7 @@ public enum ReportBuilder {
 
     public static func build(
         _ sources: [(ledger: Ledger, run: String)], placements: [String: Placement] = [:], now: Date = Date()
-    ) throws -> RunReport {
+    ) async throws -> RunReport {
         var runs: [RunReport.Run] = []
         var clusters: [RunReport.Cluster] = []
         var events: [RunReport.Event] = []
@@ -25,14 +25,16 @@ public enum ReportBuilder {
         var findings: [RunReport.Finding] = []
         var keys: [RunReport.Key] = []
         for (ledger, id) in sources {
-            guard let run = try ledger.run(id) else { throw Missing(description: "no run \(id) in \(ledger.path)") }
+            guard let run = try await ledger.run(id) else {
+                throw Missing(description: "no run \(id) in \(ledger.path)")
+            }
             runs.append(
                 RunReport.Run(
                     id: run.id, command: run.command, inventory: run.inventory, outcome: run.outcome.rawValue,
                     startedAt: run.startedAt, endedAt: run.endedAt,
                     seconds: run.endedAt.map { $0.timeIntervalSince(run.startedAt) }))
-            let steps = Dictionary(grouping: try ledger.steps(run: id), by: \.cluster)
-            for record in try ledger.clusters(run: id) {
+            let steps = Dictionary(grouping: try await ledger.steps(run: id), by: \.cluster)
+            for record in try await ledger.clusters(run: id) {
                 let placement = placements[record.cluster]
                 clusters.append(
                     RunReport.Cluster(
@@ -45,15 +47,15 @@ public enum ReportBuilder {
                         seconds: zip(record.startedAt, record.endedAt).map { $1.timeIntervalSince($0) },
                         steps: fold(steps[record.cluster] ?? [])))
             }
-            events += try ledger.events(run: id).map {
+            events += try await ledger.events(run: id).map {
                 RunReport.Event(at: $0.at, level: $0.level, cluster: $0.cluster, message: $0.message)
             }
-            rotations += try ledger.rotations(run: id).map {
+            rotations += try await ledger.rotations(run: id).map {
                 RunReport.Rotation(
                     holder: $0.identity, kind: $0.kind, iamUser: $0.iamUser, oldKeys: $0.oldKeys, newKey: $0.newKeyId,
                     state: $0.state.rawValue, detail: $0.detail)
             }
-            keys += try ledger.auditKeys(run: id).map {
+            keys += try await ledger.auditKeys(run: id).map {
                 RunReport.Key(
                     identity: $0.identity, iamUser: $0.iamUser, keyId: $0.keyId, status: $0.status,
                     uploadedAt: $0.uploadedAt,
@@ -61,7 +63,7 @@ public enum ReportBuilder {
                         ((run.startedAt.timeIntervalSince(uploaded)) / 86_400 * 100).rounded() / 100
                     }, fingerprint: $0.fingerprint)
             }
-            findings += try ledger.findings(run: id).map {
+            findings += try await ledger.findings(run: id).map {
                 RunReport.Finding(
                     severity: $0.severity, code: $0.code, subject: $0.subject, cluster: $0.cluster,
                     identity: $0.identity, message: $0.message)

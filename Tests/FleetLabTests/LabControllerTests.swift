@@ -26,22 +26,23 @@ struct LabControllerTests {
 
     @Test func deploymentsBecomeAvailableAfterTheDelay() async throws {
         // A delay long enough that a loaded machine still reads the Deployment before it ends.
-        let fixture = try await LabFixture(ssh: false, config: Self.config(deploymentDelay: "4s"))
-        let c = try await fixture.connect()
-        try await c.apply("/api/v1/namespaces/flux-system", Flux.namespace)
-        let created = try await c.apply(
-            "/apis/apps/v1/namespaces/flux-system/deployments/source-controller", Flux.deployment("source-controller"))
-        #expect(created.status == 201)
-        let first = JSONValue.parse(
-            try await c.call("/apis/apps/v1/namespaces/flux-system/deployments/source-controller").body)
-        #expect(!Flux.isTrue(first, "Available"), "not Available before the delay")
-        let later = try await c.wait("/apis/apps/v1/namespaces/flux-system/deployments/source-controller") {
-            Flux.isTrue($0, "Available")
+        try await withLab(ssh: false, config: Self.config(deploymentDelay: "4s")) { fixture in
+            let c = try await fixture.connect()
+            try await c.apply("/api/v1/namespaces/flux-system", Flux.namespace)
+            let created = try await c.apply(
+                "/apis/apps/v1/namespaces/flux-system/deployments/source-controller",
+                Flux.deployment("source-controller"))
+            #expect(created.status == 201)
+            let first = JSONValue.parse(
+                try await c.call("/apis/apps/v1/namespaces/flux-system/deployments/source-controller").body)
+            #expect(!Flux.isTrue(first, "Available"), "not Available before the delay")
+            let later = try await c.wait("/apis/apps/v1/namespaces/flux-system/deployments/source-controller") {
+                Flux.isTrue($0, "Available")
+            }
+            #expect(Flux.isTrue(later, "Available"))
+            #expect(later?[path: "status.availableReplicas"]?.int == 1)
+            #expect(later?[path: "status.observedGeneration"]?.int == 1)
         }
-        #expect(Flux.isTrue(later, "Available"))
-        #expect(later?[path: "status.availableReplicas"]?.int == 1)
-        #expect(later?[path: "status.observedGeneration"]?.int == 1)
-        await fixture.stop()
     }
 
     @Test(.enabled(if: sshAvailable, sshReason))
@@ -55,123 +56,135 @@ struct LabControllerTests {
     }
 
     private func sshScenario(scaleMode: Bool) async throws {
-        let fixture = try await LabFixture(ssh: true, config: Self.config(scaleMode: scaleMode))
-        let head = try await Flux.seed(
-            fixture, account: "111111111111", repository: "fleet-prod", path: "clusters/prod-a")
-        let client = try fixture.client()
-        let prod = try await fixture.session("prod", client: client)
-        let key = try RSAPrivateKey.generate(bits: 2048)
-        let iam = IAMClient(client: client)
-        let uploaded = try await iam.uploadSSHPublicKey(
-            userName: "flux-prod", publicKey: key.publicKey.openSSH, credentials: prod)
-        let port = try #require(fixture.lab.info.sshPort)
-        let url = "ssh://\(uploaded.keyID)@127.0.0.1:\(port)/v1/repos/fleet-prod"
+        try await withLab(ssh: true, config: Self.config(scaleMode: scaleMode)) { fixture in
+            let head = try await Flux.seed(
+                fixture, account: "111111111111", repository: "fleet-prod", path: "clusters/prod-a")
+            let client = try fixture.client()
+            let prod = try await fixture.session("prod", client: client)
+            let key = try RSAPrivateKey.generate(bits: 2048)
+            let iam = IAMClient(client: client)
+            let uploaded = try await iam.uploadSSHPublicKey(
+                userName: "flux-prod", publicKey: key.publicKey.openSSH, credentials: prod)
+            let port = try #require(fixture.lab.info.sshPort)
+            let url = "ssh://\(uploaded.keyID)@127.0.0.1:\(port)/v1/repos/fleet-prod"
 
-        let c = try await fixture.connect()
-        try await Flux.install(c)
-        try await c.apply(
-            "/api/v1/namespaces/flux-system/secrets/flux-system",
-            Flux.sshSecret(
-                key: key, passphrase: "pass phrase", knownHosts: try #require(fixture.lab.info.sshKnownHosts)))
-        try await c.apply(Flux.gitRepositoryPath, Flux.gitRepository(url: url))
-        try await c.apply(Flux.kustomizationPath, Flux.kustomization(path: "./clusters/prod-a"))
+            let c = try await fixture.connect()
+            try await Flux.install(c)
+            try await c.apply(
+                "/api/v1/namespaces/flux-system/secrets/flux-system",
+                Flux.sshSecret(
+                    key: key, passphrase: "pass phrase", knownHosts: try #require(fixture.lab.info.sshKnownHosts)))
+            try await c.apply(Flux.gitRepositoryPath, Flux.gitRepository(url: url))
+            try await c.apply(Flux.kustomizationPath, Flux.kustomization(path: "./clusters/prod-a"))
 
-        let ready = try await c.wait(Flux.gitRepositoryPath) { Flux.isTrue($0, "Ready") }
-        #expect(
-            ready?[path: "status.artifact.revision"]?.string == "main@sha1:\(head)",
-            "\(String(describing: ready?["status"]))")
-        #expect(ready?[path: "status.observedGeneration"]?.int == 1)
-        let applied = try await c.wait(Flux.kustomizationPath) { Flux.isTrue($0, "Ready") }
-        #expect(applied?[path: "status.lastAppliedRevision"]?.string == "main@sha1:\(head)")
+            let ready = try await c.wait(Flux.gitRepositoryPath) { Flux.isTrue($0, "Ready") }
+            #expect(
+                ready?[path: "status.artifact.revision"]?.string == "main@sha1:\(head)",
+                "\(String(describing: ready?["status"]))")
+            #expect(ready?[path: "status.observedGeneration"]?.int == 1)
+            let applied = try await c.wait(Flux.kustomizationPath) { Flux.isTrue($0, "Ready") }
+            #expect(applied?[path: "status.lastAppliedRevision"]?.string == "main@sha1:\(head)")
 
-        // The key is deactivated; a reconcile request makes the controller try again, and it is refused.
-        try await iam.updateSSHPublicKey(
-            userName: "flux-prod", keyID: uploaded.keyID, status: .inactive, credentials: prod)
-        try await c.apply(Flux.gitRepositoryPath, Flux.gitRepository(url: url, requestedAt: "2026-11-22T06:00:00Z"))
-        let refused = try await c.wait(Flux.gitRepositoryPath) { Flux.isFalse($0, "Ready") }
-        #expect(Flux.isFalse(refused, "Ready"), "an Inactive key must not fetch")
-        #expect(refused?[path: "status.lastHandledReconcileAt"]?.string == "2026-11-22T06:00:00Z")
-        let message = Flux.condition(refused, "Ready")?["message"]?.string ?? ""
-        #expect(message.hasPrefix("failed to checkout and determine revision: unable to clone"), "\(message)")
-        #expect(
-            scaleMode ? message.contains("unable to authenticate") : message.lowercased().contains("permission denied"),
-            "\(message)")
-        #expect(refused?[path: "status.artifact.revision"]?.string == "main@sha1:\(head)", "the last artifact is kept")
+            // The key is deactivated; a reconcile request makes the controller try again, and it is refused.
+            try await iam.updateSSHPublicKey(
+                userName: "flux-prod", keyID: uploaded.keyID, status: .inactive, credentials: prod)
+            try await c.apply(Flux.gitRepositoryPath, Flux.gitRepository(url: url, requestedAt: "2026-11-22T06:00:00Z"))
+            let refused = try await c.wait(Flux.gitRepositoryPath) { Flux.isFalse($0, "Ready") }
+            #expect(Flux.isFalse(refused, "Ready"), "an Inactive key must not fetch")
+            #expect(refused?[path: "status.lastHandledReconcileAt"]?.string == "2026-11-22T06:00:00Z")
+            let message = Flux.condition(refused, "Ready")?["message"]?.string ?? ""
+            #expect(message.hasPrefix("failed to checkout and determine revision: unable to clone"), "\(message)")
+            #expect(
+                scaleMode
+                    ? message.contains("unable to authenticate") : message.lowercased().contains("permission denied"),
+                "\(message)")
+            #expect(
+                refused?[path: "status.artifact.revision"]?.string == "main@sha1:\(head)", "the last artifact is kept")
 
-        // A wrong host key is refused too, with the reason.
-        try await iam.updateSSHPublicKey(
-            userName: "flux-prod", keyID: uploaded.keyID, status: .active, credentials: prod)
-        try await c.apply(
-            "/api/v1/namespaces/flux-system/secrets/flux-system",
-            Flux.sshSecret(
-                key: key, passphrase: "pass phrase",
-                knownHosts:
-                    """
-                    [127.0.0.1]:\(port) ssh-ed25519 \
-                    AAAAC3NzaC1lZDI1NTE5AAAAIDC5zP3Rt5d8wV6vCA8hZ5B2uV6F4nJ+oWbHrJ1bJ8mG
-                    """
-            ))
-        try await c.apply(Flux.gitRepositoryPath, Flux.gitRepository(url: url, requestedAt: "2026-11-22T06:01:00Z"))
-        let mismatch = try await c.wait(Flux.gitRepositoryPath) {
-            $0[path: "status.lastHandledReconcileAt"]?.string == "2026-11-22T06:01:00Z"
+            // A wrong host key is refused too, with the reason.
+            try await iam.updateSSHPublicKey(
+                userName: "flux-prod", keyID: uploaded.keyID, status: .active, credentials: prod)
+            try await c.apply(
+                "/api/v1/namespaces/flux-system/secrets/flux-system",
+                Flux.sshSecret(
+                    key: key, passphrase: "pass phrase",
+                    knownHosts:
+                        """
+                        [127.0.0.1]:\(port) ssh-ed25519 \
+                        AAAAC3NzaC1lZDI1NTE5AAAAIDC5zP3Rt5d8wV6vCA8hZ5B2uV6F4nJ+oWbHrJ1bJ8mG
+                        """
+                ))
+            try await c.apply(Flux.gitRepositoryPath, Flux.gitRepository(url: url, requestedAt: "2026-11-22T06:01:00Z"))
+            let mismatch = try await c.wait(Flux.gitRepositoryPath) {
+                $0[path: "status.lastHandledReconcileAt"]?.string == "2026-11-22T06:01:00Z"
+            }
+            let hostMessage = Flux.condition(mismatch, "Ready")?["message"]?.string ?? ""
+            #expect(
+                scaleMode
+                    ? hostMessage.contains("knownhosts: key mismatch")
+                    : hostMessage.contains("Host key verification failed"), "\(hostMessage)")
         }
-        let hostMessage = Flux.condition(mismatch, "Ready")?["message"]?.string ?? ""
-        #expect(
-            scaleMode
-                ? hostMessage.contains("knownhosts: key mismatch")
-                : hostMessage.contains("Host key verification failed"), "\(hostMessage)")
-        await fixture.stop()
     }
 
     @Test func httpsWithTheControllersIRSARole() async throws {
-        let fixture = try await LabFixture(ssh: false, config: Self.config())
-        let head = try await Flux.seed(
-            fixture, account: "111111111111", repository: "fleet-prod", path: "clusters/prod-a")
-        let c = try await fixture.connect()
-        try await Flux.install(c, sourceControllerRole: "arn:aws:iam::111111111111:role/irsa")
-        let url = "\(fixture.lab.info.endpoint)/v1/repos/fleet-prod"
-        try await c.apply(Flux.gitRepositoryPath, Flux.gitRepository(url: url, secret: false, provider: "aws"))
-        try await c.apply(Flux.kustomizationPath, Flux.kustomization(path: "./clusters/prod-a"))
-        let ready = try await c.wait(Flux.gitRepositoryPath) { Flux.isTrue($0, "Ready") }
-        #expect(
-            ready?[path: "status.artifact.revision"]?.string == "main@sha1:\(head)",
-            "\(String(describing: ready?["status"]))")
-        let applied = try await c.wait(Flux.kustomizationPath) { Flux.isTrue($0, "Ready") }
-        #expect(applied?[path: "status.lastAppliedRevision"]?.string == "main@sha1:\(head)")
+        try await withLab(ssh: false, config: Self.config()) { fixture in
+            let head = try await Flux.seed(
+                fixture, account: "111111111111", repository: "fleet-prod", path: "clusters/prod-a")
+            let c = try await fixture.connect()
+            try await Flux.install(c, sourceControllerRole: "arn:aws:iam::111111111111:role/irsa")
+            let url = "\(fixture.lab.info.endpoint)/v1/repos/fleet-prod"
+            try await c.apply(Flux.gitRepositoryPath, Flux.gitRepository(url: url, secret: false, provider: "aws"))
+            try await c.apply(Flux.kustomizationPath, Flux.kustomization(path: "./clusters/prod-a"))
+            let ready = try await c.wait(Flux.gitRepositoryPath) { Flux.isTrue($0, "Ready") }
+            #expect(
+                ready?[path: "status.artifact.revision"]?.string == "main@sha1:\(head)",
+                "\(String(describing: ready?["status"]))")
+            let applied = try await c.wait(Flux.kustomizationPath) { Flux.isTrue($0, "Ready") }
+            #expect(applied?[path: "status.lastAppliedRevision"]?.string == "main@sha1:\(head)")
 
-        // A path that is not in the commit fails the Kustomization, with kustomize-controller's words.
-        try await c.apply(Flux.kustomizationPath, Flux.kustomization(path: "./clusters/nowhere"))
-        let missing = try await c.wait(Flux.kustomizationPath) { Flux.isFalse($0, "Ready") }
-        #expect(Flux.condition(missing, "Ready")?["message"]?.string?.contains("kustomization path not found") == true)
+            // A path that is not in the commit fails the Kustomization, with kustomize-controller's words.
+            try await c.apply(Flux.kustomizationPath, Flux.kustomization(path: "./clusters/nowhere"))
+            let missing = try await c.wait(Flux.kustomizationPath) { Flux.isFalse($0, "Ready") }
+            #expect(
+                Flux.condition(missing, "Ready")?["message"]?.string?.contains("kustomization path not found") == true)
 
-        // Without the IRSA annotation the controller cannot authenticate.
-        try await c.apply(
-            "/api/v1/namespaces/flux-system/serviceaccounts/source-controller", Flux.serviceAccount(role: nil))
-        try await c.apply(
-            Flux.gitRepositoryPath, Flux.gitRepository(url: url, secret: false, provider: "aws", requestedAt: "now"))
-        let refused = try await c.wait(Flux.gitRepositoryPath) { Flux.isFalse($0, "Ready") }
-        #expect(Flux.condition(refused, "Ready")?["reason"]?.string == "AuthenticationFailed")
-        await fixture.stop()
+            // Without the IRSA annotation the controller cannot authenticate.
+            try await c.apply(
+                "/api/v1/namespaces/flux-system/serviceaccounts/source-controller", Flux.serviceAccount(role: nil))
+            try await c.apply(
+                Flux.gitRepositoryPath, Flux.gitRepository(url: url, secret: false, provider: "aws", requestedAt: "now")
+            )
+            let refused = try await c.wait(Flux.gitRepositoryPath) { Flux.isFalse($0, "Ready") }
+            #expect(Flux.condition(refused, "Ready")?["reason"]?.string == "AuthenticationFailed")
+        }
     }
 
     @Test func aStuckSourceControllerDoesNothingUntilHealed() async throws {
-        let fixture = try await LabFixture(ssh: false, config: Self.config())
-        let head = try await Flux.seed(
-            fixture, account: "111111111111", repository: "fleet-prod", path: "clusters/prod-a")
-        try await fixture.lab.setFaults(LabFaults(stuckClusters: ["prod-a"]))
-        let c = try await fixture.connect()
-        try await Flux.install(c, sourceControllerRole: "arn:aws:iam::111111111111:role/irsa")
-        let url = "\(fixture.lab.info.endpoint)/v1/repos/fleet-prod"
-        try await c.apply(Flux.gitRepositoryPath, Flux.gitRepository(url: url, secret: false, provider: "aws"))
-        _ = try await c.wait("/apis/apps/v1/namespaces/flux-system/deployments/source-controller") {
-            Flux.isTrue($0, "Available")
+        try await withLab(ssh: false, config: Self.config()) { fixture in
+            let head = try await Flux.seed(
+                fixture, account: "111111111111", repository: "fleet-prod", path: "clusters/prod-a")
+            try await fixture.lab.setFaults(LabFaults(stuckClusters: ["prod-a"]))
+            let c = try await fixture.connect()
+            try await Flux.install(c, sourceControllerRole: "arn:aws:iam::111111111111:role/irsa")
+            let url = "\(fixture.lab.info.endpoint)/v1/repos/fleet-prod"
+            _ = try await c.wait("/apis/apps/v1/namespaces/flux-system/deployments/source-controller") {
+                Flux.isTrue($0, "Available")
+            }
+            try await c.apply(Flux.gitRepositoryPath, Flux.gitRepository(url: url, secret: false, provider: "aws"))
+            // A look that begins after the GitRepository is in place (the faults set again bring one) sees it: once it
+            // has ended, the stuck controller has left the source alone, not merely not reached it yet.
+            let began = fixture.lab.controllerLooks(at: "prod-a").began
+            try await fixture.lab.setFaults(LabFaults(stuckClusters: ["prod-a"]))
+            let deadline = ContinuousClock.now + .seconds(30)
+            while fixture.lab.controllerLooks(at: "prod-a").finished <= began, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            #expect(fixture.lab.controllerLooks(at: "prod-a").finished > began)
+            #expect(try await c.get(Flux.gitRepositoryPath)?["status"] == nil, "a stuck controller writes no status")
+            try await fixture.lab.setFaults(LabFaults())
+            let ready = try await c.wait(Flux.gitRepositoryPath) { Flux.isTrue($0, "Ready") }
+            #expect(ready?[path: "status.artifact.revision"]?.string == "main@sha1:\(head)")
         }
-        try await Task.sleep(for: .milliseconds(500))
-        #expect(try await c.get(Flux.gitRepositoryPath)?["status"] == nil, "a stuck controller writes no status")
-        try await fixture.lab.setFaults(LabFaults())
-        let ready = try await c.wait(Flux.gitRepositoryPath) { Flux.isTrue($0, "Ready") }
-        #expect(ready?[path: "status.artifact.revision"]?.string == "main@sha1:\(head)")
-        await fixture.stop()
     }
 }
 

@@ -30,129 +30,136 @@ struct LabKubernetesTests {
     @Test func oneSharedListenerServesEveryClusterWithItsOwnCA() async throws {
         var config = LabFixture.config
         config.sharedClusterListener = true
-        let fixture = try await LabFixture(ssh: false, config: config)
-        let prod = try await connect(fixture)
-        let dev = try await connect(fixture, cluster: "dev-a", as: "dev", region: "us-east-1")
-        #expect(
-            prod.endpoint.hasSuffix(".gr7.eu-west-1.eks.localhost:\(URLComponents(string: dev.endpoint)?.port ?? 0)"),
-            "one port")
-        #expect(prod.endpoint != dev.endpoint)
-        #expect(try await prod.call("/api/v1/namespaces").status == 200)
-        #expect(try await dev.call("/api/v1/namespaces").status == 200)
-        // Each name presents its own cluster's certificate: prod's CA does not vouch for dev's endpoint.
-        await #expect {
-            _ = try await HTTPClient.shared.execute(HTTPRequest(url: dev.endpoint + "/version", trust: .pem(prod.ca)))
-        } throws: { ($0 as? HTTPClientError)?.isCertificateProblem == true }
-        // A token for prod-a is no good on dev-a (x-k8s-aws-id names the cluster).
-        #expect(try await dev.call("/api/v1/namespaces", token: prod.token).status == 401)
-        await fixture.stop()
+        try await withLab(ssh: false, config: config) { fixture in
+            let prod = try await connect(fixture)
+            let dev = try await connect(fixture, cluster: "dev-a", as: "dev", region: "us-east-1")
+            #expect(
+                prod.endpoint.hasSuffix(
+                    ".gr7.eu-west-1.eks.localhost:\(URLComponents(string: dev.endpoint)?.port ?? 0)"),
+                "one port")
+            #expect(prod.endpoint != dev.endpoint)
+            #expect(try await prod.call("/api/v1/namespaces").status == 200)
+            #expect(try await dev.call("/api/v1/namespaces").status == 200)
+            // Each name presents its own cluster's certificate: prod's CA does not vouch for dev's endpoint.
+            await #expect {
+                _ = try await HTTPClient.shared.execute(
+                    HTTPRequest(url: dev.endpoint + "/version", trust: .pem(prod.ca)))
+            } throws: { ($0 as? HTTPClientError)?.isCertificateProblem == true }
+            // A token for prod-a is no good on dev-a (x-k8s-aws-id names the cluster).
+            #expect(try await dev.call("/api/v1/namespaces", token: prod.token).status == 401)
+        }
     }
 
     @Test func authenticationAccessAndTLS() async throws {
-        let fixture = try await LabFixture(ssh: false)
-        let prod = try await connect(fixture)
-        #expect(prod.endpoint.hasPrefix("https://127.0.0.1:"))
-        #expect(try await call(prod, "/version").status == 200)
-        #expect(try await call(prod, "/api/v1/namespaces", token: "not-a-token").status == 401)
-        // The dev account's role has no access entry on prod-a.
-        let devToken = try await connect(fixture, as: "dev").token
-        let forbidden = try await call(prod, "/api/v1/namespaces", token: devToken)
-        #expect(forbidden.status == 403)
-        #expect(forbidden.bodyText.contains("\"reason\":\"Forbidden\""))
-        // Only the cluster's own CA is trusted for it.
-        await #expect {
-            _ = try await HTTPClient.shared.execute(
-                HTTPRequest(
-                    url: prod.endpoint + "/version",
-                    trust: .pem(Array(try Data(contentsOf: URL(fileURLWithPath: fixture.lab.info.caBundle))))))
-        } throws: { ($0 as? HTTPClientError)?.isCertificateProblem == true }
-        await fixture.stop()
+        try await withLab(ssh: false) { fixture in
+            let prod = try await connect(fixture)
+            #expect(prod.endpoint.hasPrefix("https://127.0.0.1:"))
+            #expect(try await call(prod, "/version").status == 200)
+            #expect(try await call(prod, "/api/v1/namespaces", token: "not-a-token").status == 401)
+            // The dev account's role has no access entry on prod-a.
+            let devToken = try await connect(fixture, as: "dev").token
+            let forbidden = try await call(prod, "/api/v1/namespaces", token: devToken)
+            #expect(forbidden.status == 403)
+            #expect(forbidden.bodyText.contains("\"reason\":\"Forbidden\""))
+            // Only the cluster's own CA is trusted for it.
+            await #expect {
+                _ = try await HTTPClient.shared.execute(
+                    HTTPRequest(
+                        url: prod.endpoint + "/version",
+                        trust: .pem(Array(try Data(contentsOf: URL(fileURLWithPath: fixture.lab.info.caBundle))))))
+            } throws: { ($0 as? HTTPClientError)?.isCertificateProblem == true }
+        }
     }
 
     @Test func discoveryApplyAndStatusErrors() async throws {
-        let fixture = try await LabFixture(ssh: false)
-        let c = try await connect(fixture)
-        let api = try await call(c, "/api")
-        #expect(api.bodyText.contains("\"versions\":[\"v1\"]"))
-        let apis = try await call(c, "/apis")
-        #expect(apis.bodyText.contains("\"name\":\"apps\""))
-        let apply = "application/apply-patch+yaml"
-        let ns = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: flux-system\n"
-        #expect(
-            try await call(
-                c, "/api/v1/namespaces/flux-system?fieldManager=flux&force=true", method: "PATCH", body: ns,
-                contentType: apply
-            ).status == 201)
-        let secret =
-            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: flux-system\n  namespace: flux-system\ndata:\n  "
-            + "identity: aGk=\n"
-        let created = try await call(
-            c, "/api/v1/namespaces/flux-system/secrets/flux-system?fieldManager=flux&force=true", method: "PATCH",
-            body: secret, contentType: apply)
-        #expect(created.status == 201)
-        let again = try await call(
-            c, "/api/v1/namespaces/flux-system/secrets/flux-system?fieldManager=flux&force=true", method: "PATCH",
-            body: secret, contentType: apply)
-        #expect(again.status == 200)
-        func version(_ r: HTTPResponse) -> String? {
-            JSONValue.parse(r.body)?[path: "metadata.resourceVersion"]?.string
+        try await withLab(ssh: false) { fixture in
+            let c = try await connect(fixture)
+            let api = try await call(c, "/api")
+            #expect(api.bodyText.contains("\"versions\":[\"v1\"]"))
+            let apis = try await call(c, "/apis")
+            #expect(apis.bodyText.contains("\"name\":\"apps\""))
+            let apply = "application/apply-patch+yaml"
+            let ns = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: flux-system\n"
+            #expect(
+                try await call(
+                    c, "/api/v1/namespaces/flux-system?fieldManager=flux&force=true", method: "PATCH", body: ns,
+                    contentType: apply
+                ).status == 201)
+            let secret =
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: flux-system\n  namespace: flux-system\ndata:\n  "
+                + "identity: aGk=\n"
+            let created = try await call(
+                c, "/api/v1/namespaces/flux-system/secrets/flux-system?fieldManager=flux&force=true", method: "PATCH",
+                body: secret, contentType: apply)
+            #expect(created.status == 201)
+            let again = try await call(
+                c, "/api/v1/namespaces/flux-system/secrets/flux-system?fieldManager=flux&force=true", method: "PATCH",
+                body: secret, contentType: apply)
+            #expect(again.status == 200)
+            func version(_ r: HTTPResponse) -> String? {
+                JSONValue.parse(r.body)?[path: "metadata.resourceVersion"]?.string
+            }
+            #expect(version(again) == version(created), "re-applying the same secret changes nothing")
+            let list = try await call(c, "/api/v1/namespaces/flux-system/secrets")
+            #expect(JSONValue.parse(list.body)?["items"]?.array?.count == 1)
+            let missing = try await call(c, "/api/v1/namespaces/flux-system/secrets/nope")
+            #expect(missing.status == 404)
+            #expect(JSONValue.parse(missing.body)?["kind"] == .string("Status"))
+            let noManager = try await call(
+                c, "/api/v1/namespaces/flux-system/secrets/flux-system", method: "PATCH", body: secret,
+                contentType: apply)
+            #expect(noManager.status == 400)
+            #expect(
+                try await call(c, "/api/v1/namespaces/flux-system/secrets/flux-system", method: "DELETE").status == 200)
+            #expect(fixture.lab.counters().clusters["prod-a"] ?? 0 >= 9)
         }
-        #expect(version(again) == version(created), "re-applying the same secret changes nothing")
-        let list = try await call(c, "/api/v1/namespaces/flux-system/secrets")
-        #expect(JSONValue.parse(list.body)?["items"]?.array?.count == 1)
-        let missing = try await call(c, "/api/v1/namespaces/flux-system/secrets/nope")
-        #expect(missing.status == 404)
-        #expect(JSONValue.parse(missing.body)?["kind"] == .string("Status"))
-        let noManager = try await call(
-            c, "/api/v1/namespaces/flux-system/secrets/flux-system", method: "PATCH", body: secret, contentType: apply)
-        #expect(noManager.status == 400)
-        #expect(try await call(c, "/api/v1/namespaces/flux-system/secrets/flux-system", method: "DELETE").status == 200)
-        #expect(fixture.lab.counters().clusters["prod-a"] ?? 0 >= 9)
-        await fixture.stop()
     }
 
     /// Aggregated discovery as Kubernetes serves it, chosen by Accept: every group at /apis and the core group at
     /// /api in one answer each, the legacy documents for plain JSON, 406 for what the server cannot serve.
     @Test func aggregatedDiscoveryByAccept() async throws {
-        let fixture = try await LabFixture(ssh: false)
-        let c = try await connect(fixture)
-        let clientGo = [
-            "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList",
-            "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList", "application/json",
-        ].joined(separator: ",")
-        let apis = try await c.call("/apis", accept: clientGo)
-        #expect(apis.status == 200)
-        #expect(apis.header("Content-Type") == "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList")
-        let document = try #require(JSONValue.parse(apis.body))
-        #expect(
-            document["kind"] == .string("APIGroupDiscoveryList")
-                && document["apiVersion"] == .string("apidiscovery.k8s.io/v2"))
-        let apps = try #require(document["items"]?.array?.first { $0[path: "metadata.name"] == .string("apps") })
-        let deployments = try #require(
-            apps["versions"]?.array?.first?["resources"]?.array?.first { $0["resource"] == .string("deployments") })
-        #expect(
-            deployments["scope"] == .string("Namespaced") && deployments["singularResource"] == .string("deployment"))
-        #expect(
-            deployments["responseKind"]
-                == .object(["group": .string("apps"), "version": .string("v1"), "kind": .string("Deployment")]))
-        #expect(deployments["shortNames"] == .array([.string("deploy")]))
-        let core = try #require(JSONValue.parse(try await c.call("/api", accept: clientGo).body))
-        #expect(core["items"]?.array?.count == 1 && core["items"]?.array?.first?[path: "metadata.name"] == nil)
-        let namespaces = core["items"]?.array?.first?["versions"]?.array?.first?["resources"]?.array?.first {
-            $0["resource"] == .string("namespaces")
+        try await withLab(ssh: false) { fixture in
+            let c = try await connect(fixture)
+            let clientGo = [
+                "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList",
+                "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList", "application/json",
+            ].joined(separator: ",")
+            let apis = try await c.call("/apis", accept: clientGo)
+            #expect(apis.status == 200)
+            #expect(
+                apis.header("Content-Type") == "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList")
+            let document = try #require(JSONValue.parse(apis.body))
+            #expect(
+                document["kind"] == .string("APIGroupDiscoveryList")
+                    && document["apiVersion"] == .string("apidiscovery.k8s.io/v2"))
+            let apps = try #require(document["items"]?.array?.first { $0[path: "metadata.name"] == .string("apps") })
+            let deployments = try #require(
+                apps["versions"]?.array?.first?["resources"]?.array?.first { $0["resource"] == .string("deployments") })
+            #expect(
+                deployments["scope"] == .string("Namespaced")
+                    && deployments["singularResource"] == .string("deployment"))
+            #expect(
+                deployments["responseKind"]
+                    == .object(["group": .string("apps"), "version": .string("v1"), "kind": .string("Deployment")]))
+            #expect(deployments["shortNames"] == .array([.string("deploy")]))
+            let core = try #require(JSONValue.parse(try await c.call("/api", accept: clientGo).body))
+            #expect(core["items"]?.array?.count == 1 && core["items"]?.array?.first?[path: "metadata.name"] == nil)
+            let namespaces = core["items"]?.array?.first?["versions"]?.array?.first?["resources"]?.array?.first {
+                $0["resource"] == .string("namespaces")
+            }
+            #expect(namespaces?["scope"] == .string("Cluster"))
+            let beta = try await c.call(
+                "/apis", accept: "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList")
+            #expect(
+                beta.header("Content-Type")
+                    == "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList")
+            let legacy = try await c.call("/apis")
+            #expect(
+                legacy.header("Content-Type") == "application/json"
+                    && JSONValue.parse(legacy.body)?["kind"] == .string("APIGroupList"))
+            let refused = try await c.call("/apis", accept: "application/yaml")
+            #expect(refused.status == 406 && JSONValue.parse(refused.body)?["reason"] == .string("NotAcceptable"))
         }
-        #expect(namespaces?["scope"] == .string("Cluster"))
-        let beta = try await c.call(
-            "/apis", accept: "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList")
-        #expect(
-            beta.header("Content-Type") == "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList")
-        let legacy = try await c.call("/apis")
-        #expect(
-            legacy.header("Content-Type") == "application/json"
-                && JSONValue.parse(legacy.body)?["kind"] == .string("APIGroupList"))
-        let refused = try await c.call("/apis", accept: "application/yaml")
-        #expect(refused.status == 406 && JSONValue.parse(refused.body)?["reason"] == .string("NotAcceptable"))
-        await fixture.stop()
     }
 
     /// Which document each Kubernetes version gives for an Accept header.
@@ -180,64 +187,64 @@ struct LabKubernetesTests {
     func kubectlWithFleetstrapEKSTokens() async throws {
         let kubectlPath = try #require(
             Tools.path("kubectl"), "kubectl is not installed: scripts/install-deps.sh installs it")
-        let fixture = try await LabFixture(ssh: false)
-        let c = try await connect(fixture)
-        let client = try fixture.client()
-        let session = try await fixture.session("prod", client: client).credentials()
-        let fleetstrap = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent(".build/debug/fleetstrap").path
-        let kubeconfig = fixture.directory.appendingPathComponent("kubeconfig")
-        try """
-        apiVersion: v1
-        kind: Config
-        clusters:
-        - name: prod-a
-          cluster:
-            server: \(c.endpoint)
-            certificate-authority-data: \(Data(c.ca).base64EncodedString())
-        users:
-        - name: fleetstrap
-          user:
-            exec:
-              apiVersion: client.authentication.k8s.io/v1beta1
-              command: \(fleetstrap)
-              args: [eks-token, --cluster-name, prod-a, --region, eu-west-1]
-              interactiveMode: Never
-        contexts:
-        - name: prod-a
-          context: {cluster: prod-a, user: fleetstrap}
-        current-context: prod-a
+        try await withLab(ssh: false) { fixture in
+            let c = try await connect(fixture)
+            let client = try fixture.client()
+            let session = try await fixture.session("prod", client: client).credentials()
+            let fleetstrap = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+                .deletingLastPathComponent().appendingPathComponent(".build/debug/fleetstrap").path
+            let kubeconfig = fixture.directory.appendingPathComponent("kubeconfig")
+            try """
+            apiVersion: v1
+            kind: Config
+            clusters:
+            - name: prod-a
+              cluster:
+                server: \(c.endpoint)
+                certificate-authority-data: \(Data(c.ca).base64EncodedString())
+            users:
+            - name: fleetstrap
+              user:
+                exec:
+                  apiVersion: client.authentication.k8s.io/v1beta1
+                  command: \(fleetstrap)
+                  args: [eks-token, --cluster-name, prod-a, --region, eu-west-1]
+                  interactiveMode: Never
+            contexts:
+            - name: prod-a
+              context: {cluster: prod-a, user: fleetstrap}
+            current-context: prod-a
 
-        """.write(to: kubeconfig, atomically: true, encoding: .utf8)
-        var environment = fixture.lab.environment
-        environment["AWS_ACCESS_KEY_ID"] = session.accessKeyID
-        environment["AWS_SECRET_ACCESS_KEY"] = session.secretAccessKey.reveal()
-        environment["AWS_SESSION_TOKEN"] = session.sessionToken?.reveal()
-        environment["KUBECONFIG"] = kubeconfig.path
-        environment["HOME"] = fixture.directory.path
-        environment["PATH"] = "/usr/bin:/bin:/usr/local/bin"
-        func kubectl(_ args: String...) async throws -> (Int32, String, String) {
-            let r = try await runCommand([kubectlPath] + args, environment: environment)
-            return (r.status, String(decoding: r.stdout, as: UTF8.self), r.stderr)
+            """.write(to: kubeconfig, atomically: true, encoding: .utf8)
+            var environment = fixture.lab.environment
+            environment["AWS_ACCESS_KEY_ID"] = session.accessKeyID
+            environment["AWS_SECRET_ACCESS_KEY"] = session.secretAccessKey.reveal()
+            environment["AWS_SESSION_TOKEN"] = session.sessionToken?.reveal()
+            environment["KUBECONFIG"] = kubeconfig.path
+            environment["HOME"] = fixture.directory.path
+            environment["PATH"] = "/usr/bin:/bin:/usr/local/bin"
+            func kubectl(_ args: String...) async throws -> (Int32, String, String) {
+                let r = try await runCommand([kubectlPath] + args, environment: environment)
+                return (r.status, String(decoding: r.stdout, as: UTF8.self), r.stderr)
+            }
+            let namespaces = try await kubectl("get", "namespaces", "-o", "name")
+            #expect(namespaces.0 == 0, "\(namespaces.2)")
+            #expect(namespaces.1.contains("namespace/kube-system"))
+            let components = SharedData.url("testdata/flux/v2.4.0/gotk-components.yaml")
+            do {
+                let applied = try await kubectl(
+                    "apply", "--server-side", "--validate=false", "--field-manager=flux", "-f", components.path)
+                #expect(applied.0 == 0, "\(applied.2)")
+                let deployments = try await kubectl("get", "deployments", "-n", "flux-system", "-o", "name")
+                #expect(deployments.1.split(separator: "\n").count == 4)
+                let crds = try await kubectl("get", "crd", "-o", "name")
+                #expect(crds.1.contains("gitrepositories.source.toolkit.fluxcd.io"))
+                let deleted = try await kubectl("delete", "deployment", "-n", "flux-system", "helm-controller")
+                #expect(deleted.0 == 0)
+                #expect(
+                    try await kubectl("get", "deployments", "-n", "flux-system", "-o", "name").1.split(separator: "\n")
+                        .count == 3)
+            }
         }
-        let namespaces = try await kubectl("get", "namespaces", "-o", "name")
-        #expect(namespaces.0 == 0, "\(namespaces.2)")
-        #expect(namespaces.1.contains("namespace/kube-system"))
-        let components = SharedData.url("testdata/flux/v2.4.0/gotk-components.yaml")
-        do {
-            let applied = try await kubectl(
-                "apply", "--server-side", "--validate=false", "--field-manager=flux", "-f", components.path)
-            #expect(applied.0 == 0, "\(applied.2)")
-            let deployments = try await kubectl("get", "deployments", "-n", "flux-system", "-o", "name")
-            #expect(deployments.1.split(separator: "\n").count == 4)
-            let crds = try await kubectl("get", "crd", "-o", "name")
-            #expect(crds.1.contains("gitrepositories.source.toolkit.fluxcd.io"))
-            let deleted = try await kubectl("delete", "deployment", "-n", "flux-system", "helm-controller")
-            #expect(deleted.0 == 0)
-            #expect(
-                try await kubectl("get", "deployments", "-n", "flux-system", "-o", "name").1.split(separator: "\n")
-                    .count == 3)
-        }
-        await fixture.stop()
     }
 }

@@ -15,17 +15,17 @@ struct LabPeerTests {
             Self.botoAvailable, "boto3 and the AWS CLI are not installed: scripts/install-deps.sh installs them")
         try #require(MotoServer.available, "moto_server is not installed: scripts/install-deps.sh installs it")
         let sshExpected = getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/sbin/sshd")
-        let fixture = try await LabFixture(ssh: true)
         let moto: MotoServer? = try MotoServer(lifetime: 300)
-        let work = fixture.directory.appendingPathComponent("clients")
-        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
-            "lab_clients.py")
-        let (status, data, stderr) = try await runCommand(
-            ["python3", script.path, fixture.directory.appendingPathComponent("lab.json").path, work.path]
-                + (moto.map { [$0.endpoint] } ?? []))
-        moto?.stop()
-        await fixture.stop()
+        defer { moto?.stop() }
+        let (status, data, stderr) = try await withLab(ssh: true) { fixture in
+            let work = fixture.directory.appendingPathComponent("clients")
+            try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+                "lab_clients.py")
+            return try await runCommand(
+                ["python3", script.path, fixture.directory.appendingPathComponent("lab.json").path, work.path]
+                    + (moto.map { [$0.endpoint] } ?? []))
+        }
         try #require(status == 0, "lab_clients.py failed: \(stderr.suffix(4000))")
         let checks = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
         for check in checks {

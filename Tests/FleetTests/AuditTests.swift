@@ -22,9 +22,10 @@ extension LabFleetSuites {
             try await LabFleet.with(accounts: 2, clusters: 12) { started in
                 var fleet = started
                 let bootstrapped = fleet.inventory.clusters.filter { $0.name != "staging-0010" }
-                let run = try await FleetRun(context: try fleet.context(), settings: RotationTests.settings).start(
-                    command: "bootstrap", clusters: bootstrapped, inventoryPath: fleet.inventoryPath,
-                    inventoryDigest: "test", progress: { _ in })
+                let run = try await FleetRun(context: try await fleet.context(), settings: RotationTests.settings)
+                    .start(
+                        command: "bootstrap", clusters: bootstrapped, inventoryPath: fleet.inventoryPath,
+                        inventoryDigest: "test", progress: { _ in })
                 try #require(run.outcome == .succeeded, "\(run.failed.prefix(3))")
 
                 // flux-staging's keys may be one second old at most.
@@ -37,7 +38,7 @@ extension LabFleetSuites {
                     fixture: fleet.fixture, inventory: try InventoryLoader.load(path: fleet.inventoryPath),
                     inventoryPath: fleet.inventoryPath, ledgerPath: fleet.ledgerPath,
                     stateDirectory: fleet.stateDirectory)
-                let context = try fleet.context()
+                let context = try await fleet.context()
                 let stuck = ["prod-0003", "prod-0005", "prod-0007", "prod-0009", "staging-0006"]
                 try await fleet.fixture.lab.setFaults(LabFaults(stuckClusters: stuck))
 
@@ -92,9 +93,10 @@ extension LabFleetSuites {
                     "staging-0002", kind: "GitRepository", apiVersion: "source.toolkit.fluxcd.io/v1", fleet, context)
                 try await Self.waitCondition(
                     "prod-0011", kind: "Kustomization", apiVersion: "kustomize.toolkit.fluxcd.io/v1", fleet, context)
-                try await Task.sleep(for: .seconds(1))  // flux-staging's key is now older than its maxKeyAge of 1s
-
-                let report = try await FleetAudit(context: context, parallel: 12).run(
+                // The audit two seconds on: flux-staging's key is older than its maxKeyAge of 1s.
+                var audit = FleetAudit(context: context, parallel: 12)
+                audit.now = { Date().addingTimeInterval(2) }
+                let report = try await audit.run(
                     clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath, inventoryDigest: "test",
                     progress: { _ in })
                 let found = Set(report.findings.map { "\($0.code.rawValue) \($0.subject)" })
@@ -125,9 +127,9 @@ extension LabFleetSuites {
                 #expect(report.identities.first { $0.identity == "flux-prod" }?.keys.count == 5)
                 // Recorded as an audit run.
                 let ledger = context.ledger
-                #expect(try ledger.run(report.runID)?.command == "audit")
-                #expect(try ledger.findings(run: report.runID).count == planted.count)
-                #expect(try ledger.clusters(run: report.runID).count == 12)
+                #expect(try await ledger.run(report.runID)?.command == "audit")
+                #expect(try await ledger.findings(run: report.runID).count == planted.count)
+                #expect(try await ledger.clusters(run: report.runID).count == 12)
             }
         }
 

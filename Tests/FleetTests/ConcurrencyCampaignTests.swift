@@ -112,11 +112,11 @@ extension LabFleetSuites {
                 audit.status == 0,
                 "\(what): \(String(decoding: audit.stdout, as: UTF8.self).prefix(1500)) \(audit.stderr.suffix(400))")
             let ledger = try Ledger(path: fleet.ledgerPath)
-            #expect(try ledger.integrityCheck() == "ok", "\(what)")
+            #expect(try await ledger.integrityCheck() == "ok", "\(what)")
             #expect(try ledger.lease() == nil, "\(what): a lease left behind")
             var revisions: Set<String> = []
-            for run in try ledger.runs() where checked.insert(run.id).inserted {
-                for record in try ledger.clusters(run: run.id) {
+            for run in try await ledger.runs() where checked.insert(run.id).inserted {
+                for record in try await ledger.clusters(run: run.id) {
                     guard let revision = record.revision, let sha = revision.split(separator: ":").last,
                         let repository = fleet.inventory.repository(named: record.repository),
                         revisions.insert("\(record.repository) \(sha)").inserted

@@ -72,8 +72,8 @@ extension LabFleetSuites {
 
                 let ledger = try Ledger(path: fleet.ledgerPath)
                 #expect(try ledger.lease() == nil, "no lease is left behind")
-                #expect(try ledger.integrityCheck() == "ok")
-                let bootstraps = try ledger.runs().filter { $0.command == "bootstrap" }
+                #expect(try await ledger.integrityCheck() == "ok")
+                let bootstraps = try await ledger.runs().filter { $0.command == "bootstrap" }
                 #expect(bootstraps.count == 2, "the refused runs left no run behind: \(bootstraps.map(\.id))")
                 let keys = try await RotationTests.activeKeys(fleet)
                 #expect(keys.count == 1, "one Active key for the identity: \(keys)")
@@ -95,7 +95,7 @@ extension LabFleetSuites {
         @Test(.enabled(if: LabFleet.sshAvailable, Comment(rawValue: LabFleet.sshReason)))
         func anotherStateSeesTheRotationItDoesNotHoldAndTouchesNothing() async throws {
             try await LabFleet.with(accounts: 1, clusters: 3) { fleet in
-                let context = try fleet.context()
+                let context = try await fleet.context()
                 try await RotationTests.bootstrap(fleet, context)
                 // The colleague's copy, taken now.
                 let copy = fleet.fixture.directory.appendingPathComponent("colleague")
@@ -112,7 +112,7 @@ extension LabFleetSuites {
                     fixture: fleet.fixture, inventory: fleet.inventory, inventoryPath: fleet.inventoryPath,
                     ledgerPath: copy.appendingPathComponent("fleetstrap.db").path,
                     stateDirectory: copy.appendingPathComponent("state").path)
-                let theirs = try colleague.context()
+                let theirs = try await colleague.context()
                 let patchesBefore = fleet.fixture.lab.counters().operations["kubernetes:patch"] ?? 0
                 let refused = try await RotationTests.rotate(fleet, theirs)
                 let outcome = try #require(refused.identities.first)

@@ -35,7 +35,9 @@ extension LabFleetSuites {
             while campaign.killed < kills {
                 // Resume when there is a run to resume: a kill may land before the first one was recorded.
                 let hasRun =
-                    (try? Ledger(path: ledger).runs().contains { $0.command == command[0] && $0.outcome == .running })
+                    (try? await Ledger(path: ledger).runs().contains {
+                        $0.command == command[0] && $0.outcome == .running
+                    })
                     ?? false
                 let process = Process()
                 process.executableURL = ResumeTests.binary
@@ -55,11 +57,11 @@ extension LabFleetSuites {
                     campaign.finishedBetweenKills += 1
                     if process.terminationStatus == 0 { break }
                 }
-                #expect(try Ledger(path: ledger).integrityCheck() == "ok", "after kill \(campaign.killed)")
+                #expect(try await Ledger(path: ledger).integrityCheck() == "ok", "after kill \(campaign.killed)")
                 campaign.integrityChecks += 1
             }
             let hasRun =
-                (try? Ledger(path: ledger).runs().contains { $0.command == command[0] && $0.outcome == .running })
+                (try? await Ledger(path: ledger).runs().contains { $0.command == command[0] && $0.outcome == .running })
                 ?? false
             guard hasRun else { return (campaign, 0, "") }
             let last = try await runCommand(
@@ -72,73 +74,79 @@ extension LabFleetSuites {
             let seed = UInt64.random(in: 0...UInt64.max)
             print("crash campaign seed: \(seed)")
             var rng = SplitMix64(seed: seed)
-            let fleet = try await LabFleet.start(accounts: 2, clusters: Self.clusters)
-            let common = [
-                "-f", fleet.inventoryPath, "--ledger", fleet.ledgerPath, "--state-dir", fleet.stateDirectory,
-                "--no-reports",
-                "--wait-timeout", "60s", "--parallel", "10",
-            ]
+            try await LabFleet.with(accounts: 2, clusters: Self.clusters) { fleet in
+                let common = [
+                    "-f", fleet.inventoryPath, "--ledger", fleet.ledgerPath, "--state-dir", fleet.stateDirectory,
+                    "--no-reports",
+                    "--wait-timeout", "60s", "--parallel", "10",
+                ]
 
-            // Bootstrap.
-            let (bootstrap, status, stderr) = try await Self.killRepeatedly(
-                fleet, ["bootstrap"] + common, ledger: fleet.ledgerPath, rng: &rng)
-            print("bootstrap: \(bootstrap.killed) kills, \(bootstrap.finishedBetweenKills) runs ended on their own")
-            #expect(
-                bootstrap.killed == Self.kills, "the bootstrap ended before \(Self.kills) kills: make the fleet larger")
-            #expect(status == 0, "\(stderr.suffix(2000))")
-            let ledger = try Ledger(path: fleet.ledgerPath)
-            let runs = try ledger.runs().filter { $0.command == "bootstrap" }
-            #expect(
-                runs.count == 1 && runs.first?.outcome == .succeeded,
-                "one run, resumed: \(runs.map { "\($0.id) \($0.outcome)" })")
-            let run = try #require(runs.first)
-            let records = try ledger.clusters(run: run.id)
-            #expect(records.count == Self.clusters && records.allSatisfy { $0.status == .succeeded })
-            #expect(try await Self.duplicateAdds(fleet).isEmpty)
-            let activeCounts = try await Self.activeKeyCounts(fleet)
-            let allCounts = try await Self.allKeys(fleet)
-            #expect(activeCounts.allSatisfy { $0.value == 1 }, "\(activeCounts)")
-            #expect(allCounts.allSatisfy { $0.value == 1 }, "no orphan key left in IAM: \(allCounts)")
-            try await Self.everyClusterFetches(fleet)
+                // Bootstrap.
+                let (bootstrap, status, stderr) = try await Self.killRepeatedly(
+                    fleet, ["bootstrap"] + common, ledger: fleet.ledgerPath, rng: &rng)
+                print("bootstrap: \(bootstrap.killed) kills, \(bootstrap.finishedBetweenKills) runs ended on their own")
+                #expect(
+                    bootstrap.killed == Self.kills,
+                    "the bootstrap ended before \(Self.kills) kills: make the fleet larger")
+                #expect(status == 0, "\(stderr.suffix(2000))")
+                let ledger = try Ledger(path: fleet.ledgerPath)
+                let runs = try await ledger.runs().filter { $0.command == "bootstrap" }
+                #expect(
+                    runs.count == 1 && runs.first?.outcome == .succeeded,
+                    "one run, resumed: \(runs.map { "\($0.id) \($0.outcome)" })")
+                let run = try #require(runs.first)
+                let records = try await ledger.clusters(run: run.id)
+                #expect(records.count == Self.clusters && records.allSatisfy { $0.status == .succeeded })
+                #expect(try await Self.duplicateAdds(fleet).isEmpty)
+                let activeCounts = try await Self.activeKeyCounts(fleet)
+                let allCounts = try await Self.allKeys(fleet)
+                #expect(activeCounts.allSatisfy { $0.value == 1 }, "\(activeCounts)")
+                #expect(allCounts.allSatisfy { $0.value == 1 }, "no orphan key left in IAM: \(allCounts)")
+                try await Self.everyClusterFetches(fleet)
 
-            // Rotation.
-            let headsBefore = try await RotationTests.heads(fleet)
-            let keysBefore = try await Self.activeKeys(fleet)
-            let (rotation, rotated, rotateErrors) = try await Self.killRepeatedly(
-                fleet, ["rotate"] + common, ledger: fleet.ledgerPath, rng: &rng)
-            print("rotation: \(rotation.killed) kills, \(rotation.finishedBetweenKills) runs ended on their own")
-            #expect(rotated == 0, "\(rotateErrors.suffix(2000))")
-            let rotations = try Ledger(path: fleet.ledgerPath).runs().filter { $0.command == "rotate" }
-            #expect(
-                rotations.count == 1 && rotations.first?.outcome == .succeeded,
-                "\(rotations.map { "\($0.id) \($0.outcome)" })")
-            let keysAfter = try await Self.activeKeys(fleet)
-            for (user, key) in keysAfter {
+                // Rotation.
+                let headsBefore = try await RotationTests.heads(fleet)
+                let keysBefore = try await Self.activeKeys(fleet)
+                let (rotation, rotated, rotateErrors) = try await Self.killRepeatedly(
+                    fleet, ["rotate"] + common, ledger: fleet.ledgerPath, rng: &rng)
+                print("rotation: \(rotation.killed) kills, \(rotation.finishedBetweenKills) runs ended on their own")
+                #expect(rotated == 0, "\(rotateErrors.suffix(2000))")
+                let rotations = try await Ledger(path: fleet.ledgerPath).runs().filter { $0.command == "rotate" }
                 #expect(
-                    key.count == 1 && key != keysBefore[user],
-                    "\(user): one new Active key, \(key) after \(keysBefore[user] ?? [])")
-            }
-            // One rotation commit per repository and wave at most, and no cluster's files changed twice, however many
-            // times it was killed.
-            for (repository, before) in headsBefore {
-                let commits = try await GitCLI.output(["-C", repository, "log", "--format=%H %s", "\(before)..main"])
-                    .split(separator: "\n")
-                #expect(
-                    !commits.isEmpty && commits.count <= 3
-                        && commits.allSatisfy { $0.dropFirst(41).hasPrefix("Rotate the SSH key") },
-                    "\(repository): \(commits)")
-                var changed: [String] = []
-                for commit in commits {
-                    changed += try await GitCLI.output([
-                        "-C", repository, "diff-tree", "--no-commit-id", "--name-only", "-r", String(commit.prefix(40)),
-                    ])
-                    .split(separator: "\n").map(String.init)
+                    rotations.count == 1 && rotations.first?.outcome == .succeeded,
+                    "\(rotations.map { "\($0.id) \($0.outcome)" })")
+                let keysAfter = try await Self.activeKeys(fleet)
+                for (user, key) in keysAfter {
+                    #expect(
+                        key.count == 1 && key != keysBefore[user],
+                        "\(user): one new Active key, \(key) after \(keysBefore[user] ?? [])")
                 }
-                #expect(changed.count == Set(changed).count, "\(repository): a file changed by two rotation commits")
+                // One rotation commit per repository and wave at most, and no cluster's files changed twice, however
+                // many
+                // times it was killed.
+                for (repository, before) in headsBefore {
+                    let commits = try await GitCLI.output([
+                        "-C", repository, "log", "--format=%H %s", "\(before)..main",
+                    ])
+                    .split(separator: "\n")
+                    #expect(
+                        !commits.isEmpty && commits.count <= 3
+                            && commits.allSatisfy { $0.dropFirst(41).hasPrefix("Rotate the SSH key") },
+                        "\(repository): \(commits)")
+                    var changed: [String] = []
+                    for commit in commits {
+                        changed += try await GitCLI.output([
+                            "-C", repository, "diff-tree", "--no-commit-id", "--name-only", "-r",
+                            String(commit.prefix(40)),
+                        ])
+                        .split(separator: "\n").map(String.init)
+                    }
+                    #expect(
+                        changed.count == Set(changed).count, "\(repository): a file changed by two rotation commits")
+                }
+                try await Self.everyClusterFetches(fleet, keys: keysAfter)
+                #expect(try await Ledger(path: fleet.ledgerPath).integrityCheck() == "ok")
             }
-            try await Self.everyClusterFetches(fleet, keys: keysAfter)
-            #expect(try Ledger(path: fleet.ledgerPath).integrityCheck() == "ok")
-            await fleet.stop()
         }
 
         // MARK: Checks
@@ -184,7 +192,7 @@ extension LabFleetSuites {
         /// Every cluster's GitRepository fetched now and Ready: the key it holds works. With `keys`, it is the Active
         /// one.
         static func everyClusterFetches(_ fleet: LabFleet, keys: [String: [String]]? = nil) async throws {
-            let context = try fleet.context()
+            let context = try await fleet.context()
             let identities = Dictionary(uniqueKeysWithValues: fleet.inventory.identities.map { ($0.name, $0.iamUser) })
             let repositories = Dictionary(uniqueKeysWithValues: fleet.inventory.repositories.map { ($0.name, $0) })
             let failures = try await boundedTryMap(fleet.inventory.clusters, limit: 8) { cluster -> String? in

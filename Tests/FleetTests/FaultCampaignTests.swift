@@ -117,71 +117,74 @@ extension LabFleetSuites {
         @Test(.enabled(if: LabFleet.sshAvailable, Comment(rawValue: LabFleet.sshReason)), arguments: campaigns)
         func everyClusterThatCanSucceedDoes(_ campaign: Campaign) async throws {
             let started = ContinuousClock.now
-            let fleet = try await LabFleet.start(
-                accounts: 2, clusters: Self.clusters, transports: ["ssh", "https-token"])
-            let names = fleet.inventory.clusters.map(\.name)
-            try await fleet.fixture.lab.setFaults(campaign.faults(names))
-            let context = try fleet.context(
-                wait: WaitSettings(timeout: .seconds(campaign.waitSeconds), poll: .seconds(1)))
-            // Every cluster is given its chance: no failure budget, no waves to stop.
-            let settings = RunSettings(
-                parallel: 4, waves: [.percent(100)], maxFailures: .percent(100), clusterTimeoutSeconds: 240)
-            let summary = try await FleetRun(context: context, settings: settings).start(
-                command: "bootstrap", clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath,
-                inventoryDigest: "faults",
-                progress: { _ in })
+            try await LabFleet.with(
+                accounts: 2, clusters: Self.clusters, transports: ["ssh", "https-token"]
+            ) { fleet in
+                let names = fleet.inventory.clusters.map(\.name)
+                try await fleet.fixture.lab.setFaults(campaign.faults(names))
+                let context = try await fleet.context(
+                    wait: WaitSettings(timeout: .seconds(campaign.waitSeconds), poll: .seconds(1)))
+                // Every cluster is given its chance: no failure budget, no waves to stop.
+                let settings = RunSettings(
+                    parallel: 4, waves: [.percent(100)], maxFailures: .percent(100), clusterTimeoutSeconds: 240)
+                let summary = try await FleetRun(context: context, settings: settings).start(
+                    command: "bootstrap", clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath,
+                    inventoryDigest: "faults",
+                    progress: { _ in })
 
-            let records = try context.ledger.clusters(run: summary.runID)
-            #expect(records.count == Self.clusters)
-            var failedAsExpected = 0
-            var lost: [String] = []
-            for record in records {
-                let expected = campaign.expected.first { names[$0.index] == record.cluster }
-                switch (record.status, expected) {
-                case (.succeeded, nil):
-                    continue
-                case (.failed, let expected?)
-                where record.step == expected.step && record.errorClass?.hasPrefix(expected.errorClass) == true:
-                    failedAsExpected += 1
-                    #expect(record.errorMessage?.isEmpty == false, "the failure says why")
-                default:
-                    lost.append(
-                        "\(record.cluster): \(record.status) at \(record.step ?? "-") \(record.errorClass ?? "") "
-                            + "\(record.errorMessage ?? "")"
-                    )
+                let records = try await context.ledger.clusters(run: summary.runID)
+                #expect(records.count == Self.clusters)
+                var failedAsExpected = 0
+                var lost: [String] = []
+                for record in records {
+                    let expected = campaign.expected.first { names[$0.index] == record.cluster }
+                    switch (record.status, expected) {
+                    case (.succeeded, nil):
+                        continue
+                    case (.failed, let expected?)
+                    where record.step == expected.step && record.errorClass?.hasPrefix(expected.errorClass) == true:
+                        failedAsExpected += 1
+                        #expect(record.errorMessage?.isEmpty == false, "the failure says why")
+                    default:
+                        lost.append(
+                            "\(record.cluster): \(record.status) at \(record.step ?? "-") \(record.errorClass ?? "") "
+                                + "\(record.errorMessage ?? "")"
+                        )
+                    }
                 }
-            }
-            #expect(lost.isEmpty, "\(campaign.fault): \(lost)")
-            // The fault did happen: a campaign that injected nothing would prove nothing.
-            let counters = fleet.fixture.lab.counters()
-            let injected = counters.throttled.values.reduce(0, +) + counters.failed.values.reduce(0, +)
-            if !(campaign.faults(names).rules ?? []).isEmpty {
-                #expect(injected > 0, "\(campaign.fault): nothing injected")
-            }
-            for (service, count) in campaign.refusals {
-                #expect(counters.failed[service] == count, "\(campaign.fault): \(service) refusals")
-            }
-            #expect(failedAsExpected == campaign.expected.count, "\(campaign.fault)")
-            #expect(try context.ledger.integrityCheck() == "ok")
+                #expect(lost.isEmpty, "\(campaign.fault): \(lost)")
+                // The fault did happen: a campaign that injected nothing would prove nothing.
+                let counters = fleet.fixture.lab.counters()
+                let injected = counters.throttled.values.reduce(0, +) + counters.failed.values.reduce(0, +)
+                if !(campaign.faults(names).rules ?? []).isEmpty {
+                    #expect(injected > 0, "\(campaign.fault): nothing injected")
+                }
+                for (service, count) in campaign.refusals {
+                    #expect(counters.failed[service] == count, "\(campaign.fault): \(service) refusals")
+                }
+                #expect(failedAsExpected == campaign.expected.count, "\(campaign.fault)")
+                #expect(try await context.ledger.integrityCheck() == "ok")
 
-            // Each cluster that succeeded had its files added by exactly one commit, rival pushes or not.
-            for repository in fleet.inventory.repositories {
-                let bare = fleet.bareRepository(
-                    repository.codecommitName, account: fleet.fixture.lab.info.accounts[repository.account]!)
-                let added = try await GitCLI.output([
-                    "-C", bare, "log", "--diff-filter=A", "--name-only", "--format=", "--branches", "--", "clusters/",
-                ])
-                .split(separator: "\n").filter { $0.hasSuffix("gotk-sync.yaml") }
-                #expect(
-                    added.count == Set(added).count,
-                    "\(campaign.fault): \(repository.name) has a cluster's files added twice")
+                // Each cluster that succeeded had its files added by exactly one commit, rival pushes or not.
+                for repository in fleet.inventory.repositories {
+                    let bare = fleet.bareRepository(
+                        repository.codecommitName, account: fleet.fixture.lab.info.accounts[repository.account]!)
+                    let added = try await GitCLI.output([
+                        "-C", bare, "log", "--diff-filter=A", "--name-only", "--format=", "--branches", "--",
+                        "clusters/",
+                    ])
+                    .split(separator: "\n").filter { $0.hasSuffix("gotk-sync.yaml") }
+                    #expect(
+                        added.count == Set(added).count,
+                        "\(campaign.fault): \(repository.name) has a cluster's files added twice")
+                }
+                let row = Row(
+                    fault: campaign.fault, clusters: records.count,
+                    succeeded: records.filter { $0.status == .succeeded }.count,
+                    failedAsExpected: failedAsExpected, lost: lost.count,
+                    seconds: (ContinuousClock.now - started).seconds)
+                Self.record(row)
             }
-            await fleet.stop()
-            let row = Row(
-                fault: campaign.fault, clusters: records.count,
-                succeeded: records.filter { $0.status == .succeeded }.count,
-                failedAsExpected: failedAsExpected, lost: lost.count, seconds: (ContinuousClock.now - started).seconds)
-            Self.record(row)
         }
 
         // MARK: The ledger's disk
@@ -245,49 +248,53 @@ extension LabFleetSuites {
         @Test(.enabled(if: mountsAvailable, Comment(rawValue: mountsReason)))
         func aFullLedgerDiskStopsTheRunAndItResumesWhenThereIsRoom() async throws {
             let started = ContinuousClock.now
-            let fleet = try await LabFleet.start(
-                accounts: 2, clusters: Self.clusters, transports: ["ssh", "https-token"])
-            let disk = fleet.fixture.directory.appendingPathComponent("ledger-disk").path
-            let saved = fleet.fixture.directory.appendingPathComponent("ledger-saved").path
-            let common = [
-                "-f", fleet.inventoryPath, "--state-dir", fleet.stateDirectory, "--no-reports", "--wait-timeout", "60s",
-                "--parallel", "2",
-            ]
-            let full = try await runWithLedgerDisk(
-                fleet, arguments: ["bootstrap"] + common + ["--ledger", "\(disk)/fleetstrap.db"], disk: disk,
-                saved: saved, kilobytes: Self.fullDiskKilobytes)
-            print("disk full: exit \(full.status); \(full.stderr.suffix(1500))")
-            #expect(full.status != 0 && full.status != 99, "\(full.stderr)")
-            #expect(!full.stderr.contains("Fatal error"))
-            #expect(
-                full.stderr.contains("stopped: cannot write the ledger") && full.stderr.contains("its disk is full"),
-                "\(full.stderr.suffix(800))")
-            #expect(full.stderr.contains("--resume-last"), "says what to do")
-            let ledgerPath = "\(saved)/fleetstrap.db"
-            let ledger = try Ledger(path: ledgerPath)
-            #expect(try ledger.integrityCheck() == "ok")
-            let run = try #require(try ledger.runs().first)
-            let before = try ledger.clusters(run: run.id)
-            let doneBefore = before.filter { $0.status == .succeeded }.count
-            #expect(doneBefore < Self.clusters, "the disk filled before the run ended (\(doneBefore) done)")
+            try await LabFleet.with(
+                accounts: 2, clusters: Self.clusters, transports: ["ssh", "https-token"]
+            ) { fleet in
+                let disk = fleet.fixture.directory.appendingPathComponent("ledger-disk").path
+                let saved = fleet.fixture.directory.appendingPathComponent("ledger-saved").path
+                let common = [
+                    "-f", fleet.inventoryPath, "--state-dir", fleet.stateDirectory, "--no-reports", "--wait-timeout",
+                    "60s",
+                    "--parallel", "2",
+                ]
+                let full = try await runWithLedgerDisk(
+                    fleet, arguments: ["bootstrap"] + common + ["--ledger", "\(disk)/fleetstrap.db"], disk: disk,
+                    saved: saved, kilobytes: Self.fullDiskKilobytes)
+                print("disk full: exit \(full.status); \(full.stderr.suffix(1500))")
+                #expect(full.status != 0 && full.status != 99, "\(full.stderr)")
+                #expect(!full.stderr.contains("Fatal error"))
+                #expect(
+                    full.stderr.contains("stopped: cannot write the ledger")
+                        && full.stderr.contains("its disk is full"),
+                    "\(full.stderr.suffix(800))")
+                #expect(full.stderr.contains("--resume-last"), "says what to do")
+                let ledgerPath = "\(saved)/fleetstrap.db"
+                let ledger = try Ledger(path: ledgerPath)
+                #expect(try await ledger.integrityCheck() == "ok")
+                let run = try #require(try await ledger.runs().first)
+                let before = try await ledger.clusters(run: run.id)
+                let doneBefore = before.filter { $0.status == .succeeded }.count
+                #expect(doneBefore < Self.clusters, "the disk filled before the run ended (\(doneBefore) done)")
 
-            // Room again (the same ledger on a disk with space): the run resumes and completes, nothing twice.
-            let resumed = try await runCommand(
-                [ResumeTests.binary.path, "bootstrap"] + common + ["--ledger", ledgerPath, "--resume-last"],
-                environment: fleet.environment)
-            #expect(resumed.status == 0, "\(resumed.stderr.suffix(1500))")
-            let after = try Ledger(path: ledgerPath)
-            let records = try after.clusters(run: run.id)
-            let lost = records.filter { $0.status != .succeeded }
-            #expect(lost.isEmpty, "\(lost.map { "\($0.cluster) \($0.status)" })")
-            #expect(try after.integrityCheck() == "ok")
-            #expect(try await addedTwice(fleet).isEmpty)
-            await fleet.stop()
-            Self.record(
-                Row(
-                    fault: "the ledger's disk full (\(doneBefore) done before, then resumed)", clusters: records.count,
-                    succeeded: records.count - lost.count, failedAsExpected: 0, lost: lost.count,
-                    seconds: (ContinuousClock.now - started).seconds))
+                // Room again (the same ledger on a disk with space): the run resumes and completes, nothing twice.
+                let resumed = try await runCommand(
+                    [ResumeTests.binary.path, "bootstrap"] + common + ["--ledger", ledgerPath, "--resume-last"],
+                    environment: fleet.environment)
+                #expect(resumed.status == 0, "\(resumed.stderr.suffix(1500))")
+                let after = try Ledger(path: ledgerPath)
+                let records = try await after.clusters(run: run.id)
+                let lost = records.filter { $0.status != .succeeded }
+                #expect(lost.isEmpty, "\(lost.map { "\($0.cluster) \($0.status)" })")
+                #expect(try await after.integrityCheck() == "ok")
+                #expect(try await addedTwice(fleet).isEmpty)
+                Self.record(
+                    Row(
+                        fault: "the ledger's disk full (\(doneBefore) done before, then resumed)",
+                        clusters: records.count,
+                        succeeded: records.count - lost.count, failedAsExpected: 0, lost: lost.count,
+                        seconds: (ContinuousClock.now - started).seconds))
+            }
         }
 
         /// A rotation whose ledger's disk fills: no cluster changes after the refused write, those switched in that
@@ -296,96 +303,106 @@ extension LabFleetSuites {
         @Test(.enabled(if: mountsAvailable, Comment(rawValue: mountsReason)))
         func aFullLedgerDiskStopsARotationWithEveryClusterOnAWorkingKey() async throws {
             let started = ContinuousClock.now
-            let fleet = try await LabFleet.start(accounts: 1, clusters: Self.clusters)
-            let folder = { (name: String) in fleet.fixture.directory.appendingPathComponent(name).path }
-            let common = [
-                "-f", fleet.inventoryPath, "--state-dir", fleet.stateDirectory, "--no-reports", "--wait-timeout", "60s",
-                "--parallel", "2",
-            ]
-            var ledgerFolder = folder("ledger-0")
-            try FileManager.default.createDirectory(atPath: ledgerFolder, withIntermediateDirectories: true)
-            let bootstrap = try await runCommand(
-                [ResumeTests.binary.path, "bootstrap"] + common + ["--ledger", "\(ledgerFolder)/fleetstrap.db"],
-                environment: fleet.environment)
-            try #require(bootstrap.status == 0, "\(bootstrap.stderr.suffix(800))")
-            let auditLedger = folder("audit.db")
-            // Room beyond the ledger for a few of the rotation's transactions: with 96 KB the disk fills before any
-            // cluster starts (recording the new key), with 320 KB in the middle of a wave, a cluster switched.
-            for (round, margin) in [96, 320].enumerated() {
-                let oldKeys = try await RotationTests.activeKeys(fleet)
-                let disk = folder("ledger-disk-\(round)")
-                let saved = folder("ledger-saved-\(round)")
-                try FileManager.default.copyItem(atPath: ledgerFolder, toPath: disk)
-                let used = try FileManager.default.contentsOfDirectory(atPath: disk).reduce(0) { total, name in
-                    total + ((try? FileManager.default.attributesOfItem(atPath: "\(disk)/\(name)")[.size] as? Int) ?? 0)
+            try await LabFleet.with(accounts: 1, clusters: Self.clusters) { fleet in
+                let folder = { (name: String) in fleet.fixture.directory.appendingPathComponent(name).path }
+                let common = [
+                    "-f", fleet.inventoryPath, "--state-dir", fleet.stateDirectory, "--no-reports", "--wait-timeout",
+                    "60s",
+                    "--parallel", "2",
+                ]
+                var ledgerFolder = folder("ledger-0")
+                try FileManager.default.createDirectory(atPath: ledgerFolder, withIntermediateDirectories: true)
+                let bootstrap = try await runCommand(
+                    [ResumeTests.binary.path, "bootstrap"] + common + ["--ledger", "\(ledgerFolder)/fleetstrap.db"],
+                    environment: fleet.environment)
+                try #require(bootstrap.status == 0, "\(bootstrap.stderr.suffix(800))")
+                let auditLedger = folder("audit.db")
+                // Room beyond the ledger for a few of the rotation's transactions: with 96 KB the disk fills before any
+                // cluster starts (recording the new key), with 320 KB in the middle of a wave, a cluster switched.
+                for (round, margin) in [96, 320].enumerated() {
+                    let oldKeys = try await RotationTests.activeKeys(fleet)
+                    let disk = folder("ledger-disk-\(round)")
+                    let saved = folder("ledger-saved-\(round)")
+                    try FileManager.default.copyItem(atPath: ledgerFolder, toPath: disk)
+                    let used = try FileManager.default.contentsOfDirectory(atPath: disk).reduce(0) { total, name in
+                        total
+                            + ((try? FileManager.default.attributesOfItem(atPath: "\(disk)/\(name)")[.size] as? Int)
+                                ?? 0)
+                    }
+                    let full = try await runWithLedgerDisk(
+                        fleet, arguments: ["rotate"] + common + ["--ledger", "\(disk)/fleetstrap.db"], disk: disk,
+                        saved: saved,
+                        kilobytes: used / 1024 + margin, keepingFiles: true)
+                    print(
+                        "rotation, disk full (\(margin) KB of room): exit \(full.status); \(full.stderr.suffix(1200))")
+                    #expect(full.status == 3, "\(full.stderr.suffix(800))")
+                    #expect(
+                        !full.stderr.contains("Fatal error") && !full.stderr.contains("SQLite error"),
+                        "\(full.stderr.suffix(800))")
+                    #expect(
+                        full.stderr.contains("stopped: cannot write the ledger")
+                            && full.stderr.contains("its disk is full")
+                    )
+                    #expect(try await RotationTests.activeKeys(fleet).starts(with: oldKeys), "the old key stays Active")
+                    let savedLedger = try Ledger(path: "\(saved)/fleetstrap.db")
+                    #expect(try await savedLedger.integrityCheck() == "ok")
+                    let rotation = try await savedLedger.runs().first {
+                        $0.command == "rotate" && $0.outcome != .succeeded
+                    }
+                    #expect(
+                        rotation.map { $0.outcome == .stopped || $0.outcome == .running } ?? true,
+                        "\(String(describing: rotation))")
+
+                    // Every cluster fetches with an Active key: an audit (into a ledger of its own) finds nothing
+                    // critical.
+                    let audit = try await runCommand(
+                        [ResumeTests.binary.path, "audit"] + common + [
+                            "--ledger", auditLedger, "--output", "json", "--fail-on", "critical",
+                        ],
+                        environment: fleet.environment)
+                    #expect(
+                        audit.status == 0,
+                        "no critical finding: \(String(decoding: audit.stdout, as: UTF8.self).prefix(2000))")
+
+                    // Room again: the rotation resumes (or, stopped before it began, runs anew) and completes.
+                    let again = try await runCommand(
+                        [ResumeTests.binary.path, "rotate"] + common + ["--ledger", "\(saved)/fleetstrap.db"]
+                            + (rotation == nil ? [] : ["--resume-last"]),
+                        environment: fleet.environment)
+                    #expect(again.status == 0, "\(again.stderr.suffix(1500))")
+                    let after = try await RotationTests.activeKeys(fleet)
+                    #expect(after.count == 1 && !oldKeys.contains(after[0]), "one Active key, the new one: \(after)")
+                    let finalAudit = try await runCommand(
+                        [ResumeTests.binary.path, "audit"] + common + ["--ledger", auditLedger, "--fail-on", "error"],
+                        environment: fleet.environment)
+                    #expect(
+                        finalAudit.status == 0, "\(String(decoding: finalAudit.stdout, as: UTF8.self).prefix(2000))")
+                    ledgerFolder = saved
                 }
-                let full = try await runWithLedgerDisk(
-                    fleet, arguments: ["rotate"] + common + ["--ledger", "\(disk)/fleetstrap.db"], disk: disk,
-                    saved: saved,
-                    kilobytes: used / 1024 + margin, keepingFiles: true)
-                print("rotation, disk full (\(margin) KB of room): exit \(full.status); \(full.stderr.suffix(1200))")
-                #expect(full.status == 3, "\(full.stderr.suffix(800))")
+                // An audit whose ledger's disk is too small stops too: exit 3, the reason said once, no raw SQLite
+                // error.
+                let auditDisk = folder("audit-disk")
+                let auditSaved = folder("audit-saved")
+                let auditFull = try await runWithLedgerDisk(
+                    fleet, arguments: ["audit"] + common + ["--ledger", "\(auditDisk)/audit.db"], disk: auditDisk,
+                    saved: auditSaved,
+                    kilobytes: 200)
+                print("audit, disk full: exit \(auditFull.status); \(auditFull.stderr.suffix(600))")
+                #expect(auditFull.status == 3, "\(auditFull.stderr.suffix(800))")
                 #expect(
-                    !full.stderr.contains("Fatal error") && !full.stderr.contains("SQLite error"),
-                    "\(full.stderr.suffix(800))")
+                    !auditFull.stderr.contains("SQLite error") && !auditFull.stderr.contains("Fatal error"),
+                    "\(auditFull.stderr.suffix(800))")
                 #expect(
-                    full.stderr.contains("stopped: cannot write the ledger") && full.stderr.contains("its disk is full")
-                )
-                #expect(try await RotationTests.activeKeys(fleet).starts(with: oldKeys), "the old key stays Active")
-                let savedLedger = try Ledger(path: "\(saved)/fleetstrap.db")
-                #expect(try savedLedger.integrityCheck() == "ok")
-                let rotation = try savedLedger.runs().first { $0.command == "rotate" && $0.outcome != .succeeded }
-                #expect(
-                    rotation.map { $0.outcome == .stopped || $0.outcome == .running } ?? true,
-                    "\(String(describing: rotation))")
-
-                // Every cluster fetches with an Active key: an audit (into a ledger of its own) finds nothing critical.
-                let audit = try await runCommand(
-                    [ResumeTests.binary.path, "audit"] + common + [
-                        "--ledger", auditLedger, "--output", "json", "--fail-on", "critical",
-                    ],
-                    environment: fleet.environment)
-                #expect(
-                    audit.status == 0,
-                    "no critical finding: \(String(decoding: audit.stdout, as: UTF8.self).prefix(2000))")
-
-                // Room again: the rotation resumes (or, stopped before it began, runs anew) and completes.
-                let again = try await runCommand(
-                    [ResumeTests.binary.path, "rotate"] + common + ["--ledger", "\(saved)/fleetstrap.db"]
-                        + (rotation == nil ? [] : ["--resume-last"]),
-                    environment: fleet.environment)
-                #expect(again.status == 0, "\(again.stderr.suffix(1500))")
-                let after = try await RotationTests.activeKeys(fleet)
-                #expect(after.count == 1 && !oldKeys.contains(after[0]), "one Active key, the new one: \(after)")
-                let finalAudit = try await runCommand(
-                    [ResumeTests.binary.path, "audit"] + common + ["--ledger", auditLedger, "--fail-on", "error"],
-                    environment: fleet.environment)
-                #expect(finalAudit.status == 0, "\(String(decoding: finalAudit.stdout, as: UTF8.self).prefix(2000))")
-                ledgerFolder = saved
+                    ["its disk is full", "cannot open the ledger", "refused a write"].contains {
+                        auditFull.stderr.contains($0)
+                    })
+                Self.record(
+                    Row(
+                        fault: "the ledger's disk full during a rotation, twice (stopped, exit 3), then resumed",
+                        clusters: Self.clusters,
+                        succeeded: Self.clusters, failedAsExpected: 0, lost: 0,
+                        seconds: (ContinuousClock.now - started).seconds))
             }
-            // An audit whose ledger's disk is too small stops too: exit 3, the reason said once, no raw SQLite error.
-            let auditDisk = folder("audit-disk")
-            let auditSaved = folder("audit-saved")
-            let auditFull = try await runWithLedgerDisk(
-                fleet, arguments: ["audit"] + common + ["--ledger", "\(auditDisk)/audit.db"], disk: auditDisk,
-                saved: auditSaved,
-                kilobytes: 200)
-            print("audit, disk full: exit \(auditFull.status); \(auditFull.stderr.suffix(600))")
-            #expect(auditFull.status == 3, "\(auditFull.stderr.suffix(800))")
-            #expect(
-                !auditFull.stderr.contains("SQLite error") && !auditFull.stderr.contains("Fatal error"),
-                "\(auditFull.stderr.suffix(800))")
-            #expect(
-                ["its disk is full", "cannot open the ledger", "refused a write"].contains {
-                    auditFull.stderr.contains($0)
-                })
-            await fleet.stop()
-            Self.record(
-                Row(
-                    fault: "the ledger's disk full during a rotation, twice (stopped, exit 3), then resumed",
-                    clusters: Self.clusters,
-                    succeeded: Self.clusters, failedAsExpected: 0, lost: 0,
-                    seconds: (ContinuousClock.now - started).seconds))
         }
 
         /// Enough for the ledger's schema and the first clusters, not for a whole run of 8.
@@ -394,41 +411,44 @@ extension LabFleetSuites {
         @Test(.enabled(if: mountsAvailable, Comment(rawValue: mountsReason)))
         func aReadOnlyLedgerRefusesToStartAndChangesNothing() async throws {
             let started = ContinuousClock.now
-            let fleet = try await LabFleet.start(
-                accounts: 2, clusters: Self.clusters, transports: ["ssh", "https-token"])
-            let disk = fleet.fixture.directory.appendingPathComponent("ledger-disk").path
-            let saved = fleet.fixture.directory.appendingPathComponent("ledger-saved").path
-            try FileManager.default.createDirectory(atPath: disk, withIntermediateDirectories: true)
-            _ = try Ledger(path: "\(disk)/fleetstrap.db")  // an existing ledger, on a disk then remounted read-only
-            let common = [
-                "-f", fleet.inventoryPath, "--state-dir", fleet.stateDirectory, "--no-reports", "--wait-timeout", "60s",
-            ]
-            let result = try await runWithLedgerDisk(
-                fleet, arguments: ["bootstrap"] + common + ["--ledger", "\(disk)/fleetstrap.db"], disk: disk,
-                saved: saved, kilobytes: 4096,
-                readOnly: true)
-            print("read-only: exit \(result.status); \(result.stderr.suffix(800))")
-            #expect(result.status == 3, "could not start: \(result.stderr)")
-            #expect(
-                result.stderr.contains("ledger") && result.stderr.lowercased().contains("read-only"), "\(result.stderr)"
-            )
-            let counters = fleet.fixture.lab.counters()
-            #expect(
-                (counters.operations["kubernetes:patch"] ?? 0) == 0
-                    && (counters.operations["iam:UploadSSHPublicKey"] ?? 0) == 0, "nothing done")
-            #expect(try await addedTwice(fleet).isEmpty)
-            for repository in fleet.inventory.repositories {
-                let bare = fleet.bareRepository(
-                    repository.codecommitName, account: fleet.fixture.lab.info.accounts[repository.account]!)
-                let log = try await GitCLI.output(["-C", bare, "log", "--oneline", "--branches"])
-                #expect(!log.contains("Add Flux"), "no commit: \(log)")
+            try await LabFleet.with(
+                accounts: 2, clusters: Self.clusters, transports: ["ssh", "https-token"]
+            ) { fleet in
+                let disk = fleet.fixture.directory.appendingPathComponent("ledger-disk").path
+                let saved = fleet.fixture.directory.appendingPathComponent("ledger-saved").path
+                try FileManager.default.createDirectory(atPath: disk, withIntermediateDirectories: true)
+                _ = try Ledger(path: "\(disk)/fleetstrap.db")  // an existing ledger, on a disk then remounted read-only
+                let common = [
+                    "-f", fleet.inventoryPath, "--state-dir", fleet.stateDirectory, "--no-reports", "--wait-timeout",
+                    "60s",
+                ]
+                let result = try await runWithLedgerDisk(
+                    fleet, arguments: ["bootstrap"] + common + ["--ledger", "\(disk)/fleetstrap.db"], disk: disk,
+                    saved: saved, kilobytes: 4096,
+                    readOnly: true)
+                print("read-only: exit \(result.status); \(result.stderr.suffix(800))")
+                #expect(result.status == 3, "could not start: \(result.stderr)")
+                #expect(
+                    result.stderr.contains("ledger") && result.stderr.lowercased().contains("read-only"),
+                    "\(result.stderr)"
+                )
+                let counters = fleet.fixture.lab.counters()
+                #expect(
+                    (counters.operations["kubernetes:patch"] ?? 0) == 0
+                        && (counters.operations["iam:UploadSSHPublicKey"] ?? 0) == 0, "nothing done")
+                #expect(try await addedTwice(fleet).isEmpty)
+                for repository in fleet.inventory.repositories {
+                    let bare = fleet.bareRepository(
+                        repository.codecommitName, account: fleet.fixture.lab.info.accounts[repository.account]!)
+                    let log = try await GitCLI.output(["-C", bare, "log", "--oneline", "--branches"])
+                    #expect(!log.contains("Add Flux"), "no commit: \(log)")
+                }
+                Self.record(
+                    Row(
+                        fault: "the ledger's disk read-only (refused, exit 3)", clusters: Self.clusters, succeeded: 0,
+                        failedAsExpected: 0, lost: 0,
+                        seconds: (ContinuousClock.now - started).seconds))
             }
-            await fleet.stop()
-            Self.record(
-                Row(
-                    fault: "the ledger's disk read-only (refused, exit 3)", clusters: Self.clusters, succeeded: 0,
-                    failedAsExpected: 0, lost: 0,
-                    seconds: (ContinuousClock.now - started).seconds))
         }
 
         static func record(_ row: Row) {

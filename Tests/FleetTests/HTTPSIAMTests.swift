@@ -22,58 +22,60 @@ extension LabFleetSuites {
             config.controllers = .init(deploymentDelay: "100ms")
             config.roles.append(.init(name: "flux-source", account: "prod", trust: [], webIdentity: true))
             config.clusters[0].version = "1.34"  // Flux 2.9 wants Kubernetes 1.34 or newer
-            let fixture = try await LabFixture(ssh: false, config: config)
-            let manifests = fixture.directory.appendingPathComponent("flux-v2.9.0.yaml").path
-            try Self.minimalManifests.write(toFile: manifests, atomically: true, encoding: .utf8)
-            let port = try #require(fixture.lab.info.endpoint.split(separator: ":").last)
-            let inventoryPath = fixture.directory.appendingPathComponent("fleet.yaml").path
-            try """
-            apiVersion: fleetstrap.io/v1
-            kind: Fleet
-            defaults:
-              flux:
-                version: 2.9.0
-                components: [source-controller, kustomize-controller]
-                manifests: {path: \(manifests)}
-                serviceAccountRoles: {sourceController: "arn:aws:iam::111111111111:role/flux-source"}
-            accounts:
-              - {name: prod, id: "111111111111", roleArn: "arn:aws:iam::111111111111:role/fleetstrap", region: \
-            eu-west-1}
-            repositories:
-              - {name: fleet-prod, account: prod, region: eu-west-1, codecommit: fleet-prod, transport: https, \
-            endpoint: "127.0.0.1:\(port)"}
-            clusters:
-              - {name: prod-a, account: prod, region: eu-west-1, repository: fleet-prod}
+            try await withLab(ssh: false, config: config) { fixture in
+                let manifests = fixture.directory.appendingPathComponent("flux-v2.9.0.yaml").path
+                try Self.minimalManifests.write(toFile: manifests, atomically: true, encoding: .utf8)
+                let port = try #require(fixture.lab.info.endpoint.split(separator: ":").last)
+                let inventoryPath = fixture.directory.appendingPathComponent("fleet.yaml").path
+                try """
+                apiVersion: fleetstrap.io/v1
+                kind: Fleet
+                defaults:
+                  flux:
+                    version: 2.9.0
+                    components: [source-controller, kustomize-controller]
+                    manifests: {path: \(manifests)}
+                    serviceAccountRoles: {sourceController: "arn:aws:iam::111111111111:role/flux-source"}
+                accounts:
+                  - {name: prod, id: "111111111111", roleArn: "arn:aws:iam::111111111111:role/fleetstrap", region: \
+                eu-west-1}
+                repositories:
+                  - {name: fleet-prod, account: prod, region: eu-west-1, codecommit: fleet-prod, transport: https, \
+                endpoint: "127.0.0.1:\(port)"}
+                clusters:
+                  - {name: prod-a, account: prod, region: eu-west-1, repository: fleet-prod}
 
-            """.write(toFile: inventoryPath, atomically: true, encoding: .utf8)
-            let inventory = try InventoryLoader.load(path: inventoryPath)
-            var configuration = try AWSClient.Configuration.environment(fixture.lab.environment)
-            configuration.random = { 0 }
-            let context = try FleetContext(
-                inventory: inventory, aws: AWSClient(configuration: configuration),
-                baseCredentials: fixture.operatorCredentials,
-                ledger: try Ledger(path: fixture.directory.appendingPathComponent("fleetstrap.db").path),
-                stateDirectory: fixture.directory.appendingPathComponent("state").path,
-                wait: WaitSettings(timeout: .seconds(30), poll: .seconds(1)), environment: fixture.lab.environment)
-            let settings = RunSettings(
-                parallel: 1, waves: [.percent(100)], maxFailures: .count(0), clusterTimeoutSeconds: 60)
-            let run = try await FleetRun(context: context, settings: settings)
-                .start(
-                    command: "bootstrap", clusters: inventory.clusters, inventoryPath: inventoryPath,
-                    inventoryDigest: "test", progress: { _ in })
-            #expect(run.outcome == .succeeded, "\(run.failed)")
-            let actions = try #require(run.plans["prod-a"])
-            #expect(!actions.contains(.writeSecret), "IAM over HTTPS needs no secret")
-            let kube = try await fixture.connect()
-            let repository = try await kube.get(Self.gitRepositoryPath)
-            #expect(repository?[path: "spec.provider"]?.string == "aws" && repository?[path: "spec.secretRef"] == nil)
-            #expect(repository?[path: "status.artifact.revision"]?.string?.hasPrefix("main@sha1:") == true)
-            let serviceAccount = try await kube.get("/api/v1/namespaces/flux-system/serviceaccounts/source-controller")
-            #expect(
-                serviceAccount?["metadata"]?["annotations"]?["eks.amazonaws.com/role-arn"]?.string
-                    == "arn:aws:iam::111111111111:role/flux-source")
-            #expect(try await kube.call("/api/v1/namespaces/flux-system/secrets/flux-system").status == 404)
-            await fixture.stop()
+                """.write(toFile: inventoryPath, atomically: true, encoding: .utf8)
+                let inventory = try InventoryLoader.load(path: inventoryPath)
+                var configuration = try AWSClient.Configuration.environment(fixture.lab.environment)
+                configuration.random = { 0 }
+                let context = try await FleetContext(
+                    inventory: inventory, aws: AWSClient(configuration: configuration),
+                    baseCredentials: fixture.operatorCredentials,
+                    ledger: try Ledger(path: fixture.directory.appendingPathComponent("fleetstrap.db").path),
+                    stateDirectory: fixture.directory.appendingPathComponent("state").path,
+                    wait: WaitSettings(timeout: .seconds(30), poll: .seconds(1)), environment: fixture.lab.environment)
+                let settings = RunSettings(
+                    parallel: 1, waves: [.percent(100)], maxFailures: .count(0), clusterTimeoutSeconds: 60)
+                let run = try await FleetRun(context: context, settings: settings)
+                    .start(
+                        command: "bootstrap", clusters: inventory.clusters, inventoryPath: inventoryPath,
+                        inventoryDigest: "test", progress: { _ in })
+                #expect(run.outcome == .succeeded, "\(run.failed)")
+                let actions = try #require(run.plans["prod-a"])
+                #expect(!actions.contains(.writeSecret), "IAM over HTTPS needs no secret")
+                let kube = try await fixture.connect()
+                let repository = try await kube.get(Self.gitRepositoryPath)
+                #expect(
+                    repository?[path: "spec.provider"]?.string == "aws" && repository?[path: "spec.secretRef"] == nil)
+                #expect(repository?[path: "status.artifact.revision"]?.string?.hasPrefix("main@sha1:") == true)
+                let serviceAccount = try await kube.get(
+                    "/api/v1/namespaces/flux-system/serviceaccounts/source-controller")
+                #expect(
+                    serviceAccount?["metadata"]?["annotations"]?["eks.amazonaws.com/role-arn"]?.string
+                        == "arn:aws:iam::111111111111:role/flux-source")
+                #expect(try await kube.call("/api/v1/namespaces/flux-system/secrets/flux-system").status == 404)
+            }
         }
 
         static let gitRepositoryPath =

@@ -44,22 +44,28 @@ struct LabFleet {
         config.controllers = .init(deploymentDelay: "100ms")
         config.faults = faults
         let fixture = try await LabFixture(ssh: true, config: config)
-        var text = LabInventory.render(
-            config, sshPort: fixture.lab.info.sshPort, fluxVersion: "2.4.0", manifests: manifests,
-            transports: transports, info: fixture.lab.info)
-        if let rollout {
-            // Replace the generated rollout block.
-            let start = text.range(of: "  rollout:\n")!
-            let end = text.range(of: "accounts:\n")!
-            text.replaceSubrange(start.lowerBound..<end.lowerBound, with: rollout)
+        do {
+            var text = LabInventory.render(
+                config, sshPort: fixture.lab.info.sshPort, fluxVersion: "2.4.0", manifests: manifests,
+                transports: transports, info: fixture.lab.info)
+            if let rollout {
+                // Replace the generated rollout block.
+                let start = text.range(of: "  rollout:\n")!
+                let end = text.range(of: "accounts:\n")!
+                text.replaceSubrange(start.lowerBound..<end.lowerBound, with: rollout)
+            }
+            let inventoryPath = fixture.directory.appendingPathComponent("fleet.yaml").path
+            try text.write(toFile: inventoryPath, atomically: true, encoding: .utf8)
+            let inventory = try InventoryLoader.load(path: inventoryPath)
+            return LabFleet(
+                fixture: fixture, inventory: inventory, inventoryPath: inventoryPath,
+                ledgerPath: fixture.directory.appendingPathComponent("fleetstrap.db").path,
+                stateDirectory: fixture.directory.appendingPathComponent("state").path)
+        } catch {
+            // A fleet that could not be made leaves no lab running.
+            await fixture.stop()
+            throw error
         }
-        let inventoryPath = fixture.directory.appendingPathComponent("fleet.yaml").path
-        try text.write(toFile: inventoryPath, atomically: true, encoding: .utf8)
-        let inventory = try InventoryLoader.load(path: inventoryPath)
-        return LabFleet(
-            fixture: fixture, inventory: inventory, inventoryPath: inventoryPath,
-            ledgerPath: fixture.directory.appendingPathComponent("fleetstrap.db").path,
-            stateDirectory: fixture.directory.appendingPathComponent("state").path)
     }
 
     /// Starts a fleet, runs `body` on it and stops it whether `body` returned or threw: a test's lab is gone before
@@ -90,11 +96,13 @@ struct LabFleet {
         return environment
     }
 
-    func context(wait: WaitSettings = WaitSettings(timeout: .seconds(30), poll: .seconds(1))) throws -> FleetContext {
+    func context(wait: WaitSettings = WaitSettings(timeout: .seconds(30), poll: .seconds(1))) async throws
+        -> FleetContext
+    {
         try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
         var configuration = try AWSClient.Configuration.environment(fixture.lab.environment)
         configuration.random = { 0 }
-        return try FleetContext(
+        return try await FleetContext(
             inventory: inventory, aws: AWSClient(configuration: configuration),
             baseCredentials: fixture.operatorCredentials,
             ledger: try Ledger(path: ledgerPath), stateDirectory: stateDirectory, wait: wait, environment: environment)

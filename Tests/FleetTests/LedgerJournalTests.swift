@@ -7,12 +7,12 @@ import Testing
 
 @Suite("Ledger: the step journal")
 struct LedgerJournalTests {
-    @Test func aStartedStepIsTheClustersCurrentStep() throws {
+    @Test func aStartedStepIsTheClustersCurrentStep() async throws {
         let folder = try TemporaryFolder("fleetstrap-journal")
         let ledger = try Ledger(path: folder.file("fleetstrap.db").path)
         let start = Date(timeIntervalSince1970: 1_795_000_000)
         for run in ["run-a", "run-b"] {
-            try ledger.begin(
+            try await ledger.begin(
                 RunRecord(
                     id: run, command: "bootstrap", inventory: "fleet.yaml", inventoryDigest: "d", options: "{}",
                     startedAt: start, outcome: .running),
@@ -21,26 +21,27 @@ struct LedgerJournalTests {
                         runId: run, cluster: $0, account: "prod", repository: "fleet", wave: 0, status: .pending)
                 })
         }
-        func current(_ run: String, _ cluster: String) throws -> String? {
-            try ledger.clusters(run: run).first { $0.cluster == cluster }?.step
+        func current(_ run: String, _ cluster: String) async throws -> String? {
+            try await ledger.clusters(run: run).first { $0.cluster == cluster }?.step
         }
-        try ledger.journal(run: "run-a", cluster: "prod-a", step: "credentials", state: .started, at: start)
-        #expect(try current("run-a", "prod-a") == "credentials")
-        try ledger.journal(
+        try await ledger.journal(run: "run-a", cluster: "prod-a", step: "credentials", state: .started, at: start)
+        #expect(try await current("run-a", "prod-a") == "credentials")
+        try await ledger.journal(
             run: "run-a", cluster: "prod-a", step: "credentials", state: .finished, milliseconds: 12, at: start)
-        #expect(try current("run-a", "prod-a") == "credentials", "an end leaves the current step")
-        try ledger.journal(run: "run-a", cluster: "prod-a", step: "describe", state: .started, at: start)
-        try ledger.journal(
+        #expect(try await current("run-a", "prod-a") == "credentials", "an end leaves the current step")
+        try await ledger.journal(run: "run-a", cluster: "prod-a", step: "describe", state: .started, at: start)
+        try await ledger.journal(
             run: "run-a", cluster: "prod-a", step: "describe", state: .failed, detail: "refused", milliseconds: 40,
             at: start)
-        #expect(try current("run-a", "prod-a") == "describe")
-        #expect(try current("run-a", "prod-b") == nil && current("run-b", "prod-a") == nil, "no other cluster or run")
-        let steps = try ledger.steps(run: "run-a", cluster: "prod-a")
+        #expect(try await current("run-a", "prod-a") == "describe")
+        #expect(try await current("run-a", "prod-b") == nil, "no other cluster")
+        #expect(try await current("run-b", "prod-a") == nil, "no other run")
+        let steps = try await ledger.steps(run: "run-a", cluster: "prod-a")
         #expect(
             steps.map { "\($0.step):\($0.state.rawValue)" } == [
                 "credentials:started", "credentials:finished", "describe:started", "describe:failed",
             ])
         #expect(steps.last?.detail == "refused" && steps.last?.milliseconds == 40)
-        #expect(try ledger.integrityCheck() == "ok")
+        #expect(try await ledger.integrityCheck() == "ok")
     }
 }

@@ -25,7 +25,7 @@ extension LabFleetSuites {
         @Test(.enabled(if: LabFleet.sshAvailable, Comment(rawValue: LabFleet.sshReason)))
         func anIdentityOf40ClustersIn2RepositoriesIsRotated() async throws {
             try await LabFleet.with(accounts: 1, clusters: 40, repositoriesPerAccount: 2) { fleet in
-                let context = try fleet.context()
+                let context = try await fleet.context()
                 try await Self.bootstrap(fleet, context)
                 let oldKey = try #require(try await Self.activeKeys(fleet).first)
                 let headsBefore = try await Self.heads(fleet)
@@ -60,8 +60,8 @@ extension LabFleetSuites {
                         log.split(separator: "\n").count == 1
                             && log.hasPrefix("Rotate the SSH key of flux-prod to \(newKey)"), "\(repository): \(log)")
                 }
-                #expect(try context.ledger.rotations(run: summary.run.runID).first?.state == .retired)
-                #expect(try context.ledger.integrityCheck() == "ok")
+                #expect(try await context.ledger.rotations(run: summary.run.runID).first?.state == .retired)
+                #expect(try await context.ledger.integrityCheck() == "ok")
             }
         }
 
@@ -71,11 +71,11 @@ extension LabFleetSuites {
         @Test(.enabled(if: LabFleet.sshAvailable, Comment(rawValue: LabFleet.sshReason)))
         func aHolderNotYetPreparedWhenTheRunStoppedIsRotatedOnResume() async throws {
             try await LabFleet.with(accounts: 2, clusters: 4) { fleet in
-                let context = try fleet.context()
+                let context = try await fleet.context()
                 // staging's new key cannot be uploaded: its holder is left without a rotation record in the run.
                 let (first, stagingBefore) = try await Self.rotationWithStagingRefused(fleet, context)
                 // As if the run had been killed before staging's turn: no rotation of it recorded at all.
-                #expect(
+                await #expect(
                     try context.ledger.rotations(run: first.run.runID).map(\.identity).sorted() == [
                         "flux-prod", "flux-staging",
                     ])
@@ -88,7 +88,7 @@ extension LabFleetSuites {
                     ],
                     input: Data())
                 #expect(removal.status == 0, "\(removal.stderr)")
-                #expect(try context.ledger.rotations(run: first.run.runID).map(\.identity) == ["flux-prod"])
+                #expect(try await context.ledger.rotations(run: first.run.runID).map(\.identity) == ["flux-prod"])
 
                 try await fleet.fixture.lab.setFaults(LabFaults())
                 let resumed = try await RotationRun(
@@ -102,7 +102,7 @@ extension LabFleetSuites {
                 }.map(\.keyID)
                 #expect(stagingAfter.count == 1 && stagingAfter != stagingBefore, "\(stagingBefore) -> \(stagingAfter)")
                 #expect(resumed.run.outcome == .succeeded, "\(resumed.run.failed)")
-                #expect(try context.ledger.integrityCheck() == "ok")
+                #expect(try await context.ledger.integrityCheck() == "ok")
             }
         }
 
@@ -113,7 +113,7 @@ extension LabFleetSuites {
         @Test(.enabled(if: LabFleet.sshAvailable, Comment(rawValue: LabFleet.sshReason)))
         func aKeyIAMTookBeforeTheRunStoppedIsTheNewKeyNotAnOldOne() async throws {
             try await LabFleet.with(accounts: 2, clusters: 4) { fleet in
-                let context = try fleet.context()
+                let context = try await fleet.context()
                 let (first, stagingBefore) = try await Self.rotationWithStagingRefused(fleet, context)
                 try await fleet.fixture.lab.setFaults(LabFaults())
                 // The stopping point: staging's new key uploaded, its private half still pending in the key store.
@@ -146,7 +146,7 @@ extension LabFleetSuites {
         @Test(.enabled(if: LabFleet.sshAvailable, Comment(rawValue: LabFleet.sshReason)))
         func aClusterThatCannotUseTheNewKeyIsRolledBackAndResumeFinishes() async throws {
             try await LabFleet.with(accounts: 1, clusters: 6) { fleet in
-                let context = try fleet.context()
+                let context = try await fleet.context()
                 try await Self.bootstrap(fleet, context)
                 let oldKey = try #require(try await Self.activeKeys(fleet).first)
                 // prod-0003 can only authenticate with the old key.
@@ -169,9 +169,9 @@ extension LabFleetSuites {
                     let user = GitURL.parts(source[path: "spec.url"]?.string ?? "")?.user
                     #expect(user == (cluster.name == "prod-0003" ? oldKey : newKey), "\(cluster.name)")
                 }
-                let records = try context.ledger.clusters(run: first.run.runID)
+                let records = try await context.ledger.clusters(run: first.run.runID)
                 #expect(records.first { $0.cluster == "prod-0003" }?.status == .failed)
-                #expect(try context.ledger.rotations(run: first.run.runID).first?.state == .partial)
+                #expect(try await context.ledger.rotations(run: first.run.runID).first?.state == .partial)
 
                 // The fault lifted, the run resumed: the last cluster switches and the old key retires.
                 try await fleet.fixture.lab.setFaults(LabFaults())
@@ -181,14 +181,14 @@ extension LabFleetSuites {
                 #expect(resumed.run.outcome == .succeeded, "\(resumed.run.failed) \(resumed.identities)")
                 #expect(resumed.identities.first?.state == .rotated)
                 #expect(try await Self.activeKeys(fleet) == [newKey])
-                #expect(try context.ledger.integrityCheck() == "ok")
+                #expect(try await context.ledger.integrityCheck() == "ok")
             }
         }
 
         @Test(.enabled(if: LabFleet.sshAvailable, Comment(rawValue: LabFleet.sshReason)))
         func olderThanSkipsYoungKeysAndTheFiveKeyLimitIsRefusedUnlessPruned() async throws {
             try await LabFleet.with(accounts: 1, clusters: 2) { fleet in
-                let context = try fleet.context()
+                let context = try await fleet.context()
                 try await Self.bootstrap(fleet, context)
                 let oldKey = try #require(try await Self.activeKeys(fleet).first)
 
@@ -259,7 +259,7 @@ extension LabFleetSuites {
         @Test(.enabled(if: LabFleet.sshAvailable, Comment(rawValue: LabFleet.sshReason)))
         func aClusterWithoutFluxIsToldToBootstrapFirst() async throws {
             try await LabFleet.with(accounts: 1, clusters: 2) { fleet in
-                let context = try fleet.context()
+                let context = try await fleet.context()
                 let first = try #require(fleet.inventory.clusters.first)
                 let run = try await FleetRun(context: context, settings: Self.settings).start(
                     command: "bootstrap", clusters: [first], inventoryPath: fleet.inventoryPath,
@@ -371,7 +371,7 @@ extension LabFleetSuites {
         @Test(.enabled(if: LabFleet.sshAvailable, Comment(rawValue: LabFleet.sshReason)))
         func anHTTPSTokenRepositoryGetsANewCredentialAndTheOldOneRetires() async throws {
             try await LabFleet.with(accounts: 1, clusters: 4, transports: ["https-token"]) { started in
-                let context = try started.context()
+                let context = try await started.context()
                 try await RotationTests.bootstrap(started, context)
 
                 // With the password in the environment there is nowhere to keep a new one: refused, nothing made.
@@ -404,7 +404,7 @@ extension LabFleetSuites {
                     fixture: started.fixture, inventory: try InventoryLoader.load(path: started.inventoryPath),
                     inventoryPath: started.inventoryPath,
                     ledgerPath: started.ledgerPath, stateDirectory: started.stateDirectory)
-                let fileContext = try fleet.context()
+                let fileContext = try await fleet.context()
 
                 let summary = try await RotationRun(
                     context: fileContext, settings: RotationTests.settings, rotation: RotationSettings()
@@ -439,9 +439,10 @@ extension LabFleetSuites {
                     _ = try await RotationTests.fetchNow(kube)
                 }
                 // fleetstrap itself reaches the repository with the new pair, and finds nothing to do.
-                let again = try await FleetRun(context: try fleet.context(), settings: RotationTests.settings).start(
-                    command: "bootstrap", clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath,
-                    inventoryDigest: "test", progress: { _ in })
+                let again = try await FleetRun(context: try await fleet.context(), settings: RotationTests.settings)
+                    .start(
+                        command: "bootstrap", clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath,
+                        inventoryDigest: "test", progress: { _ in })
                 #expect(again.outcome == .succeeded, "\(again.failed)")
                 #expect(again.plans.values.allSatisfy { $0.isEmpty }, "\(again.plans)")
             }

@@ -42,7 +42,7 @@ extension LabFleetSuites {
                 #expect(
                     try await run("bootstrap", ["bootstrap"] + common + ["-v"]) == 0,
                     "\(String(decoding: outputs["bootstrap.stderr"] ?? Data(), as: UTF8.self))")
-                let context = try fleet.context()
+                let context = try await fleet.context()
                 let cluster = try #require(fleet.inventory.clusters.first)
                 let oldKey = try await Self.clusterKey(context, cluster)
                 #expect(

@@ -55,6 +55,25 @@ public final class LabFixture: @unchecked Sendable {
         await lab.stop()
         try? FileManager.default.removeItem(at: directory)
     }
+}
+
+/// Starts a lab, runs `body` with it and stops it whether `body` returned or threw: a test's lab is gone before the
+/// next test starts (a `defer` cannot await the stop).
+public func withLab<T>(
+    ssh: Bool = true, config: LabConfig = LabFixture.config, _ body: (LabFixture) async throws -> T
+) async throws -> T {
+    let fixture = try await LabFixture(ssh: ssh, config: config)
+    do {
+        let value = try await body(fixture)
+        await fixture.stop()
+        return value
+    } catch {
+        await fixture.stop()
+        throw error
+    }
+}
+
+extension LabFixture {
 
     /// fleetstrap's own AWS client, pointed at the lab as a user would point it (AWS_ENDPOINT_URL, AWS_CA_BUNDLE).
     public func client() throws -> AWSClient {

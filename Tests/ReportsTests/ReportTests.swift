@@ -25,7 +25,7 @@ struct ReportTests {
 
     /// A ledger with one finished run: `count` clusters over two waves, one failed with an error holding HTML, one
     /// named like a script, a rotation and findings; in a folder of its own inside the test's.
-    func seedLedger(count: Int = 6, command: String = "bootstrap", prefix: String = "prod") throws -> (
+    func seedLedger(count: Int = 6, command: String = "bootstrap", prefix: String = "prod") async throws -> (
         Ledger, String, URL
     ) {
         let folder = scratch.file(prefix + "-\(UUID().uuidString)")
@@ -40,21 +40,21 @@ struct ReportTests {
                 runId: id, cluster: name, account: "prod", repository: "fleet-prod", wave: index < 2 ? 0 : 1,
                 status: .pending)
         }
-        try ledger.begin(
+        try await ledger.begin(
             RunRecord(
                 id: id, command: command, inventory: "fleet.yaml", inventoryDigest: "d", options: "{}",
                 startedAt: start, outcome: .running), clusters: records)
         for (index, var record) in records.enumerated() {
             let began = start.addingTimeInterval(Double(index))
             for (step, ms) in [("credentials", 12), ("describe", 40), ("commit", 300)] {
-                try ledger.journal(run: id, cluster: record.cluster, step: step, state: .started, at: began)
-                try ledger.journal(
+                try await ledger.journal(run: id, cluster: record.cluster, step: step, state: .started, at: began)
+                try await ledger.journal(
                     run: id, cluster: record.cluster, step: step, state: .finished, milliseconds: ms, at: began)
             }
             record.startedAt = began
             record.endedAt = began.addingTimeInterval(5 + Double(index))
             if index == 1 || record.cluster == Self.hostile {
-                try ledger.journal(
+                try await ledger.journal(
                     run: id, cluster: record.cluster, step: "wait", state: .failed,
                     detail: "<b>Ready=False</b> & \"quoted\"", milliseconds: 900, at: began)
                 record.status = .failed
@@ -65,15 +65,15 @@ struct ReportTests {
                 record.revision = "main@sha1:" + String(repeating: "ab", count: 20)
                 record.keyId = "APKAEXAMPLE000000001"
             }
-            try ledger.finish(cluster: record)
+            try await ledger.finish(cluster: record)
         }
-        try ledger.event(run: id, "uploaded SSH key APKAEXAMPLE000000001 for flux-prod", at: start)
-        try ledger.record(
+        try await ledger.event(run: id, "uploaded SSH key APKAEXAMPLE000000001 for flux-prod", at: start)
+        try await ledger.record(
             rotation: RotationRecord(
                 runId: id, identity: "flux-prod", kind: .ssh, account: "111111111111", iamUser: "flux-prod",
                 oldKeyIds: ["APKAOLD0000000000001"],
                 newKeyId: "APKAEXAMPLE000000001", newFingerprint: "aa:bb", state: .retired, startedAt: start))
-        try ledger.record(auditKeys: [
+        try await ledger.record(auditKeys: [
             AuditKeyRecord(
                 runId: id, identity: "flux-prod", iamUser: "flux-prod", keyId: "APKAOLD0000000000001",
                 status: "Inactive", uploadedAt: start.addingTimeInterval(-100 * 86_400), fingerprint: "aa:bb"),
@@ -81,7 +81,7 @@ struct ReportTests {
                 runId: id, identity: "flux-prod", iamUser: "flux-prod", keyId: "APKAEXAMPLE000000001", status: "Active",
                 uploadedAt: start.addingTimeInterval(-86_400), fingerprint: "cc:dd"),
         ])
-        try ledger.record(findings: [
+        try await ledger.record(findings: [
             FindingRecord(
                 runId: id, severity: .critical, code: "key.unknown", subject: Self.hostile, cluster: Self.hostile,
                 identity: nil, message: "a key <i>nobody</i> knows"),
@@ -89,13 +89,13 @@ struct ReportTests {
                 runId: id, severity: .warning, code: "key.limit", subject: "flux-prod", cluster: nil,
                 identity: "flux-prod", message: "5 keys"),
         ])
-        try ledger.finish(run: id, outcome: .failed, at: start.addingTimeInterval(60))
+        try await ledger.finish(run: id, outcome: .failed, at: start.addingTimeInterval(60))
         return (ledger, id, folder)
     }
 
-    @Test func everyFormatRendersAndTheJSONFollowsTheSchema() throws {
-        let (ledger, id, folder) = try seedLedger()
-        let report = try ReportBuilder.build(
+    @Test func everyFormatRendersAndTheJSONFollowsTheSchema() async throws {
+        let (ledger, id, folder) = try await seedLedger()
+        let report = try await ReportBuilder.build(
             [(ledger, id)], placements: ["prod-0001": .init(region: "eu-west-1", labels: ["env": "prod"])])
         #expect(
             report.summary.clusters == 6 && report.summary.succeeded == 4 && report.summary.failed == 2
@@ -161,9 +161,9 @@ struct ReportTests {
         #expect(markdown.contains("| 6 | 4 | 2 | 0 | 0 | 2 |") && markdown.contains("**Failed** (2)"), "\(markdown)")
     }
 
-    @Test func stringsFromTheInventoryAndServersCannotBecomeMarkup() throws {
-        let (ledger, id, _) = try seedLedger()
-        let report = try ReportBuilder.build([(ledger, id)])
+    @Test func stringsFromTheInventoryAndServersCannotBecomeMarkup() async throws {
+        let (ledger, id, _) = try await seedLedger()
+        let report = try await ReportBuilder.build([(ledger, id)])
         let html = try report.html()
         #expect(!html.contains("<script>alert"), "a cluster name became a script element")
         #expect(!html.contains("<img src=x"), "an error message became an element")
@@ -188,10 +188,10 @@ struct ReportTests {
         #expect(!markdown.contains("<script>") && !markdown.contains("<img") && markdown.contains("&lt;img"))
     }
 
-    @Test func theLedgersOfAShardedRunMergeIntoOneReport() throws {
-        let (a, idA, _) = try seedLedger(count: 4, prefix: "east")
-        let (b, idB, _) = try seedLedger(count: 3, prefix: "west")
-        let report = try ReportBuilder.build([(a, idA), (b, idB)])
+    @Test func theLedgersOfAShardedRunMergeIntoOneReport() async throws {
+        let (a, idA, _) = try await seedLedger(count: 4, prefix: "east")
+        let (b, idB, _) = try await seedLedger(count: 3, prefix: "west")
+        let report = try await ReportBuilder.build([(a, idA), (b, idB)])
         #expect(report.runs.map(\.id) == [idA, idB])
         #expect(report.summary.clusters == 7)
         #expect(
@@ -242,8 +242,8 @@ struct ReportTests {
 
     @Test
     func aBrowserDrawsThePageWithItsClusters() async throws {
-        let (ledger, id, folder) = try seedLedger(count: 40)
-        let report = try ReportBuilder.build([(ledger, id)])
+        let (ledger, id, folder) = try await seedLedger(count: 40)
+        let report = try await ReportBuilder.build([(ledger, id)])
         let paths = try ReportWriter.write(report, formats: [.html], to: folder.path)
         let browser = try #require(Self.chromium, "Chromium is not installed: scripts/install-deps.sh installs it")
         let flags = [

@@ -33,7 +33,7 @@ public struct FleetAudit: Sendable {
         progress: @escaping @Sendable (ProgressEvent) -> Void
     ) async throws -> AuditReport {
         let runID = RunDriver.newRunID(prefix: "audit", now())
-        try context.ledger.begin(
+        try await context.ledger.begin(
             RunRecord(
                 id: runID, command: "audit", inventory: inventoryPath, inventoryDigest: inventoryDigest, options: "{}",
                 startedAt: now(), outcome: .running),
@@ -67,7 +67,7 @@ public struct FleetAudit: Sendable {
                 ledgerFailure: health.error)
         } onStop: { reason, _ in
             if reason != .interrupted {
-                try? context.ledger.event(run: runID, level: .error, "the audit stopped: \(reason.description)")
+                try? await context.ledger.event(run: runID, level: .error, "the audit stopped: \(reason.description)")
                 progress(.stopped(reason: reason.description))
             }
         }
@@ -78,10 +78,10 @@ public struct FleetAudit: Sendable {
             findings: findings.sorted { ($0.severity, $0.subject) > ($1.severity, $1.subject) })
         if let failure = health.error {
             report.ledgerFailure = failure.description
-            try? context.ledger.finish(run: runID, outcome: .stopped, at: now())
+            try? await context.ledger.finish(run: runID, outcome: .stopped, at: now())
             return report
         }
-        try context.ledger.record(
+        try await context.ledger.record(
             auditKeys: identities.flatMap { set in
                 set.keys.map {
                     AuditKeyRecord(
@@ -89,14 +89,14 @@ public struct FleetAudit: Sendable {
                         uploadedAt: $0.uploaded, fingerprint: $0.fingerprint)
                 }
             })
-        try context.ledger.record(
+        try await context.ledger.record(
             findings: report.findings.map {
                 FindingRecord(
                     runId: runID, severity: $0.severity, code: $0.code.rawValue, subject: $0.subject,
                     cluster: $0.cluster, identity: $0.identity, message: $0.message)
             })
         let outcome = driver.outcome()
-        try context.ledger.finish(run: runID, outcome: outcome, at: now())
+        try await context.ledger.finish(run: runID, outcome: outcome, at: now())
         return report
     }
 
@@ -146,7 +146,7 @@ public struct FleetAudit: Sendable {
             record.errorMessage = result.0.error ?? result.1.map { "\($0.code.rawValue): \($0.message)" }.first
             record.errorClass = result.0.error != nil ? "audit.unreachable" : result.1.map(\.code.rawValue).first
             record.endedAt = audit.now()
-            health.journal { try context.ledger.finish(cluster: record) }
+            await health.journal { try await context.ledger.finish(cluster: record) }
             progress(.clusterFinished(record, []))
             return result
         }

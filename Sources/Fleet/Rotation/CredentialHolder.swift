@@ -178,14 +178,14 @@ struct HolderCredentials: Sendable {
     func deleteRetired(_ held: [HeldCredential], usedBy: [String: [String]], runID: String?) async throws -> [String] {
         var deleted: [String] = []
         for credential in held where !credential.active {
-            let retired = try context.ledger.retiredAt(keyID: credential.id)
+            let retired = try await context.ledger.retiredAt(keyID: credential.id)
             let pastGrace = retired.map { now.timeIntervalSince($0) >= settings.graceSeconds } ?? false
             let prunable = settings.pruneInactive && (usedBy[credential.id] ?? []).isEmpty
             guard pastGrace || prunable else { continue }
             try await delete(credential.id)
             if let runID {
                 let why = pastGrace ? "retired more than the grace period ago" : "--prune-inactive, no cluster uses it"
-                try? context.ledger.event(
+                try? await context.ledger.event(
                     run: runID, "deleted Inactive \(holder.what) \(credential.id) of \(holder.iamUser) (\(why))")
             }
             deleted.append(credential.id)
@@ -220,16 +220,16 @@ struct HolderCredentials: Sendable {
                 try await iam.updateSSHPublicKey(
                     userName: holder.iamUser, keyID: id, status: .inactive, credentials: credentials,
                     account: holder.account)
-                try? context.ledger.markKey(id, deactivatedAt: now)
+                try? await context.ledger.markKey(id, deactivatedAt: now)
             case .repository:
                 try await iam.updateGitCredential(
                     userName: holder.iamUser, id: id, status: .inactive, credentials: credentials,
                     account: holder.account)
             }
-            try? context.ledger.event(run: runID, "\(holder.what) \(id) of \(holder.iamUser) made Inactive")
+            try? await context.ledger.event(run: runID, "\(holder.what) \(id) of \(holder.iamUser) made Inactive")
             if settings.deleteOld {
                 try await delete(id)
-                try? context.ledger.event(
+                try? await context.ledger.event(
                     run: runID, "\(holder.what) \(id) of \(holder.iamUser) deleted (--delete-old)")
             }
         }
@@ -241,7 +241,7 @@ struct HolderCredentials: Sendable {
         case .identity:
             try await iam.deleteSSHPublicKey(
                 userName: holder.iamUser, keyID: id, credentials: credentials, account: holder.account)
-            try? context.ledger.markKey(id, deletedAt: now)
+            try? await context.ledger.markKey(id, deletedAt: now)
         case .repository:
             try await iam.deleteGitCredential(
                 userName: holder.iamUser, id: id, credentials: credentials, account: holder.account)

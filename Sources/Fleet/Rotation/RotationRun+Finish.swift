@@ -48,11 +48,12 @@ extension RotationRun {
             return outcome
         }
         guard rotation.phase == .verified else {
+            let how = rotation.phase == .rolledBack ? "rolled back" : "partially rotated"
             outcome.message =
-                "\(rotation.phase == .rolledBack ? "rolled back" : "partially rotated"): \(rotation.record.detail ?? ""); "
-                + "\(record.oldKeys.joined(separator: ", ")) stay Active; `fleetstrap rotate --resume \(runID)` finishes it"
-            try? context.ledger.record(rotation: rotation.record)
-            try? context.ledger.event(run: runID, level: .warning, "\(holder.name): \(outcome.message)")
+                "\(how): \(rotation.record.detail ?? ""); \(record.oldKeys.joined(separator: ", ")) stay Active; "
+                + "`fleetstrap rotate --resume \(runID)` finishes it"
+            try? await context.ledger.record(rotation: rotation.record)
+            try? await context.ledger.event(run: runID, level: .warning, "\(holder.name): \(outcome.message)")
             return outcome
         }
         // Every cluster fetches with the new credential: the previous secrets go, then the old credentials.
@@ -74,7 +75,7 @@ extension RotationRun {
             }
         }
         for problem in retired.compactMap({ $0 }) {
-            try? context.ledger.event(
+            try? await context.ledger.event(
                 run: runID, level: .warning,
                 "could not delete Secret flux-system-previous on \(problem) (harmless; delete it by hand)")
         }
@@ -85,10 +86,10 @@ extension RotationRun {
             let why = "every cluster is switched, but the old \(holder.what)s could not be made Inactive: \(error)"
             try? rotation.handle(.retireFailed(why))
             outcome.message = why + "; run fleetstrap rotate --resume \(runID)"
-            try? context.ledger.record(rotation: rotation.record)
+            try? await context.ledger.record(rotation: rotation.record)
             return outcome
         }
-        try? context.ledger.record(rotation: rotation.record)
+        try? await context.ledger.record(rotation: rotation.record)
         outcome.state = rotation.outcome
         outcome.message =
             "\(member.clusters.count) clusters switched to \(record.newKeyId); "

@@ -12,14 +12,14 @@ extension RotationRun {
         -> RotationSummary
     {
         lock?.attach(runID: runID)
-        try context.ledger.reopen(run: runID)
-        try context.ledger.event(run: runID, "resumed")
-        let clusterRecords = try context.ledger.clusters(run: runID)
+        try await context.ledger.reopen(run: runID)
+        try await context.ledger.event(run: runID, "resumed")
+        let clusterRecords = try await context.ledger.clusters(run: runID)
         let (candidates, _) = try holders(
             of: clusterRecords.compactMap { context.inventory.cluster(named: $0.cluster) })
         var members: [Member] = []
         var outcomes: [IdentityOutcome] = []
-        let rotations = try context.ledger.rotations(run: runID)
+        let rotations = try await context.ledger.rotations(run: runID)
         for record in rotations {
             guard
                 let (holder, clusters) = candidates.first(where: {
@@ -54,13 +54,13 @@ extension RotationRun {
                     var fingerprint = record.newFingerprint
                     if case .sshKey(let key) = adopted { fingerprint = key.fingerprint }
                     try rotation.handle(.made(credentialID: adopted.id, fingerprint: fingerprint))
-                    try context.ledger.record(rotation: rotation.record)
+                    try await context.ledger.record(rotation: rotation.record)
                     members.append(
                         Member(
                             holder: holder, accountID: accountID, rotation: rotation, credential: adopted,
                             clusters: clusters))
                 } else {
-                    let usedBy = Self.usage(clusters, try context.ledger.lastKeys(clusters: clusters.map(\.name)))
+                    let usedBy = await Self.usage(clusters, try context.ledger.lastKeys(clusters: clusters.map(\.name)))
                     members.append(
                         try await prepare(
                             Plan(
@@ -83,7 +83,7 @@ extension RotationRun {
             guard let accountID = context.inventory.account(named: holder.account)?.id else { continue }
             do {
                 let held = try await credentials(holder, accountID).list()
-                let usedBy = Self.usage(clusters, try context.ledger.lastKeys(clusters: clusters.map(\.name)))
+                let usedBy = await Self.usage(clusters, try context.ledger.lastKeys(clusters: clusters.map(\.name)))
                 members.append(
                     try await prepare(
                         Plan(
@@ -94,7 +94,7 @@ extension RotationRun {
                     IdentityOutcome(
                         identity: holder.name, iamUser: holder.iamUser, state: .refused, oldKeys: [], newKey: nil,
                         clusters: clusters.count, message: "\(error)"))
-                try? context.ledger.event(run: runID, level: .error, "\(holder.name): refused: \(error)")
+                try? await context.ledger.event(run: runID, level: .error, "\(holder.name): refused: \(error)")
             }
         }
         return try await execute(runID: runID, members: members, earlier: outcomes, progress: progress)

@@ -24,7 +24,7 @@ extension RotationRun {
     ) async throws -> RotationSummary {
         let byCluster = Dictionary(
             uniqueKeysWithValues: members.flatMap { member in member.clusters.map { ($0.name, member) } })
-        let records = try context.ledger.clusters(run: runID).filter { byCluster[$0.cluster] != nil }
+        let records = try await context.ledger.clusters(run: runID).filter { byCluster[$0.cluster] != nil }
         var summary = RunSummary(runID: runID, outcome: .running)
         let health = health ?? LedgerHealth(path: context.ledger.path)
         let waveCount = (records.map(\.wave).max() ?? -1) + 1
@@ -57,11 +57,11 @@ extension RotationRun {
             return result
         } onStop: { reason, remaining in
             let waves = remaining.map { wave in records.filter { $0.wave == wave } }
-            summary.recordStop(reason, waves: waves, runID: runID, ledger: context.ledger, progress: progress)
+            await summary.recordStop(reason, waves: waves, runID: runID, ledger: context.ledger, progress: progress)
         }
         var outcomes = earlier
-        let results = Dictionary(
-            uniqueKeysWithValues: ((try? context.ledger.clusters(run: runID)) ?? []).map { ($0.cluster, $0) })
+        let recorded = (try? await context.ledger.clusters(run: runID)) ?? []
+        let results = Dictionary(uniqueKeysWithValues: recorded.map { ($0.cluster, $0) })
         for member in members {
             guard health.error == nil else {
                 // Nothing is retired on the strength of a journal that could not be written.
@@ -78,8 +78,8 @@ extension RotationRun {
         let identityFailed = outcomes.contains { $0.state == .refused || $0.state == .partial }
         summary.ledgerFailure = health.error?.description
         summary.outcome = driver.outcome(otherFailure: identityFailed)
-        try? context.ledger.finish(run: runID, outcome: summary.outcome, at: now())
-        context.saveHostKeys()
+        try? await context.ledger.finish(run: runID, outcome: summary.outcome, at: now())
+        await context.saveHostKeys()
         return RotationSummary(run: summary, identities: outcomes.sorted { $0.identity < $1.identity })
     }
 
@@ -115,7 +115,7 @@ extension RotationRun {
             }
             state.record.status = .running
             state.record.startedAt = run.now()
-            health.journal { try run.context.ledger.update(state.record) }
+            await health.journal { try await run.context.ledger.update(state.record) }
             // After a refused ledger write no cluster is touched.
             guard health.error == nil else { return Switched(record: Self.notStarted(record)) }
             progress(.clusterStarted(record.cluster))
@@ -222,9 +222,12 @@ extension RotationRun {
             }
         }
         // Results.
-        return states.map { state in
-            var state = state
-            guard state.record.status != .notStarted else { return state }
+        var results: [Switched] = []
+        for var state in states {
+            guard state.record.status != .notStarted else {
+                results.append(state)
+                continue
+            }
             state.record.endedAt = now()
             if state.error != nil, Task.isCancelled {
                 // Cut short by Ctrl-C or SIGTERM: neither failed nor done; the identity stays partially rotated with
@@ -249,10 +252,12 @@ extension RotationRun {
             if let storage = state.error.flatMap({ LedgerWriteError.from($0, path: context.ledger.path) }) {
                 state.record.errorClass = storage.errorClass
             }
-            health.journal { try context.ledger.finish(cluster: state.record) }
+            let finished = state.record
+            await health.journal { try await context.ledger.finish(cluster: finished) }
             progress(.clusterFinished(state.record, []))
-            return state
+            results.append(state)
         }
+        return results
     }
 
     /// The old URLs of the clusters rolled back in one repository, in one commit; nil (and an event) when it fails.
@@ -267,7 +272,7 @@ extension RotationRun {
                     "Roll back the SSH key of \(files.count) cluster\(files.count == 1 ? "" : "s") to the previous key")
             return (receipts.first.map { "\(first.repository.branch)@sha1:\($0.commit.hex)" }, writer)
         } catch {
-            try? context.ledger.event(
+            try? await context.ledger.event(
                 run: runID, level: .error, "rollback commit to \(first.repository.name) failed: \(error)")
             return (nil, nil)
         }

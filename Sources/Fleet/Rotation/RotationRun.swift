@@ -133,7 +133,7 @@ public struct RotationRun: Sendable {
         var outcomes: [IdentityOutcome] = refused
         var plans: [Plan] = []
         // What each cluster last ran with, read once for every holder.
-        let known = try context.ledger.lastKeys(clusters: candidates.flatMap { $0.1.map(\.name) })
+        let known = try await context.ledger.lastKeys(clusters: candidates.flatMap { $0.1.map(\.name) })
         // Decide from IAM and the ledger, reading only.
         for (holder, members) in candidates {
             guard let accountID = context.inventory.account(named: holder.account)?.id else { continue }
@@ -143,7 +143,7 @@ public struct RotationRun: Sendable {
                 clusters: members.count, message: "")
             do {
                 let held = try await store.list()
-                let unfinished = try context.ledger.unfinishedRotation(identity: holder.name, kind: holder.kind)
+                let unfinished = try await context.ledger.unfinishedRotation(identity: holder.name, kind: holder.kind)
                 try await store.checkNoForeignRotation(held, usedBy: Self.usage(members, known), unfinished: unfinished)
                 if let unfinished, held.contains(where: { $0.id == unfinished.newKeyId && $0.active }) {
                     plans.append(
@@ -215,7 +215,7 @@ public struct RotationRun: Sendable {
         let waves = settings.waveIndices(count: all.count)
         let options = String(
             decoding: try JSONEncoder().encode(RotateOptions(run: settings, rotation: rotation)), as: UTF8.self)
-        try context.ledger.begin(
+        try await context.ledger.begin(
             RunRecord(
                 id: runID, command: "rotate", inventory: inventoryPath, inventoryDigest: inventoryDigest,
                 options: options, startedAt: now(), outcome: .running),
@@ -225,7 +225,7 @@ public struct RotationRun: Sendable {
                     wave: wave, status: .pending)
             })
         for outcome in outcomes {
-            try? context.ledger.event(
+            try? await context.ledger.event(
                 run: runID, level: outcome.state == .refused ? .error : .info,
                 "\(outcome.identity): \(outcome.state.rawValue): \(outcome.message)")
         }
@@ -245,14 +245,14 @@ public struct RotationRun: Sendable {
                     IdentityOutcome(
                         identity: plan.holder.name, iamUser: plan.holder.iamUser, state: .refused, oldKeys: [],
                         newKey: nil, clusters: plan.clusters.count, message: message))
-                try? context.ledger.event(run: runID, level: .error, "\(plan.holder.name): refused: \(error)")
+                try? await context.ledger.event(run: runID, level: .error, "\(plan.holder.name): refused: \(error)")
                 for cluster in plan.clusters {
                     var record = ClusterRecord(
                         runId: runID, cluster: cluster.name, account: cluster.account, repository: cluster.repository,
                         wave: waveOf[cluster.name] ?? 0, status: .notStarted)
                     record.errorClass = "rotate.refused"
                     record.errorMessage = "\(plan.holder.name): \(error)"
-                    try? context.ledger.update(record)
+                    try? await context.ledger.update(record)
                 }
             }
         }
@@ -277,8 +277,8 @@ public struct RotationRun: Sendable {
             record.startedAt = now()
             var rotation = HolderRotation(recorded: record)
             try rotation.handle(.resumed)
-            try context.ledger.record(rotation: rotation.record)
-            try? context.ledger.event(
+            try await context.ledger.record(rotation: rotation.record)
+            try? await context.ledger.event(
                 run: runID,
                 "\(holder.name): continuing the partial rotation to \(unfinished.newKeyId) of run \(unfinished.runId)")
             return Member(
@@ -298,15 +298,15 @@ public struct RotationRun: Sendable {
                 runId: runID, identity: holder.name, kind: holder.kind, account: plan.accountID,
                 iamUser: holder.iamUser, oldKeyIds: old, newKeyId: "", newFingerprint: nil, state: .switching,
                 startedAt: now()))
-        try context.ledger.record(rotation: rotation.record)
+        try await context.ledger.record(rotation: rotation.record)
         let credential = try await store.make(runID: runID)
         var fingerprint: String?
         if case .sshKey(let key) = credential { fingerprint = key.fingerprint }
         try rotation.handle(.made(credentialID: credential.id, fingerprint: fingerprint))
         let record = rotation.record
         let older = record.oldKeys
-        try context.ledger.record(rotation: record)
-        try? context.ledger.event(
+        try await context.ledger.record(rotation: record)
+        try? await context.ledger.event(
             run: runID,
             "\(holder.name): new \(holder.what) \(credential.id)\(record.newFingerprint.map { " (\($0))" } ?? ""); "
                 + "\(older.joined(separator: ", ")) stay Active until every cluster is switched"

@@ -25,6 +25,9 @@ final class LabControllers: Sendable {
         /// GitRepository → when it was last reconciled, and its artifact's directories.
         var lastFetch: [String: Date] = [:]
         var directories: [String: Set<String>] = [:]
+        /// Cluster → how many looks at it the controllers began and finished (one at a time: look n begins after
+        /// look n-1 ends). A test waits for a look instead of a time.
+        var looks: [String: (began: Int, finished: Int)] = [:]
         var fetching: Set<String> = []
         var known: Set<String> = []
     }
@@ -100,7 +103,16 @@ final class LabControllers: Sendable {
     func tick() {
         let now = stores.now()
         let due = memory.withLock { m in m.due.takeDue(by: now) }
-        for cluster in due { reconcile(cluster, now: now) }
+        for cluster in due {
+            memory.withLock { $0.looks[cluster, default: (0, 0)].began += 1 }
+            reconcile(cluster, now: now)
+            memory.withLock { $0.looks[cluster, default: (0, 0)].finished += 1 }
+        }
+    }
+
+    /// How many looks at `cluster` the controllers began and finished.
+    func looks(at cluster: String) -> (began: Int, finished: Int) {
+        memory.withLock { $0.looks[cluster] ?? (0, 0) }
     }
 
     // MARK: One cluster
