@@ -35,18 +35,39 @@ struct EKSService {
             .response(protocol: .restJSON)
         }
         let accountID = caller.identity.accountID
+        let seed = "\(accountID)/\(c.region)/\(c.name)"
+        let id = { (prefix: String, count: Int) in
+            "\(prefix)-" + LabState.deterministicHex(seed: seed + prefix, count: count)
+        }
+        // The model's shape (botocore's eks DescribeCluster): timestamps as epoch seconds, as restJSON sends them.
         return .json([
             "cluster": [
                 "name": c.name,
                 "arn": "arn:aws:eks:\(c.region):\(accountID):cluster/\(c.name)",
+                "createdAt": state.createdAt.timeIntervalSince1970.rounded(),
                 "version": c.version ?? "1.31",
                 "endpoint": endpoint,
-                "status": "ACTIVE",
-                "certificateAuthority": ["data": Data(ca.utf8).base64EncodedString()],
+                "roleArn": "arn:aws:iam::\(accountID):role/eks-cluster-\(c.name)",
+                "resourcesVpcConfig": [
+                    "subnetIds": [id("subnet", 17), id("subnet", 16) + "0"],
+                    "securityGroupIds": [] as [String],
+                    "clusterSecurityGroupId": id("sg", 17),
+                    "vpcId": id("vpc", 17),
+                    "endpointPublicAccess": true,
+                    "endpointPrivateAccess": true,
+                    "publicAccessCidrs": ["0.0.0.0/0"],
+                ] as [String: Any],
+                "kubernetesNetworkConfig": ["serviceIpv4Cidr": "172.20.0.0/16", "ipFamily": "ipv4"],
+                "logging": ["clusterLogging": [["types": ["api", "audit", "authenticator"], "enabled": false]]],
                 "identity": [
                     "oidc": ["issuer": "https://oidc.eks.\(c.region).amazonaws.com/id/\(c.name.uppercased())"]
                 ],
+                "status": "ACTIVE",
+                "certificateAuthority": ["data": Data(ca.utf8).base64EncodedString()],
                 "platformVersion": "eks.1",
+                "tags": [String: String](),
+                "accessConfig": ["authenticationMode": "API"],
+                "upgradePolicy": ["supportType": "STANDARD"],
             ] as [String: Any]
         ])
     }
@@ -82,10 +103,12 @@ struct CodeCommitService {
             [
                 "repositoryMetadata": [
                     "accountId": accountID,
-                    "repositoryId": UUID(uuidString: "00000000-0000-0000-0000-\(String(repeating: "0", count: 12))")!
-                        .uuidString,
+                    "repositoryId": LabState.deterministicUUID(seed: "\(accountID)/\(repo.region)/\(repo.name)"),
                     "repositoryName": repo.name,
                     "defaultBranch": "main",
+                    "creationDate": state.createdAt.timeIntervalSince1970.rounded(),
+                    "lastModifiedDate": state.createdAt.timeIntervalSince1970.rounded(),
+                    "kmsKeyId": "alias/aws/codecommit",
                     "cloneUrlHttp": "\(httpBase)/v1/repos/\(repo.name)",
                     "cloneUrlSsh": sshBase().map { "\($0)/v1/repos/\(repo.name)" } ?? "",
                     "Arn": "arn:aws:codecommit:\(repo.region):\(accountID):\(repo.name)",

@@ -32,6 +32,13 @@ public struct EKSTokenVerifier: Sendable {
             || host.wholeMatch(of: /sts(\.[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]+)?\.amazonaws\.com(\.cn)?/) != nil
     }
 
+    /// The region an AWS STS host signs for: its own, or us-east-1 for the global endpoint; nil for the lab's host.
+    func region(ofSTSHost host: String) -> String? {
+        guard host != labSTSHost else { return nil }
+        let parts = host.split(separator: ".")
+        return parts.count >= 4 && parts[0] == "sts" ? String(parts[1]) : "us-east-1"
+    }
+
     public enum Refusal: Error, Equatable, CustomStringConvertible {
         case malformed(String)
         case wrongCluster
@@ -68,10 +75,18 @@ public struct EKSTokenVerifier: Sendable {
         guard let slash = rest.firstIndex(of: "/") else { return .failure(.malformed("no path")) }
         let host = String(rest[..<slash])
         guard isSTSHost(host) else { return .failure(.malformed("unexpected hostname \(host)")) }
+
         let target = String(rest[slash...])
         let request = LabRequest(
             method: "GET", target: target, headers: [("Host", host), ("x-k8s-aws-id", cluster)], body: [])
         guard request.path == "/" else { return .failure(.malformed("unexpected path \(request.path)")) }
+        // STS at that host signs for its own region (the global endpoint for us-east-1): a token scoped to another
+        // region fails there, as aws-iam-authenticator learns when it forwards the request.
+        if let hostRegion = region(ofSTSHost: host), let scope = LabSigV4Verifier.scope(of: request),
+            scope.region != hostRegion
+        {
+            return .failure(.signature("Credential should be scoped to a valid region, not '\(scope.region)'. "))
+        }
         var seen = Set<String>()
         for (key, _) in request.query {
             guard Self.allowedParameters.contains(key) else {

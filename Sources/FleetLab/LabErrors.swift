@@ -67,6 +67,9 @@ struct LabError: Error {
         case .malformed(let message):
             return LabError(
                 code: json ? "IncompleteSignatureException" : "IncompleteSignature", message: message, status: 400)
+        case .invalidScope(let message):
+            return LabError(
+                code: json ? "InvalidSignatureException" : "SignatureDoesNotMatch", message: message, status: 403)
         }
     }
 }

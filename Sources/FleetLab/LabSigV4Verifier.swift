@@ -22,6 +22,31 @@ public struct LabSigV4Verifier: Sendable {
         case expiredToken
         case requestExpired(String)
         case malformed(String)
+        /// The credential scope names a region the endpoint does not sign for (AWS answers SignatureDoesNotMatch).
+        case invalidScope(String)
+    }
+
+    /// AWS's answer when `host` is not among the signed headers.
+    static let hostUnsigned = "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."
+
+    /// Why AWS would refuse a signature scoped to `region` for `service` at the lab's endpoint, which stands for
+    /// every service's regional endpoint, and for IAM's global one (signed for us-east-1 in the aws partition).
+    public static func scopeProblem(region: String, service: String) -> String? {
+        guard isRegion(region), service != "iam" || region == "us-east-1" else {
+            return "Credential should be scoped to a valid region, not '\(region)'. "
+        }
+        return nil
+    }
+
+    /// A region's shape as AWS names them (`eu-west-1`, `us-gov-west-1`, `cn-north-1`, `ap-southeast-3`).
+    static func isRegion(_ text: String) -> Bool {
+        text.wholeMatch(
+            of:
+                #/
+                (af|ap|ca|cn|eu|il|me|mx|sa|us)(-gov|-iso|-isob)?
+                -(central|north|south|east|west|northeast|northwest|southeast|southwest)-[1-9][0-9]?
+                /#
+        ) != nil
     }
 
     /// The signing service named in the request (from the Authorization header or X-Amz-Credential), if any.
@@ -93,6 +118,10 @@ public struct LabSigV4Verifier: Sendable {
         }
         guard amzDate.hasPrefix(scope.day) else { return .failure(.signatureMismatch) }
         let names = Set(signed.split(separator: ";").map(String.init))
+        guard names.contains("host") else { return .failure(.malformed(Self.hostUnsigned)) }
+        if let problem = Self.scopeProblem(region: scope.region, service: scope.service) {
+            return .failure(.invalidScope(problem))
+        }
         let headers = request.headers.filter { names.contains($0.0.lowercased()) }
         let sigRequest = SigV4Request(
             method: request.method, host: request.header("Host") ?? "", path: request.path, query: request.query,
@@ -133,6 +162,10 @@ public struct LabSigV4Verifier: Sendable {
             return .failure(.requestExpired("Request has expired"))
         }
         let names = Set(signed.split(separator: ";").map(String.init))
+        guard names.contains("host") else { return .failure(.malformed(Self.hostUnsigned)) }
+        if let problem = Self.scopeProblem(region: scope.region, service: scope.service) {
+            return .failure(.invalidScope(problem))
+        }
         let authParameters: Set<String> = [
             "X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires", "X-Amz-SignedHeaders",
             "X-Amz-Security-Token", "X-Amz-Signature",

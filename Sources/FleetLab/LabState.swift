@@ -55,6 +55,8 @@ public final class LabState: Sendable {
 
     private let data = Mutex(Data_())
     public let sessionSeconds: Int
+    /// When the lab's accounts, clusters and repositories came to be (their `createdAt` and `creationDate`).
+    public let createdAt: Date
     /// Signing keys the verifiers derive, kept for every request of the same key, day, region and service.
     let signingKeys = SigningKeyCache()
     public let now: @Sendable () -> Date
@@ -62,6 +64,7 @@ public final class LabState: Sendable {
     public init(config: LabConfig, now: @escaping @Sendable () -> Date = Date.init) {
         self.sessionSeconds = config.sessionSeconds ?? 3600
         self.now = now
+        self.createdAt = now()
         data.withLock { d in
             for a in config.accounts { d.accounts[a.name] = a.id }
             for u in config.users {
@@ -266,6 +269,27 @@ public final class LabState: Sendable {
             out.append(alphabet[Int(hash % 32)])
         }
         return out
+    }
+
+    /// Hex digits derived from `seed` (resource ids: `vpc-…`, `sg-…`), the same for the same seed.
+    static func deterministicHex(seed: String, count: Int) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        var out = ""
+        for i in 0..<count {
+            for b in (seed + String(i)).utf8 { hash = (hash ^ UInt64(b)) &* 0x100_0000_01b3 }
+            out.append(String(hash % 16, radix: 16))
+        }
+        return out
+    }
+
+    /// A version-4-shaped UUID derived from `seed`.
+    static func deterministicUUID(seed: String) -> String {
+        let h = Array(deterministicHex(seed: seed, count: 32))
+        let text = String(h[0..<12]) + "4" + String(h[13..<16]) + "8" + String(h[17..<32])
+        let parts = [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { range in
+            String(Array(text)[range])
+        }
+        return parts.joined(separator: "-")
     }
 
     static func randomSecret(length: Int = 40) -> String {

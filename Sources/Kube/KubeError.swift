@@ -42,8 +42,12 @@ public struct KubeError: FleetError, Equatable {
             default: .failed
             }
         var hint = ""
-        if status == 401 { hint = " (the token was refused: check the cluster's name and region, and the clock)" }
-        if status == 403 { hint = " (the role needs an EKS access entry with cluster-admin on this cluster)" }
+        if status == 401 {
+            hint =
+                " (the token was refused: EKS answers so for a role with no access entry on the cluster; check the"
+                + " access entries, the cluster's name and region, and the clock)"
+        }
+        if status == 403 { hint = " (the role's EKS access policy does not allow it: it needs cluster-admin here)" }
         return KubeError(kind, status: status, verb: verb, object: object, message: message + hint, cluster: cluster)
     }
 }

@@ -37,6 +37,28 @@ struct EKSTokenVerifierTests {
         #expect((try? verifier.verify(token: token(host: "sts.amazonaws.com"), cluster: "prod-a").get()) != nil)
     }
 
+    /// STS at a regional host signs for that region only: a token scoped to another one fails there.
+    @Test func aTokenScopedToAnotherRegionThanItsSTSHostIsRefused() throws {
+        let regional = "sts.eu-west-1.amazonaws.com"
+        #expect((try? verifier.verify(token: token(host: regional), cluster: "prod-a").get()) != nil)
+        let elsewhere = EKSToken.make(
+            clusterName: "prod-a", region: "us-west-2", credentials: session, date: Date(), stsHost: regional)
+        guard case .failure(.signature(let why)) = verifier.verify(token: elsewhere.token.reveal(), cluster: "prod-a")
+        else {
+            Issue.record("a token for sts.eu-west-1 scoped to us-west-2 was accepted")
+            return
+        }
+        #expect(why.contains("not 'us-west-2'"))
+    }
+
+    @Test func signaturesAreScopedAsAWSScopesThem() {
+        #expect(LabSigV4Verifier.scopeProblem(region: "us-east-1", service: "iam") == nil)
+        #expect(LabSigV4Verifier.scopeProblem(region: "eu-west-1", service: "iam") != nil)
+        #expect(LabSigV4Verifier.scopeProblem(region: "eu-west-1", service: "sts") == nil)
+        #expect(LabSigV4Verifier.scopeProblem(region: "xx-nowhere-9", service: "sts") != nil)
+        #expect(LabSigV4Verifier.scopeProblem(region: "us-gov-west-1", service: "eks") == nil)
+    }
+
     @Test func aTokenForAnotherClusterIsRefused() {
         guard case .failure(.signature) = verifier.verify(token: token(cluster: "dev-a"), cluster: "prod-a") else {
             Issue.record("a token signed for dev-a must not open prod-a")

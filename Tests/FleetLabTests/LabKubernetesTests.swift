@@ -56,11 +56,11 @@ struct LabKubernetesTests {
             #expect(prod.endpoint.hasPrefix("https://127.0.0.1:"))
             #expect(try await call(prod, "/version").status == 200)
             #expect(try await call(prod, "/api/v1/namespaces", token: "not-a-token").status == 401)
-            // The dev account's role has no access entry on prod-a.
+            // The dev account's role has no access entry on prod-a: EKS does not know it (401, as for a bad token).
             let devToken = try await connect(fixture, as: "dev").token
-            let forbidden = try await call(prod, "/api/v1/namespaces", token: devToken)
-            #expect(forbidden.status == 403)
-            #expect(forbidden.bodyText.contains("\"reason\":\"Forbidden\""))
+            let unmapped = try await call(prod, "/api/v1/namespaces", token: devToken)
+            #expect(unmapped.status == 401)
+            #expect(unmapped.bodyText.contains("\"reason\":\"Unauthorized\""))
             // Only the cluster's own CA is trusted for it.
             await #expect {
                 _ = try await HTTPClient.shared.execute(
@@ -245,6 +245,25 @@ struct LabKubernetesTests {
                     try await kubectl("get", "deployments", "-n", "flux-system", "-o", "name").1.split(separator: "\n")
                         .count == 3)
             }
+            // A Secret applied with stringData reads back as data, as the API server converts it.
+            let secret = fixture.directory.appendingPathComponent("string-data.yaml")
+            try """
+            apiVersion: v1
+            kind: Secret
+            metadata: {name: written-as-strings, namespace: flux-system}
+            stringData: {username: flux, password: "s3cr3t"}
+            """.write(to: secret, atomically: true, encoding: .utf8)
+            let written = try await kubectl(
+                "apply", "--server-side", "--validate=false", "--field-manager=test", "-f", secret.path)
+            #expect(written.0 == 0, "\(written.2)")
+            let read = try await kubectl("get", "secret", "-n", "flux-system", "written-as-strings", "-o", "json")
+            let object = try JSONSerialization.jsonObject(with: Data(read.1.utf8)) as? [String: Any]
+            #expect(object?["stringData"] == nil, "\(read.1)")
+            #expect(
+                (object?["data"] as? [String: String]) == [
+                    "username": Data("flux".utf8).base64EncodedString(),
+                    "password": Data("s3cr3t".utf8).base64EncodedString(),
+                ], "\(read.1)")
         }
     }
 }

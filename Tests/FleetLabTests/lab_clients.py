@@ -43,7 +43,48 @@ check("boto3 sts assume-role", prod.client("sts", **base).get_caller_identity()[
 wrong = boto3.Session(aws_access_key_id=info["accessKeyId"], aws_secret_access_key="wrong", region_name="eu-west-1")
 check("boto3 wrong secret refused", error_code(lambda: wrong.client("sts", **base).get_caller_identity()) == "SignatureDoesNotMatch")
 
-iam = prod.client("iam", **base)
+# IAM is global: at an endpoint given by hand botocore signs for the client's region, and AWS wants us-east-1.
+iam = prod.client("iam", region_name="us-east-1", **base)
+check("IAM refuses a signature scoped to eu-west-1",
+      error_code(lambda: prod.client("iam", **base).list_ssh_public_keys(UserName="flux-prod")) == "SignatureDoesNotMatch")
+nowhere = boto3.Session(aws_access_key_id=info["accessKeyId"], aws_secret_access_key=info["secretAccessKey"],
+                        region_name="xx-nowhere-9")
+check("STS refuses a signature scoped to a region that does not exist",
+      error_code(lambda: nowhere.client("sts", **base).get_caller_identity()) == "SignatureDoesNotMatch")
+
+
+def signed_without_host():
+    """GetCallerIdentity signed by hand with x-amz-date as the only signed header (botocore always signs host)."""
+    import datetime
+    import hashlib
+    import hmac
+    import urllib.request
+    from urllib.parse import urlparse
+    now = datetime.datetime.now(datetime.timezone.utc)
+    amz, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
+    body = "Action=GetCallerIdentity&Version=2011-06-15"
+    canonical = "\n".join(["POST", "/", "", "x-amz-date:" + amz, "", "x-amz-date",
+                           hashlib.sha256(body.encode()).hexdigest()])
+    scope = f"{day}/eu-west-1/sts/aws4_request"
+    to_sign = "\n".join(["AWS4-HMAC-SHA256", amz, scope, hashlib.sha256(canonical.encode()).hexdigest()])
+    key = ("AWS4" + info["secretAccessKey"]).encode()
+    for part in (day, "eu-west-1", "sts", "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    auth = (f"AWS4-HMAC-SHA256 Credential={info['accessKeyId']}/{scope}, SignedHeaders=x-amz-date, "
+            f"Signature={signature}")
+    import ssl
+    request = urllib.request.Request(info["endpoint"] + "/", data=body.encode(), method="POST", headers={
+        "X-Amz-Date": amz, "Authorization": auth, "Content-Type": "application/x-www-form-urlencoded"})
+    try:
+        urllib.request.urlopen(request, context=ssl.create_default_context(cafile=info["caBundle"]), timeout=30)
+        return 200, ""
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+status, answer = signed_without_host()
+check("a signature that does not sign host is refused", status == 400 and "IncompleteSignature" in answer, answer)
 
 
 def keygen(name, kind="rsa", bits="2048"):
@@ -67,8 +108,16 @@ listed = [k["SSHPublicKeyId"] for page in iam.get_paginator("list_ssh_public_key
 check("boto3 iam pagination", listed == [k["SSHPublicKeyId"] for _, k in keys], listed)
 cluster = prod.client("eks", **base).describe_cluster(name="prod-a")["cluster"]
 check("boto3 eks describe-cluster", cluster["status"] == "ACTIVE" and cluster["certificateAuthority"]["data"], cluster["arn"])
+import datetime as _dt
+check("eks describe-cluster has the model's shape",
+      isinstance(cluster.get("createdAt"), _dt.datetime) and cluster["roleArn"].startswith("arn:aws:iam::111111111111:role/")
+      and cluster["resourcesVpcConfig"]["vpcId"].startswith("vpc-") and cluster["accessConfig"]["authenticationMode"]
+      and cluster["kubernetesNetworkConfig"]["serviceIpv4Cidr"], cluster)
 repo = prod.client("codecommit", **base).get_repository(repositoryName="fleet-prod")["repositoryMetadata"]
 check("boto3 codecommit get-repository", repo["cloneUrlHttp"] == info["endpoint"] + "/v1/repos/fleet-prod", repo)
+check("codecommit get-repository has the model's shape, a repository id of its own",
+      isinstance(repo.get("creationDate"), _dt.datetime) and repo["repositoryId"] != "00000000-0000-0000-0000-000000000000"
+      and len(repo["repositoryId"]) == 36, repo)
 
 env = dict(os.environ, AWS_ENDPOINT_URL=info["endpoint"], AWS_CA_BUNDLE=info["caBundle"], AWS_DEFAULT_REGION="eu-west-1",
            AWS_ACCESS_KEY_ID=creds["AccessKeyId"], AWS_SECRET_ACCESS_KEY=creds["SecretAccessKey"],

@@ -230,14 +230,15 @@ struct KubeClientTests {
                 (error as? KubeError)?.kind == .tls && "\(error)".hasPrefix("cluster prod-a: discover v1:")
             }
             #expect(try await kube.canI("create", group: "apiextensions.k8s.io", resource: "customresourcedefinitions"))
-            let denied = try await client(fixture, as: "dev")
+            // A role with no access entry on the cluster: EKS does not know it (401), and the error says where to look.
+            let unmapped = try await client(fixture, as: "dev")
             await #expect {
-                _ = try await denied.canI("create", group: "", resource: "secrets", namespace: "flux-system")
-            } throws: { ($0 as? KubeError)?.kind == .forbidden }
+                _ = try await unmapped.canI("create", group: "", resource: "secrets", namespace: "flux-system")
+            } throws: { ($0 as? KubeError)?.kind == .unauthorized }
             await #expect {
-                _ = try await denied.get(apiVersion: "v1", kind: "Namespace", namespace: nil, name: "default")
+                _ = try await unmapped.get(apiVersion: "v1", kind: "Namespace", namespace: nil, name: "default")
             } throws: { error in
-                (error as? KubeError)?.kind == .forbidden && "\(error)".contains("access entry")
+                (error as? KubeError)?.kind == .unauthorized && "\(error)".contains("access entry")
             }
         }
     }

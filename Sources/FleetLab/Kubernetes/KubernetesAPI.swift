@@ -23,17 +23,11 @@ struct KubernetesAPI {
         if token != cluster.staticToken {
             switch tokens.verify(token: token, cluster: cluster.name) {
             case .success(let identity):
+                // EKS maps an authenticated principal through its access entries; one with none is not a user of the
+                // cluster at all: 401, as aws-iam-authenticator answers an unmapped ARN.
                 let principal = identity.roleARN ?? identity.arn
                 guard admins.contains(principal) else {
-                    return Self.status(
-                        KubernetesError(
-                            code: 403, reason: "Forbidden",
-                            message:
-                                """
-                                User \"\(identity.arn)\" cannot \(request.method.lowercased()) at the cluster scope: \
-                                no access entry for \(principal)
-                                """
-                        ))
+                    return Self.status(KubernetesError(code: 401, reason: "Unauthorized", message: "Unauthorized"))
                 }
             case .failure:
                 return Self.status(KubernetesError(code: 401, reason: "Unauthorized", message: "Unauthorized"))

@@ -141,6 +141,7 @@ public struct KubernetesStore: Sendable {
     public mutating func create(_ body: JSONValue, type: ResourceType, namespace: String?, manager: String)
         throws(KubernetesError) -> JSONValue
     {
+        let body = Self.converted(body, type: type)
         let (ns, name) = try identify(body, type: type, namespace: namespace)
         let k = key(type, ns, name)
         guard objects[k] == nil else {
@@ -160,6 +161,7 @@ public struct KubernetesStore: Sendable {
     public mutating func update(_ body: JSONValue, type: ResourceType, namespace: String?, manager: String)
         throws(KubernetesError) -> JSONValue
     {
+        let body = Self.converted(body, type: type)
         let (ns, name) = try identify(body, type: type, namespace: namespace)
         let k = key(type, ns, name)
         guard var stored = objects[k] else { throw .notFound(type, name) }
@@ -209,11 +211,14 @@ public struct KubernetesStore: Sendable {
         force: Bool
     ) throws(KubernetesError) -> (object: JSONValue, created: Bool) {
         guard !manager.isEmpty else { throw .badRequest("PATCH with apply-patch requires fieldManager") }
+        let original = body
+        let body = Self.converted(body, type: type)
+        let given = body == original ? intent : nil
         let (ns, bodyName) = try identify(body, type: type, namespace: namespace)
         guard bodyName == name else {
             throw .badRequest("the name of the object (\(bodyName)) does not match the name on the URL (\(name))")
         }
-        let intent = intent ?? Self.paths(of: body)
+        let intent = given ?? Self.paths(of: body)
         let k = key(type, ns, name)
         guard var stored = objects[k] else {
             var object = body
