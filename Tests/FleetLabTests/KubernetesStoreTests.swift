@@ -103,6 +103,53 @@ struct KubernetesStoreTests {
         #expect(after[path: "metadata.labels"]?["app.kubernetes.io/part-of"] == .string("flux"))
     }
 
+    func pod(containers: [(String, String)]) -> JSONValue {
+        let list = containers.map { "{name: \($0.0), image: \($0.1)}" }.joined(separator: ", ")
+        return Self.yaml(
+            """
+            apiVersion: apps/v1
+            kind: Deployment
+            metadata: {name: source-controller, namespace: flux-system}
+            spec:
+              template:
+                spec: {containers: [\(list)]}
+            """)
+    }
+
+    /// Containers are a list keyed by name: two managers each own their own container, a conflict names one field of
+    /// one element, and an element nobody applies any more goes (the rest stays).
+    @Test func keyedListsMergeElementByElement() throws {
+        var s = store
+        let path = "spec.template.spec.containers"
+        func names(_ object: JSONValue) -> [String] {
+            object[path: path]?.array?.compactMap { $0["name"]?.string } ?? []
+        }
+        _ = try s.apply(
+            pod(containers: [("manager", "a:1")]), type: deployments, namespace: "flux-system",
+            name: "source-controller", manager: "flux", force: false)
+        let (both, _) = try s.apply(
+            pod(containers: [("sidecar", "b:1")]), type: deployments, namespace: "flux-system",
+            name: "source-controller", manager: "mesh", force: false)
+        #expect(names(both) == ["manager", "sidecar"])
+        let owned = both[path: "metadata.managedFields"]?.array?.first { $0["manager"]?.string == "mesh" }
+        #expect(
+            owned?[path: "fieldsV1"]?[path: "f:spec.f:template.f:spec.f:containers"]?["k:{\"name\":\"sidecar\"}"]?[
+                "f:image"] == .object([:]), "\(String(describing: owned))")
+        #expect {
+            _ = try s.apply(
+                pod(containers: [("manager", "a:2")]), type: deployments, namespace: "flux-system",
+                name: "source-controller", manager: "mesh", force: false)
+        } throws: { error in
+            "\(error)".contains("conflict with \"flux\": .spec.template.spec.containers[name=\"manager\"].image")
+        }
+        // The mesh stops applying its sidecar: it goes; flux's container stays as it was.
+        let (after, _) = try s.apply(
+            pod(containers: []), type: deployments, namespace: "flux-system", name: "source-controller",
+            manager: "mesh", force: false)
+        #expect(names(after) == ["manager"])
+        #expect(after[path: path]?.array?.first?["image"] == .string("a:1"))
+    }
+
     /// Names are lowercase RFC 1123 subdomains, as the API server checks them.
     @Test func namesAreRFC1123Subdomains() throws {
         let secrets = ResourceType.builtIn.first { $0.kind == "Secret" }!

@@ -264,6 +264,31 @@ struct LabKubernetesTests {
                     "username": Data("flux".utf8).base64EncodedString(),
                     "password": Data("s3cr3t".utf8).base64EncodedString(),
                 ], "\(read.1)")
+            // Containers are keyed by name: a second field manager's sidecar joins the first one's container.
+            func deployment(_ container: String) throws -> String {
+                let file = fixture.directory.appendingPathComponent("\(container).yaml")
+                try """
+                apiVersion: apps/v1
+                kind: Deployment
+                metadata: {name: keyed, namespace: flux-system}
+                spec:
+                  selector: {matchLabels: {app: keyed}}
+                  template:
+                    metadata: {labels: {app: keyed}}
+                    spec: {containers: [{name: \(container), image: "example.com/\(container):1"}]}
+                """.write(to: file, atomically: true, encoding: .utf8)
+                return file.path
+            }
+            for (manager, container) in [("flux", "manager"), ("mesh", "sidecar")] {
+                let applied = try await kubectl(
+                    "apply", "--server-side", "--validate=false", "--field-manager=\(manager)", "-f",
+                    try deployment(container))
+                #expect(applied.0 == 0, "\(applied.2)")
+            }
+            let containers = try await kubectl(
+                "get", "deployment", "-n", "flux-system", "keyed", "-o",
+                "jsonpath={.spec.template.spec.containers[*].name}")
+            #expect(containers.1 == "manager sidecar", "\(containers.1) \(containers.2)")
         }
     }
 }
