@@ -306,5 +306,60 @@ struct KubernetesStoreTests {
         #expect(s.resourceVersion == version, "a second bootstrap applies nothing")
     }
 
+    /// Custom resources are pruned to their CRD's schema and validated against it, as Flux v2.4.0's GitRepository
+    /// schema has the API server do: provider generic or azure only, url required, intervals as durations.
+    @Test func customResourcesAreCheckedAgainstTheirCRDSchema() throws {
+        let text = try String(contentsOfFile: Self.fluxComponents, encoding: .utf8)
+        let crds = try Yams.load_all(yaml: text).map { JSONValue(any: $0) }.filter {
+            $0["kind"]?.string == "CustomResourceDefinition" || $0["kind"]?.string == "Namespace"
+        }
+        var s = KubernetesStore()
+        for object in crds {
+            let type = try #require(s.type(apiVersion: object["apiVersion"]!.string!, kind: object["kind"]!.string!))
+            _ = try s.apply(
+                object, type: type, namespace: nil, name: object[path: "metadata.name"]!.string!, manager: "flux",
+                force: true)
+        }
+        let type = try #require(s.type(apiVersion: "source.toolkit.fluxcd.io/v1", kind: "GitRepository"))
+        func gitRepository(_ spec: String) -> JSONValue {
+            Self.yaml(
+                """
+                apiVersion: source.toolkit.fluxcd.io/v1
+                kind: GitRepository
+                metadata: {name: flux-system, namespace: flux-system}
+                spec: {\(spec)}
+                """)
+        }
+        func refusal(_ spec: String) -> String? {
+            var copy = s
+            do {
+                _ = try copy.apply(
+                    gitRepository(spec), type: type, namespace: "flux-system", name: "flux-system", manager: "m",
+                    force: true)
+                return nil
+            } catch {
+                return error.code == 422 ? error.message : "\(error)"
+            }
+        }
+        let url = "url: \"ssh://git@example.com/fleet\", interval: 1m0s, ref: {branch: main}"
+        let expected =
+            "GitRepository.source.toolkit.fluxcd.io \"flux-system\" is invalid: spec.provider: Unsupported value: "
+            + "\"aws\": supported values: \"generic\", \"azure\""
+        #expect(refusal(url + ", provider: aws") == expected)
+        #expect(refusal("interval: 1m0s")?.hasSuffix("is invalid: spec.url: Required value") == true)
+        #expect(
+            refusal(url.replacingOccurrences(of: "1m0s", with: "soon"))?.contains("spec.interval in body should match")
+                == true)
+        #expect(
+            refusal("url: \"ftp://example.com\", interval: 1m")?.contains("spec.url: Invalid value: \"ftp://") == true)
+        #expect(refusal(url + ", timeout: 5")?.contains("spec.timeout in body must be of type string") == true)
+        // Valid, with a field the schema does not know: stored without it.
+        #expect(refusal(url + ", bogus: 1") == nil)
+        let (stored, _) = try s.apply(
+            gitRepository(url + ", bogus: 1"), type: type, namespace: "flux-system", name: "flux-system",
+            manager: "m", force: true)
+        #expect(stored[path: "spec.bogus"] == nil && stored[path: "spec.url"]?.string == "ssh://git@example.com/fleet")
+    }
+
     static let fluxComponents = SharedData.url("testdata/flux/v2.4.0/gotk-components.yaml").path
 }

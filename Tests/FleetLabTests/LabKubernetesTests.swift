@@ -245,6 +245,16 @@ struct LabKubernetesTests {
                     try await kubectl("get", "deployments", "-n", "flux-system", "-o", "name").1.split(separator: "\n")
                         .count == 3)
             }
+            // Custom resources meet their CRD's schema: Flux v2.4.0's GitRepository knows no provider aws.
+            let aws = fixture.directory.appendingPathComponent("provider-aws.yaml")
+            try """
+            apiVersion: source.toolkit.fluxcd.io/v1
+            kind: GitRepository
+            metadata: {name: iam, namespace: flux-system}
+            spec: {url: "https://git-codecommit.eu-west-1.amazonaws.com/v1/repos/fleet", interval: 1m, provider: aws}
+            """.write(to: aws, atomically: true, encoding: .utf8)
+            let refused = try await kubectl("apply", "--server-side", "--validate=false", "-f", aws.path)
+            #expect(refused.0 != 0 && refused.2.contains("spec.provider: Unsupported value: \"aws\""), "\(refused.2)")
             // A Secret applied with stringData reads back as data, as the API server converts it.
             let secret = fixture.directory.appendingPathComponent("string-data.yaml")
             try """

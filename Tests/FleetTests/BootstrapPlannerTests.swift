@@ -80,8 +80,8 @@ struct BootstrapPlannerTests {
             cluster: .init(kubernetes: (1, 27)), flux: SemanticVersion(2, 4, 0),
             errorClass: "preflight.kubernetes-version", says: "Kubernetes 1.27 is older than Flux v2.4.0 supports"),
         Refusal(
-            cluster: .init(kubernetes: (1, 33)), flux: SemanticVersion(2, 9, 0),
-            errorClass: "preflight.kubernetes-version", says: ">= 1.34"),
+            cluster: .init(kubernetes: (1, 32)), flux: SemanticVersion(2, 9, 0),
+            errorClass: "preflight.kubernetes-version", says: ">= 1.33"),
         Refusal(
             cluster: .init(kubernetes: (1, 31), refused: ClusterObservation.Permission.fluxInstall[3]),
             flux: SemanticVersion(2, 4, 0), errorClass: "preflight.permissions",
@@ -108,7 +108,7 @@ struct BootstrapPlannerTests {
     @Test("Kubernetes at the oldest minor a release supports, and Flux managed by flux, pass")
     func boundaries() throws {
         try BootstrapPlanner.preflight(.init(kubernetes: (1, 28)), flux: SemanticVersion(2, 4, 0))
-        try BootstrapPlanner.preflight(.init(kubernetes: (1, 34)), flux: SemanticVersion(2, 9, 0))
+        try BootstrapPlanner.preflight(.init(kubernetes: (1, 33)), flux: SemanticVersion(2, 9, 0))
         try BootstrapPlanner.preflight(.init(kubernetes: (2, 0)), flux: SemanticVersion(2, 9, 0))
         try BootstrapPlanner.preflight(
             .init(kubernetes: (1, 31), fluxManager: "flux", fluxInstalled: true), flux: SemanticVersion(2, 4, 0))

@@ -72,7 +72,9 @@ struct RunSettingsTests {
 
     @Test func kubernetesTooOldForTheFluxVersion() {
         #expect(BootstrapPlanner.minimumKubernetesMinor(flux: SemanticVersion(2, 4, 0)) == 28)
-        #expect(BootstrapPlanner.minimumKubernetesMinor(flux: SemanticVersion(2, 9, 1)) == 34)
+        #expect(BootstrapPlanner.minimumKubernetesMinor(flux: SemanticVersion(2, 9, 1)) == 33)
+        #expect(BootstrapPlanner.minimumKubernetesMinor(flux: SemanticVersion(2, 7, 5)) == 32)
+        #expect(BootstrapPlanner.minimumKubernetesMinor(flux: SemanticVersion(2, 5, 1)) == 30)
         #expect(BootstrapPlanner.minimumKubernetesMinor(flux: SemanticVersion(2, 2, 0)) == 26)
     }
 }

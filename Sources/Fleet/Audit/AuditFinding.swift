@@ -15,7 +15,8 @@ public struct AuditFinding: Sendable, Codable, Equatable, Hashable {
         case keyUnknown = "key.unknown"
         /// The URL's user is a key id, but not the id of the key in the secret.
         case urlUserMismatch = "url.user-mismatch"
-        /// `user@host:path`: Flux wants `ssh://`.
+        /// `user@host:path`: Flux wants `ssh://` (its v1 GitRepository schema refuses such URLs; a CRD installed
+        /// without that schema lets one through).
         case urlScpLike = "url.scp-like"
         /// The SSH user is not an SSH key id: CodeCommit refuses it.
         case urlUserNotKeyID = "url.user-not-key-id"

@@ -82,6 +82,16 @@ extension KubernetesStore {
         }.joined()
     }
 
+    /// `paths` in the order `remove` takes them: a keyed element's `name` after its other fields, since the element
+    /// is found by it.
+    static func removalOrder(_ paths: some Collection<String>) -> [String] {
+        func isKey(_ path: String) -> Bool {
+            let parts = path.split(separator: separator)
+            return parts.count >= 2 && parts.last == "name" && elementName(parts[parts.count - 2]) != nil
+        }
+        return paths.sorted { (isKey($0) ? 1 : 0, $0) < (isKey($1) ? 1 : 0, $1) }
+    }
+
     /// Removes the field at `path`; a keyed list's element left with no field goes too.
     static func remove(_ path: String, from object: inout JSONValue) {
         let parts = path.split(separator: separator)

@@ -77,7 +77,7 @@ public struct KubernetesStore: Sendable {
     }
 
     public private(set) var types: [ResourceType] = ResourceType.builtIn
-    private var objects: [Key: Stored] = [:]
+    private(set) var objects: [Key: Stored] = [:]
     public private(set) var resourceVersion = 1
     let now: @Sendable () -> Date
 
@@ -141,8 +141,9 @@ public struct KubernetesStore: Sendable {
     public mutating func create(_ body: JSONValue, type: ResourceType, namespace: String?, manager: String)
         throws(KubernetesError) -> JSONValue
     {
-        let body = Self.converted(body, type: type)
-        let (ns, name) = try identify(body, type: type, namespace: namespace)
+        let converted = Self.converted(body, type: type)
+        let (ns, name) = try identify(converted, type: type, namespace: namespace)
+        let body = try admit(converted, type: type, name: name)
         let k = key(type, ns, name)
         guard objects[k] == nil else {
             throw KubernetesError(
@@ -161,8 +162,9 @@ public struct KubernetesStore: Sendable {
     public mutating func update(_ body: JSONValue, type: ResourceType, namespace: String?, manager: String)
         throws(KubernetesError) -> JSONValue
     {
-        let body = Self.converted(body, type: type)
-        let (ns, name) = try identify(body, type: type, namespace: namespace)
+        let converted = Self.converted(body, type: type)
+        let (ns, name) = try identify(converted, type: type, namespace: namespace)
+        let body = try admit(converted, type: type, name: name)
         let k = key(type, ns, name)
         guard var stored = objects[k] else { throw .notFound(type, name) }
         if let sent = body[path: "metadata.resourceVersion"]?.string,
@@ -212,7 +214,8 @@ public struct KubernetesStore: Sendable {
     ) throws(KubernetesError) -> (object: JSONValue, created: Bool) {
         guard !manager.isEmpty else { throw .badRequest("PATCH with apply-patch requires fieldManager") }
         let original = body
-        let body = Self.converted(body, type: type)
+        let schema = schema(for: type)
+        let body = schema.map { $0.prune(Self.converted(body, type: type)) } ?? Self.converted(body, type: type)
         let given = body == original ? intent : nil
         let (ns, bodyName) = try identify(body, type: type, namespace: namespace)
         guard bodyName == name else {
@@ -221,6 +224,7 @@ public struct KubernetesStore: Sendable {
         let intent = given ?? Self.paths(of: body)
         let k = key(type, ns, name)
         guard var stored = objects[k] else {
+            try Self.check(body, against: schema, type: type, name: name)
             var object = body
             initializeMetadata(&object, type: type, namespace: ns)
             var created = Stored(type: type, object: object, owners: [manager: ("Apply", intent)], shared: shared)
@@ -255,8 +259,9 @@ public struct KubernetesStore: Sendable {
         let dropped = (stored.owners[manager]?.paths ?? []).subtracting(intent).filter { path in
             !stored.owners.contains { $0.key != manager && $0.value.paths.contains(path) }
         }
-        for path in dropped { Self.remove(path, from: &object) }
+        for path in Self.removalOrder(dropped) { Self.remove(path, from: &object) }
         object = Self.merge(object, body)
+        try Self.check(object, against: schema, type: type, name: name)
         stored.owners[manager] = ("Apply", intent)
         if let shared { stored.shared = shared }
         if object != previous {
