@@ -13,8 +13,15 @@ struct IAMService {
         let action = p["Action"] ?? ""
         let account = caller.identity.accountID
         do {
-            guard let user = p["UserName"] else {
-                throw LabError(code: "ValidationError", message: "UserName is required", status: 400)
+            if let refusal = IAMInputModel.refusal(p) { throw refusal }
+            // Without UserName IAM acts on the calling user; a role session has none to act on.
+            guard
+                let user = p["UserName"]
+                    ?? caller.identity.arn.split(separator: ":user/").dropFirst().first.map(String.init)
+            else {
+                throw LabError(
+                    code: "ValidationError", message: "Must specify userName when calling with non-User credentials",
+                    status: 400)
             }
             switch action {
             case "UploadSSHPublicKey":
@@ -57,9 +64,7 @@ struct IAMService {
                 }
                 return wrap(action, "<SSHPublicKey>\(render(key, full: true))</SSHPublicKey>")
             case "UpdateSSHPublicKey":
-                guard let status = p["Status"], status == "Active" || status == "Inactive" else {
-                    throw LabError(code: "ValidationError", message: "Status must be Active or Inactive", status: 400)
-                }
+                let status = p["Status"] ?? ""
                 try state.setKey(
                     accountID: account, userName: user, id: p["SSHPublicKeyId"] ?? "", active: status == "Active")
                 keysChanged()
@@ -67,9 +72,8 @@ struct IAMService {
             case "CreateServiceSpecificCredential":
                 guard p["ServiceName"] == "codecommit.amazonaws.com" else {
                     throw LabError(
-                        code: "ServiceNotSupported",
-                        message: "The lab issues service-specific credentials for codecommit.amazonaws.com only",
-                        status: 400)
+                        code: "NotSupportedService",
+                        message: "The specified service \(p["ServiceName"] ?? "") is not supported.", status: 404)
                 }
                 let c = try state.createGitCredential(accountID: account, userName: user)
                 return wrap(

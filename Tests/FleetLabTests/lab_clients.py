@@ -86,6 +86,53 @@ def signed_without_host():
 status, answer = signed_without_host()
 check("a signature that does not sign host is refused", status == 400 and "IncompleteSignature" in answer, answer)
 
+# IAM checks its input by its service model (botocore's own checks turned off, so the lab is what refuses).
+raw_iam = prod.client("iam", region_name="us-east-1", endpoint_url=info["endpoint"], verify=info["caBundle"],
+                      config=Config(retries={"max_attempts": 1}, parameter_validation=False))
+
+
+def iam_refusal(fn):
+    try:
+        fn()
+        return None, ""
+    except botocore.exceptions.ClientError as e:
+        return e.response["Error"]["Code"], e.response["Error"].get("Message", "")
+
+
+code, message = iam_refusal(lambda: raw_iam.get_ssh_public_key(UserName="flux-prod", SSHPublicKeyId="APKA" + "A" * 16))
+check("IAM GetSSHPublicKey without Encoding is a ValidationError",
+      code == "ValidationError" and "'encoding' failed to satisfy constraint: Member must not be null" in message, message)
+code, message = iam_refusal(lambda: raw_iam.get_ssh_public_key(UserName="flux-prod", SSHPublicKeyId="x", Encoding="SSH"))
+check("IAM refuses a key id shorter than the model allows",
+      code == "ValidationError" and "Member must have length greater than or equal to 20" in message, message)
+code, message = iam_refusal(lambda: raw_iam.update_ssh_public_key(UserName="flux-prod", SSHPublicKeyId="APKA" + "A" * 16,
+                                                                   Status="Paused"))
+check("IAM refuses a status outside its enum", code == "ValidationError" and "enum value set" in message, message)
+code, message = iam_refusal(lambda: raw_iam.create_service_specific_credential(UserName="flux-prod",
+                                                                                ServiceName="s3.amazonaws.com"))
+check("IAM names an unsupported service as its model does", code == "NotSupportedService", f"{code} {message}")
+
+
+def unknown_action():
+    import ssl
+    import urllib.request
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    request = AWSRequest(method="POST", url=info["endpoint"] + "/", data="Action=FrobnicateKeys&Version=2010-05-08",
+                         headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+    SigV4Auth(prod.get_credentials(), "iam", "us-east-1").add_auth(request)
+    body = request.body if isinstance(request.body, bytes) else request.body.encode()
+    sent = urllib.request.Request(request.url, data=body, method="POST", headers=dict(request.headers))
+    try:
+        urllib.request.urlopen(sent, context=ssl.create_default_context(cafile=info["caBundle"]), timeout=30)
+        return 200, ""
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+status, answer = unknown_action()
+check("IAM answers an unknown action InvalidAction", status == 400 and "<Code>InvalidAction</Code>" in answer, answer)
+
 
 def keygen(name, kind="rsa", bits="2048"):
     path = os.path.join(work, name)
