@@ -56,6 +56,12 @@ struct LabKubernetesTests {
             #expect(prod.endpoint.hasPrefix("https://127.0.0.1:"))
             #expect(try await call(prod, "/version").status == 200)
             #expect(try await call(prod, "/api/v1/namespaces", token: "not-a-token").status == 401)
+            // Health checks and the version are public, as system:public-info-viewer makes them.
+            for path in ["/healthz", "/livez", "/readyz"] {
+                let health = try await call(prod, path, token: "not-a-token")
+                #expect(health.status == 200 && health.bodyText == "ok", "\(path)")
+            }
+            #expect(try await call(prod, "/version", token: "not-a-token").status == 200)
             // The dev account's role has no access entry on prod-a: EKS does not know it (401, as for a bad token).
             let devToken = try await connect(fixture, as: "dev").token
             let unmapped = try await call(prod, "/api/v1/namespaces", token: devToken)
@@ -227,6 +233,8 @@ struct LabKubernetesTests {
                 let r = try await runCommand([kubectlPath] + args, environment: environment)
                 return (r.status, String(decoding: r.stdout, as: UTF8.self), r.stderr)
             }
+            let health = try await kubectl("get", "--raw", "/healthz")
+            #expect(health.0 == 0 && health.1 == "ok", "\(health.2)")
             let namespaces = try await kubectl("get", "namespaces", "-o", "name")
             #expect(namespaces.0 == 0, "\(namespaces.2)")
             #expect(namespaces.1.contains("namespace/kube-system"))

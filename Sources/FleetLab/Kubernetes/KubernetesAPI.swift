@@ -15,6 +15,12 @@ struct KubernetesAPI {
     var admins: [String] { cluster.admins ?? ["arn:aws:iam::\(accountID):role/fleetstrap"] }
 
     func handle(_ request: LabRequest, store: inout KubernetesStore) -> LabResponse {
+        // What system:public-info-viewer lets anyone read, as on EKS: health checks and the version.
+        if request.method == "GET", ["/healthz", "/livez", "/readyz"].contains(request.path) {
+            return LabResponse(
+                status: 200, headers: [("Content-Type", "text/plain; charset=utf-8")], body: Array("ok".utf8))
+        }
+        if request.method == "GET", request.path == "/version" { return route(request, store: &store) }
         // Authentication.
         guard let authorization = request.header("Authorization"), authorization.hasPrefix("Bearer ") else {
             return Self.status(KubernetesError(code: 401, reason: "Unauthorized", message: "Unauthorized"))
