@@ -233,6 +233,24 @@ struct LabKubernetesTests {
                 let r = try await runCommand([kubectlPath] + args, environment: environment)
                 return (r.status, String(decoding: r.stdout, as: UTF8.self), r.stderr)
             }
+            // A server-side dry run answers as if it created, and creates nothing.
+            let dryFile = fixture.directory.appendingPathComponent("dry.yaml")
+            try "apiVersion: v1\nkind: Namespace\nmetadata: {name: dry}\n".write(
+                to: dryFile, atomically: true, encoding: .utf8)
+            let dry = try await kubectl(
+                "create", "-f", dryFile.path, "--dry-run=server", "--validate=false", "-o", "name")
+            #expect(dry.0 == 0 && dry.1.trimmingCharacters(in: .whitespacesAndNewlines) == "namespace/dry", "\(dry.2)")
+            #expect(try await kubectl("get", "namespace", "dry").0 != 0, "a dry run stored nothing")
+            // generateName: the server names the object.
+            let generated = fixture.directory.appendingPathComponent("generated.yaml")
+            try "apiVersion: v1\nkind: Namespace\nmetadata: {generateName: gen-}\n".write(
+                to: generated, atomically: true, encoding: .utf8)
+            let created = try await kubectl("create", "-f", generated.path, "--validate=false", "-o", "name")
+            let generatedName = created.1.trimmingCharacters(in: .whitespacesAndNewlines)
+            #expect(
+                created.0 == 0
+                    && generatedName.wholeMatch(of: /namespace\/gen-[bcdfghjklmnpqrstvwxz2456789]{5}/) != nil,
+                "\(created.1) \(created.2)")
             let health = try await kubectl("get", "--raw", "/healthz")
             #expect(health.0 == 0 && health.1 == "ok", "\(health.2)")
             let namespaces = try await kubectl("get", "namespaces", "-o", "name")

@@ -42,7 +42,8 @@ struct KubernetesAPI {
         return route(request, store: &store)
     }
 
-    private func route(_ request: LabRequest, store: inout KubernetesStore) -> LabResponse {
+    /// `dryRunDone`: the request already runs on a copy of the store.
+    private func route(_ request: LabRequest, store: inout KubernetesStore, dryRunDone: Bool = false) -> LabResponse {
         let segments = request.path.split(separator: "/").map { PercentEncoding.decode($0) }
         switch (request.method, segments.first) {
         case ("GET", "version"):
@@ -103,6 +104,11 @@ struct KubernetesAPI {
                 ]), status: 201)
         }
         let query = Dictionary(request.query, uniquingKeysWith: { a, _ in a })
+        // dryRun=All: admitted, validated and answered as if stored, and nothing is (the writes go to a copy).
+        if query["dryRun"] == "All", request.method != "GET", !dryRunDone {
+            var scratch = store
+            return route(request, store: &scratch, dryRunDone: true)
+        }
         do {
             switch (request.method, name) {
             case ("GET", nil):
@@ -114,8 +120,8 @@ struct KubernetesAPI {
             case ("POST", nil):
                 return Self.json(
                     try store.create(
-                        try body(request), type: type, namespace: namespace, manager: query["fieldManager"] ?? "unknown"
-                    ), status: 201)
+                        Self.named(try body(request)), type: type, namespace: namespace,
+                        manager: query["fieldManager"] ?? "unknown"), status: 201)
             case ("PUT", let name?):
                 var object = try body(request)
                 if object[path: "metadata.name"]?.string != name { object["metadata"]?["name"] = .string(name) }
@@ -150,6 +156,16 @@ struct KubernetesAPI {
         } catch {
             return Self.status(KubernetesError(code: 500, reason: "InternalError", message: "\(error)"))
         }
+    }
+
+    /// `metadata.generateName` and no name: the API server's name, the prefix and five characters of its alphabet.
+    static func named(_ body: JSONValue) -> JSONValue {
+        guard body[path: "metadata.name"]?.string == nil, let prefix = body[path: "metadata.generateName"]?.string
+        else { return body }
+        let alphabet = Array("bcdfghjklmnpqrstvwxz2456789")
+        var named = body
+        named["metadata"]?["name"] = .string(prefix + String((0..<5).map { _ in alphabet.randomElement()! }))
+        return named
     }
 
     /// JSON or YAML (apply patches are YAML; JSON is YAML too).
