@@ -265,6 +265,18 @@ struct LabKubernetesTests {
                 #expect(deployments.1.split(separator: "\n").count == 4)
                 let crds = try await kubectl("get", "crd", "-o", "name")
                 #expect(crds.1.contains("gitrepositories.source.toolkit.fluxcd.io"))
+                // Label selectors, as kubectl -l sends them.
+                for (selector, expected) in [
+                    ("app.kubernetes.io/component=source-controller", 1),
+                    ("app.kubernetes.io/component in (source-controller,kustomize-controller)", 2),
+                    ("app.kubernetes.io/component notin (source-controller),app.kubernetes.io/part-of=flux", 3),
+                    ("!app.kubernetes.io/component", 0),
+                ] {
+                    let selected = try await kubectl(
+                        "get", "deployments", "-n", "flux-system", "-l", selector, "-o", "name")
+                    let names = selected.1.split(separator: "\n")
+                    #expect(selected.0 == 0 && names.count == expected, "\(selector): \(selected.1) \(selected.2)")
+                }
                 let deleted = try await kubectl("delete", "deployment", "-n", "flux-system", "helm-controller")
                 #expect(deleted.0 == 0)
                 #expect(

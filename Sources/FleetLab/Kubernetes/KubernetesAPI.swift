@@ -103,7 +103,10 @@ struct KubernetesAPI {
                     "status": .object(["allowed": .bool(true), "reason": .string("cluster-admin by EKS access entry")]),
                 ]), status: 201)
         }
-        let query = Dictionary(request.query, uniquingKeysWith: { a, _ in a })
+        // The API server reads its query as Go's url.ParseQuery does: `+` is a space (kubectl sends selectors so).
+        let query = Dictionary(
+            PercentEncoding.parseQuery(request.rawQuery.replacingOccurrences(of: "+", with: "%20")),
+            uniquingKeysWith: { a, _ in a })
         // dryRun=All: admitted, validated and answered as if stored, and nothing is (the writes go to a copy).
         if query["dryRun"] == "All", request.method != "GET", !dryRunDone {
             var scratch = store
@@ -112,7 +115,16 @@ struct KubernetesAPI {
         do {
             switch (request.method, name) {
             case ("GET", nil):
-                return Self.json(store.list(type, namespace: namespace))
+                let list = store.list(type, namespace: namespace)
+                guard let text = query["labelSelector"], !text.isEmpty else { return Self.json(list) }
+                guard let selector = LabelSelectorMatch(text) else {
+                    throw KubernetesError.badRequest("unable to parse requirement: \(text)")
+                }
+                var filtered = list
+                filtered["items"] = .array(
+                    (list["items"]?.array ?? []).filter { selector.matches($0[path: "metadata.labels"]?.object ?? [:]) }
+                )
+                return Self.json(filtered)
             case ("GET", let name?):
                 return Self.json(
                     try store.get(type, namespace: namespace, name: name),
