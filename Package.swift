@@ -1,6 +1,6 @@
 // swift-tools-version:6.1
 // fleetstrap: bootstrap, rotate and audit Flux on fleets of EKS clusters backed by AWS CodeCommit.
-// Layers flow one way, top to bottom: C libraries → support → protocols → orchestration → commands → executable.
+// Layers flow one way, top to bottom: C libraries, support, protocols, orchestration, commands, the executable.
 import PackageDescription
 
 let strict: [SwiftSetting] = [

@@ -100,7 +100,8 @@ public struct GitError: FleetError, Equatable {
 
 /// Git remote URLs: parts, and the form safe to print.
 public enum GitURL {
-    /// The URL without user info (`ssh://APKA…@host/…` → `ssh://host/…`, `https://user:pass@host` → `https://host`).
+    /// The URL without user info (`ssh://APKA…@host/…` → `ssh://host/…`, `https://user:pass@host` →
+    /// `https://host`).
     public static func redacted(_ url: String) -> String {
         guard let scheme = url.range(of: "://") else { return url }
         let rest = url[scheme.upperBound...]

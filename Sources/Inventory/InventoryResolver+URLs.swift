@@ -47,8 +47,8 @@ extension InventoryResolver {
                         + "the user name"
                 } else {
                     reason =
-                        "'\(user)' does not look like an SSH key id; CodeCommit expects the SSHPublicKeyId (APKA…) of "
-                        + "an IAM user's SSH key"
+                        "'\(user)' does not look like an SSH key id; CodeCommit expects the SSHPublicKeyId "
+                        + "(APKA…) of an IAM user's SSH key"
                 }
                 var fixed = parsed
                 fixed.user = nil

@@ -28,7 +28,8 @@ struct BotocoreDifferentialTests {
     static func generate(count: Int, seed: UInt64) -> [Generated] {
         var rng = SplitMix64(seed: seed)
         let pathPieces = [
-            "a", "b c", "ሴ", "%20", "x~y", "..", ".", "", "clusters", "v1", "repos", "ü", "a+b", "1=2", "*", "@", "$",
+            "a", "b c", "ሴ", "%20", "x~y", "..", ".", "", "clusters", "v1", "repos", "ü", "a+b", "1=2", "*", "@",
+            "$",
         ]
         let keyPieces = [
             "Action", "Version", "a", "A", "b", "ሴ", "key with space", "", "x-amz-meta", "Z", "é", "k=v", "&", "+",

@@ -13,11 +13,13 @@ struct SyncQuotingTests {
     static let branches = [
         "true", "yes", "on", "off", "No", "y", "null", "~", "1.0", "0x1F", "0o17", "017", "1e3", ".inf", "-.5", "1:20",
         "2024-06-01", "#x", "a: b", "a #b", "- a", "? a", ": a", "-", "@x", "`x`", "'q'", "\"dq\"", "%x", "!tag", "&a",
-        "*a", "|", ">", "[x]", "{x}", ",x", "---", "...x", " lead", "trail ", "main", "release/1.0", "é/東京", "<<", "=",
+        "*a", "|", ">", "[x]", "{x}", ",x", "---", "...x", " lead", "trail ", "main", "release/1.0", "é/東京", "<<",
+        "=",
         "tab\there", "line\nprune: false", "evil\u{202E}txt", "back\\slash", "",
     ]
     static let paths = [
-        "clusters/with space", "clusters/#hash", "clusters/a #b", "clusters/été/東京", "clusters/a: b", "true", "1.0",
+        "clusters/with space", "clusters/#hash", "clusters/a #b", "clusters/été/東京", "clusters/a: b", "true",
+        "1.0",
         "clusters/x\nprune: false\nsuspend: true", "clusters/'quote'",
     ]
 

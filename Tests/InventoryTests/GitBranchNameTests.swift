@@ -13,7 +13,8 @@ struct GitBranchNameTests {
             "main", "master", "HEAD", "head", "HEAD/x", "x/HEAD", "@", "@@", "x/@", "@{-1}", "a@{b", "a@b{", "-x", "x-",
             "a.lock/b", "a/b.lock", "a.lock", ".lock", "a.locked", "lock", "a/.hidden", ".foo", "foo.", "a./b", "a/b.",
             "x..y", "x.y", "x/./y", "a//b", "/a", "a/", "a b", "a\tb", "a\u{7F}b", "a~b", "a^b", "a:b", "a?b", "a*b",
-            "a[b", "a]b", "a\\b", "é", "東京/branch", "evil\u{202E}txt", "true", "yes", "on", "null", "~x", "1.0", "0x1F",
+            "a[b", "a]b", "a\\b", "é", "東京/branch", "evil\u{202E}txt", "true", "yes", "on", "null", "~x", "1.0",
+            "0x1F",
             "#x", "a: b", "release/2024-06", "feature/JIRA-1234_fix", "a{b}", "a}b", "{", "}", "a!b", "a'b", "a\"b",
             "a|b", "a;b", "a=b", "a,b", "a%b", "a&b", "a$b", "a(b)", "a<b>", "a+b", "a#b", ".", "..", "...", "a...b",
         ]

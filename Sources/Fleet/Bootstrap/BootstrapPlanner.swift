@@ -64,7 +64,7 @@ public enum BootstrapPlanner {
     }
 
     /// The oldest Kubernetes minor (1.x) a Flux release supports, as `flux check --pre` constrains it (flux2's
-    /// `cmd/flux/check.go`: 2.2 → 1.26, 2.3 and 2.4 → 1.28, 2.5 → 1.30, 2.6 → 1.31, 2.7 → 1.32, 2.8 and 2.9 → 1.33).
+    /// `cmd/flux/check.go`: 2.2: 1.26; 2.3 and 2.4: 1.28; 2.5: 1.30; 2.6: 1.31; 2.7: 1.32; 2.8 and 2.9: 1.33).
     public static func minimumKubernetesMinor(flux: SemanticVersion) -> Int {
         if flux >= SemanticVersion(2, 8, 0) { return 33 }
         if flux >= SemanticVersion(2, 7, 0) { return 32 }

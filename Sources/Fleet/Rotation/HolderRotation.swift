@@ -1,10 +1,10 @@
 // One holder's rotation as a state machine, the ledger's rotation record its memory:
 //
-//   preparing ──made──▶ switching ──switched──▶ verified ──retired──▶ retired
-//                          ▲   │                    │
-//                          │   ├──▶ partial  ◀──────┘ (the old credentials could not be retired)
-//                          │   └──▶ rolledBack        (no cluster switched: every one back on its old credential)
-//                          └──resumed── partial | rolledBack | switching
+//   preparing --made--> switching --switched--> verified --retired--> retired
+//                          ^   |                    |
+//                          |   +--> partial <-------+ (the old credentials could not be retired)
+//                          |   +--> rolledBack        (no cluster switched: every one back on its old credential)
+//                          +--resumed-- partial | rolledBack | switching
 //
 // Preparing is recorded before the new credential is made (a run killed then adopts it); until retired, the old
 // credentials stay Active, so no cluster is ever without a working one. Pure: the run makes the calls, the machine

@@ -259,7 +259,8 @@ public struct RotationRun: Sendable {
         return try await execute(runID: runID, members: members, earlier: outcomes, health: health, progress: progress)
     }
 
-    /// Credential id → those of `clusters` last known to use it (`known`: cluster → credential id, from the ledger).
+    /// Credential id → those of `clusters` last known to use it (`known`: cluster → credential id, from the
+    /// ledger).
     static func usage(_ clusters: [Cluster], _ known: [String: String]) -> [String: [String]] {
         var usedBy: [String: [String]] = [:]
         for cluster in clusters {
