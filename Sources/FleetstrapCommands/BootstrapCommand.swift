@@ -171,6 +171,20 @@ struct FleetOptions: ParsableArguments {
             quiet: quiet || output == .json)
     }
 
+    /// What bootstrap and rotate check before a run, in this order: the inventory, then clusters to work on (a new
+    /// run) or a ledger to resume, then the run's settings. Nothing is made before all of it holds.
+    func prepareRun(resuming: Bool, dryRun: Bool) throws -> (
+        inventory: Inventory, clusters: [Cluster], digest: String, settings: RunSettings
+    ) {
+        let (inventory, clusters, digest) = try load()
+        if resuming {
+            try requireLedgerToResume()
+        } else {
+            try requireClusters(inventory, clusters)
+        }
+        return (inventory, clusters, digest, try settings(inventory, dryRun: dryRun))
+    }
+
     /// Resuming needs the ledger that holds the run: refused before anything (a new, empty ledger among them) is made.
     func requireLedgerToResume() throws {
         guard !FileManager.default.fileExists(atPath: ledgerPath) else { return }
@@ -275,13 +289,8 @@ struct BootstrapCommand: AsyncParsableCommand {
 
 /// Bootstrap and plan share this: the same pipeline, writing or not.
 func runFleet(_ fleet: FleetOptions, dryRun: Bool, resume: String?, resumeLast: Bool) async throws {
-    let (inventory, clusters, digest) = try fleet.load()
-    if resume == nil && !resumeLast {
-        try fleet.requireClusters(inventory, clusters)
-    } else {
-        try fleet.requireLedgerToResume()
-    }
-    let settings = try fleet.settings(inventory, dryRun: dryRun)
+    let (inventory, clusters, digest, settings) = try fleet.prepareRun(
+        resuming: resume != nil || resumeLast, dryRun: dryRun)
     let context = try await fleet.context(inventory)
     let reporter = RunReporter(
         output: fleet.output, total: clusters.count, logFormat: fleet.logFormat, quiet: fleet.quiet,

@@ -62,13 +62,8 @@ struct RotateCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let (inventory, clusters, digest) = try fleet.load()
-        if resume == nil && !resumeLast {
-            try fleet.requireClusters(inventory, clusters)
-        } else {
-            try fleet.requireLedgerToResume()
-        }
-        let settings = try fleet.settings(inventory, dryRun: dryRun)
+        let (inventory, clusters, digest, settings) = try fleet.prepareRun(
+            resuming: resume != nil || resumeLast, dryRun: dryRun)
         var rotation = RotationSettings()
         rotation.identities = identities
         rotation.olderThanSeconds = olderThan.flatMap(DurationText.parse).map(\.seconds)

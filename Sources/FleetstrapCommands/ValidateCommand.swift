@@ -1,5 +1,6 @@
 // `fleetstrap validate`: every problem of an inventory in one pass, or a summary of the fleet it describes.
 import ArgumentParser
+import FleetSupport
 import Foundation
 import Inventory
 

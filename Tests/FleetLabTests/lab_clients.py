@@ -4,10 +4,16 @@ OpenSSH. Prints a JSON list of checks ({"name", "ok", "detail"}); the Swift test
 
 usage: lab_clients.py LAB_JSON WORKDIR [MOTO_ENDPOINT]
 """
+import datetime
+import hashlib
+import hmac
 import json
 import os
+import ssl
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 
 import boto3
 import botocore.exceptions
@@ -23,12 +29,27 @@ def check(name, ok, detail=""):
     checks.append({"name": name, "ok": bool(ok), "detail": str(detail)[:500]})
 
 
-def error_code(fn):
+def refusal(fn):
+    """The AWS error code and message `fn` ends with, or (None, "")."""
     try:
         fn()
-        return None
+        return None, ""
     except botocore.exceptions.ClientError as e:
-        return e.response["Error"]["Code"]
+        return e.response["Error"]["Code"], e.response["Error"].get("Message", "")
+
+
+def error_code(fn):
+    return refusal(fn)[0]
+
+
+def post_to_lab(body, headers):
+    """POSTs `body` to the lab's AWS endpoint as sent; answers the status and the body of an error."""
+    request = urllib.request.Request(info["endpoint"] + "/", data=body, method="POST", headers=headers)
+    try:
+        urllib.request.urlopen(request, context=ssl.create_default_context(cafile=info["caBundle"]), timeout=30)
+        return 200, ""
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
 
 
 base = dict(endpoint_url=info["endpoint"], verify=info["caBundle"], config=Config(retries={"max_attempts": 1}))
@@ -55,11 +76,6 @@ check("STS refuses a signature scoped to a region that does not exist",
 
 def signed_without_host():
     """GetCallerIdentity signed by hand with x-amz-date as the only signed header (botocore always signs host)."""
-    import datetime
-    import hashlib
-    import hmac
-    import urllib.request
-    from urllib.parse import urlparse
     now = datetime.datetime.now(datetime.timezone.utc)
     amz, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
     body = "Action=GetCallerIdentity&Version=2011-06-15"
@@ -73,14 +89,8 @@ def signed_without_host():
     signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
     auth = (f"AWS4-HMAC-SHA256 Credential={info['accessKeyId']}/{scope}, SignedHeaders=x-amz-date, "
             f"Signature={signature}")
-    import ssl
-    request = urllib.request.Request(info["endpoint"] + "/", data=body.encode(), method="POST", headers={
-        "X-Amz-Date": amz, "Authorization": auth, "Content-Type": "application/x-www-form-urlencoded"})
-    try:
-        urllib.request.urlopen(request, context=ssl.create_default_context(cafile=info["caBundle"]), timeout=30)
-        return 200, ""
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
+    return post_to_lab(body.encode(), {"X-Amz-Date": amz, "Authorization": auth,
+                                       "Content-Type": "application/x-www-form-urlencoded"})
 
 
 status, answer = signed_without_host()
@@ -91,43 +101,29 @@ raw_iam = prod.client("iam", region_name="us-east-1", endpoint_url=info["endpoin
                       config=Config(retries={"max_attempts": 1}, parameter_validation=False))
 
 
-def iam_refusal(fn):
-    try:
-        fn()
-        return None, ""
-    except botocore.exceptions.ClientError as e:
-        return e.response["Error"]["Code"], e.response["Error"].get("Message", "")
-
-
-code, message = iam_refusal(lambda: raw_iam.get_ssh_public_key(UserName="flux-prod", SSHPublicKeyId="APKA" + "A" * 16))
+code, message = refusal(lambda: raw_iam.get_ssh_public_key(UserName="flux-prod", SSHPublicKeyId="APKA" + "A" * 16))
 check("IAM GetSSHPublicKey without Encoding is a ValidationError",
       code == "ValidationError" and "'encoding' failed to satisfy constraint: Member must not be null" in message, message)
-code, message = iam_refusal(lambda: raw_iam.get_ssh_public_key(UserName="flux-prod", SSHPublicKeyId="x", Encoding="SSH"))
+code, message = refusal(lambda: raw_iam.get_ssh_public_key(UserName="flux-prod", SSHPublicKeyId="x", Encoding="SSH"))
 check("IAM refuses a key id shorter than the model allows",
       code == "ValidationError" and "Member must have length greater than or equal to 20" in message, message)
-code, message = iam_refusal(lambda: raw_iam.update_ssh_public_key(UserName="flux-prod", SSHPublicKeyId="APKA" + "A" * 16,
+code, message = refusal(lambda: raw_iam.update_ssh_public_key(UserName="flux-prod", SSHPublicKeyId="APKA" + "A" * 16,
                                                                    Status="Paused"))
 check("IAM refuses a status outside its enum", code == "ValidationError" and "enum value set" in message, message)
-code, message = iam_refusal(lambda: raw_iam.create_service_specific_credential(UserName="flux-prod",
+code, message = refusal(lambda: raw_iam.create_service_specific_credential(UserName="flux-prod",
                                                                                 ServiceName="s3.amazonaws.com"))
 check("IAM names an unsupported service as its model does", code == "NotSupportedService", f"{code} {message}")
 
 
 def unknown_action():
-    import ssl
-    import urllib.request
+    """An IAM request signed by botocore for an action IAM does not have (boto3 cannot call one)."""
     from botocore.auth import SigV4Auth
     from botocore.awsrequest import AWSRequest
     request = AWSRequest(method="POST", url=info["endpoint"] + "/", data="Action=FrobnicateKeys&Version=2010-05-08",
                          headers={"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
     SigV4Auth(prod.get_credentials(), "iam", "us-east-1").add_auth(request)
     body = request.body if isinstance(request.body, bytes) else request.body.encode()
-    sent = urllib.request.Request(request.url, data=body, method="POST", headers=dict(request.headers))
-    try:
-        urllib.request.urlopen(sent, context=ssl.create_default_context(cafile=info["caBundle"]), timeout=30)
-        return 200, ""
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
+    return post_to_lab(body, dict(request.headers))
 
 
 status, answer = unknown_action()
@@ -155,15 +151,14 @@ listed = [k["SSHPublicKeyId"] for page in iam.get_paginator("list_ssh_public_key
 check("boto3 iam pagination", listed == [k["SSHPublicKeyId"] for _, k in keys], listed)
 cluster = prod.client("eks", **base).describe_cluster(name="prod-a")["cluster"]
 check("boto3 eks describe-cluster", cluster["status"] == "ACTIVE" and cluster["certificateAuthority"]["data"], cluster["arn"])
-import datetime as _dt
 check("eks describe-cluster has the model's shape",
-      isinstance(cluster.get("createdAt"), _dt.datetime) and cluster["roleArn"].startswith("arn:aws:iam::111111111111:role/")
+      isinstance(cluster.get("createdAt"), datetime.datetime) and cluster["roleArn"].startswith("arn:aws:iam::111111111111:role/")
       and cluster["resourcesVpcConfig"]["vpcId"].startswith("vpc-") and cluster["accessConfig"]["authenticationMode"]
       and cluster["kubernetesNetworkConfig"]["serviceIpv4Cidr"], cluster)
 repo = prod.client("codecommit", **base).get_repository(repositoryName="fleet-prod")["repositoryMetadata"]
 check("boto3 codecommit get-repository", repo["cloneUrlHttp"] == info["endpoint"] + "/v1/repos/fleet-prod", repo)
 check("codecommit get-repository has the model's shape, a repository id of its own",
-      isinstance(repo.get("creationDate"), _dt.datetime) and repo["repositoryId"] != "00000000-0000-0000-0000-000000000000"
+      isinstance(repo.get("creationDate"), datetime.datetime) and repo["repositoryId"] != "00000000-0000-0000-0000-000000000000"
       and len(repo["repositoryId"]) == 36, repo)
 
 env = dict(os.environ, AWS_ENDPOINT_URL=info["endpoint"], AWS_CA_BUNDLE=info["caBundle"], AWS_DEFAULT_REGION="eu-west-1",

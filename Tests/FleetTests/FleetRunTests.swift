@@ -49,14 +49,7 @@ extension LabFleetSuites {
                 let keys = try await context.ledger.keys(account: "111111111111", iamUser: "flux-prod")
                 #expect(keys.count == 1 && keys[0].fingerprint.count == 47)
 
-                let heads = try await fleet.inventory.repositories.asyncMap { repository in
-                    try await GitCLI.output([
-                        "-C",
-                        fleet.bareRepository(
-                            repository.codecommitName, account: fleet.fixture.lab.info.accounts[repository.account]!),
-                        "rev-parse", "main",
-                    ])
-                }
+                let heads = try await RotationTests.heads(fleet)
                 let patchesBefore = fleet.fixture.lab.counters().operations["kubernetes:patch"] ?? 0
                 let second = try await FleetRun(context: context, settings: settings).start(
                     command: "bootstrap", clusters: fleet.inventory.clusters, inventoryPath: fleet.inventoryPath,
@@ -64,14 +57,7 @@ extension LabFleetSuites {
                 #expect(second.outcome == .succeeded)
                 #expect(
                     second.plans.values.allSatisfy { $0.isEmpty }, "\(second.plans.filter { !$0.value.isEmpty })")
-                let headsAfter = try await fleet.inventory.repositories.asyncMap { repository in
-                    try await GitCLI.output([
-                        "-C",
-                        fleet.bareRepository(
-                            repository.codecommitName, account: fleet.fixture.lab.info.accounts[repository.account]!),
-                        "rev-parse", "main",
-                    ])
-                }
+                let headsAfter = try await RotationTests.heads(fleet)
                 #expect(heads == headsAfter, "no commit the second time")
                 // The only applies of the second run are the reconcile requests (one per cluster), nothing else.
                 #expect((fleet.fixture.lab.counters().operations["kubernetes:patch"] ?? 0) - patchesBefore == count)
@@ -133,14 +119,6 @@ extension LabFleetSuites {
 
 extension Tag {
     @Tag static var integration: Self
-}
-
-extension Array {
-    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
-        var out: [T] = []
-        for element in self { out.append(try await transform(element)) }
-        return out
-    }
 }
 
 enum GitCLI {

@@ -2,6 +2,7 @@
 // tests hold them to those patterns, written here as the Regex literals they replaced: the same answer for every
 // ASCII string generated (valid names, their one-byte mutations, random strings of the characters that matter),
 // and no non-ASCII name accepted (AWS's `\w` is ASCII; a Swift Regex `\w` is not).
+import FleetSupport
 import TestSupport
 import Testing
 

@@ -34,6 +34,12 @@ enum RotationCredential: Sendable {
         case .token(let id, _, _): id
         }
     }
+
+    /// An SSH key's fingerprint, as the ledger records it; nil for a token.
+    var fingerprint: String? {
+        if case .sshKey(let key) = self { return key.fingerprint }
+        return nil
+    }
 }
 
 enum CredentialHolder: Sendable {

@@ -51,21 +51,17 @@ extension RotationRun {
                 }
                 if let adopted = made.lazy.compactMap({ try? store.adopt($0.id) }).first {
                     var rotation = HolderRotation(recorded: record)
-                    var fingerprint = record.newFingerprint
-                    if case .sshKey(let key) = adopted { fingerprint = key.fingerprint }
-                    try rotation.handle(.made(credentialID: adopted.id, fingerprint: fingerprint))
+                    try rotation.handle(
+                        .made(credentialID: adopted.id, fingerprint: adopted.fingerprint ?? record.newFingerprint))
                     try await context.ledger.record(rotation: rotation.record)
                     members.append(
                         Member(
                             holder: holder, accountID: accountID, rotation: rotation, credential: adopted,
                             clusters: clusters))
                 } else {
-                    let usedBy = await Self.usage(clusters, try context.ledger.lastKeys(clusters: clusters.map(\.name)))
                     members.append(
-                        try await prepare(
-                            Plan(
-                                holder: holder, accountID: accountID, clusters: clusters, unfinished: nil, held: held,
-                                usedBy: usedBy), runID: runID))
+                        try await prepareAfresh(
+                            holder, accountID: accountID, clusters: clusters, held: held, runID: runID))
                 }
                 continue
             }
@@ -83,12 +79,8 @@ extension RotationRun {
             guard let accountID = context.inventory.account(named: holder.account)?.id else { continue }
             do {
                 let held = try await credentials(holder, accountID).list()
-                let usedBy = await Self.usage(clusters, try context.ledger.lastKeys(clusters: clusters.map(\.name)))
                 members.append(
-                    try await prepare(
-                        Plan(
-                            holder: holder, accountID: accountID, clusters: clusters, unfinished: nil, held: held,
-                            usedBy: usedBy), runID: runID))
+                    try await prepareAfresh(holder, accountID: accountID, clusters: clusters, held: held, runID: runID))
             } catch {
                 outcomes.append(
                     IdentityOutcome(

@@ -259,6 +259,16 @@ public struct RotationRun: Sendable {
         return try await execute(runID: runID, members: members, earlier: outcomes, health: health, progress: progress)
     }
 
+    /// A new rotation of `holder` from the credentials IAM holds now, as a run that was not stopped prepares one.
+    func prepareAfresh(
+        _ holder: CredentialHolder, accountID: String, clusters: [Cluster], held: [HeldCredential], runID: String
+    ) async throws -> Member {
+        let usedBy = Self.usage(clusters, try await context.ledger.lastKeys(clusters: clusters.map(\.name)))
+        let plan = Plan(
+            holder: holder, accountID: accountID, clusters: clusters, unfinished: nil, held: held, usedBy: usedBy)
+        return try await prepare(plan, runID: runID)
+    }
+
     /// Credential id → those of `clusters` last known to use it (`known`: cluster → credential id, from the
     /// ledger).
     static func usage(_ clusters: [Cluster], _ known: [String: String]) -> [String: [String]] {
@@ -301,9 +311,7 @@ public struct RotationRun: Sendable {
                 startedAt: now()))
         try await context.ledger.record(rotation: rotation.record)
         let credential = try await store.make(runID: runID)
-        var fingerprint: String?
-        if case .sshKey(let key) = credential { fingerprint = key.fingerprint }
-        try rotation.handle(.made(credentialID: credential.id, fingerprint: fingerprint))
+        try rotation.handle(.made(credentialID: credential.id, fingerprint: credential.fingerprint))
         let record = rotation.record
         let older = record.oldKeys
         try await context.ledger.record(rotation: record)

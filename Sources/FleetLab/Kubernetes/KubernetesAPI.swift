@@ -117,13 +117,15 @@ struct KubernetesAPI {
             case ("GET", nil):
                 let list = store.list(type, namespace: namespace)
                 guard let text = query["labelSelector"], !text.isEmpty else { return Self.json(list) }
-                guard let selector = LabelSelectorMatch(text) else {
+                guard let selector = try? LabelSelector(text) else {
                     throw KubernetesError.badRequest("unable to parse requirement: \(text)")
                 }
                 var filtered = list
                 filtered["items"] = .array(
-                    (list["items"]?.array ?? []).filter { selector.matches($0[path: "metadata.labels"]?.object ?? [:]) }
-                )
+                    (list["items"]?.array ?? []).filter { item in
+                        let labels = item[path: "metadata.labels"]?.object ?? [:]
+                        return selector.matches(labels.compactMapValues(\.string))
+                    })
                 return Self.json(filtered)
             case ("GET", let name?):
                 return Self.json(

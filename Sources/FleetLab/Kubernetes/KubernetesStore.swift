@@ -213,10 +213,13 @@ public struct KubernetesStore: Sendable {
         force: Bool
     ) throws(KubernetesError) -> (object: JSONValue, created: Bool) {
         guard !manager.isEmpty else { throw .badRequest("PATCH with apply-patch requires fieldManager") }
-        let original = body
         let schema = schema(for: type)
-        let body = schema.map { $0.prune(Self.converted(body, type: type)) } ?? Self.converted(body, type: type)
-        let given = body == original ? intent : nil
+        // A body the API server rewrites (pruned to a schema, a Secret's stringData) has the field paths of the
+        // rewrite, not those the caller worked out; any other keeps them (no deep comparison of large bodies).
+        let rewritten = schema != nil || (type.group.isEmpty && type.kind == "Secret")
+        let converted = Self.converted(body, type: type)
+        let body = schema.map { $0.prune(converted) } ?? converted
+        let given = rewritten ? nil : intent
         let (ns, bodyName) = try identify(body, type: type, namespace: namespace)
         guard bodyName == name else {
             throw .badRequest("the name of the object (\(bodyName)) does not match the name on the URL (\(name))")
